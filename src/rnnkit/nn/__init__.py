@@ -1,0 +1,5 @@
+"""Recurrent cells and layers built from the equations, parameter-compatible with ``torch.nn``."""
+from .cells import GRUCell, LSTMCell, RNNCell
+from .rnn import GRU, LSTM, RNN, RNNBase
+
+__all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "RNNBase"]

@@ -1,0 +1,256 @@
+"""First-principles recurrences over one layer and one direction.
+
+Each kernel is a ``torch.autograd.Function`` with a hand-written backward
+(back-propagation through time written out from the cell equations), because
+letting autograd record every pointwise op of every time step costs several
+times more than the arithmetic at small and medium sizes.
+
+Common conventions (legend: S = total packed rows, N = batch, H = hidden size,
+H_out = output size, G = number of gates):
+
+* ``xg`` ``(S, G*H)``: the input projection of every step, computed by the
+  caller in one matmul (``x @ W_ih^T + b``), packed as in
+  :mod:`rnnkit.nn.walk`.
+* ``batch_sizes``: rows per time step (a tuple of Python ints).
+* ``reverse``: walk time backwards (the second direction of a bidirectional layer).
+* Returned ``out`` ``(S, H_out)`` is packed the same way as ``xg``.
+
+Gate order and equations follow ``torch.nn`` exactly; see the layer docstrings.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.autograd import Function
+
+from .walk import walk_backward, walk_forward
+
+_sigmoid_backward_ = torch.ops.aten.sigmoid_backward.grad_input
+_tanh_backward_ = torch.ops.aten.tanh_backward.grad_input
+_threshold_backward_ = torch.ops.aten.threshold_backward.grad_input
+_tanh_backward = torch.ops.aten.tanh_backward
+
+
+def _cols(t: Tensor, start: int, stop: int, batch_sizes) -> tuple[Tensor, ...]:
+    """Per-step views of columns ``start:stop`` of a packed tensor."""
+    return _split(t[:, start:stop], batch_sizes)
+
+
+def _split(t: Tensor, batch_sizes) -> tuple[Tensor, ...]:
+    """Per-step views (rows) of a packed tensor."""
+    return torch.split_with_sizes(t, batch_sizes)
+
+
+def _stack_previous(previous, k: int) -> Tensor:
+    """Packed ``(S, *)`` tensor of the state each step started from."""
+    return torch.cat([state[k] for state in previous])
+
+
+class LSTMScan(Function):
+    """LSTM over one direction. Forward returns ``(out, h_n, c_n, gates, cells)``.
+
+    ``gates`` ``(S, 4H)`` holds the activated gates ``i, f, g, o`` and ``cells``
+    ``(S, H)`` the cell states; they are what gate introspection reports.
+    """
+
+    @staticmethod
+    def forward(ctx, xg, h0, c0, w_hh, w_hr, batch_sizes, reverse):
+        hid = c0.shape[1]
+        rows = xg.shape[0]
+        gates = torch.empty_like(xg)
+        cells = xg.new_empty(rows, hid)
+        tanh_c = xg.new_empty(rows, hid)
+        out = xg.new_empty(rows, h0.shape[1])
+        pre_proj = xg.new_empty(rows, hid) if w_hr is not None else out
+        xs, gs = _split(xg, batch_sizes), _split(gates, batch_sizes)
+        g_if, g_g, g_o = (_cols(gates, a, b, batch_sizes) for a, b in ((0, 2 * hid), (2 * hid, 3 * hid), (3 * hid, 4 * hid)))
+        g_i, g_f = _cols(gates, 0, hid, batch_sizes), _cols(gates, hid, 2 * hid, batch_sizes)
+        cs, tcs, outs, ms = _split(cells, batch_sizes), _split(tanh_c, batch_sizes), _split(out, batch_sizes), _split(pre_proj, batch_sizes)
+        whh_t = w_hh.t()
+        whr_t = w_hr.t() if w_hr is not None else None
+
+        def step(t, state):
+            h, c = state
+            torch.addmm(xs[t], h, whh_t, out=gs[t])
+            g_if[t].sigmoid_()
+            g_g[t].tanh_()
+            g_o[t].sigmoid_()
+            c_new = cs[t]
+            torch.mul(g_f[t], c, out=c_new)
+            c_new.addcmul_(g_i[t], g_g[t])
+            torch.tanh(c_new, out=tcs[t])
+            torch.mul(g_o[t], tcs[t], out=ms[t])
+            if whr_t is not None:
+                torch.mm(ms[t], whr_t, out=outs[t])
+            return outs[t], c_new
+
+        (h_n, c_n), previous = walk_forward(step, (h0, c0), batch_sizes, reverse)
+        h_prev, c_prev = _stack_previous(previous, 0), _stack_previous(previous, 1)
+        ctx.save_for_backward(gates, tanh_c, h_prev, c_prev, w_hh, w_hr, pre_proj if w_hr is not None else None)
+        ctx.batch_sizes, ctx.reverse = batch_sizes, reverse
+        ctx.mark_non_differentiable(gates, cells)
+        ctx.set_materialize_grads(False)
+        return out, h_n, c_n, gates, cells
+
+    @staticmethod
+    def backward(ctx, d_out, d_hn, d_cn, _d_gates, _d_cells):
+        gates, tanh_c, h_prev, c_prev, w_hh, w_hr, pre_proj = ctx.saved_tensors
+        bs, hid = ctx.batch_sizes, tanh_c.shape[1]
+        d_gates = torch.empty_like(gates)
+        d_h_all = torch.empty_like(h_prev) if w_hr is not None else None
+        dgs = _split(d_gates, bs)
+        d_i, d_f, d_g, d_o = (_cols(d_gates, k * hid, (k + 1) * hid, bs) for k in range(4))
+        d_if, d_gg, d_oo = (_cols(d_gates, a, b, bs) for a, b in ((0, 2 * hid), (2 * hid, 3 * hid), (3 * hid, 4 * hid)))
+        g_i, g_f, g_g, g_o = (_cols(gates, k * hid, (k + 1) * hid, bs) for k in range(4))
+        s_if, s_gg, s_oo = (_cols(gates, a, b, bs) for a, b in ((0, 2 * hid), (2 * hid, 3 * hid), (3 * hid, 4 * hid)))
+        tcs, cps = _split(tanh_c, bs), _split(c_prev, bs)
+        douts = _split(d_out, bs) if d_out is not None else None
+        dhs = _split(d_h_all, bs) if d_h_all is not None else None
+
+        def step_back(t, grad):
+            dh, dc = grad
+            if douts is not None:
+                dh = dh + douts[t]
+            if dhs is not None:
+                dhs[t].copy_(dh)
+                dh = dh @ w_hr  # gradient w.r.t. o * tanh(c), before the projection
+            dc = dc + _tanh_backward(dh * g_o[t], tcs[t])
+            torch.mul(dc, g_g[t], out=d_i[t])
+            torch.mul(dc, cps[t], out=d_f[t])
+            torch.mul(dc, g_i[t], out=d_g[t])
+            torch.mul(dh, tcs[t], out=d_o[t])
+            _sigmoid_backward_(d_if[t], s_if[t], grad_input=d_if[t])
+            _tanh_backward_(d_gg[t], s_gg[t], grad_input=d_gg[t])
+            _sigmoid_backward_(d_oo[t], s_oo[t], grad_input=d_oo[t])
+            return dgs[t] @ w_hh, dc * g_f[t]
+
+        n = _batch_rows(bs)
+        d_hn = d_hn if d_hn is not None else h_prev.new_zeros(n, h_prev.shape[1])
+        d_cn = d_cn if d_cn is not None else tanh_c.new_zeros(n, hid)
+        d_h0, d_c0 = walk_backward(step_back, (d_hn, d_cn), bs, ctx.reverse)
+        d_whh = d_gates.t() @ h_prev if ctx.needs_input_grad[3] else None
+        d_whr = d_h_all.t() @ pre_proj if w_hr is not None and ctx.needs_input_grad[4] else None
+        return d_gates, d_h0, d_c0, d_whh, d_whr, None, None
+
+
+class GRUScan(Function):
+    """GRU over one direction. Forward returns ``(out, h_n, gates)``.
+
+    ``gates`` ``(S, 3H)`` holds the activated ``r, z, n``. ``xg`` must carry
+    ``b_ih`` only: ``b_hh`` enters inside the reset product, as in torch.
+    """
+
+    @staticmethod
+    def forward(ctx, xg, h0, w_hh, b_hh, batch_sizes, reverse):
+        hid = h0.shape[1]
+        gates, hidden_proj = torch.empty_like(xg), torch.empty_like(xg)
+        out = xg.new_empty(xg.shape[0], hid)
+        xs_rz, xs_n = _cols(xg, 0, 2 * hid, batch_sizes), _cols(xg, 2 * hid, 3 * hid, batch_sizes)
+        hgs = _split(hidden_proj, batch_sizes)
+        hg_rz, hg_n = _cols(hidden_proj, 0, 2 * hid, batch_sizes), _cols(hidden_proj, 2 * hid, 3 * hid, batch_sizes)
+        g_rz, g_r, g_z, g_n = (_cols(gates, a, b, batch_sizes) for a, b in ((0, 2 * hid), (0, hid), (hid, 2 * hid), (2 * hid, 3 * hid)))
+        outs = _split(out, batch_sizes)
+        whh_t = w_hh.t()
+
+        def step(t, state):
+            (h,) = state
+            if b_hh is not None:
+                torch.addmm(b_hh, h, whh_t, out=hgs[t])
+            else:
+                torch.mm(h, whh_t, out=hgs[t])
+            torch.add(xs_rz[t], hg_rz[t], out=g_rz[t]).sigmoid_()
+            torch.addcmul(xs_n[t], g_r[t], hg_n[t], out=g_n[t]).tanh_()
+            h_new = outs[t]
+            torch.sub(h, g_n[t], out=h_new)
+            h_new.mul_(g_z[t]).add_(g_n[t])  # h' = n + z * (h - n) = (1 - z) * n + z * h
+            return (h_new,)
+
+        (h_n,), previous = walk_forward(step, (h0,), batch_sizes, reverse)
+        h_prev = _stack_previous(previous, 0)
+        ctx.save_for_backward(gates, hidden_proj, h_prev, w_hh)
+        ctx.batch_sizes, ctx.reverse, ctx.has_bias = batch_sizes, reverse, b_hh is not None
+        ctx.mark_non_differentiable(gates)
+        ctx.set_materialize_grads(False)
+        return out, h_n, gates
+
+    @staticmethod
+    def backward(ctx, d_out, d_hn, _d_gates):
+        gates, hidden_proj, h_prev, w_hh = ctx.saved_tensors
+        bs, hid = ctx.batch_sizes, h_prev.shape[1]
+        d_xg, d_hg = torch.empty_like(gates), torch.empty_like(gates)
+        g_r, g_z, g_n = (_cols(gates, k * hid, (k + 1) * hid, bs) for k in range(3))
+        s_rz = _cols(gates, 0, 2 * hid, bs)
+        hg_n = _cols(hidden_proj, 2 * hid, 3 * hid, bs)
+        dx_rz, dx_r, dx_z, dx_n = (_cols(d_xg, a, b, bs) for a, b in ((0, 2 * hid), (0, hid), (hid, 2 * hid), (2 * hid, 3 * hid)))
+        dh_rz, dh_n = _cols(d_hg, 0, 2 * hid, bs), _cols(d_hg, 2 * hid, 3 * hid, bs)
+        dhgs, hps = _split(d_hg, bs), _split(h_prev, bs)
+        douts = _split(d_out, bs) if d_out is not None else None
+
+        def step_back(t, grad):
+            (dh,) = grad
+            if douts is not None:
+                dh = dh + douts[t]
+            dh_z = dh * g_z[t]
+            torch.sub(dh, dh_z, out=dx_n[t])  # dn = dh * (1 - z)
+            _tanh_backward_(dx_n[t], g_n[t], grad_input=dx_n[t])
+            torch.mul(dx_n[t], hg_n[t], out=dx_r[t])
+            torch.sub(hps[t], g_n[t], out=dx_z[t]).mul_(dh)
+            _sigmoid_backward_(dx_rz[t], s_rz[t], grad_input=dx_rz[t])
+            dh_rz[t].copy_(dx_rz[t])
+            torch.mul(dx_n[t], g_r[t], out=dh_n[t])
+            return (torch.addmm(dh_z, dhgs[t], w_hh),)
+
+        d_hn = d_hn if d_hn is not None else h_prev.new_zeros(_batch_rows(bs), hid)
+        (d_h0,) = walk_backward(step_back, (d_hn,), bs, ctx.reverse)
+        d_whh = d_hg.t() @ h_prev if ctx.needs_input_grad[2] else None
+        d_bhh = d_hg.sum(0) if ctx.has_bias and ctx.needs_input_grad[3] else None
+        return d_xg, d_h0, d_whh, d_bhh, None, None
+
+
+class RNNScan(Function):
+    """Elman RNN (tanh or relu) over one direction. Forward returns ``(out, h_n)``.
+
+    ``xg`` carries both biases.
+    """
+
+    @staticmethod
+    def forward(ctx, xg, h0, w_hh, relu, batch_sizes, reverse):
+        out = torch.empty_like(xg)
+        xs, outs = _split(xg, batch_sizes), _split(out, batch_sizes)
+        whh_t = w_hh.t()
+
+        def step(t, state):
+            h_new = torch.addmm(xs[t], state[0], whh_t, out=outs[t])
+            return (h_new.relu_() if relu else h_new.tanh_(),)
+
+        (h_n,), previous = walk_forward(step, (h0,), batch_sizes, reverse)
+        ctx.save_for_backward(out, _stack_previous(previous, 0), w_hh)
+        ctx.batch_sizes, ctx.reverse, ctx.relu = batch_sizes, reverse, relu
+        ctx.set_materialize_grads(False)
+        return out, h_n
+
+    @staticmethod
+    def backward(ctx, d_out, d_hn):
+        out, h_prev, w_hh = ctx.saved_tensors
+        bs = ctx.batch_sizes
+        d_pre = torch.empty_like(out)
+        dps, outs = _split(d_pre, bs), _split(out, bs)
+        douts = _split(d_out, bs) if d_out is not None else None
+
+        def step_back(t, grad):
+            dh = grad[0] + douts[t] if douts is not None else grad[0]
+            if ctx.relu:
+                _threshold_backward_(dh, outs[t], 0, grad_input=dps[t])
+            else:
+                _tanh_backward_(dh, outs[t], grad_input=dps[t])
+            return (dps[t] @ w_hh,)
+
+        d_hn = d_hn if d_hn is not None else out.new_zeros(_batch_rows(bs), out.shape[1])
+        (d_h0,) = walk_backward(step_back, (d_hn,), bs, ctx.reverse)
+        d_whh = d_pre.t() @ h_prev if ctx.needs_input_grad[2] else None
+        return d_pre, d_h0, d_whh, None, None, None
+
+
+def _batch_rows(batch_sizes) -> int:
+    """Number of sequences in a packed batch (the rows of its first step)."""
+    return batch_sizes[0]
