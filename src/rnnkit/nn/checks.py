@@ -9,7 +9,8 @@ from torch import Tensor
 
 
 def shape_str(shape: Sequence[int]) -> str:
-    return "(" + ", ".join(str(int(s)) for s in shape) + ")"
+    """Shape as Python writes a tuple: ``(3,)``, ``(2, 5)``."""
+    return str(tuple(int(s) for s in shape))
 
 
 def check_input(name: str, x: Tensor, input_size: int, ranks: tuple[int, ...], layout: str) -> None:

@@ -194,7 +194,7 @@ class RNNBase(nn.Module):
         batch = x.shape[0] if self.batch_first else x.shape[1]
         state = self._initial_state(hx, x, batch, batched)
         if not trace and self.impl != "reference":
-            out, *final = _FUSED[self.mode](x, state, self.flat_weights(), self.bias, self.num_layers,
+            out, *final = _FUSED[self.mode](x, self._fused_state(state), self.flat_weights(), self.bias, self.num_layers,
                                             self.dropout, self.training, self.bidirectional, self.batch_first)
             gates = {}
         else:
@@ -217,7 +217,8 @@ class RNNBase(nn.Module):
         if packed.sorted_indices is not None:
             state = tuple(s.index_select(1, packed.sorted_indices) for s in state)
         if not trace and self.impl != "reference":
-            out, *final = _FUSED[self.mode](packed.data, packed.batch_sizes, state, self.flat_weights(),
+            out, *final = _FUSED[self.mode](packed.data, packed.batch_sizes, self._fused_state(state),
+                                            self.flat_weights(),
                                             self.bias, self.num_layers, self.dropout, self.training,
                                             self.bidirectional)
             gates = {}
@@ -228,6 +229,10 @@ class RNNBase(nn.Module):
             final = [f.index_select(1, packed.unsorted_indices) for f in final]
         out = PackedSequence(out, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
         return out, self._pack_state(final), gates
+
+    def _fused_state(self, state: tuple[Tensor, ...]):
+        """torch's fused ops take ``(h, c)`` for LSTM and a bare ``h`` otherwise."""
+        return state if self.mode == "LSTM" else state[0]
 
     def _pack_state(self, final):
         return (final[0], final[1]) if self.mode == "LSTM" else final[0]
