@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 from torch.autograd import Function
 
+from .extension import lstm_extension
 from .walk import walk_backward, walk_forward
 
 _sigmoid_backward_ = torch.ops.aten.sigmoid_backward.grad_input
@@ -55,6 +56,15 @@ class LSTMScan(Function):
 
     @staticmethod
     def forward(ctx, xg, h0, c0, w_hh, w_hr, batch_sizes, reverse):
+        ext = lstm_extension() if xg.device.type == "cpu" else None
+        ctx.batch_sizes, ctx.reverse, ctx.ext = batch_sizes, reverse, ext
+        ctx.set_materialize_grads(False)
+        if ext is not None:
+            out, h_n, c_n, gates, cells, tanh_c, h_prev, c_prev, pre_proj = ext.lstm_forward(
+                xg, h0, c0, w_hh, _or_empty(w_hr, xg), list(batch_sizes), reverse)
+            ctx.save_for_backward(gates, tanh_c, h_prev, c_prev, w_hh, w_hr, pre_proj if w_hr is not None else None)
+            ctx.mark_non_differentiable(gates, cells)
+            return out, h_n, c_n, gates, cells
         hid = c0.shape[1]
         rows = xg.shape[0]
         gates = torch.empty_like(xg)
@@ -87,15 +97,21 @@ class LSTMScan(Function):
         (h_n, c_n), previous = walk_forward(step, (h0, c0), batch_sizes, reverse)
         h_prev, c_prev = _stack_previous(previous, 0), _stack_previous(previous, 1)
         ctx.save_for_backward(gates, tanh_c, h_prev, c_prev, w_hh, w_hr, pre_proj if w_hr is not None else None)
-        ctx.batch_sizes, ctx.reverse = batch_sizes, reverse
         ctx.mark_non_differentiable(gates, cells)
-        ctx.set_materialize_grads(False)
         return out, h_n, c_n, gates, cells
 
     @staticmethod
     def backward(ctx, d_out, d_hn, d_cn, _d_gates, _d_cells):
         gates, tanh_c, h_prev, c_prev, w_hh, w_hr, pre_proj = ctx.saved_tensors
         bs, hid = ctx.batch_sizes, tanh_c.shape[1]
+        n = _batch_rows(bs)
+        d_hn = d_hn if d_hn is not None else h_prev.new_zeros(n, h_prev.shape[1])
+        d_cn = d_cn if d_cn is not None else tanh_c.new_zeros(n, hid)
+        if ctx.ext is not None:
+            d_xg, d_h0, d_c0, d_whh, d_whr = ctx.ext.lstm_backward(
+                _or_empty(d_out, gates), d_hn, d_cn, gates, tanh_c, h_prev, c_prev, w_hh,
+                _or_empty(w_hr, gates), _or_empty(pre_proj, gates), list(bs), ctx.reverse)
+            return d_xg, d_h0, d_c0, d_whh, d_whr if w_hr is not None else None, None, None
         d_gates = torch.empty_like(gates)
         d_h_all = torch.empty_like(h_prev) if w_hr is not None else None
         dgs = _split(d_gates, bs)
@@ -124,9 +140,6 @@ class LSTMScan(Function):
             _sigmoid_backward_(d_oo[t], s_oo[t], grad_input=d_oo[t])
             return dgs[t] @ w_hh, dc * g_f[t]
 
-        n = _batch_rows(bs)
-        d_hn = d_hn if d_hn is not None else h_prev.new_zeros(n, h_prev.shape[1])
-        d_cn = d_cn if d_cn is not None else tanh_c.new_zeros(n, hid)
         d_h0, d_c0 = walk_backward(step_back, (d_hn, d_cn), bs, ctx.reverse)
         d_whh = d_gates.t() @ h_prev if ctx.needs_input_grad[3] else None
         d_whr = d_h_all.t() @ pre_proj if w_hr is not None and ctx.needs_input_grad[4] else None
@@ -249,6 +262,11 @@ class RNNScan(Function):
         (d_h0,) = walk_backward(step_back, (d_hn,), bs, ctx.reverse)
         d_whh = d_pre.t() @ h_prev if ctx.needs_input_grad[2] else None
         return d_pre, d_h0, d_whh, None, None, None
+
+
+def _or_empty(t, like: Tensor) -> Tensor:
+    """The C++ kernel takes an empty tensor where Python has None."""
+    return t if t is not None else like.new_empty(0)
 
 
 def _batch_rows(batch_sizes) -> int:

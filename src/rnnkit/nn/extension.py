@@ -1,0 +1,36 @@
+"""Optional C++ build of the LSTM kernel (``csrc/lstm_scan.cpp``), compiled on first use.
+
+The C++ code is the same algorithm as :class:`rnnkit.nn.kernels.LSTMScan`; it removes the
+per-step Python overhead that dominates at small sizes. It is built with
+``torch.utils.cpp_extension.load`` (needs a C++ compiler and ninja) into torch's extension
+cache, once per machine. If the build fails, or ``RNNKIT_NO_EXT=1`` is set, the pure-Python
+kernel is used and a warning says why.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+_SOURCE = Path(__file__).with_name("csrc") / "lstm_scan.cpp"
+_state: dict = {}
+
+
+def lstm_extension():
+    """The compiled module, or None when unavailable (reason warned once)."""
+    if "module" not in _state:
+        _state["module"] = _build()
+    return _state["module"]
+
+
+def _build():
+    if os.environ.get("RNNKIT_NO_EXT", "") not in ("", "0"):
+        return None
+    try:
+        from torch.utils.cpp_extension import load
+
+        return load(name="rnnkit_lstm_scan", sources=[str(_SOURCE)], extra_cflags=["-O3"], verbose=False)
+    except Exception as exc:  # compiler or ninja missing: fall back, but say so
+        warnings.warn(f"rnnkit: C++ LSTM kernel unavailable ({type(exc).__name__}: {exc}); "
+                      "using the Python kernel", RuntimeWarning, stacklevel=2)
+        return None

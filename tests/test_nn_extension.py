@@ -1,0 +1,32 @@
+"""The C++ LSTM kernel and the Python kernel compute the same values and gradients."""
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence
+
+import rnnkit.nn.kernels as kernels
+from rnnkit.nn.extension import lstm_extension
+from helpers import as_tuple, layer_pair, sq
+
+pytestmark = pytest.mark.skipif(lstm_extension() is None, reason="C++ extension could not be built here")
+
+
+def _run(ours, x, lengths):
+    out, state = ours(pack_padded_sequence(x, lengths, enforce_sorted=False)) if lengths is not None else ours(x)
+    out = out.data if hasattr(out, "data") and not isinstance(out, torch.Tensor) else out
+    loss = out.pow(2).sum() + sum(s.sin().sum() for s in as_tuple(state))
+    return [out, *as_tuple(state)], torch.autograd.grad(loss, [x] + list(ours.parameters()))
+
+
+@pytest.mark.parametrize("hidden,batch", [(4, 3), (700, 3)])  # scalar-loop and ATen regimes
+@pytest.mark.parametrize("proj", [0, 2])
+@pytest.mark.parametrize("packed", [False, True])
+def test_cpp_kernel_matches_python_kernel(monkeypatch, hidden, batch, proj, packed):
+    torch.manual_seed(0)
+    _, ours = layer_pair("LSTM", input_size=2, hidden_size=hidden, proj_size=proj, bidirectional=True)
+    x = torch.randn(4, batch, 2, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([4, 2, 3][:batch]) if packed else None
+    values_cpp, grads_cpp = _run(ours, x, lengths)
+    monkeypatch.setattr(kernels, "lstm_extension", lambda: None)
+    values_py, grads_py = _run(ours, x, lengths)
+    for a, b in zip(values_cpp + list(grads_cpp), values_py + list(grads_py)):
+        assert sq(a, b) < 1e-20
