@@ -1,0 +1,250 @@
+"""``rnnkit bench layers``: rnnkit's LSTM/GRU/RNN against ``torch.nn``, interleaved.
+
+For every (layer, size) the three contenders -- ``torch.nn``, rnnkit ``impl="auto"``
+and rnnkit ``impl="reference"`` -- share identical weights and are timed
+round-robin in one process (torch, auto, reference in turn per repetition,
+after warm-up), so drift in machine load hits all three alike. The reported
+time is the median over repetitions.
+
+Forward is timed with autograd enabled (input and parameters require grad), as
+in training; fwd+bwd is that forward followed by ``out.sum().backward()``.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+import torch
+from torch import nn
+
+import rnnkit.nn as rnn
+
+IMPLS = ("torch", "auto", "reference")
+LAYERS = ("lstm", "gru", "rnn")
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+_TORCH = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+_RNNKIT = {"lstm": rnn.LSTM, "gru": rnn.GRU, "rnn": rnn.RNN}
+
+
+@dataclass(frozen=True)
+class Size:
+    """One benchmark shape (sequence-first input ``(seq, batch, input)``)."""
+    name: str
+    batch: int
+    seq: int
+    input: int
+    hidden: int
+    layers: int
+    repeats: int
+    quick_repeats: int
+
+    def label(self) -> str:
+        return (f"{self.name}: N{self.batch} L{self.seq} "
+                f"I{self.input} H{self.hidden} x{self.layers}")
+
+
+SIZES = {
+    "a": Size("a", 64, 100, 128, 512, 2, repeats=9, quick_repeats=2),
+    "b": Size("b", 20, 35, 650, 650, 2, repeats=21, quick_repeats=3),
+    "c": Size("c", 32, 28, 28, 128, 1, repeats=41, quick_repeats=9),
+    "d": Size("d", 1, 10, 3, 3, 1, repeats=301, quick_repeats=61),
+}
+QUICK_SIZES = ("c", "d")
+AUTO_LIMIT = 1.05
+REFERENCE_LIMITS = {"a": 2.0, "b": 2.0, "d": 1.2}
+
+
+@dataclass
+class Result:
+    """Raw and summarised timings of one contender at one (layer, size)."""
+    layer: str
+    size: str
+    impl: str
+    fwd_ms: list = field(default_factory=list)
+    fwdbwd_ms: list = field(default_factory=list)
+    flops_fwd: float = 0.0
+
+    @property
+    def fwd(self) -> float:
+        return statistics.median(self.fwd_ms)
+
+    @property
+    def fwdbwd(self) -> float:
+        return statistics.median(self.fwdbwd_ms)
+
+
+def parse_list(text: str, allowed: Sequence[str], what: str) -> list[str]:
+    """Split ``"a,b"`` into names, raising ``ValueError`` naming any unknown value."""
+    names = [t.strip().lower() for t in text.split(",") if t.strip()]
+    bad = [n for n in names if n not in allowed]
+    if bad or not names:
+        raise ValueError(f"unknown {what} {', '.join(map(repr, bad)) or repr(text)}; "
+                         f"choose from {','.join(allowed)}")
+    return list(dict.fromkeys(names))
+
+
+def forward_flops(layer: str, size: Size) -> float:
+    """Matmul FLOPs of one forward: per step per layer 2*N*G*H*(H_in+H)."""
+    total = 0.0
+    for k in range(size.layers):
+        h_in = size.input if k == 0 else size.hidden
+        total += 2.0 * size.batch * GATES[layer] * size.hidden * (h_in + size.hidden)
+    return total * size.seq
+
+
+def build_models(layer: str, size: Size) -> dict[str, nn.Module]:
+    """torch.nn layer plus rnnkit auto/reference layers carrying the same weights."""
+    torch.manual_seed(0)
+    ref = _TORCH[layer](size.input, size.hidden, size.layers)
+    models = {"torch": ref}
+    for impl in ("auto", "reference"):
+        m = _RNNKIT[layer](size.input, size.hidden, size.layers, impl=impl)
+        m.load_state_dict(ref.state_dict())
+        models[impl] = m
+    return models
+
+
+def _time_ms(fn: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1e3
+
+
+def _steps(model: nn.Module, x: torch.Tensor) -> tuple[Callable, Callable]:
+    """The forward-only and forward+backward closures for one contender."""
+    def fwd() -> None:
+        model(x)
+
+    def fwdbwd() -> None:
+        out, _ = model(x)
+        out.sum().backward()
+        model.zero_grad(set_to_none=True)
+        x.grad = None
+    return fwd, fwdbwd
+
+
+def bench_pair(layer: str, size: Size, repeats: int, warmup: int) -> list[Result]:
+    """Time all contenders round-robin at one (layer, size)."""
+    models = build_models(layer, size)
+    x = torch.randn(size.seq, size.batch, size.input, requires_grad=True)
+    steps = {impl: _steps(models[impl], x) for impl in IMPLS}
+    flops = forward_flops(layer, size)
+    results = {impl: Result(layer, size.name, impl, flops_fwd=flops) for impl in IMPLS}
+    for rep in range(warmup + repeats):
+        k = rep % len(IMPLS)  # rotate who goes first so no contender owns a slot
+        for impl in IMPLS[k:] + IMPLS[:k]:
+            fwd, fwdbwd = steps[impl]
+            t_f, t_fb = _time_ms(fwd), _time_ms(fwdbwd)
+            if rep >= warmup:
+                results[impl].fwd_ms.append(t_f)
+                results[impl].fwdbwd_ms.append(t_fb)
+    return [results[impl] for impl in IMPLS]
+
+
+def _ratio(res: Result, base: Result) -> tuple[float, float]:
+    return res.fwd / base.fwd, res.fwdbwd / base.fwdbwd
+
+
+def format_table(results: list[Result]) -> str:
+    """The results table; ratios are rnnkit median / torch median."""
+    head = (f"{'layer':<5} {'size':<26} {'impl':<9} {'fwd ms':>9} {'fwd+bwd ms':>11} "
+            f"{'r fwd':>6} {'r f+b':>6} {'GF/s fwd':>9} {'GF/s f+b':>9}")
+    lines = [head, "-" * len(head)]
+    base = None
+    for r in results:
+        if r.impl == "torch":
+            base = r
+        rf, rfb = _ratio(r, base)
+        gf = r.flops_fwd / (r.fwd * 1e6)
+        gfb = 3 * r.flops_fwd / (r.fwdbwd * 1e6)
+        lines.append(f"{r.layer.upper():<5} {SIZES[r.size].label():<26} {r.impl:<9} "
+                     f"{r.fwd:9.3f} {r.fwdbwd:11.3f} {rf:6.2f} {rfb:6.2f} {gf:9.3g} {gfb:9.3g}")
+    return "\n".join(lines)
+
+
+def check_targets(results: list[Result]) -> list[tuple[str, bool]]:
+    """(line, passed) per target among the (layer, size) pairs that were run."""
+    by_key = {(r.layer, r.size, r.impl): r for r in results}
+    checks = []
+    for (layer, size, impl), r in by_key.items():
+        base = by_key[(layer, size, "torch")]
+        rf, rfb = _ratio(r, base)
+        if impl == "auto":
+            ok = max(rf, rfb) <= AUTO_LIMIT
+            checks.append((f"auto {layer.upper()} ({size}): fwd {rf:.2f}x, fwd+bwd {rfb:.2f}x "
+                           f"<= {AUTO_LIMIT}x torch", ok))
+        elif impl == "reference" and layer == "lstm" and size in REFERENCE_LIMITS:
+            lim = REFERENCE_LIMITS[size]
+            checks.append((f"reference LSTM ({size}): fwd+bwd {rfb:.2f}x <= {lim}x torch",
+                           rfb <= lim))
+    return checks
+
+
+def to_records(results: list[Result]) -> list[dict]:
+    """JSON-ready dicts: raw per-repetition times plus medians and ratios."""
+    by_key = {(r.layer, r.size, r.impl): r for r in results}
+    records = []
+    for r in results:
+        rf, rfb = _ratio(r, by_key[(r.layer, r.size, "torch")])
+        s = SIZES[r.size]
+        records.append({
+            "layer": r.layer, "size": r.size, "batch": s.batch, "seq": s.seq,
+            "input": s.input, "hidden": s.hidden, "num_layers": s.layers, "impl": r.impl,
+            "fwd_ms": r.fwd_ms, "fwdbwd_ms": r.fwdbwd_ms,
+            "fwd_median_ms": r.fwd, "fwdbwd_median_ms": r.fwdbwd,
+            "ratio_fwd": rf, "ratio_fwdbwd": rfb, "flops_fwd": r.flops_fwd,
+            "gflops_fwd": r.flops_fwd / (r.fwd * 1e6),
+            "gflops_fwdbwd": 3 * r.flops_fwd / (r.fwdbwd * 1e6),
+        })
+    return records
+
+
+def _header(threads: int, sizes: list[str], repeats: Optional[int], quick: bool) -> str:
+    reps = repeats if repeats else ", ".join(
+        f"{s}={SIZES[s].quick_repeats if quick else SIZES[s].repeats}" for s in sizes)
+    return "\n".join([
+        f"rnnkit bench layers -- torch {torch.__version__}, threads {threads}, float32, CPU",
+        "round-robin torch/auto/reference per repetition (start rotated); "
+        f"median of repeats ({reps}) after warm-up",
+        "fwd: forward with autograd enabled (input and weights require grad); "
+        "fwd+bwd: forward + out.sum().backward()",
+        "ratio = rnnkit median / torch.nn median; GFLOP/s from matmul FLOPs "
+        "(fwd+bwd counted as 3x fwd)",
+    ])
+
+
+def run(sizes: Optional[Sequence[str]] = None, layers: Optional[Sequence[str]] = None,
+        threads: int = 2, repeats: Optional[int] = None, quick: bool = False,
+        json_path: Optional[str] = None, out: Callable[[str], None] = print) -> list[Result]:
+    """Run the benchmark, print table and target check, optionally write JSON."""
+    sizes = list(sizes) if sizes else list(QUICK_SIZES if quick else SIZES)
+    layers = list(layers) if layers else list(LAYERS)
+    parse_list(",".join(sizes), tuple(SIZES), "size")
+    parse_list(",".join(layers), LAYERS, "layer")
+    if repeats is not None and repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    torch.set_num_threads(threads)
+    out(_header(threads, sizes, repeats, quick))
+    start = time.perf_counter()
+    results = []
+    for layer in layers:
+        for name in sizes:
+            size = SIZES[name]
+            reps = repeats or (size.quick_repeats if quick else size.repeats)
+            warmup = max(1, min(10, reps // 10))
+            results += bench_pair(layer, size, reps, warmup)
+    out("")
+    out(format_table(results))
+    out("")
+    out("targets:")
+    for line, ok in check_targets(results):
+        out(f"  {'PASS' if ok else 'FAIL'}  {line}")
+    out(f"\nwall time {time.perf_counter() - start:.1f} s")
+    if json_path:
+        with open(json_path, "w") as fh:
+            json.dump(to_records(results), fh, indent=1)
+        out(f"raw measurements written to {json_path}")
+    return results
