@@ -17,7 +17,7 @@ def _run(ours, x, lengths):
     return [out, *as_tuple(state)], torch.autograd.grad(loss, [x] + list(ours.parameters()))
 
 
-@pytest.mark.parametrize("hidden,batch", [(4, 3), (700, 3)])  # scalar-loop and ATen regimes
+@pytest.mark.parametrize("hidden,batch", [(4, 3), (100, 3), (700, 3)])  # tiny, scalar-pointwise, ATen regimes
 @pytest.mark.parametrize("proj", [0, 2])
 @pytest.mark.parametrize("packed", [False, True])
 def test_cpp_kernel_matches_python_kernel(monkeypatch, hidden, batch, proj, packed):

@@ -4,6 +4,7 @@
 // Shapes: xg (S, 4H); h0 (N, H_out); c0 (N, H); w_hh (4H, H_out); w_hr (H_out, H) or empty.
 #include <torch/extension.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -73,6 +74,32 @@ void lstm_pointwise_backward(const T* dm_in, const T* dm_extra, const T* dc, con
   }
 }
 
+// out (b, G) = rows (b, G) + h (b, K) @ w^T, w (G, K) row-major: for steps too small for BLAS.
+template <typename T>
+void small_addmm(T* out, const T* rows, const T* h, const T* w, int64_t b, int64_t G, int64_t K) {
+  for (int64_t r = 0; r < b; ++r)
+    for (int64_t gi = 0; gi < G; ++gi) {
+      T acc = rows[r * G + gi];
+      for (int64_t k = 0; k < K; ++k) acc += h[r * K + k] * w[gi * K + k];
+      out[r * G + gi] = acc;
+    }
+}
+
+// out (b, K) = dg (b, G) @ w (G, K).
+template <typename T>
+void small_mm(T* out, const T* dg, const T* w, int64_t b, int64_t G, int64_t K) {
+  std::fill(out, out + b * K, T(0));
+  for (int64_t r = 0; r < b; ++r)
+    for (int64_t gi = 0; gi < G; ++gi) {
+      const T d = dg[r * G + gi];
+      for (int64_t k = 0; k < K; ++k) out[r * K + k] += d * w[gi * K + k];
+    }
+}
+
+// Steps with at most this many multiply-adds use the loops above instead of a BLAS call,
+// whose fixed cost (about 4 us here) dominates tiny steps.
+constexpr int64_t kSmallMatmulMax = 16384;
+
 // Above this many elements per step the vectorised ATen ops beat the scalar loops above
 // (measured: the loops win at batch 1 x hidden 3, lose at 64 x 512).
 constexpr int64_t kScalarLoopMax = 2048;
@@ -120,6 +147,7 @@ std::vector<Tensor> lstm_forward(const Tensor& xg, const Tensor& h0, const Tenso
   const auto order = step_order(sizes, reverse);
   const auto off = offsets_of(sizes);
   const auto whh_t = w_hh.t();
+  const auto w_hh_c = w_hh.contiguous(), xg_c = xg.contiguous();
   const auto whr_t = proj ? w_hr.t() : w_hr;
   const auto h0c = h0.contiguous(), c0c = c0.contiguous();
   int64_t rows = sizes[order[0]];
@@ -137,6 +165,21 @@ std::vector<Tensor> lstm_forward(const Tensor& xg, const Tensor& h0, const Tenso
       c = torch::cat({c, c0c.narrow(0, rows, b - rows)});
     }
     rows = b;
+    const bool tiny = !proj && b * 4 * H * H_out <= kSmallMatmulMax;
+    if (tiny) {
+      AT_DISPATCH_FLOATING_TYPES(xg.scalar_type(), "lstm_tiny_step", [&] {
+        const scalar_t *hp = h.data_ptr<scalar_t>(), *cp = c.data_ptr<scalar_t>();
+        std::copy(hp, hp + b * H_out, h_prev.data_ptr<scalar_t>() + o * H_out);
+        std::copy(cp, cp + b * H, c_prev.data_ptr<scalar_t>() + o * H);
+        scalar_t* g = gates.data_ptr<scalar_t>() + o * 4 * H;
+        small_addmm<scalar_t>(g, xg_c.data_ptr<scalar_t>() + o * 4 * H, hp, w_hh_c.data_ptr<scalar_t>(), b, 4 * H, H_out);
+        lstm_pointwise_forward<scalar_t>(g, cp, cells.data_ptr<scalar_t>() + o * H, tanh_c.data_ptr<scalar_t>() + o * H,
+                                         pre_proj.data_ptr<scalar_t>() + o * H, b, H);
+      });
+      h = out.narrow(0, o, b);
+      c = cells.narrow(0, o, b);
+      continue;
+    }
     h_prev.narrow(0, o, b).copy_(h);
     c_prev.narrow(0, o, b).copy_(c);
     auto g = gates.narrow(0, o, b);
@@ -173,6 +216,7 @@ std::vector<Tensor> lstm_backward(const Tensor& d_out, const Tensor& d_hn, const
   const int64_t H = tanh_c.size(1), T = sizes.size();
   auto d_gates = torch::empty_like(gates);
   auto d_h_all = proj ? torch::empty_like(h_prev) : Tensor();
+  const auto w_hh_c = w_hh.contiguous();
   const auto order = step_order(sizes, reverse);
   const auto off = offsets_of(sizes);
   int64_t rows = sizes[order[T - 1]];
@@ -202,7 +246,15 @@ std::vector<Tensor> lstm_backward(const Tensor& d_out, const Tensor& d_hn, const
           gates.narrow(0, o, b).data_ptr<scalar_t>(), tanh_c.narrow(0, o, b).data_ptr<scalar_t>(),
           c_prev.narrow(0, o, b).data_ptr<scalar_t>(), dg.data_ptr<scalar_t>(), dc_prev.data_ptr<scalar_t>(), b, H);
     });
-    dh = dg.mm(w_hh);
+    if (!proj && b * 4 * H * w_hh.size(1) <= kSmallMatmulMax) {
+      dh = torch::empty({b, w_hh.size(1)}, dc.options());
+      AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lstm_tiny_dh", [&] {
+        small_mm<scalar_t>(dh.data_ptr<scalar_t>(), d_gates.data_ptr<scalar_t>() + o * 4 * H, w_hh_c.data_ptr<scalar_t>(),
+                           b, 4 * H, w_hh.size(1));
+      });
+    } else {
+      dh = dg.mm(w_hh);
+    }
     dc = dc_prev;
     if (before > b) {  // rows b..before-1 had finished: their gradient is the final one
       dh = torch::cat({dh, d_hn_c.narrow(0, b, before - b)});
