@@ -39,3 +39,17 @@ def test_run_rejects_unknown_layer():
     from rnnkit.bench.layers import run
     with pytest.raises(ValueError, match="'lstmx'"):
         run(sizes=["d"], layers=["lstmx"], repeats=1, out=lambda s: None)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--threads", "0"], "argument --threads: expected a positive integer, got 0"),
+    (["--repeats", "x"], "argument --repeats: expected a positive integer, got 'x'"),
+    (["--json", "/nonexistent-rnnkit-dir/out.json"], "--json /nonexistent-rnnkit-dir/out.json: folder /nonexistent-rnnkit-dir does not exist"),
+])
+def test_bad_flags_fail_before_timing_with_a_named_error(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "layers", "--sizes", "d", "--repeats", "1"] + args)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert "targets:" not in captured.out  # failed before any timing

@@ -7,7 +7,7 @@ import rnnkit.nn.kernels as kernels
 from rnnkit.nn.extension import lstm_extension
 from helpers import as_tuple, layer_pair, sq
 
-pytestmark = pytest.mark.skipif(lstm_extension() is None, reason="C++ extension could not be built here")
+needs_extension = pytest.mark.skipif(lstm_extension() is None, reason="C++ extension could not be built here")
 
 
 def _run(ours, x, lengths):
@@ -17,6 +17,7 @@ def _run(ours, x, lengths):
     return [out, *as_tuple(state)], torch.autograd.grad(loss, [x] + list(ours.parameters()))
 
 
+@needs_extension
 @pytest.mark.parametrize("hidden,batch", [(4, 3), (100, 3), (700, 3)])  # tiny, scalar-pointwise, ATen regimes
 @pytest.mark.parametrize("proj", [0, 2])
 @pytest.mark.parametrize("packed", [False, True])
@@ -30,3 +31,13 @@ def test_cpp_kernel_matches_python_kernel(monkeypatch, hidden, batch, proj, pack
     values_py, grads_py = _run(ours, x, lengths)
     for a, b in zip(values_cpp + list(grads_cpp), values_py + list(grads_py)):
         assert sq(a, b) < 1e-20
+
+
+def test_bfloat16_reference_lstm_uses_python_kernel_and_agrees_with_float32():
+    torch.manual_seed(0)
+    _, ours = layer_pair("LSTM", dtype=torch.float32, input_size=3, hidden_size=4)
+    x = torch.randn(5, 2, 3)
+    y32 = ours(x)[0]
+    y16 = ours.to(torch.bfloat16)(x.to(torch.bfloat16))[0]
+    assert y16.dtype == torch.bfloat16
+    assert torch.allclose(y16.float(), y32, atol=3e-2)

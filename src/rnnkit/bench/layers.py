@@ -12,6 +12,7 @@ in training; fwd+bwd is that forward followed by ``out.sum().backward()``.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -226,6 +227,10 @@ def run(sizes: Optional[Sequence[str]] = None, layers: Optional[Sequence[str]] =
     parse_list(",".join(layers), LAYERS, "layer")
     if repeats is not None and repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    if json_path:
+        _check_writable(json_path)
     torch.set_num_threads(threads)
     out(_header(threads, sizes, repeats, quick))
     start = time.perf_counter()
@@ -244,7 +249,23 @@ def run(sizes: Optional[Sequence[str]] = None, layers: Optional[Sequence[str]] =
         out(f"  {'PASS' if ok else 'FAIL'}  {line}")
     out(f"\nwall time {time.perf_counter() - start:.1f} s")
     if json_path:
-        with open(json_path, "w") as fh:
-            json.dump(to_records(results), fh, indent=1)
+        _write_json_atomically(json_path, to_records(results))
         out(f"raw measurements written to {json_path}")
     return results
+
+
+def _check_writable(path: str) -> None:
+    """Fail before minutes of timing, not after, if the JSON cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"--json {path}: is a directory; give a file path")
+    if not os.path.isdir(folder):
+        raise ValueError(f"--json {path}: folder {folder} does not exist")
+
+
+def _write_json_atomically(path: str, records) -> None:
+    """Write to a temporary file beside ``path``, then rename: no half-written file."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as fh:
+        json.dump(records, fh, indent=1)
+    os.replace(tmp, path)

@@ -30,6 +30,7 @@ _sigmoid_backward_ = torch.ops.aten.sigmoid_backward.grad_input
 _tanh_backward_ = torch.ops.aten.tanh_backward.grad_input
 _threshold_backward_ = torch.ops.aten.threshold_backward.grad_input
 _tanh_backward = torch.ops.aten.tanh_backward
+_EXT_DTYPES = (torch.float32, torch.float64)  # what the C++ kernel's scalar loops are built for
 
 
 def _cols(t: Tensor, start: int, stop: int, batch_sizes) -> tuple[Tensor, ...]:
@@ -56,7 +57,7 @@ class LSTMScan(Function):
 
     @staticmethod
     def forward(ctx, xg, h0, c0, w_hh, w_hr, batch_sizes, reverse):
-        ext = lstm_extension() if xg.device.type == "cpu" else None
+        ext = lstm_extension() if xg.device.type == "cpu" and xg.dtype in _EXT_DTYPES else None
         ctx.batch_sizes, ctx.reverse, ctx.ext = batch_sizes, reverse, ext
         ctx.set_materialize_grads(False)
         if ext is not None:
