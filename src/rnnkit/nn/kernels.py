@@ -58,93 +58,104 @@ class LSTMScan(Function):
     @staticmethod
     def forward(ctx, xg, h0, c0, w_hh, w_hr, batch_sizes, reverse):
         ext = lstm_extension() if xg.device.type == "cpu" and xg.dtype in _EXT_DTYPES else None
-        ctx.batch_sizes, ctx.reverse, ctx.ext = batch_sizes, reverse, ext
-        ctx.set_materialize_grads(False)
         if ext is not None:
-            out, h_n, c_n, gates, cells, tanh_c, h_prev, c_prev, pre_proj = ext.lstm_forward(
-                xg, h0, c0, w_hh, _or_empty(w_hr, xg), list(batch_sizes), reverse)
-            ctx.save_for_backward(gates, tanh_c, h_prev, c_prev, w_hh, w_hr, pre_proj if w_hr is not None else None)
-            ctx.mark_non_differentiable(gates, cells)
-            return out, h_n, c_n, gates, cells
-        hid = c0.shape[1]
-        rows = xg.shape[0]
-        gates = torch.empty_like(xg)
-        cells = xg.new_empty(rows, hid)
-        tanh_c = xg.new_empty(rows, hid)
-        out = xg.new_empty(rows, h0.shape[1])
-        pre_proj = xg.new_empty(rows, hid) if w_hr is not None else out
-        xs, gs = _split(xg, batch_sizes), _split(gates, batch_sizes)
-        g_if, g_g, g_o = (_cols(gates, a, b, batch_sizes) for a, b in ((0, 2 * hid), (2 * hid, 3 * hid), (3 * hid, 4 * hid)))
-        g_i, g_f = _cols(gates, 0, hid, batch_sizes), _cols(gates, hid, 2 * hid, batch_sizes)
-        cs, tcs, outs, ms = _split(cells, batch_sizes), _split(tanh_c, batch_sizes), _split(out, batch_sizes), _split(pre_proj, batch_sizes)
-        whh_t = w_hh.t()
-        whr_t = w_hr.t() if w_hr is not None else None
-
-        def step(t, state):
-            h, c = state
-            torch.addmm(xs[t], h, whh_t, out=gs[t])
-            g_if[t].sigmoid_()
-            g_g[t].tanh_()
-            g_o[t].sigmoid_()
-            c_new = cs[t]
-            torch.mul(g_f[t], c, out=c_new)
-            c_new.addcmul_(g_i[t], g_g[t])
-            torch.tanh(c_new, out=tcs[t])
-            torch.mul(g_o[t], tcs[t], out=ms[t])
-            if whr_t is not None:
-                torch.mm(ms[t], whr_t, out=outs[t])
-            return outs[t], c_new
-
-        (h_n, c_n), previous = walk_forward(step, (h0, c0), batch_sizes, reverse)
-        h_prev, c_prev = _stack_previous(previous, 0), _stack_previous(previous, 1)
+            result = ext.lstm_forward(xg, h0, c0, w_hh, _or_empty(w_hr, xg), list(batch_sizes), reverse)
+        else:
+            result = _lstm_forward(xg, h0, c0, w_hh, w_hr, batch_sizes, reverse)
+        out, h_n, c_n, gates, cells, tanh_c, h_prev, c_prev, pre_proj = result
         ctx.save_for_backward(gates, tanh_c, h_prev, c_prev, w_hh, w_hr, pre_proj if w_hr is not None else None)
+        ctx.batch_sizes, ctx.reverse, ctx.ext = batch_sizes, reverse, ext
         ctx.mark_non_differentiable(gates, cells)
+        ctx.set_materialize_grads(False)
         return out, h_n, c_n, gates, cells
 
     @staticmethod
     def backward(ctx, d_out, d_hn, d_cn, _d_gates, _d_cells):
         gates, tanh_c, h_prev, c_prev, w_hh, w_hr, pre_proj = ctx.saved_tensors
-        bs, hid = ctx.batch_sizes, tanh_c.shape[1]
-        n = _batch_rows(bs)
+        bs, n = ctx.batch_sizes, _batch_rows(ctx.batch_sizes)
         d_hn = d_hn if d_hn is not None else h_prev.new_zeros(n, h_prev.shape[1])
-        d_cn = d_cn if d_cn is not None else tanh_c.new_zeros(n, hid)
+        d_cn = d_cn if d_cn is not None else tanh_c.new_zeros(n, tanh_c.shape[1])
         if ctx.ext is not None:
             d_xg, d_h0, d_c0, d_whh, d_whr = ctx.ext.lstm_backward(
                 _or_empty(d_out, gates), d_hn, d_cn, gates, tanh_c, h_prev, c_prev, w_hh,
                 _or_empty(w_hr, gates), _or_empty(pre_proj, gates), list(bs), ctx.reverse)
-            return d_xg, d_h0, d_c0, d_whh, d_whr if w_hr is not None else None, None, None
-        d_gates = torch.empty_like(gates)
-        d_h_all = torch.empty_like(h_prev) if w_hr is not None else None
-        dgs = _split(d_gates, bs)
-        d_i, d_f, d_g, d_o = (_cols(d_gates, k * hid, (k + 1) * hid, bs) for k in range(4))
-        d_if, d_gg, d_oo = (_cols(d_gates, a, b, bs) for a, b in ((0, 2 * hid), (2 * hid, 3 * hid), (3 * hid, 4 * hid)))
-        g_i, g_f, g_g, g_o = (_cols(gates, k * hid, (k + 1) * hid, bs) for k in range(4))
-        s_if, s_gg, s_oo = (_cols(gates, a, b, bs) for a, b in ((0, 2 * hid), (2 * hid, 3 * hid), (3 * hid, 4 * hid)))
-        tcs, cps = _split(tanh_c, bs), _split(c_prev, bs)
-        douts = _split(d_out, bs) if d_out is not None else None
-        dhs = _split(d_h_all, bs) if d_h_all is not None else None
+            d_whr = d_whr if w_hr is not None else None
+        else:
+            d_xg, d_h0, d_c0, d_whh, d_whr = _lstm_backward(
+                d_out, d_hn, d_cn, gates, tanh_c, h_prev, c_prev, w_hh, w_hr, pre_proj, bs, ctx.reverse)
+        return d_xg, d_h0, d_c0, d_whh, d_whr, None, None
 
-        def step_back(t, grad):
-            dh, dc = grad
-            if douts is not None:
-                dh = dh + douts[t]
-            if dhs is not None:
-                dhs[t].copy_(dh)
-                dh = dh @ w_hr  # gradient w.r.t. o * tanh(c), before the projection
-            dc = dc + _tanh_backward(dh * g_o[t], tcs[t])
-            torch.mul(dc, g_g[t], out=d_i[t])
-            torch.mul(dc, cps[t], out=d_f[t])
-            torch.mul(dc, g_i[t], out=d_g[t])
-            torch.mul(dh, tcs[t], out=d_o[t])
-            _sigmoid_backward_(d_if[t], s_if[t], grad_input=d_if[t])
-            _tanh_backward_(d_gg[t], s_gg[t], grad_input=d_gg[t])
-            _sigmoid_backward_(d_oo[t], s_oo[t], grad_input=d_oo[t])
-            return dgs[t] @ w_hh, dc * g_f[t]
 
-        d_h0, d_c0 = walk_backward(step_back, (d_hn, d_cn), bs, ctx.reverse)
-        d_whh = d_gates.t() @ h_prev if ctx.needs_input_grad[3] else None
-        d_whr = d_h_all.t() @ pre_proj if w_hr is not None and ctx.needs_input_grad[4] else None
-        return d_gates, d_h0, d_c0, d_whh, d_whr, None, None
+def _lstm_forward(xg, h0, c0, w_hh, w_hr, batch_sizes, reverse):
+    """Python LSTM walk; returns ``(out, h_n, c_n, gates, cells, tanh_c, h_prev, c_prev, pre_proj)``."""
+    hid = c0.shape[1]
+    rows = xg.shape[0]
+    gates = torch.empty_like(xg)
+    cells = xg.new_empty(rows, hid)
+    tanh_c = xg.new_empty(rows, hid)
+    out = xg.new_empty(rows, h0.shape[1])
+    pre_proj = xg.new_empty(rows, hid) if w_hr is not None else out
+    xs, gs = _split(xg, batch_sizes), _split(gates, batch_sizes)
+    g_if, g_g, g_o = (_cols(gates, a, b, batch_sizes) for a, b in ((0, 2 * hid), (2 * hid, 3 * hid), (3 * hid, 4 * hid)))
+    g_i, g_f = _cols(gates, 0, hid, batch_sizes), _cols(gates, hid, 2 * hid, batch_sizes)
+    cs, tcs, outs, ms = _split(cells, batch_sizes), _split(tanh_c, batch_sizes), _split(out, batch_sizes), _split(pre_proj, batch_sizes)
+    whh_t = w_hh.t()
+    whr_t = w_hr.t() if w_hr is not None else None
+
+    def step(t, state):
+        h, c = state
+        torch.addmm(xs[t], h, whh_t, out=gs[t])
+        g_if[t].sigmoid_()
+        g_g[t].tanh_()
+        g_o[t].sigmoid_()
+        c_new = cs[t]
+        torch.mul(g_f[t], c, out=c_new)
+        c_new.addcmul_(g_i[t], g_g[t])
+        torch.tanh(c_new, out=tcs[t])
+        torch.mul(g_o[t], tcs[t], out=ms[t])
+        if whr_t is not None:
+            torch.mm(ms[t], whr_t, out=outs[t])
+        return outs[t], c_new
+
+    (h_n, c_n), previous = walk_forward(step, (h0, c0), batch_sizes, reverse)
+    h_prev, c_prev = _stack_previous(previous, 0), _stack_previous(previous, 1)
+    return out, h_n, c_n, gates, cells, tanh_c, h_prev, c_prev, pre_proj
+
+
+def _lstm_backward(d_out, d_hn, d_cn, gates, tanh_c, h_prev, c_prev, w_hh, w_hr, pre_proj, bs, reverse):
+    """BPTT through :func:`_lstm_forward`; returns ``(d_xg, d_h0, d_c0, d_whh, d_whr)``."""
+    hid = tanh_c.shape[1]
+    d_gates = torch.empty_like(gates)
+    d_h_all = torch.empty_like(h_prev) if w_hr is not None else None
+    dgs = _split(d_gates, bs)
+    d_i, d_f, d_g, d_o = (_cols(d_gates, k * hid, (k + 1) * hid, bs) for k in range(4))
+    d_if, d_gg, d_oo = (_cols(d_gates, a, b, bs) for a, b in ((0, 2 * hid), (2 * hid, 3 * hid), (3 * hid, 4 * hid)))
+    g_i, g_f, g_g, g_o = (_cols(gates, k * hid, (k + 1) * hid, bs) for k in range(4))
+    s_if, s_gg, s_oo = (_cols(gates, a, b, bs) for a, b in ((0, 2 * hid), (2 * hid, 3 * hid), (3 * hid, 4 * hid)))
+    tcs, cps = _split(tanh_c, bs), _split(c_prev, bs)
+    douts = _split(d_out, bs) if d_out is not None else None
+    dhs = _split(d_h_all, bs) if d_h_all is not None else None
+
+    def step_back(t, grad):
+        dh, dc = grad
+        if douts is not None:
+            dh = dh + douts[t]
+        if dhs is not None:
+            dhs[t].copy_(dh)
+            dh = dh @ w_hr  # gradient w.r.t. o * tanh(c), before the projection
+        dc = dc + _tanh_backward(dh * g_o[t], tcs[t])
+        torch.mul(dc, g_g[t], out=d_i[t])
+        torch.mul(dc, cps[t], out=d_f[t])
+        torch.mul(dc, g_i[t], out=d_g[t])
+        torch.mul(dh, tcs[t], out=d_o[t])
+        _sigmoid_backward_(d_if[t], s_if[t], grad_input=d_if[t])
+        _tanh_backward_(d_gg[t], s_gg[t], grad_input=d_gg[t])
+        _sigmoid_backward_(d_oo[t], s_oo[t], grad_input=d_oo[t])
+        return dgs[t] @ w_hh, dc * g_f[t]
+
+    d_h0, d_c0 = walk_backward(step_back, (d_hn, d_cn), bs, reverse)
+    d_whr = d_h_all.t() @ pre_proj if w_hr is not None else None
+    return d_gates, d_h0, d_c0, d_gates.t() @ h_prev, d_whr
 
 
 class GRUScan(Function):
