@@ -1,2 +1,16 @@
 """rnnkit: recurrent neural networks from first principles, exact against torch.nn."""
 __version__ = "0.1.0"
+
+
+def load(path, device: str = "cpu"):
+    """Load a trained model from a checkpoint file or run directory.
+
+    Example:
+        >>> lm = rnnkit.load("runs/charlm-20261123-170000")  # doctest: +SKIP
+        >>> lm.sample("ROMEO:", length=100, temperature=0.8, seed=1)  # doctest: +SKIP
+    """
+    from rnnkit.tasks import load as load_task
+    return load_task(path, device=device)
+
+
+__all__ = ["load", "__version__"]

@@ -1,7 +1,14 @@
-"""Command-line entry point: ``rnnkit bench layers [...]``."""
+"""Command-line entry point.
+
+``rnnkit train TASK``, ``rnnkit sample CKPT``, ``rnnkit eval CKPT``,
+``rnnkit plot RUN_DIR`` and ``rnnkit bench layers``. The CLI parses and
+dispatches; the work happens in the library.
+"""
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from typing import Optional, Sequence
 
 
@@ -27,11 +34,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``rnnkit`` argument parser with its subcommands."""
+def _add_bench(sub) -> None:
     from rnnkit.bench.layers import LAYERS, SIZES
-    parser = argparse.ArgumentParser(prog="rnnkit", description="rnnkit command-line tools")
-    sub = parser.add_subparsers(dest="command", required=True)
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
     layers = bench_sub.add_parser(
@@ -47,20 +51,154 @@ def build_parser() -> argparse.ArgumentParser:
                         help="timed repetitions per size (default: per-size)")
     layers.add_argument("--json", dest="json_path", default=None,
                         help="write raw measurements (list of dicts) to this path")
+    charlm = bench_sub.add_parser(
+        "charlm", help="charlm training step: rnnkit vs a plain torch.nn.LSTM loop (tokens/s)")
+    charlm.add_argument("--threads", type=_positive_int, default=2, help="torch threads (default 2)")
+    charlm.add_argument("--preset", default="cpu-quick", help="model/batch sizes of this preset")
+    charlm.add_argument("--rounds", type=_positive_int, default=5, help="interleaved rounds")
+    charlm.add_argument("--steps", type=_positive_int, default=6, help="timed steps per round")
+    charlm.add_argument("--json", dest="json_path", default=None, help="write results here")
+
+
+def _add_train(sub) -> None:
+    from rnnkit.tasks import REGISTRY, task_module
+    from rnnkit.train import config as cfg
+    train = sub.add_parser("train", help="train a recipe (e.g. rnnkit train charlm)")
+    tasks = train.add_subparsers(dest="task", required=True)
+    for name in REGISTRY:
+        module = task_module(name)
+        parser = tasks.add_parser(name, help=(module.__doc__ or "").splitlines()[0],
+                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        parser.add_argument("--preset", choices=list(module.PRESETS), default=None,
+                            help="starting configuration (default: cpu-quick on CPU, gpu-full on a GPU)")
+        parser.add_argument("--run-dir", default=None, help="run directory (default runs/<task>-<time>)")
+        parser.add_argument("--resume", metavar="RUN_DIR", default=None,
+                            help="continue the run in RUN_DIR from its last checkpoint")
+        parser.add_argument("--overwrite", action="store_true",
+                            help="start again in an existing --run-dir, deleting it")
+        parser.add_argument("--quiet", action="store_true", help="no progress output")
+        cfg.add_arguments(parser, module.defaults(), getattr(module, "HELP", {}))
+
+
+def _add_use(sub) -> None:
+    sample = sub.add_parser("sample", help="generate from a trained model (streams as it goes)")
+    sample.add_argument("checkpoint", help="checkpoint file or run directory (its best checkpoint)")
+    sample.add_argument("--prime", default="\n", help="text to start from (default: a newline)")
+    sample.add_argument("--length", type=int, default=1000, help="characters to generate")
+    sample.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
+    sample.add_argument("--top-k", type=int, default=0, help="keep the k most likely (0 = off)")
+    sample.add_argument("--top-p", type=float, default=1.0, help="nucleus mass (1 = off)")
+    sample.add_argument("--seed", type=int, default=None, help="seed for repeatable samples")
+    sample.add_argument("--skip-unknown", action="store_true",
+                        help="drop prime characters the model does not know")
+    sample.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps")
+    evaluate = sub.add_parser("eval", help="loss of a trained model on a text")
+    evaluate.add_argument("checkpoint", help="checkpoint file or run directory (its best checkpoint)")
+    evaluate.add_argument("--text", required=True, help="UTF-8 text file to score")
+    evaluate.add_argument("--skip-unknown", action="store_true",
+                          help="drop characters the model does not know instead of failing")
+    evaluate.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps")
+    evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
+    plot = sub.add_parser("plot", help="draw a run's train/validation curves to PNG")
+    plot.add_argument("run_dir", help="run directory")
+    plot.add_argument("--out", default=None, help="PNG path (default RUN_DIR/curves.png)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``rnnkit`` argument parser with its subcommands."""
+    parser = argparse.ArgumentParser(prog="rnnkit", description="rnnkit command-line tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_use(sub)
+    _add_bench(sub)
     return parser
+
+
+def _train(args) -> int:
+    from rnnkit.tasks import runner, task_module
+    from rnnkit.train import config as cfg
+    module = task_module(args.task)
+    overrides = cfg.overrides_from_args(args)
+    if args.resume:
+        changed = sorted(f"--{k.replace('_', '-')}" for s, d in overrides.items() if s != "train" for k in d)
+        if changed or args.preset:
+            raise ValueError(f"--resume keeps the run's data and model; cannot change "
+                             f"{', '.join(changed) or '--preset'} (only training options)")
+        outcome = runner.resume(module.TASK, module.defaults(), module.build, args.resume,
+                                overrides.get("train", {}), progress=not args.quiet)
+    else:
+        device = overrides.get("train", {}).get("device", "auto")
+        preset = args.preset or module.default_preset(device)
+        sections = runner.resolve_sections(module.defaults(), module.PRESETS, preset, overrides)
+        outcome = runner.train(module.TASK, sections, module.build, args.run_dir,
+                               overwrite=args.overwrite, progress=not args.quiet, preset=preset)
+    result = outcome.result
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in result.last_eval.items())
+    print(f"{result.status}: {result.message}; step {result.step}; "
+          f"best val loss {result.best_loss:.4f}" + (f"; last eval {shown}" if shown else ""))
+    print(f"run directory: {outcome.run_dir}")
+    if result.status == "interrupted":
+        print(f"resume with: rnnkit train {args.task} --resume {outcome.run_dir}")
+        return 130
+    return 1 if result.status == "diverged" else 0
+
+
+def _sample(args) -> int:
+    import rnnkit
+    model = rnnkit.load(args.checkpoint, device=args.device)
+    chars = model.iter_sample(args.prime, args.length, temperature=args.temperature,
+                              top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                              skip_unknown=args.skip_unknown)
+    first = next(chars, "")  # a bad prime fails here, before anything is printed
+    out = sys.stdout
+    out.write(args.prime + first)
+    for char in chars:
+        out.write(char)
+        out.flush()
+    out.write("\n")
+    return 0
+
+
+def _eval(args) -> int:
+    import rnnkit
+    from rnnkit.data import read_text
+    model = rnnkit.load(args.checkpoint, device=args.device)
+    result = model.evaluate(read_text(args.text), skip_unknown=args.skip_unknown, what=args.text)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{args.text}: {result['loss']:.4f} nats/char, {result['bpc']:.4f} bits/char "
+              f"over {result['chars']:,} characters")
+    return 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse ``argv`` and dispatch; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "bench" and args.bench == "layers":
-        from rnnkit.bench.layers import run
-        try:
+    try:
+        if args.command == "bench" and args.bench == "layers":
+            from rnnkit.bench.layers import run
             run(sizes=args.sizes, layers=args.layers, threads=args.threads,
                 repeats=args.repeats, quick=args.quick, json_path=args.json_path)
-        except ValueError as err:
+        elif args.command == "bench" and args.bench == "charlm":
+            from rnnkit.bench.charlm import run as run_charlm
+            run_charlm(preset=args.preset, threads=args.threads, rounds=args.rounds,
+                       steps=args.steps, json_path=args.json_path)
+        elif args.command == "train":
+            return _train(args)
+        elif args.command == "sample":
+            return _sample(args)
+        elif args.command == "eval":
+            return _eval(args)
+        elif args.command == "plot":
+            from rnnkit.train.plots import plot_run
+            print(plot_run(args.run_dir, args.out))
+    except ValueError as err:
+        if args.command == "bench":
             parser.error(str(err))
+        print(f"rnnkit {args.command}: error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

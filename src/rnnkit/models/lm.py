@@ -1,0 +1,122 @@
+"""Recurrent language model: tokens -> embedding -> RNN/LSTM/GRU -> decoder."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnkit.nn import GRU, LSTM, RNN
+
+CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
+State = Union[Tensor, tuple[Tensor, Tensor]]
+
+
+@dataclass
+class LMConfig:
+    """Shape of a :class:`RNNLanguageModel`.
+
+    Attributes:
+        cell: one of ``lstm``, ``gru``, ``rnn_tanh``, ``rnn_relu``.
+        embedding_dim: input embedding size; 0 means one-hot input as in
+            Karpathy's char-rnn.
+        hidden_size: hidden units per layer.
+        num_layers: stacked recurrent layers.
+        dropout: dropout on the embedding output, between layers and before
+            the decoder.
+        tie_weights: share the embedding and decoder matrices (Press & Wolf,
+            2017); needs ``embedding_dim == hidden_size``.
+    """
+    cell: str = "lstm"
+    embedding_dim: int = 64
+    hidden_size: int = 512
+    num_layers: int = 2
+    dropout: float = 0.0
+    tie_weights: bool = False
+
+
+def build_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float):
+    """An ``rnnkit.nn`` layer (batch_first) for the name ``cell``."""
+    if cell not in CELLS:
+        raise ValueError(f"cell: expected one of {', '.join(CELLS)}, got {cell!r}")
+    drop = dropout if num_layers > 1 else 0.0
+    if cell == "lstm":
+        return LSTM(input_size, hidden_size, num_layers, dropout=drop, batch_first=True)
+    if cell == "gru":
+        return GRU(input_size, hidden_size, num_layers, dropout=drop, batch_first=True)
+    nonlinearity = cell.split("_")[1]
+    return RNN(input_size, hidden_size, num_layers, nonlinearity=nonlinearity,
+               dropout=drop, batch_first=True)
+
+
+class RNNLanguageModel(nn.Module):
+    """Next-token model over a vocabulary of ``vocab_size`` ids.
+
+    Inputs: tokens (N, L) long, state (optional; zeros when None).
+    Outputs: logits (N, L, V), final state (``(h, c)`` for LSTM, ``h``
+    otherwise; each (num_layers, N, H)).
+    """
+
+    def __init__(self, vocab_size: int, config: LMConfig) -> None:
+        super().__init__()
+        if vocab_size < 1:
+            raise ValueError(f"vocab_size: expected >= 1, got {vocab_size}")
+        if config.tie_weights and config.embedding_dim != config.hidden_size:
+            raise ValueError("tie_weights needs embedding_dim == hidden_size, got "
+                             f"{config.embedding_dim} and {config.hidden_size}")
+        if not 0.0 <= config.dropout < 1.0:
+            raise ValueError(f"dropout: expected a number in [0, 1), got {config.dropout}")
+        self.vocab_size, self.config = vocab_size, config
+        input_size = config.embedding_dim or vocab_size
+        self.embedding = nn.Embedding(vocab_size, config.embedding_dim) if config.embedding_dim else None
+        self.rnn = build_rnn(config.cell, input_size, config.hidden_size, config.num_layers,
+                             config.dropout)
+        self.drop = nn.Dropout(config.dropout)
+        self.decoder = nn.Linear(config.hidden_size, vocab_size)
+        if config.tie_weights:
+            self.decoder.weight = self.embedding.weight
+
+    def embed(self, tokens: Tensor) -> Tensor:
+        """(N, L) ids -> (N, L, E) embeddings, or one-hot (N, L, V)."""
+        if self.embedding is None:
+            return F.one_hot(tokens, self.vocab_size).to(self.decoder.weight.dtype)
+        return self.embedding(tokens)
+
+    def forward(self, tokens: Tensor, state: Optional[State] = None) -> tuple[Tensor, State]:
+        output, state = self.rnn(self.drop(self.embed(tokens)), state)
+        return self.decoder(self.drop(output)), state
+
+    def init_state(self, batch_size: int) -> State:
+        """Zero state for ``batch_size`` sequences, on the parameters' device and dtype."""
+        weight = self.decoder.weight
+        shape = (self.config.num_layers, batch_size, self.config.hidden_size)
+        if self.config.cell == "lstm":
+            return weight.new_zeros(shape), weight.new_zeros(shape)
+        return weight.new_zeros(shape)
+
+
+def detach_state(state: Optional[State]) -> Optional[State]:
+    """Cut the autograd history of a carried state (truncated BPTT)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+def state_tensors(state: Optional[State]) -> dict[str, Tensor]:
+    """A carried state as named tensors (for checkpoints); empty for None."""
+    if state is None:
+        return {}
+    parts = state if isinstance(state, tuple) else (state,)
+    return {str(i): s.detach().contiguous() for i, s in enumerate(parts)}
+
+
+def state_from_tensors(tensors: dict[str, Tensor]) -> Optional[State]:
+    """Inverse of :func:`state_tensors`."""
+    if not tensors:
+        return None
+    parts = tuple(tensors[str(i)] for i in range(len(tensors)))
+    return parts if len(parts) > 1 else parts[0]

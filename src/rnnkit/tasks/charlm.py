@@ -1,0 +1,175 @@
+"""Recipe: character-level language model (Tiny Shakespeare or any UTF-8 text).
+
+Train: ``rnnkit train charlm [--preset cpu-quick|gpu-full] [--text PATH] ...``
+Sample: ``rnnkit sample RUN_DIR --prime "ROMEO:" --length 1000``
+Evaluate: ``rnnkit eval RUN_DIR --text PATH`` (nats and bits per character).
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+import torch
+
+from rnnkit.data import CharVocab, bundled_text, min_tokens, read_text, split_text
+from rnnkit.decode import generate
+from rnnkit.models.lm import LMConfig, RNNLanguageModel
+from rnnkit.train.checkpoint import Checkpoint
+from rnnkit.train.trainer import TrainConfig
+
+from .lm import LMObjective, evaluate_lm
+
+TASK = "charlm"
+
+
+@dataclass
+class CharDataConfig:
+    """Where the text comes from and how it is batched.
+
+    Attributes:
+        text: a UTF-8 text file; empty means the bundled Tiny Shakespeare.
+        val_fraction: the last fraction of the text held out for validation.
+        batch_size: parallel streams N.
+        seq_length: truncated-BPTT window length.
+        variable_bptt: vary the window length per batch (AWD-LSTM style).
+    """
+    text: str = ""
+    val_fraction: float = 0.1
+    batch_size: int = 64
+    seq_length: int = 100
+    variable_bptt: bool = False
+
+
+def defaults():
+    return {"data": CharDataConfig(), "model": LMConfig(), "train": TrainConfig(max_steps=5000)}
+
+
+# Chosen by measurement on a 2-core CPU (see benchmarks/RESULTS.md, issue 4).
+PRESETS = {
+    "cpu-quick": {
+        "data": {"batch_size": 32, "seq_length": 100},
+        "model": {"embedding_dim": 64, "hidden_size": 384, "num_layers": 2, "dropout": 0.1},
+        "train": {"optimizer": "adam", "lr": 3e-3, "schedule": "cosine", "warmup_steps": 50,
+                  "final_lr_ratio": 0.05, "max_steps": 2400, "max_minutes": 15.0,
+                  "eval_every": 300, "grad_clip": 1.0},
+    },
+    # Karpathy's classic char-rnn setting (2x512 LSTM, dropout 0.5, seq 100)
+    # with batch 128 and an input embedding; about 50 passes over the text.
+    "gpu-full": {
+        "data": {"batch_size": 128, "seq_length": 100},
+        "model": {"embedding_dim": 128, "hidden_size": 512, "num_layers": 2, "dropout": 0.5},
+        "train": {"optimizer": "adam", "lr": 2e-3, "schedule": "cosine", "warmup_steps": 100,
+                  "final_lr_ratio": 0.05, "max_steps": 4000, "eval_every": 250,
+                  "grad_clip": 1.0},
+    },
+}
+HELP = {
+    "text": "UTF-8 text file to train on (default: bundled Tiny Shakespeare)",
+    "cell": "lstm, gru, rnn_tanh or rnn_relu",
+    "embedding_dim": "input embedding size; 0 = one-hot input",
+}
+
+
+def default_preset(device: str) -> str:
+    """gpu-full when training would run on a GPU, cpu-quick otherwise."""
+    from rnnkit.train.device import resolve_device
+    try:
+        return "gpu-full" if resolve_device(device).type != "cpu" else "cpu-quick"
+    except ValueError:
+        return "cpu-quick"
+
+
+def load_corpus(path: str) -> tuple[str, str]:
+    """(text, label): the file at ``path``, or the bundled corpus when empty."""
+    if not path:
+        return bundled_text("tinyshakespeare"), "bundled Tiny Shakespeare"
+    return read_text(path), path
+
+
+def build(sections, resume_meta: Optional[dict]):
+    """Model, objective and checkpoint metadata for a charlm run."""
+    data: CharDataConfig = sections["data"]
+    text, label = load_corpus(data.text)
+    train_text, val_text = split_text(text, data.val_fraction)
+    vocab = CharVocab.from_text(train_text)
+    if resume_meta is not None and resume_meta.get("vocab") != vocab.to_json():
+        raise ValueError(f"{label}: its characters differ from the run's vocabulary; "
+                         "the text changed since the run started")
+    need = min_tokens(data.batch_size, data.seq_length)
+    if len(train_text) < need:
+        raise ValueError(f"{label}: the training part has {len(train_text)} characters; "
+                         f"batch_size={data.batch_size} x seq_length={data.seq_length} needs at "
+                         f"least {need} (about {int(need / (1 - data.val_fraction)) + 1} in the "
+                         "whole file); use a longer text or smaller --batch-size/--seq-length")
+    unknown = vocab.unknown(val_text)
+    if unknown:
+        print(f"note: {label}: validation text has {len(unknown)} character(s) not seen in "
+              f"training ({''.join(unknown)!r}); they are skipped when scoring", file=sys.stderr)
+    val_ids = vocab.encode(val_text, skip_unknown=True)
+    if val_ids.numel() < 2:
+        raise ValueError(f"{label}: the validation part is too short ({val_ids.numel()} "
+                         "characters); use a longer text or a larger --val-fraction")
+    train_ids = vocab.encode(train_text)
+    model = RNNLanguageModel(len(vocab), sections["model"])
+    objective = LMObjective(train_ids, val_ids, data.batch_size, data.seq_length,
+                            data.variable_bptt, seed=sections["train"].seed)
+    return model, objective, {"vocab": vocab.to_json(), "corpus": label}
+
+
+class CharLM:
+    """A trained character model: sample text and score text.
+
+    Example:
+        >>> lm = rnnkit.load("runs/charlm-20261123-170000")   # doctest: +SKIP
+        >>> print(lm.sample("ROMEO:", length=200, temperature=0.8, seed=1))  # doctest: +SKIP
+    """
+
+    def __init__(self, model: RNNLanguageModel, vocab: CharVocab, meta: dict) -> None:
+        self.model, self.vocab, self.meta = model.eval(), vocab, meta
+
+    @classmethod
+    def from_checkpoint(cls, state: Checkpoint, device: str = "cpu") -> "CharLM":
+        from rnnkit.train import config as cfg
+        sections = cfg.from_dict(defaults(), state.meta["config"])
+        vocab = CharVocab.from_json(state.meta["vocab"])
+        model = RNNLanguageModel(len(vocab), sections["model"])
+        model.load_state_dict(state.section("model"))
+        return cls(model.to(device), vocab, state.meta)
+
+    def iter_sample(self, prime: str = "\n", length: int = 500, temperature: float = 1.0,
+                    top_k: int = 0, top_p: float = 1.0, seed: Optional[int] = None,
+                    skip_unknown: bool = False) -> Iterator[str]:
+        """Yield ``length`` characters one at a time, continuing ``prime``.
+
+        One model step per character; the hidden state is carried, never re-fed.
+        """
+        if length < 0:
+            raise ValueError(f"length: expected >= 0, got {length}")
+        ids = self.vocab.encode(prime, skip_unknown=skip_unknown, what="prime")
+        if ids.numel() == 0:
+            start = "\n" if "\n" in self.vocab.index else self.vocab.chars[0]
+            ids = self.vocab.encode(start)
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        device = self.model.decoder.weight.device
+
+        def step(tokens, state):
+            return self.model(tokens.to(device), state)
+
+        with torch.no_grad():
+            for token in generate(step, ids, length, None, temperature, top_k, top_p, generator):
+                yield self.vocab.chars[token]
+
+    def sample(self, prime: str = "\n", length: int = 500, **options) -> str:
+        """The generated continuation of ``prime`` as one string."""
+        return "".join(self.iter_sample(prime, length, **options))
+
+    def evaluate(self, text: str, skip_unknown: bool = False, batch_size: int = 64,
+                 seq_length: int = 100, what: str = "text") -> dict[str, float]:
+        """Loss on ``text``: ``{"loss": nats/char, "bpc": bits/char, "chars": scored}``.
+
+        ``what`` names the text in errors (e.g. its file name).
+        """
+        ids = self.vocab.encode(text, skip_unknown=skip_unknown, what=what)
+        result = evaluate_lm(self.model, ids, batch_size, seq_length)
+        return {"loss": result["loss"], "bpc": result["bits"], "chars": result["tokens"]}

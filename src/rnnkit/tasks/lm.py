@@ -1,0 +1,90 @@
+"""What every language-model recipe shares: the stateful-BPTT objective and evaluation."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from rnnkit.data import BPTTStream, Window, eval_windows
+from rnnkit.models.lm import RNNLanguageModel, detach_state, state_from_tensors, state_tensors
+
+
+def window_loss(model: RNNLanguageModel, window: Window, state, reduction: str = "mean"):
+    """Cross-entropy of one window; returns (loss, final state detached)."""
+    device = model.decoder.weight.device
+    if window.reset:
+        state = None
+    elif isinstance(state, tuple):
+        state = tuple(s.to(device) for s in state)
+    elif state is not None:
+        state = state.to(device)
+    logits, state = model(window.inputs.to(device), state)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(),
+                           window.targets.to(device).reshape(-1), reduction=reduction)
+    return loss, detach_state(state)
+
+
+@torch.no_grad()
+def evaluate_lm(model: RNNLanguageModel, ids: Tensor, batch_size: int, seq_length: int) -> dict[str, float]:
+    """Mean loss (nats/token) over ``ids`` (T,) read as continuous streams.
+
+    Returns ``loss`` (nats per token), ``bits`` (bits per token), ``ppl`` and
+    ``tokens`` (how many targets were scored).
+    """
+    if ids.numel() < 2:
+        raise ValueError(f"need at least 2 tokens to evaluate, got {ids.numel()}")
+    was_training = model.training
+    model.eval()
+    total, count, state = 0.0, 0, None
+    for window in eval_windows(ids, batch_size, seq_length):
+        loss, state = window_loss(model, window, state, reduction="sum")
+        total += float(loss)
+        count += window.targets.numel()
+    model.train(was_training)
+    mean = total / count
+    return {"loss": mean, "bits": mean / math.log(2), "ppl": math.exp(min(mean, 700)),
+            "tokens": count}
+
+
+class LMObjective:
+    """Truncated BPTT over a :class:`BPTTStream`, carrying the detached state.
+
+    ``step`` continues from the state the previous window ended in (reset to
+    zeros at the start of each pass); the state is detached, so gradients
+    stop at the window boundary.
+    """
+
+    def __init__(self, train_ids: Tensor, val_ids: Tensor, batch_size: int, seq_length: int,
+                 variable_bptt: bool = False, seed: int = 0, metric_names=("loss", "bits")) -> None:
+        self.stream = BPTTStream(train_ids, batch_size, seq_length, variable_bptt, seed)
+        self.val_ids, self.batch_size, self.seq_length = val_ids, batch_size, seq_length
+        self.metric_names = metric_names
+        self.state = None
+
+    @property
+    def epoch(self) -> int:
+        return self.stream.epoch
+
+    def next_batch(self) -> Window:
+        return self.stream.next_window()
+
+    def step(self, model: RNNLanguageModel, window: Window) -> tuple[Tensor, int]:
+        loss, self.state = window_loss(model, window, self.state)
+        return loss, window.targets.numel()
+
+    def evaluate(self, model: RNNLanguageModel) -> dict[str, float]:
+        result = evaluate_lm(model, self.val_ids, self.batch_size, self.seq_length)
+        return {k: result[k] for k in self.metric_names}
+
+    def state_dict(self) -> tuple[dict[str, Tensor], dict]:
+        tensors, meta = self.stream.state_dict()
+        tensors = {f"stream/{k}": v for k, v in tensors.items()}
+        tensors.update({f"state/{k}": v for k, v in state_tensors(self.state).items()})
+        return tensors, {"stream": meta}
+
+    def load_state_dict(self, tensors: dict[str, Tensor], meta: dict) -> None:
+        self.stream.load_state_dict({"generator": tensors["stream/generator"]}, meta["stream"])
+        carried = {k[len("state/"):]: v for k, v in tensors.items() if k.startswith("state/")}
+        self.state = state_from_tensors(carried)  # moved to the model's device in window_loss

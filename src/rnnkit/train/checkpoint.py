@@ -1,0 +1,158 @@
+"""Checkpoints: one safetensors file, tensors plus a JSON metadata record.
+
+Layout of a checkpoint file:
+
+* tensors ``model/<name>``, ``optim/<param>/<key>``, ``objective/<name>``,
+  ``rng/torch`` (and ``rng/cuda/<i>``);
+* metadata key ``rnnkit``: JSON with ``format``, ``task``, ``config``, step,
+  metrics and anything else the task stores (e.g. the vocabulary).
+
+Nothing is ever unpickled. Files are written to a temporary name in the same
+folder, flushed to disk, then renamed over the target, so a crash mid-save
+leaves the previous checkpoint intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as safetensors_bytes
+from torch import Tensor
+
+FORMAT = "rnnkit-checkpoint/1"
+BEST, LAST = "best.safetensors", "last.safetensors"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, corrupt, partial or of another task."""
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    tensors: dict[str, Tensor]
+    meta: dict[str, Any]
+
+    def section(self, prefix: str) -> dict[str, Tensor]:
+        """Tensors under ``prefix/``, with the prefix removed."""
+        cut = len(prefix) + 1
+        return {k[cut:]: v for k, v in self.tensors.items() if k.startswith(prefix + "/")}
+
+
+def atomic_write(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and an atomic rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def save(path: str | Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+    """Save tensors and JSON-able ``meta`` atomically; shared tensors stored once."""
+    stored: dict[str, Tensor] = {}
+    aliases: dict[str, str] = {}
+    seen: dict[tuple, str] = {}
+    for name, tensor in tensors.items():
+        key = (tensor.device, tensor.data_ptr(), tuple(tensor.shape), tuple(tensor.stride()))
+        if tensor.numel() and key in seen:
+            aliases[name] = seen[key]
+            continue
+        seen[key] = name
+        stored[name] = tensor.detach().to("cpu").contiguous().clone()
+    record = dict(meta, format=FORMAT, aliases=aliases)
+    atomic_write(path, safetensors_bytes(stored, metadata={"rnnkit": json.dumps(record)}))
+
+
+def resolve(path: str | Path) -> Path:
+    """A checkpoint file, or a run directory meaning its best checkpoint."""
+    path = Path(path)
+    if path.is_dir():
+        for name in (BEST, LAST):
+            if (path / name).is_file():
+                return path / name
+        raise CheckpointError(f"{path}: run directory holds no checkpoint ({BEST} or {LAST})")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file or run directory")
+    return path
+
+
+def load(path: str | Path, task: str | None = None) -> Checkpoint:
+    """Read a checkpoint (file or run directory); check its task when given."""
+    path = resolve(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            raw = (handle.metadata() or {}).get("rnnkit")
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    except (SafetensorError, OSError, RuntimeError) as err:
+        raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or partial file?): {err}") from None
+    if raw is None:
+        raise CheckpointError(f"{path}: a safetensors file but not an rnnkit checkpoint (no 'rnnkit' metadata)")
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{path}: checkpoint metadata is not valid JSON: {err}") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: unsupported checkpoint format {meta.get('format')!r}, "
+                              f"expected {FORMAT!r}")
+    if task is not None and meta.get("task") != task:
+        raise CheckpointError(f"{path}: checkpoint of task {meta.get('task')!r}, expected {task!r}")
+    for alias, target in meta.get("aliases", {}).items():
+        tensors[alias] = tensors[target]
+    return Checkpoint(path, tensors, meta)
+
+
+def optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict]:
+    """An optimizer's state dict split into tensors and a JSON-able remainder."""
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for pid, entries in state["state"].items():
+        for key, value in entries.items():
+            if isinstance(value, Tensor):
+                tensors[f"{pid}/{key}"] = value
+            else:
+                scalars.setdefault(str(pid), {})[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, tensors: dict[str, Tensor], meta: dict) -> None:
+    """Inverse of :func:`optimizer_state`."""
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        pid, key = name.split("/", 1)
+        state.setdefault(int(pid), {})[key] = value
+    for pid, entries in meta["scalars"].items():
+        state.setdefault(int(pid), {}).update(entries)
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def rng_state() -> tuple[dict[str, Tensor], dict]:
+    """torch (CPU and CUDA) and Python RNG states as (tensors, JSON-able)."""
+    tensors = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"cuda/{i}"] = state
+    version, values, gauss = random.getstate()
+    return tensors, {"python": [version, list(values), gauss]}
+
+
+def set_rng_state(tensors: dict[str, Tensor], meta: dict) -> None:
+    """Inverse of :func:`rng_state`."""
+    torch.set_rng_state(tensors["torch"])
+    cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("cuda/"))]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda)
+    version, values, gauss = meta["python"]
+    random.setstate((version, tuple(values), gauss))

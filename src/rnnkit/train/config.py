@@ -1,0 +1,124 @@
+"""Typed configuration: dataclass sections, overrides with type checks, CLI flags.
+
+A run's configuration is a dict of sections (``{"data": DataConfig(...),
+"model": LMConfig(...), "train": TrainConfig(...)}``). Presets and command-line
+flags are overrides applied in that order; unknown keys and values of the
+wrong type are errors that name the key.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from typing import Any, Mapping
+
+Sections = dict[str, Any]
+
+
+def _field_types(cls) -> dict[str, type]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def coerce(kind: type, value: Any, key: str) -> Any:
+    """``value`` as type ``kind`` (int, float, str, bool or Optional of one)."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        return None if value is None else coerce(args[0], value, key)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif kind is str and isinstance(value, str):
+        return value
+    raise ValueError(f"{key}: expected {getattr(kind, '__name__', kind)}, got {value!r}")
+
+
+def replace(cfg, overrides: Mapping[str, Any], section: str):
+    """A copy of dataclass ``cfg`` with ``overrides`` applied (type-checked)."""
+    types = _field_types(type(cfg))
+    unknown = sorted(set(overrides) - types.keys())
+    if unknown:
+        raise ValueError(f"{section}: unknown key(s) {', '.join(unknown)}; "
+                         f"expected some of {', '.join(types)}")
+    values = {k: coerce(types[k], v, f"{section}.{k}") for k, v in overrides.items()}
+    return dataclasses.replace(cfg, **values)
+
+
+def apply(sections: Sections, overrides: Mapping[str, Mapping[str, Any]]) -> Sections:
+    """Apply ``{section: {key: value}}`` to every section; unknown sections are errors."""
+    unknown = sorted(set(overrides) - sections.keys())
+    if unknown:
+        raise ValueError(f"unknown config section(s) {', '.join(unknown)}; "
+                         f"expected some of {', '.join(sections)}")
+    return {name: replace(cfg, overrides.get(name, {}), name) for name, cfg in sections.items()}
+
+
+def to_dict(sections: Sections) -> dict[str, dict[str, Any]]:
+    """JSON-able ``{section: {key: value}}``."""
+    return {name: dataclasses.asdict(cfg) for name, cfg in sections.items()}
+
+
+def from_dict(defaults: Sections, data: Mapping[str, Mapping[str, Any]]) -> Sections:
+    """Sections from a saved dict, checked against the defaults' types."""
+    return apply(defaults, data)
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_arguments(parser: argparse.ArgumentParser, sections: Sections, helps: Mapping[str, str] = {}) -> None:
+    """One flag per field (``hidden_size`` -> ``--hidden-size``), dest ``section.key``.
+
+    Flags default to "not given" so only what the user typed overrides a preset.
+    """
+    for name, cfg in sections.items():
+        group = parser.add_argument_group(f"{name} options")
+        for key, kind in _field_types(type(cfg)).items():
+            default = getattr(cfg, key)
+            text = helps.get(key, "")
+            text = f"{text} (default {default!r})" if text else f"default {default!r}"
+            if kind is bool:
+                group.add_argument(flag(key), dest=f"{name}.{key}", action=argparse.BooleanOptionalAction,
+                                   default=argparse.SUPPRESS, help=text)
+            else:
+                group.add_argument(flag(key), dest=f"{name}.{key}", default=argparse.SUPPRESS,
+                                   type=_parser(kind, flag(key)), metavar=key.upper(), help=text)
+
+
+def _parser(kind: type, name: str):
+    def parse(text: str):
+        try:
+            return coerce(kind, text, name)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return parse
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The ``{section: {key: value}}`` the user gave on the command line."""
+    out: dict[str, dict[str, Any]] = {}
+    for dest, value in vars(args).items():
+        if "." in dest:
+            section, key = dest.split(".", 1)
+            out.setdefault(section, {})[key] = value
+    return out

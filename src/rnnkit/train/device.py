@@ -1,0 +1,40 @@
+"""Device choice, seeding and thread count."""
+from __future__ import annotations
+
+import random
+
+import torch
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then MPS, then CPU; asking for a missing one is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    kind = name.split(":")[0]
+    if kind not in DEVICES[1:]:
+        raise ValueError(f"device: expected one of {', '.join(DEVICES)}, got {name!r}")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device: 'cuda' was asked for but torch sees no CUDA GPU")
+    if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("device: 'mps' was asked for but it is not available")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python and torch (CPU and every GPU)."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` intra-op threads (0 keeps torch's default)."""
+    if threads < 0:
+        raise ValueError(f"threads: expected >= 0 (0 = torch default), got {threads}")
+    if threads:
+        torch.set_num_threads(threads)

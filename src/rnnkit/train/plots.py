@@ -1,0 +1,44 @@
+"""Training curves of a run directory, drawn to PNG with matplotlib (Agg)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from .rundir import read_metrics, select
+
+
+def plot_run(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
+    """Draw train and validation loss against step; returns the PNG path.
+
+    Raises:
+        ValueError: ``run_dir`` has no metrics to draw.
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ValueError(f"{run_dir}: not a run directory")
+    records = read_metrics(run_dir)
+    train, val = select(records, "train"), select(records, "val")
+    if not train and not val:
+        raise ValueError(f"{run_dir}: no metrics yet (metrics.jsonl is missing or empty)")
+    out = Path(out) if out else run_dir / "curves.png"
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    if train:
+        ax.plot([r["step"] for r in train], [r["loss"] for r in train], label="train", lw=1.2)
+    if val:
+        ax.plot([r["step"] for r in val], [r["loss"] for r in val], "o-", label="validation", ms=3)
+        best = min(val, key=lambda r: r["loss"])
+        ax.annotate(f"best {best['loss']:.3f}", (best["step"], best["loss"]),
+                    textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats per token)")
+    ax.set_title(run_dir.name)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out

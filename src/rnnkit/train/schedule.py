@@ -1,0 +1,53 @@
+"""Learning-rate schedules as pure functions of progress (so resuming is exact)."""
+from __future__ import annotations
+
+import math
+
+SCHEDULES = ("constant", "cosine", "linear", "plateau")
+
+
+class LRSchedule:
+    """Learning rate at a given step.
+
+    * ``constant``: ``lr`` after warm-up.
+    * ``cosine`` / ``linear``: decay from ``lr`` to ``lr * final_lr_ratio``
+      over the run, measured by ``progress`` in [0, 1] (the fraction of
+      ``max_steps`` done, or of the time budget when annealing by time).
+    * ``plateau``: ``lr`` times ``plateau_factor`` for every evaluation that
+      did not improve the validation loss (as in pytorch/examples'
+      word_language_model, which divides by 4).
+
+    Warm-up multiplies by ``(step + 1) / warmup_steps`` for the first steps.
+    """
+
+    def __init__(self, kind: str, lr: float, warmup_steps: int = 0, final_lr_ratio: float = 0.0,
+                 plateau_factor: float = 0.25) -> None:
+        if kind not in SCHEDULES:
+            raise ValueError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {kind!r}")
+        if lr <= 0:
+            raise ValueError(f"lr: expected > 0, got {lr}")
+        self.kind, self.lr, self.warmup_steps = kind, lr, warmup_steps
+        self.final_lr_ratio, self.plateau_factor = final_lr_ratio, plateau_factor
+        self.plateau_scale = 1.0
+
+    def __call__(self, step: int, progress: float) -> float:
+        warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
+        progress = min(max(progress, 0.0), 1.0)
+        if self.kind == "cosine":
+            shape = 0.5 * (1.0 + math.cos(math.pi * progress))
+        elif self.kind == "linear":
+            shape = 1.0 - progress
+        else:
+            shape = 1.0
+        floor = self.final_lr_ratio if self.kind in ("cosine", "linear") else 0.0
+        return self.lr * warm * self.plateau_scale * (floor + (1.0 - floor) * shape)
+
+    def after_eval(self, improved: bool) -> None:
+        if self.kind == "plateau" and not improved:
+            self.plateau_scale *= self.plateau_factor
+
+    def state_dict(self) -> dict:
+        return {"plateau_scale": self.plateau_scale}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.plateau_scale = float(state["plateau_scale"])

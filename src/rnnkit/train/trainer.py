@@ -1,0 +1,295 @@
+"""The training engine shared by every recipe.
+
+The trainer knows no model. A recipe hands it a model and an *objective*:
+
+* ``objective.next_batch()`` -> the next training batch (endless);
+* ``objective.step(model, batch)`` -> ``(mean loss, target count)``;
+* ``objective.evaluate(model)`` -> ``{"loss": ..., other metrics}`` on held-out data;
+* ``objective.epoch`` -> completed passes over the training data;
+* ``objective.state_dict()`` / ``load_state_dict(tensors, meta)`` -> its
+  position in the data and anything it carries between batches.
+
+The trainer owns the optimizer, clipping, schedule, evaluation cadence,
+checkpoints (``last`` at every evaluation, ``best`` on improvement), early
+stopping, the time budget, Ctrl-C and NaN handling, metrics and progress.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Protocol
+
+import torch
+from torch import Tensor, nn
+
+from . import checkpoint as ckpt
+from .progress import Progress
+from .rundir import METRICS, MetricsLog
+from .schedule import LRSchedule
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+@dataclass
+class TrainConfig:
+    """Options of the training engine (every recipe has them)."""
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.0
+    grad_clip: float = 1.0
+    schedule: str = "cosine"
+    warmup_steps: int = 0
+    final_lr_ratio: float = 0.0
+    plateau_factor: float = 0.25
+    max_steps: int = 0
+    max_epochs: int = 0
+    max_minutes: float = 0.0
+    anneal_by_time: bool = False
+    eval_every: int = 200
+    patience: int = 0
+    log_every: int = 50
+    seed: int = 1
+    device: str = "auto"
+    threads: int = 0
+    bf16: bool = True
+
+
+class Objective(Protocol):
+    epoch: int
+
+    def next_batch(self) -> Any: ...
+    def step(self, model: nn.Module, batch: Any) -> tuple[Tensor, int]: ...
+    def evaluate(self, model: nn.Module) -> dict[str, float]: ...
+    def state_dict(self) -> tuple[dict[str, Tensor], dict]: ...
+    def load_state_dict(self, tensors: dict[str, Tensor], meta: dict) -> None: ...
+
+
+@dataclass
+class FitResult:
+    """How a run ended: ``status`` is finished, interrupted or diverged."""
+    status: str
+    step: int
+    best_loss: float
+    message: str = ""
+    last_eval: dict[str, float] = field(default_factory=dict)
+
+
+def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, config.lr, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {config.optimizer!r}")
+
+
+class Trainer:
+    """Fits ``model`` on ``objective``; checkpoints and metrics go to ``run_dir``.
+
+    Args:
+        meta: JSON-able facts stored in every checkpoint (task, config, vocabulary).
+        progress: show progress (bar on a terminal, log lines otherwise).
+    """
+
+    def __init__(self, model: nn.Module, objective: Objective, config: TrainConfig,
+                 run_dir: str | Path, meta: dict[str, Any], progress: bool = True) -> None:
+        if config.schedule in ("cosine", "linear") and not (
+                config.max_steps or (config.anneal_by_time and config.max_minutes)):
+            raise ValueError(f"schedule={config.schedule!r} needs max_steps (or max_minutes "
+                             "with anneal_by_time) to know where the run ends")
+        self.model, self.objective, self.config = model, objective, config
+        self.run_dir, self.meta, self.show_progress = Path(run_dir), meta, progress
+        self.device = next(model.parameters()).device
+        self.optimizer = make_optimizer(model.parameters(), config)
+        self.schedule = LRSchedule(config.schedule, config.lr, config.warmup_steps,
+                                   config.final_lr_ratio, config.plateau_factor)
+        self.metrics = MetricsLog(self.run_dir / METRICS)
+        self.step, self.elapsed, self.best_loss, self.bad_evals = 0, 0.0, math.inf, 0
+        self.window = [0.0, 0]  # loss sum and target count since the last log line
+        self._stop_requested = False
+
+    # ---- checkpoints -------------------------------------------------------
+    def save(self, name: str) -> Path:
+        tensors = {f"model/{k}": v for k, v in self.model.state_dict().items()}
+        opt_tensors, opt_meta = ckpt.optimizer_state(self.optimizer)
+        tensors.update({f"optim/{k}": v for k, v in opt_tensors.items()})
+        obj_tensors, obj_meta = self.objective.state_dict()
+        tensors.update({f"objective/{k}": v for k, v in obj_tensors.items()})
+        rng_tensors, rng_meta = ckpt.rng_state()
+        tensors.update({f"rng/{k}": v for k, v in rng_tensors.items()})
+        meta = dict(self.meta, step=self.step, elapsed=self.elapsed, best_loss=self.best_loss,
+                    bad_evals=self.bad_evals, window=self.window, optimizer=opt_meta,
+                    objective=obj_meta, rng=rng_meta, schedule=self.schedule.state_dict())
+        path = self.run_dir / name
+        ckpt.save(path, tensors, meta)
+        return path
+
+    def restore(self, state: ckpt.Checkpoint) -> None:
+        """Continue from a checkpoint written by :meth:`save`."""
+        self.model.load_state_dict(state.section("model"))
+        ckpt.load_optimizer_state(self.optimizer, state.section("optim"), state.meta["optimizer"])
+        self.objective.load_state_dict(state.section("objective"), state.meta["objective"])
+        ckpt.set_rng_state(state.section("rng"), state.meta["rng"])
+        self.schedule.load_state_dict(state.meta["schedule"])
+        meta = state.meta
+        self.step, self.elapsed = int(meta["step"]), float(meta["elapsed"])
+        self.best_loss, self.bad_evals = float(meta["best_loss"]), int(meta["bad_evals"])
+        self.window = [float(meta["window"][0]), int(meta["window"][1])]
+        self.metrics.truncate_after(self.step)
+
+    # ---- the loop ----------------------------------------------------------
+    def progress_fraction(self) -> float:
+        c = self.config
+        by_steps = self.step / c.max_steps if c.max_steps else 0.0
+        by_time = self.elapsed / (60 * c.max_minutes) if c.anneal_by_time and c.max_minutes else 0.0
+        return max(by_steps, by_time)
+
+    def _should_stop(self) -> Optional[str]:
+        c = self.config
+        if c.max_steps and self.step >= c.max_steps:
+            return f"reached max_steps={c.max_steps}"
+        if c.max_epochs and self.objective.epoch >= c.max_epochs:
+            return f"reached max_epochs={c.max_epochs}"
+        if c.max_minutes and self.elapsed >= 60 * c.max_minutes:
+            return f"time budget of {c.max_minutes:g} min used"
+        if c.patience and self.bad_evals >= c.patience:
+            return f"early stop: no improvement in {c.patience} evaluations"
+        return None
+
+    def _autocast(self):
+        if self.device.type == "cuda" and self.config.bf16:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _train_step(self) -> tuple[float, int, float]:
+        """One optimisation step; returns (loss, count, grad norm) before the update."""
+        lr = self.schedule(self.step, self.progress_fraction())
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        with self._autocast():
+            loss, count = self.objective.step(self.model, self.objective.next_batch())
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            return value, count, math.nan
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        clip = self.config.grad_clip or math.inf
+        norm = float(nn.utils.clip_grad_norm_(self.model.parameters(), clip))
+        if math.isfinite(norm):
+            self.optimizer.step()
+        return value, count, norm
+
+    def evaluate(self) -> dict[str, float]:
+        self.model.eval()
+        with torch.no_grad(), self._autocast():
+            result = self.objective.evaluate(self.model)
+        self.model.train()
+        return result
+
+    def _after_eval(self, result: dict[str, float], progress: Progress) -> None:
+        improved = result["loss"] < self.best_loss
+        if improved:
+            self.best_loss, self.bad_evals = result["loss"], 0
+        else:
+            self.bad_evals += 1
+        self.schedule.after_eval(improved)
+        self.metrics.write(dict(split="val", step=self.step, epoch=self.objective.epoch,
+                                elapsed=round(self.elapsed, 3), **result))
+        shown = " | ".join(f"{k} {v:.4f}" for k, v in result.items())
+        progress.print(f"step {self.step} | val {shown}{' | best' if improved else ''}")
+        self.save(ckpt.LAST)
+        if improved:
+            self.save(ckpt.BEST)
+
+    def fit(self, resume: Optional[ckpt.Checkpoint] = None) -> FitResult:
+        """Train until a budget, early stop, Ctrl-C or a non-finite loss."""
+        if resume is not None:
+            self.restore(resume)
+        c = self.config
+        progress = Progress(c.max_steps or None, self.step, c.log_every,
+                            bar=None if self.show_progress else False)
+        if not self.show_progress:
+            progress.print = lambda message: None  # type: ignore[method-assign]
+        restore_sigint = self._catch_sigint()
+        last_eval: dict[str, float] = {}
+        status, message = "finished", ""
+        try:
+            tokens, clock, base = 0, time.perf_counter(), self.elapsed
+            while (reason := self._should_stop()) is None:
+                if self._stop_requested:
+                    status = "interrupted"
+                    path = self.save(ckpt.LAST)
+                    message = f"interrupted at step {self.step}; saved {path}"
+                    break
+                loss, count, norm = self._train_step()
+                if not (math.isfinite(loss) and math.isfinite(norm)):
+                    status = "diverged"
+                    what = "loss" if not math.isfinite(loss) else "gradient norm"
+                    good = self.run_dir / ckpt.LAST
+                    message = (f"{what} became {loss if what == 'loss' else norm} at step "
+                               f"{self.step + 1}; training stopped. "
+                               + (f"The last good checkpoint is {good}." if good.exists()
+                                  else "No checkpoint was saved before it."))
+                    break
+                self.step += 1
+                self.elapsed = base + time.perf_counter() - clock
+                tokens += count
+                self.window[0] += loss * count
+                self.window[1] += count
+                rate = tokens / max(time.perf_counter() - clock, 1e-9)
+                progress.update(self.step, loss, rate, self._eta(), self.optimizer.param_groups[0]["lr"])
+                if self.step % c.log_every == 0:
+                    self._log_train(rate)
+                if self.step % c.eval_every == 0:
+                    last_eval = self.evaluate()
+                    self.elapsed = base + time.perf_counter() - clock
+                    self._after_eval(last_eval, progress)
+            else:
+                message = reason
+                if not last_eval or self.step % c.eval_every:
+                    last_eval = self.evaluate()
+                    self._after_eval(last_eval, progress)
+        finally:
+            restore_sigint()
+            progress.close()
+        return FitResult(status, self.step, self.best_loss, message, last_eval)
+
+    def _log_train(self, rate: float) -> None:
+        loss_sum, count = self.window
+        self.metrics.write(dict(split="train", step=self.step, epoch=self.objective.epoch,
+                                loss=loss_sum / max(count, 1),
+                                lr=self.optimizer.param_groups[0]["lr"],
+                                tokens_per_s=round(rate, 1), elapsed=round(self.elapsed, 3)))
+        self.window = [0.0, 0]
+
+    def _eta(self) -> Optional[float]:
+        fraction = self.progress_fraction()
+        if self.config.max_minutes:
+            fraction = max(fraction, self.elapsed / (60 * self.config.max_minutes))
+        return self.elapsed * (1 - fraction) / fraction if fraction > 0 else None
+
+    def _catch_sigint(self):
+        """First Ctrl-C asks the loop to save and stop; a second one kills."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum, frame):
+            self._stop_requested = True
+            signal.signal(signal.SIGINT, previous)
+
+        signal.signal(signal.SIGINT, handler)
+        return lambda: signal.signal(signal.SIGINT, previous)
+
+    def request_stop(self) -> None:
+        """Stop after the current step, saving a checkpoint (what Ctrl-C does)."""
+        self._stop_requested = True
