@@ -94,7 +94,8 @@ def test_hidden_state_is_carried_and_detached():
     model = RNNLanguageModel(len(vocab), LMConfig(embedding_dim=8, hidden_size=16, num_layers=1))
     objective = lm_task.LMObjective(ids, ids[:200], batch_size=2, seq_length=10)
     first, second = objective.next_batch(), objective.next_batch()
-    objective.step(model, first)
+    first_loss, _ = objective.step(model, first)
+    first_loss.backward()  # frees the first window's graph
     carried = objective.state
     assert all(not s.requires_grad for s in carried)
     loss, count = objective.step(model, second)
@@ -105,8 +106,9 @@ def test_hidden_state_is_carried_and_detached():
     cold = torch.nn.functional.cross_entropy(model(second.inputs)[0].reshape(-1, len(vocab)),
                                              second.targets.reshape(-1))
     assert not torch.allclose(loss, cold)
-    loss.backward()  # gradients stop at the window boundary: the carried state is a leaf
-    assert all(s.grad is None for s in carried)
+    # were the state not detached, this would try to go back through the freed first graph
+    loss.backward()
+    assert model.decoder.weight.grad is not None
 
 
 def test_tiny_model_overfits_a_short_text(tmp_path):
@@ -136,7 +138,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monk
     run = tmp_path / "run"
     assert main(tiny(run)) == 1
     out = capsys.readouterr().out
-    assert "loss became nan at step 14" in out and "last good checkpoint is" in out
+    assert "loss became nan at step 14" in out and "last good checkpoint is" in out and "(step 10)" in out
     assert ckpt.load(run / "last.safetensors").meta["step"] == 10
 
 
@@ -147,7 +149,7 @@ def test_existing_run_dir_other_task_and_bad_resume_are_refused(tmp_path, capsys
     assert main(tiny(run, steps=10)) == 2
     assert "already exists; pass --resume" in capsys.readouterr().err
     assert main(["train", "charlm", "--resume", str(run), "--hidden-size", "64"]) == 2
-    assert "cannot change --hidden-size" in capsys.readouterr().err
+    assert "cannot combine it with --hidden-size" in capsys.readouterr().err
     config = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps(dict(config, task="wordlm")))
     assert main(["train", "charlm", "--resume", str(run)]) == 2
@@ -184,6 +186,12 @@ def test_bad_prime_and_corrupt_checkpoint(tmp_path, capsys):
     assert "'§', 'Ω'" in captured.err and "--skip-unknown" in captured.err and captured.out == ""
     assert main(["sample", str(run), "--prime", "Ωmega§", "--length", "5", "--skip-unknown"]) == 0
     assert capsys.readouterr().out.startswith("Ωmega§")
+    last = run / "last.safetensors"
+    last.write_bytes(last.read_bytes()[:-300])  # a partial checkpoint, e.g. a copy cut short
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert main(["train", "charlm", "--resume", str(run), "--quiet"]) == 2
+    assert "last.safetensors: not a readable checkpoint" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before  # nothing overwritten
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes((run / "best.safetensors").read_bytes()[:200])
     before = broken.read_bytes()
@@ -200,3 +208,38 @@ def test_default_preset_uses_the_bundled_corpus(tmp_path):
     config = json.loads((run / "config.json").read_text())
     assert config["preset"] == "cpu-quick" and config["data"]["text"] == ""
     assert ckpt.load(run).meta["corpus"] == "bundled Tiny Shakespeare"
+
+
+@pytest.mark.parametrize("extra,reason", [
+    (["--optimizer", "sgd", "--lr", "0.5", "--momentum", "0.9", "--schedule", "plateau"], "max_steps=30"),
+    (["--optimizer", "adamw", "--weight-decay", "0.1", "--max-epochs", "1", "--max-steps", "0",
+      "--schedule", "constant"], "max_epochs=1"),
+    (["--lr", "1e-12", "--schedule", "constant", "--patience", "1", "--eval-every", "5"], "early stop"),
+    (["--max-minutes", "0.0001", "--schedule", "constant"], "time budget of 0.0001 min used"),
+])
+def test_engine_options_and_stop_reasons(tmp_path, capsys, extra, reason):
+    run = tmp_path / "run"
+    assert main(tiny(run) + extra) == 0
+    out = capsys.readouterr().out
+    assert reason in out
+    config = json.loads((run / "config.json").read_text())["train"]
+    if "--optimizer" in extra:
+        assert config["optimizer"] == extra[extra.index("--optimizer") + 1]
+    if "--max-epochs" in extra:  # one pass over (5,400 - 1) // 4 = 1,349 columns, windows of ~20
+        assert 40 < ckpt.load(run / "last.safetensors").meta["step"] < 120
+    if "--patience" in extra:
+        assert ckpt.load(run / "last.safetensors").meta["step"] == 10
+
+
+def test_resume_from_checkpoint_file_and_overwrite(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(tiny(run, steps=10)) == 0
+    assert main(["train", "charlm", "--resume", str(run / "last.safetensors"), "--max-steps", "20",
+                 "--quiet"]) == 0
+    assert ckpt.load(run / "last.safetensors").meta["step"] == 20
+    assert main(tiny(run, "--overwrite", steps=10)) == 0
+    assert ckpt.load(run / "last.safetensors").meta["step"] == 10
+    capsys.readouterr()
+    assert main(tiny(run, "--overwrite", "--eval-every", "0")) == 2
+    assert "eval_every: expected >= 1, got 0" in capsys.readouterr().err
+    assert ckpt.load(run / "last.safetensors").meta["step"] == 10  # a bad option deletes nothing

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Optional, Sequence
 
 
@@ -73,7 +74,8 @@ def _add_train(sub) -> None:
                             help="starting configuration (default: cpu-quick on CPU, gpu-full on a GPU)")
         parser.add_argument("--run-dir", default=None, help="run directory (default runs/<task>-<time>)")
         parser.add_argument("--resume", metavar="RUN_DIR", default=None,
-                            help="continue the run in RUN_DIR from its last checkpoint")
+                            help="continue the run in RUN_DIR from its last checkpoint "
+                                 "(or from a checkpoint file inside a run directory)")
         parser.add_argument("--overwrite", action="store_true",
                             help="start again in an existing --run-dir, deleting it")
         parser.add_argument("--quiet", action="store_true", help="no progress output")
@@ -119,11 +121,15 @@ def _train(args) -> int:
     from rnnkit.train import config as cfg
     module = task_module(args.task)
     overrides = cfg.overrides_from_args(args)
+    if overrides.get("data", {}).get("text"):  # absolute, so --resume works from anywhere
+        overrides["data"]["text"] = str(Path(overrides["data"]["text"]).resolve())
     if args.resume:
         changed = sorted(f"--{k.replace('_', '-')}" for s, d in overrides.items() if s != "train" for k in d)
-        if changed or args.preset:
-            raise ValueError(f"--resume keeps the run's data and model; cannot change "
-                             f"{', '.join(changed) or '--preset'} (only training options)")
+        changed += [flag for flag, given in (("--preset", args.preset), ("--run-dir", args.run_dir),
+                                             ("--overwrite", args.overwrite)) if given]
+        if changed:
+            raise ValueError(f"--resume continues the run as it was; cannot combine it with "
+                             f"{', '.join(changed)} (only training options may change)")
         outcome = runner.resume(module.TASK, module.defaults(), module.build, args.resume,
                                 overrides.get("train", {}), progress=not args.quiet)
     else:
@@ -194,6 +200,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         elif args.command == "plot":
             from rnnkit.train.plots import plot_run
             print(plot_run(args.run_dir, args.out))
+    except KeyboardInterrupt:
+        print(f"rnnkit {args.command}: interrupted", file=sys.stderr)
+        return 130
     except ValueError as err:
         if args.command == "bench":
             parser.error(str(err))

@@ -90,13 +90,14 @@ class BPTTStream:
             yield self.next_window()
 
     def next_window(self) -> Window:
-        """The next window; a new pass (epoch) starts when a stream runs out."""
+        """The next window; ``epoch`` counts completed passes over the streams."""
         length = self._next_length()
-        if self.position >= self.stream_length - 1:
-            self.position, self.epoch = 0, self.epoch + 1
         start = self.position
         stop = min(start + length, self.stream_length)
-        self.position = stop
+        if stop == self.stream_length:  # this window ends a pass
+            self.position, self.epoch = 0, self.epoch + 1
+        else:
+            self.position = stop
         return Window(self.inputs[:, start:stop], self.targets[:, start:stop], reset=start == 0)
 
     def state_dict(self) -> tuple[dict[str, Tensor], dict]:

@@ -66,7 +66,9 @@ def generate(step: StepFn, prime: Tensor, length: int, state=None, temperature: 
         raise ValueError("prime: expected at least one token to start from")
     logits, state = step(prime.view(1, -1), state)
     for index in range(length):
-        token = sample_token(logits[:, -1], temperature, top_k, top_p, generator)
+        # drawn on the CPU: a CPU generator works with any model device, and the
+        # same seed gives the same text on every device
+        token = sample_token(logits[:, -1].float().cpu(), temperature, top_k, top_p, generator)
         yield int(token)
         if index + 1 < length:
             logits, state = step(token.view(1, 1), state)

@@ -6,6 +6,7 @@ Evaluate: ``rnnkit eval RUN_DIR --text PATH`` (nats and bits per character).
 """
 from __future__ import annotations
 
+import hashlib
 import sys
 from dataclasses import dataclass
 from typing import Iterator, Optional
@@ -51,8 +52,8 @@ PRESETS = {
         "data": {"batch_size": 32, "seq_length": 100},
         "model": {"embedding_dim": 64, "hidden_size": 384, "num_layers": 2, "dropout": 0.1},
         "train": {"optimizer": "adam", "lr": 3e-3, "schedule": "cosine", "warmup_steps": 50,
-                  "final_lr_ratio": 0.05, "max_steps": 2400, "max_minutes": 15.0,
-                  "eval_every": 300, "grad_clip": 1.0},
+                  "final_lr_ratio": 0.05, "max_steps": 1600, "max_minutes": 15.0,
+                  "eval_every": 200, "grad_clip": 1.0},
     },
     # Karpathy's classic char-rnn setting (2x512 LSTM, dropout 0.5, seq 100)
     # with batch 128 and an input embedding; about 50 passes over the text.
@@ -91,17 +92,18 @@ def build(sections, resume_meta: Optional[dict]):
     """Model, objective and checkpoint metadata for a charlm run."""
     data: CharDataConfig = sections["data"]
     text, label = load_corpus(data.text)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if resume_meta is not None and resume_meta.get("text_sha256") != digest:
+        raise ValueError(f"{label}: the text changed since the run started (its sha256 differs "
+                         "from the checkpoint's); resume needs the same text")
     train_text, val_text = split_text(text, data.val_fraction)
-    vocab = CharVocab.from_text(train_text)
-    if resume_meta is not None and resume_meta.get("vocab") != vocab.to_json():
-        raise ValueError(f"{label}: its characters differ from the run's vocabulary; "
-                         "the text changed since the run started")
     need = min_tokens(data.batch_size, data.seq_length)
     if len(train_text) < need:
         raise ValueError(f"{label}: the training part has {len(train_text)} characters; "
                          f"batch_size={data.batch_size} x seq_length={data.seq_length} needs at "
                          f"least {need} (about {int(need / (1 - data.val_fraction)) + 1} in the "
                          "whole file); use a longer text or smaller --batch-size/--seq-length")
+    vocab = CharVocab.from_text(train_text)
     unknown = vocab.unknown(val_text)
     if unknown:
         print(f"note: {label}: validation text has {len(unknown)} character(s) not seen in "
@@ -114,7 +116,7 @@ def build(sections, resume_meta: Optional[dict]):
     model = RNNLanguageModel(len(vocab), sections["model"])
     objective = LMObjective(train_ids, val_ids, data.batch_size, data.seq_length,
                             data.variable_bptt, seed=sections["train"].seed)
-    return model, objective, {"vocab": vocab.to_json(), "corpus": label}
+    return model, objective, {"vocab": vocab.to_json(), "corpus": label, "text_sha256": digest}
 
 
 class CharLM:

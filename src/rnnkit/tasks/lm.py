@@ -13,13 +13,15 @@ from rnnkit.models.lm import RNNLanguageModel, detach_state, state_from_tensors,
 
 def window_loss(model: RNNLanguageModel, window: Window, state, reduction: str = "mean"):
     """Cross-entropy of one window; returns (loss, final state detached)."""
-    device = model.decoder.weight.device
+    weight = model.decoder.weight
+    device = weight.device
     if window.reset:
         state = None
-    elif isinstance(state, tuple):
-        state = tuple(s.to(device) for s in state)
     elif state is not None:
-        state = state.to(device)
+        # the parameters' device and dtype: autocast may hand back a bf16 state
+        parts = state if isinstance(state, tuple) else (state,)
+        parts = tuple(s.to(device=device, dtype=weight.dtype) for s in parts)
+        state = parts if isinstance(state, tuple) else parts[0]
     logits, state = model(window.inputs.to(device), state)
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(),
                            window.targets.to(device).reshape(-1), reduction=reduction)

@@ -138,21 +138,23 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, tensors: dict[str, Te
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
-def rng_state() -> tuple[dict[str, Tensor], dict]:
-    """torch (CPU and CUDA) and Python RNG states as (tensors, JSON-able)."""
+def rng_state(device: torch.device) -> tuple[dict[str, Tensor], dict]:
+    """Python, torch CPU and the training device's RNG states as (tensors, JSON-able)."""
     tensors = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        for i, state in enumerate(torch.cuda.get_rng_state_all()):
-            tensors[f"cuda/{i}"] = state
+    if device.type == "cuda":
+        tensors["cuda"] = torch.cuda.get_rng_state(device)
+    elif device.type == "mps":
+        tensors["mps"] = torch.mps.get_rng_state()
     version, values, gauss = random.getstate()
     return tensors, {"python": [version, list(values), gauss]}
 
 
-def set_rng_state(tensors: dict[str, Tensor], meta: dict) -> None:
-    """Inverse of :func:`rng_state`."""
+def set_rng_state(tensors: dict[str, Tensor], meta: dict, device: torch.device) -> None:
+    """Inverse of :func:`rng_state`; a GPU state is restored only on the same device type."""
     torch.set_rng_state(tensors["torch"])
-    cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("cuda/"))]
-    if cuda and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(cuda)
+    if device.type == "cuda" and "cuda" in tensors:
+        torch.cuda.set_rng_state(tensors["cuda"], device)
+    elif device.type == "mps" and "mps" in tensors:
+        torch.mps.set_rng_state(tensors["mps"])
     version, values, gauss = meta["python"]
     random.setstate((version, tuple(values), gauss))

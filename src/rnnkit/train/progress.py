@@ -20,12 +20,13 @@ class Progress:
         start: the step the run starts from (non-zero when resuming).
         every: steps between plain log lines.
         bar: force the bar on/off; default: on when ``stream`` is a terminal.
+        quiet: show nothing.
     """
 
     def __init__(self, total: Optional[int], start: int = 0, every: int = 50,
-                 stream: TextIO = sys.stderr, bar: Optional[bool] = None) -> None:
-        self.total, self.every, self.stream = total, max(1, every), stream
-        use_bar = stream.isatty() if bar is None else bar
+                 stream: TextIO = sys.stderr, bar: Optional[bool] = None, quiet: bool = False) -> None:
+        self.total, self.every, self.stream, self.quiet = total, max(1, every), stream, quiet
+        use_bar = (stream.isatty() if bar is None else bar) and not quiet
         self.bar = None
         if use_bar:
             from tqdm import tqdm
@@ -34,6 +35,8 @@ class Progress:
 
     def update(self, step: int, loss: float, tokens_per_s: float, eta_s: Optional[float],
                lr: float) -> None:
+        if self.quiet:
+            return
         if self.bar is not None:
             self.bar.update(step - self.bar.n)
             self.bar.set_postfix_str(f"loss {loss:.3f}, {tokens_per_s:,.0f} tok/s, lr {lr:.2e}",
@@ -46,6 +49,8 @@ class Progress:
 
     def print(self, message: str) -> None:
         """A message that does not break the bar."""
+        if self.quiet:
+            return
         if self.bar is not None:
             self.bar.write(message, file=self.stream)
         else:

@@ -71,23 +71,29 @@ class MetricsLog:
 
     def truncate_after(self, step: int) -> None:
         """Drop records logged after ``step`` (they came after the checkpoint resumed from)."""
-        kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= step]
+        kept = [r for r in read_metrics(self.path, skip_torn_tail=True) if r.get("step", 0) <= step]
         atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in kept).encode())
 
 
-def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """Records of a metrics file (or of ``RUN_DIR/metrics.jsonl``); [] if none yet."""
+def read_metrics(path: str | Path, skip_torn_tail: bool = False) -> list[dict[str, Any]]:
+    """Records of a metrics file (or of ``RUN_DIR/metrics.jsonl``); [] if none yet.
+
+    ``skip_torn_tail`` drops a half-written last line (a crash mid-append).
+    """
     path = Path(path)
     if path.is_dir():
         path = path / METRICS
     if not path.is_file():
         return []
     records = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines, 1):
         if line.strip():
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
+                if skip_torn_tail and number == len(lines):
+                    break
                 raise ValueError(f"{path}, line {number}: not a JSON record") from None
     return records
 

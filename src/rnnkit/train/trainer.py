@@ -80,6 +80,24 @@ class FitResult:
     last_eval: dict[str, float] = field(default_factory=dict)
 
 
+def check_config(config: TrainConfig) -> None:
+    """ValueError naming the option when a training setting cannot work."""
+    if config.optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {config.optimizer!r}")
+    if config.schedule in ("cosine", "linear") and not (
+            config.max_steps or (config.anneal_by_time and config.max_minutes)):
+        raise ValueError(f"schedule={config.schedule!r} needs max_steps (or max_minutes "
+                         "with anneal_by_time) to know where the run ends")
+    LRSchedule(config.schedule, config.lr)  # checks the name and lr > 0
+    for name in ("eval_every", "log_every"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name}: expected >= 1, got {getattr(config, name)}")
+    for name in ("max_steps", "max_epochs", "max_minutes", "patience", "warmup_steps",
+                 "grad_clip", "weight_decay", "momentum"):
+        if getattr(config, name) < 0:
+            raise ValueError(f"{name}: expected >= 0, got {getattr(config, name)}")
+
+
 def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
         return torch.optim.Adam(params, config.lr, weight_decay=config.weight_decay)
@@ -101,10 +119,7 @@ class Trainer:
 
     def __init__(self, model: nn.Module, objective: Objective, config: TrainConfig,
                  run_dir: str | Path, meta: dict[str, Any], progress: bool = True) -> None:
-        if config.schedule in ("cosine", "linear") and not (
-                config.max_steps or (config.anneal_by_time and config.max_minutes)):
-            raise ValueError(f"schedule={config.schedule!r} needs max_steps (or max_minutes "
-                             "with anneal_by_time) to know where the run ends")
+        check_config(config)
         self.model, self.objective, self.config = model, objective, config
         self.run_dir, self.meta, self.show_progress = Path(run_dir), meta, progress
         self.device = next(model.parameters()).device
@@ -113,6 +128,7 @@ class Trainer:
                                    config.final_lr_ratio, config.plateau_factor)
         self.metrics = MetricsLog(self.run_dir / METRICS)
         self.step, self.elapsed, self.best_loss, self.bad_evals = 0, 0.0, math.inf, 0
+        self.last_eval_step = -1
         self.window = [0.0, 0]  # loss sum and target count since the last log line
         self._stop_requested = False
 
@@ -123,10 +139,11 @@ class Trainer:
         tensors.update({f"optim/{k}": v for k, v in opt_tensors.items()})
         obj_tensors, obj_meta = self.objective.state_dict()
         tensors.update({f"objective/{k}": v for k, v in obj_tensors.items()})
-        rng_tensors, rng_meta = ckpt.rng_state()
+        rng_tensors, rng_meta = ckpt.rng_state(self.device)
         tensors.update({f"rng/{k}": v for k, v in rng_tensors.items()})
         meta = dict(self.meta, step=self.step, elapsed=self.elapsed, best_loss=self.best_loss,
-                    bad_evals=self.bad_evals, window=self.window, optimizer=opt_meta,
+                    bad_evals=self.bad_evals, last_eval_step=self.last_eval_step,
+                    window=self.window, optimizer=opt_meta,
                     objective=obj_meta, rng=rng_meta, schedule=self.schedule.state_dict())
         path = self.run_dir / name
         ckpt.save(path, tensors, meta)
@@ -137,11 +154,12 @@ class Trainer:
         self.model.load_state_dict(state.section("model"))
         ckpt.load_optimizer_state(self.optimizer, state.section("optim"), state.meta["optimizer"])
         self.objective.load_state_dict(state.section("objective"), state.meta["objective"])
-        ckpt.set_rng_state(state.section("rng"), state.meta["rng"])
+        ckpt.set_rng_state(state.section("rng"), state.meta["rng"], self.device)
         self.schedule.load_state_dict(state.meta["schedule"])
         meta = state.meta
         self.step, self.elapsed = int(meta["step"]), float(meta["elapsed"])
         self.best_loss, self.bad_evals = float(meta["best_loss"]), int(meta["bad_evals"])
+        self.last_eval_step = int(meta["last_eval_step"])
         self.window = [float(meta["window"][0]), int(meta["window"][1])]
         self.metrics.truncate_after(self.step)
 
@@ -169,8 +187,11 @@ class Trainer:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _train_step(self) -> tuple[float, int, float]:
-        """One optimisation step; returns (loss, count, grad norm) before the update."""
+    def train_step(self) -> tuple[float, int, float]:
+        """One optimisation step; returns (loss, count, grad norm) before the update.
+
+        Non-finite loss or gradient norm: nothing is updated.
+        """
         lr = self.schedule(self.step, self.progress_fraction())
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -196,6 +217,7 @@ class Trainer:
         return result
 
     def _after_eval(self, result: dict[str, float], progress: Progress) -> None:
+        self.last_eval_step = self.step
         improved = result["loss"] < self.best_loss
         if improved:
             self.best_loss, self.bad_evals = result["loss"], 0
@@ -206,19 +228,17 @@ class Trainer:
                                 elapsed=round(self.elapsed, 3), **result))
         shown = " | ".join(f"{k} {v:.4f}" for k, v in result.items())
         progress.print(f"step {self.step} | val {shown}{' | best' if improved else ''}")
-        self.save(ckpt.LAST)
-        if improved:
+        if improved:  # best first: a crash in between never leaves LAST ahead of BEST
             self.save(ckpt.BEST)
+        self.save(ckpt.LAST)
 
-    def fit(self, resume: Optional[ckpt.Checkpoint] = None) -> FitResult:
-        """Train until a budget, early stop, Ctrl-C or a non-finite loss."""
-        if resume is not None:
-            self.restore(resume)
+    def fit(self) -> FitResult:
+        """Train until a budget, early stop, Ctrl-C or a non-finite loss.
+
+        Call :meth:`restore` first to continue from a checkpoint.
+        """
         c = self.config
-        progress = Progress(c.max_steps or None, self.step, c.log_every,
-                            bar=None if self.show_progress else False)
-        if not self.show_progress:
-            progress.print = lambda message: None  # type: ignore[method-assign]
+        progress = Progress(c.max_steps or None, self.step, c.log_every, quiet=not self.show_progress)
         restore_sigint = self._catch_sigint()
         last_eval: dict[str, float] = {}
         status, message = "finished", ""
@@ -230,15 +250,11 @@ class Trainer:
                     path = self.save(ckpt.LAST)
                     message = f"interrupted at step {self.step}; saved {path}"
                     break
-                loss, count, norm = self._train_step()
+                loss, count, norm = self.train_step()
                 if not (math.isfinite(loss) and math.isfinite(norm)):
-                    status = "diverged"
                     what = "loss" if not math.isfinite(loss) else "gradient norm"
-                    good = self.run_dir / ckpt.LAST
-                    message = (f"{what} became {loss if what == 'loss' else norm} at step "
-                               f"{self.step + 1}; training stopped. "
-                               + (f"The last good checkpoint is {good}." if good.exists()
-                                  else "No checkpoint was saved before it."))
+                    status, message = "diverged", self._diverged(what, loss if what == "loss" else norm,
+                                                                 self.step + 1)
                     break
                 self.step += 1
                 self.elapsed = base + time.perf_counter() - clock
@@ -246,22 +262,37 @@ class Trainer:
                 self.window[0] += loss * count
                 self.window[1] += count
                 rate = tokens / max(time.perf_counter() - clock, 1e-9)
-                progress.update(self.step, loss, rate, self._eta(), self.optimizer.param_groups[0]["lr"])
+                mean = self.window[0] / self.window[1]  # since the last log line
+                progress.update(self.step, mean, rate, self._eta(), self.optimizer.param_groups[0]["lr"])
                 if self.step % c.log_every == 0:
                     self._log_train(rate)
                 if self.step % c.eval_every == 0:
                     last_eval = self.evaluate()
                     self.elapsed = base + time.perf_counter() - clock
+                    if not math.isfinite(last_eval["loss"]):
+                        status, message = "diverged", self._diverged(
+                            "validation loss", last_eval["loss"], self.step)
+                        break
                     self._after_eval(last_eval, progress)
             else:
                 message = reason
-                if not last_eval or self.step % c.eval_every:
+                if self.last_eval_step != self.step:  # the final state is always evaluated
                     last_eval = self.evaluate()
-                    self._after_eval(last_eval, progress)
+                    if math.isfinite(last_eval["loss"]):
+                        self._after_eval(last_eval, progress)
+                    else:
+                        status, message = "diverged", self._diverged(
+                            "validation loss", last_eval["loss"], self.step)
         finally:
             restore_sigint()
             progress.close()
         return FitResult(status, self.step, self.best_loss, message, last_eval)
+
+    def _diverged(self, what: str, value: float, step: int) -> str:
+        good = self.run_dir / ckpt.LAST
+        saved = (f"The last good checkpoint is {good} (step {ckpt.load(good).meta['step']})."
+                 if good.exists() else "No checkpoint was saved before it.")
+        return f"{what} became {value} at step {step}; training stopped. {saved}"
 
     def _log_train(self, rate: float) -> None:
         loss_sum, count = self.window
@@ -272,9 +303,9 @@ class Trainer:
         self.window = [0.0, 0]
 
     def _eta(self) -> Optional[float]:
-        fraction = self.progress_fraction()
-        if self.config.max_minutes:
-            fraction = max(fraction, self.elapsed / (60 * self.config.max_minutes))
+        c = self.config
+        fraction = max(self.step / c.max_steps if c.max_steps else 0.0,
+                       self.elapsed / (60 * c.max_minutes) if c.max_minutes else 0.0)
         return self.elapsed * (1 - fraction) / fraction if fraction > 0 else None
 
     def _catch_sigint(self):
