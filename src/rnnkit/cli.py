@@ -56,8 +56,9 @@ def _add_bench(sub) -> None:
         "charlm", help="charlm training step: rnnkit vs a plain torch.nn.LSTM loop (tokens/s)")
     charlm.add_argument("--threads", type=_positive_int, default=2, help="torch threads (default 2)")
     charlm.add_argument("--preset", default="cpu-quick", help="model/batch sizes of this preset")
-    charlm.add_argument("--rounds", type=_positive_int, default=5, help="interleaved rounds")
-    charlm.add_argument("--steps", type=_positive_int, default=6, help="timed steps per round")
+    charlm.add_argument("--pairs", type=_positive_int, default=40,
+                        help="timed step pairs (one rnnkit step, one torch step)")
+    charlm.add_argument("--warmup", type=_positive_int, default=3, help="untimed pairs first")
     charlm.add_argument("--json", dest="json_path", default=None, help="write results here")
 
 
@@ -189,8 +190,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 repeats=args.repeats, quick=args.quick, json_path=args.json_path)
         elif args.command == "bench" and args.bench == "charlm":
             from rnnkit.bench.charlm import run as run_charlm
-            run_charlm(preset=args.preset, threads=args.threads, rounds=args.rounds,
-                       steps=args.steps, json_path=args.json_path)
+            run_charlm(preset=args.preset, threads=args.threads, pairs=args.pairs,
+                       warmup=args.warmup, json_path=args.json_path)
         elif args.command == "train":
             return _train(args)
         elif args.command == "sample":
