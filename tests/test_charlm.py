@@ -54,6 +54,11 @@ def test_train_sample_eval_plot_end_to_end(tmp_path, capsys):
     assert main(["eval", str(run / "best.safetensors"), "--text", str(FIXTURE), "--json", "--skip-unknown"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["chars"] > 5000 and result["bpc"] == pytest.approx(result["loss"] / 0.693147, rel=1e-4)
+    held_out = tmp_path / "val.txt"  # the last 10%: eval must reproduce the best validation loss
+    held_out.write_text(FIXTURE.read_text()[int(len(FIXTURE.read_text()) * 0.9):])
+    assert main(["eval", str(run), "--text", str(held_out), "--json", "--skip-unknown"]) == 0
+    best = min(r["loss"] for r in val)
+    assert json.loads(capsys.readouterr().out)["loss"] == pytest.approx(best, rel=1e-6)
     assert main(["plot", str(run), "--out", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").stat().st_size > 1000
 

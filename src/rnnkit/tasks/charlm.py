@@ -166,12 +166,17 @@ class CharLM:
         """The generated continuation of ``prime`` as one string."""
         return "".join(self.iter_sample(prime, length, **options))
 
-    def evaluate(self, text: str, skip_unknown: bool = False, batch_size: int = 64,
-                 seq_length: int = 100, what: str = "text") -> dict[str, float]:
+    def evaluate(self, text: str, skip_unknown: bool = False, batch_size: Optional[int] = None,
+                 seq_length: Optional[int] = None, what: str = "text") -> dict[str, float]:
         """Loss on ``text``: ``{"loss": nats/char, "bpc": bits/char, "chars": scored}``.
 
+        The text is read as in validation: ``batch_size`` continuous streams
+        (default: the run's), each window continuing the previous one's state.
         ``what`` names the text in errors (e.g. its file name).
         """
+        data = self.meta["config"]["data"]
+        batch_size = batch_size or data["batch_size"]
+        seq_length = seq_length or data["seq_length"]
         ids = self.vocab.encode(text, skip_unknown=skip_unknown, what=what)
         result = evaluate_lm(self.model, ids, batch_size, seq_length)
         return {"loss": result["loss"], "bpc": result["bits"], "chars": result["tokens"]}
