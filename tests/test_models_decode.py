@@ -63,3 +63,12 @@ def test_generate_carries_state_one_step_per_token_and_checks_settings():
         list(generate(step, torch.tensor([1]), 2, top_p=0.0))
     with pytest.raises(ValueError, match="temperature: expected >= 0"):
         list(generate(step, torch.tensor([1]), 2, temperature=-1))
+
+
+def test_dropout_never_deletes_one_hot_characters():
+    model = RNNLanguageModel(7, LMConfig(embedding_dim=0, hidden_size=8, num_layers=1, dropout=0.5))
+    seen = []
+    model.rnn.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
+    model.train()
+    model(torch.randint(0, 7, (4, 6)))
+    assert torch.equal(seen[0].sum(-1), torch.ones(4, 6))  # every input still one-hot

@@ -25,7 +25,9 @@ class LMConfig:
         hidden_size: hidden units per layer.
         num_layers: stacked recurrent layers.
         dropout: dropout on the embedding output, between layers and before
-            the decoder.
+            the decoder. One-hot input is never dropped (that would delete
+            whole characters); char-rnn also drops only between layers and
+            before the decoder.
         tie_weights: share the embedding and decoder matrices (Press & Wolf,
             2017); needs ``embedding_dim == hidden_size``.
     """
@@ -85,7 +87,10 @@ class RNNLanguageModel(nn.Module):
         return self.embedding(tokens)
 
     def forward(self, tokens: Tensor, state: Optional[State] = None) -> tuple[Tensor, State]:
-        output, state = self.rnn(self.drop(self.embed(tokens)), state)
+        inputs = self.embed(tokens)
+        if self.embedding is not None:
+            inputs = self.drop(inputs)
+        output, state = self.rnn(inputs, state)
         return self.decoder(self.drop(output)), state
 
     def init_state(self, batch_size: int) -> State:
