@@ -87,7 +87,9 @@ def _add_use(sub) -> None:
     sample = sub.add_parser("sample", help="generate from a trained model (streams as it goes)")
     sample.add_argument("checkpoint", help="checkpoint file or run directory (its best checkpoint)")
     sample.add_argument("--prime", default="\n", help="text to start from (default: a newline)")
-    sample.add_argument("--length", type=int, default=1000, help="characters to generate")
+    sample.add_argument("--length", type=int, default=None,
+                        help="tokens to generate (characters for charlm; default 1000)")
+    sample.add_argument("--words", type=int, default=None, help="words to generate (wordlm; default 50)")
     sample.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
     sample.add_argument("--top-k", type=int, default=0, help="keep the k most likely (0 = off)")
     sample.add_argument("--top-p", type=float, default=1.0, help="nucleus mass (1 = off)")
@@ -97,7 +99,10 @@ def _add_use(sub) -> None:
     sample.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps")
     evaluate = sub.add_parser("eval", help="loss of a trained model on a text")
     evaluate.add_argument("checkpoint", help="checkpoint file or run directory (its best checkpoint)")
-    evaluate.add_argument("--text", required=True, help="UTF-8 text file to score")
+    evaluate.add_argument("--text", default=None, help="UTF-8 text file to score (charlm)")
+    evaluate.add_argument("--split", default=None, choices=("train", "valid", "test"),
+                          help="split of the run's corpus to score (wordlm; test uses batch 1)")
+    evaluate.add_argument("--data-dir", default=None, help="data directory (wordlm)")
     evaluate.add_argument("--skip-unknown", action="store_true",
                           help="drop characters the model does not know instead of failing")
     evaluate.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps")
@@ -153,7 +158,15 @@ def _train(args) -> int:
 def _sample(args) -> int:
     import rnnkit
     model = rnnkit.load(args.checkpoint, device=args.device)
-    chars = model.iter_sample(args.prime, args.length, temperature=args.temperature,
+    words = hasattr(model, "evaluate_split")
+    length = args.words if args.words is not None else args.length
+    if length is None:
+        length = 50 if words else 1000
+    if length < 0:
+        raise ValueError(f"--length/--words: expected >= 0, got {length}")
+    if words and args.prime == "\n":
+        args.prime = ""
+    chars = model.iter_sample(args.prime, length, temperature=args.temperature,
                               top_k=args.top_k, top_p=args.top_p, seed=args.seed,
                               skip_unknown=args.skip_unknown)
     first = next(chars, "")  # a bad prime fails here, before anything is printed
@@ -170,6 +183,19 @@ def _eval(args) -> int:
     import rnnkit
     from rnnkit.data import read_text
     model = rnnkit.load(args.checkpoint, device=args.device)
+    if hasattr(model, "evaluate_split"):
+        if args.text is not None:
+            raise ValueError("--text is for character models; a word model scores --split")
+        result = model.evaluate_split(args.split or "test", data_dir=args.data_dir)
+        if args.json:
+            print(json.dumps(result))
+        else:
+            print(f"{args.split or 'test'}: perplexity {result['ppl']:.2f} (loss {result['loss']:.4f} "
+                  f"nats/word) over {result['tokens']:,} tokens, batch {result['batch_size']}; "
+                  f"{result['unseen']:,} unseen words counted as <unk>")
+        return 0
+    if args.text is None:
+        raise ValueError("--text PATH is required for a character model")
     result = model.evaluate(read_text(args.text), skip_unknown=args.skip_unknown, what=args.text)
     if args.json:
         print(json.dumps(result))

@@ -22,10 +22,13 @@ class Window:
         inputs: (N, l) token ids.
         targets: (N, l) the next token of each input.
         reset: True for the first window of a pass (start from a zero state).
+        lr_scale: window length / base length (AWD-LSTM scales the learning
+            rate by it under variable BPTT; 1.0 otherwise).
     """
     inputs: Tensor
     targets: Tensor
     reset: bool
+    lr_scale: float = 1.0
 
 
 def min_tokens(batch_size: int, seq_length: int) -> int:
@@ -98,7 +101,9 @@ class BPTTStream:
             self.position, self.epoch = 0, self.epoch + 1
         else:
             self.position = stop
-        return Window(self.inputs[:, start:stop], self.targets[:, start:stop], reset=start == 0)
+        scale = (stop - start) / self.seq_length if self.variable else 1.0
+        return Window(self.inputs[:, start:stop], self.targets[:, start:stop], reset=start == 0,
+                      lr_scale=scale)
 
     def state_dict(self) -> tuple[dict[str, Tensor], dict]:
         """(tensors, JSON-able dict) holding the position and generator state."""

@@ -102,26 +102,48 @@ class RNNLanguageModel(nn.Module):
         return weight.new_zeros(shape)
 
 
-def detach_state(state: Optional[State]) -> Optional[State]:
-    """Cut the autograd history of a carried state (truncated BPTT)."""
+def map_state(state, fn):
+    """Apply ``fn`` to every tensor of a (possibly nested) tuple/list state."""
     if state is None:
         return None
-    if isinstance(state, tuple):
-        return tuple(s.detach() for s in state)
-    return state.detach()
+    if isinstance(state, (tuple, list)):
+        return tuple(map_state(s, fn) for s in state)
+    return fn(state)
 
 
-def state_tensors(state: Optional[State]) -> dict[str, Tensor]:
-    """A carried state as named tensors (for checkpoints); empty for None."""
+def detach_state(state):
+    """Cut the autograd history of a carried state (truncated BPTT)."""
+    return map_state(state, lambda s: s.detach())
+
+
+def state_tensors(state, prefix: str = "") -> dict[str, Tensor]:
+    """A carried state as named tensors (``"0"``, ``"1"`` or nested ``"0.1"``); {} for None."""
     if state is None:
         return {}
-    parts = state if isinstance(state, tuple) else (state,)
-    return {str(i): s.detach().contiguous() for i, s in enumerate(parts)}
+    if not prefix and not isinstance(state, (tuple, list)):
+        return {"0": state.detach().contiguous()}
+    if isinstance(state, (tuple, list)):
+        out: dict[str, Tensor] = {}
+        for i, part in enumerate(state):
+            out.update(state_tensors(part, f"{prefix}{i}."))
+        return out
+    return {prefix[:-1]: state.detach().contiguous()}
 
 
-def state_from_tensors(tensors: dict[str, Tensor]) -> Optional[State]:
-    """Inverse of :func:`state_tensors`."""
+def state_from_tensors(tensors: dict[str, Tensor]):
+    """Inverse of :func:`state_tensors` (nested tuples; a lone tensor stays bare)."""
     if not tensors:
         return None
-    parts = tuple(tensors[str(i)] for i in range(len(tensors)))
-    return parts if len(parts) > 1 else parts[0]
+    tree: dict = {}
+    for key, value in tensors.items():
+        node, parts = tree, key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(int(part), {})
+        node[int(parts[-1])] = value
+
+    def build(node):
+        if isinstance(node, dict):
+            return tuple(build(node[i]) for i in range(len(node)))
+        return node
+    state = build(tree)
+    return state[0] if len(state) == 1 and not isinstance(state[0], tuple) else state

@@ -44,10 +44,13 @@ class RNNBase(nn.Module):
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, proj_size: int = 0, impl: str = "auto",
-                 device=None, dtype=None) -> None:
+                 device=None, dtype=None, *, weight_dropout: float = 0.0) -> None:
         super().__init__()
         name = _display_name(mode)
         _check_config(name, input_size, hidden_size, num_layers, dropout, proj_size, impl)
+        if not 0 <= weight_dropout < 1:
+            raise ValueError(f"{name}: weight_dropout must be a number in [0, 1), got {weight_dropout!r}")
+        self.weight_dropout = float(weight_dropout)
         if proj_size and mode != "LSTM":
             raise ValueError(f"{name}: proj_size is only supported by LSTM")
         if dropout > 0 and num_layers == 1:
@@ -95,10 +98,29 @@ class RNNBase(nn.Module):
         """Parameters in torch's flat order: per layer, per direction ``w_ih, w_hh, b_ih, b_hh, w_hr``."""
         return [getattr(self, n) for n in self._flat_weights_names]
 
-    def layer_weights(self, layer: int, direction: int) -> dict[str, Optional[Tensor]]:
+    def layer_weights(self, layer: int, direction: int,
+                      weights: Optional[dict[str, Tensor]] = None) -> dict[str, Optional[Tensor]]:
+        """One layer's parameters by base name (from ``weights`` when given)."""
         sfx = f"_l{layer}" + ("_reverse" if direction else "")
-        return {base: getattr(self, base + sfx, None)
+        source = weights if weights is not None else {n: getattr(self, n) for n in self._flat_weights_names}
+        return {base: source.get(base + sfx)
                 for base in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")}
+
+    def run_weights(self) -> dict[str, Tensor]:
+        """The weights one forward call uses, in flat order.
+
+        With ``weight_dropout`` in training mode, every ``weight_hh`` is
+        DropConnect-ed (Wan et al., 2013; AWD-LSTM's weight-drop, Merity et
+        al., 2018): one mask per call, so every time step of the batch uses
+        the same dropped recurrent matrix. The dropped weights go to the same
+        fused kernel, so the layer stays on the fast path.
+        """
+        named = {n: getattr(self, n) for n in self._flat_weights_names}
+        if self.weight_dropout and self.training:
+            for n in named:
+                if n.startswith("weight_hh"):
+                    named[n] = F.dropout(named[n], self.weight_dropout, training=True)
+        return named
 
     def flatten_parameters(self) -> None:
         """On CUDA with cuDNN, put the weights in one contiguous chunk (as torch does) so
@@ -124,7 +146,8 @@ class RNNBase(nn.Module):
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
         for key, default in (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
-                             ("bidirectional", False), ("proj_size", 0), ("impl", "auto")):
+                             ("bidirectional", False), ("proj_size", 0), ("impl", "auto"),
+                             ("weight_dropout", 0.0)):
             if getattr(self, key) != default:
                 s += f", {key}={getattr(self, key)!r}"
         if self.mode == "RNN_RELU":
@@ -188,20 +211,21 @@ class RNNBase(nn.Module):
         return self._run_dense(input, hx, trace)
 
     def _run_dense(self, x: Tensor, hx, trace: bool):
+        weights = self.run_weights()
         batched = x.dim() == 3
         if not batched:
             x = x.unsqueeze(1 if not self.batch_first else 0)
         batch = x.shape[0] if self.batch_first else x.shape[1]
         state = self._initial_state(hx, x, batch, batched)
         if not trace and self.impl != "reference":
-            out, *final = _FUSED[self.mode](x, self._fused_state(state), self.flat_weights(), self.bias, self.num_layers,
+            out, *final = _FUSED[self.mode](x, self._fused_state(state), list(weights.values()), self.bias, self.num_layers,
                                             self.dropout, self.training, self.bidirectional, self.batch_first)
             gates = {}
         else:
             time_major = x.transpose(0, 1) if self.batch_first else x
             seq_len = time_major.shape[0]
             data = time_major.reshape(seq_len * batch, -1)  # (L, N, H_in) -> (L*N, H_in)
-            out, final, packed_gates = self._reference(data, (batch,) * seq_len, state, trace)
+            out, final, packed_gates = self._reference(data, (batch,) * seq_len, state, trace, weights)
             out = out.view(seq_len, batch, -1)
             out = out.transpose(0, 1) if self.batch_first else out
             gates = {k: _dense_gate(v, seq_len, batch, self.batch_first) for k, v in packed_gates.items()}
@@ -212,19 +236,20 @@ class RNNBase(nn.Module):
         return out, self._pack_state(final), gates
 
     def _run_packed(self, packed: PackedSequence, hx, trace: bool):
+        weights = self.run_weights()
         batch = int(packed.batch_sizes[0])
         state = self._initial_state(hx, packed.data, batch, True)
         if packed.sorted_indices is not None:
             state = tuple(s.index_select(1, packed.sorted_indices) for s in state)
         if not trace and self.impl != "reference":
             out, *final = _FUSED[self.mode](packed.data, packed.batch_sizes, self._fused_state(state),
-                                            self.flat_weights(),
+                                            list(weights.values()),
                                             self.bias, self.num_layers, self.dropout, self.training,
                                             self.bidirectional)
             gates = {}
         else:
             sizes = tuple(packed.batch_sizes.tolist())
-            out, final, gates = self._reference(packed.data, sizes, state, trace)
+            out, final, gates = self._reference(packed.data, sizes, state, trace, weights)
         if packed.unsorted_indices is not None:
             final = [f.index_select(1, packed.unsorted_indices) for f in final]
         out = PackedSequence(out, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
@@ -258,7 +283,8 @@ class RNNBase(nn.Module):
         return tuple(result)
 
     # ----------------------------------------------------- reference recurrence
-    def _reference(self, data: Tensor, batch_sizes: tuple[int, ...], state: tuple[Tensor, ...], trace: bool):
+    def _reference(self, data: Tensor, batch_sizes: tuple[int, ...], state: tuple[Tensor, ...], trace: bool,
+                   weights: dict[str, Tensor]):
         """First-principles stack over packed rows.
 
         Args:
@@ -274,7 +300,7 @@ class RNNBase(nn.Module):
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
                 out, final, record = self._reference_direction(
-                    layer_input, batch_sizes, [s[k] for s in state], self.layer_weights(layer, direction),
+                    layer_input, batch_sizes, [s[k] for s in state], self.layer_weights(layer, direction, weights),
                     reverse=direction == 1)
                 outputs.append(out)
                 for store, f in zip(finals, final):
@@ -315,7 +341,7 @@ class RNN(RNNBase):
     """Elman RNN: ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, act tanh or relu.
 
     Args: ``input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True,
-    batch_first=False, dropout=0.0, bidirectional=False, impl='auto'``.
+    batch_first=False, dropout=0.0, bidirectional=False, impl='auto'``, keyword-only ``weight_dropout=0.0`` (DropConnect on ``weight_hh``, see :meth:`RNNBase.run_weights`).
     Inputs/outputs as :meth:`RNNBase.forward`. Attributes: ``weight_ih_l{k} (H, H_in)``
     (``(H, D*H)`` for k > 0), ``weight_hh_l{k} (H, H)``, ``bias_ih_l{k}, bias_hh_l{k} (H,)``.
 
@@ -326,12 +352,14 @@ class RNN(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, impl: str = "auto", device=None, dtype=None) -> None:
+                 bidirectional: bool = False, impl: str = "auto", device=None, dtype=None, *,
+                 weight_dropout: float = 0.0) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
         super().__init__("RNN_" + nonlinearity.upper(), input_size, hidden_size, num_layers, bias,
-                         batch_first, dropout, bidirectional, 0, impl, device, dtype)
+                         batch_first, dropout, bidirectional, 0, impl, device, dtype,
+                         weight_dropout=weight_dropout)
 
 
 class LSTM(RNNBase):
@@ -345,7 +373,7 @@ class LSTM(RNNBase):
         h_t = o_t * tanh(c_t)              (then h_t = W_hr h_t if proj_size > 0)
 
     Args: ``input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-    bidirectional=False, proj_size=0, impl='auto'``.
+    bidirectional=False, proj_size=0, impl='auto'``, keyword-only ``weight_dropout=0.0`` (DropConnect on ``weight_hh``, see :meth:`RNNBase.run_weights`).
     Attributes: ``weight_ih_l{k} (4H, H_in)``, ``weight_hh_l{k} (4H, H_out)``, biases ``(4H,)``,
     ``weight_hr_l{k} (proj_size, H)``; rows stacked in the order i, f, g, o.
 
@@ -356,9 +384,10 @@ class LSTM(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, impl: str = "auto", device=None, dtype=None) -> None:
+                 proj_size: int = 0, impl: str = "auto", device=None, dtype=None, *,
+                 weight_dropout: float = 0.0) -> None:
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, proj_size, impl, device, dtype)
+                         bidirectional, proj_size, impl, device, dtype, weight_dropout=weight_dropout)
 
 
 class GRU(RNNBase):
@@ -371,7 +400,7 @@ class GRU(RNNBase):
 
     (torch's convention: the reset gate multiplies ``W_hn h + b_hn``, not ``h``.)
     Args: ``input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-    bidirectional=False, impl='auto'``. Attributes: ``weight_ih_l{k} (3H, H_in)``,
+    bidirectional=False, impl='auto'``, keyword-only ``weight_dropout=0.0`` (DropConnect on ``weight_hh``, see :meth:`RNNBase.run_weights`). Attributes: ``weight_ih_l{k} (3H, H_in)``,
     ``weight_hh_l{k} (3H, H)``, biases ``(3H,)``; rows stacked r, z, n.
 
     Example:
@@ -381,9 +410,9 @@ class GRU(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 impl: str = "auto", device=None, dtype=None) -> None:
+                 impl: str = "auto", device=None, dtype=None, *, weight_dropout: float = 0.0) -> None:
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, impl, device, dtype)
+                         bidirectional, 0, impl, device, dtype, weight_dropout=weight_dropout)
 
 
 def _display_name(mode: str) -> str:

@@ -6,8 +6,8 @@ from types import ModuleType
 
 #: task name -> module under rnnkit.tasks (each has TASK, defaults, PRESETS, build, and a
 #: predictor class named in PREDICTORS)
-REGISTRY = {"charlm": "charlm"}
-PREDICTORS = {"charlm": "CharLM"}
+REGISTRY = {"charlm": "charlm", "wordlm": "wordlm"}
+PREDICTORS = {"charlm": "CharLM", "wordlm": "WordLM"}
 
 
 def task_module(name: str) -> ModuleType:

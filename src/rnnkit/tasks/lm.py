@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rnnkit.data import BPTTStream, Window, eval_windows
-from rnnkit.models.lm import RNNLanguageModel, detach_state, state_from_tensors, state_tensors
+from rnnkit.models.lm import (RNNLanguageModel, detach_state, map_state, state_from_tensors,
+                              state_tensors)
 
 
 def window_loss(model: RNNLanguageModel, window: Window, state, reduction: str = "mean"):
@@ -17,11 +18,8 @@ def window_loss(model: RNNLanguageModel, window: Window, state, reduction: str =
     device = weight.device
     if window.reset:
         state = None
-    elif state is not None:
-        # the parameters' device and dtype: autocast may hand back a bf16 state
-        parts = state if isinstance(state, tuple) else (state,)
-        parts = tuple(s.to(device=device, dtype=weight.dtype) for s in parts)
-        state = parts if isinstance(state, tuple) else parts[0]
+    else:  # the parameters' device and dtype: autocast may hand back a bf16 state
+        state = map_state(state, lambda s: s.to(device=device, dtype=weight.dtype))
     logits, state = model(window.inputs.to(device), state)
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(),
                            window.targets.to(device).reshape(-1), reduction=reduction)
@@ -59,10 +57,12 @@ class LMObjective:
     """
 
     def __init__(self, train_ids: Tensor, val_ids: Tensor, batch_size: int, seq_length: int,
-                 variable_bptt: bool = False, seed: int = 0, metric_names=("loss", "bits")) -> None:
+                 variable_bptt: bool = False, seed: int = 0, metric_names=("loss", "bits"),
+                 eval_batch_size: int = 0, regularise: bool = False) -> None:
         self.stream = BPTTStream(train_ids, batch_size, seq_length, variable_bptt, seed)
         self.val_ids, self.batch_size, self.seq_length = val_ids, batch_size, seq_length
-        self.metric_names = metric_names
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.metric_names, self.regularise = metric_names, regularise
         self.state = None
 
     @property
@@ -74,10 +74,12 @@ class LMObjective:
 
     def step(self, model: RNNLanguageModel, window: Window) -> tuple[Tensor, int]:
         loss, self.state = window_loss(model, window, self.state)
+        if self.regularise:  # AR/TAR of the model's last forward (AWD-LSTM)
+            loss = loss + model.regularisation()
         return loss, window.targets.numel()
 
     def evaluate(self, model: RNNLanguageModel) -> dict[str, float]:
-        result = evaluate_lm(model, self.val_ids, self.batch_size, self.seq_length)
+        result = evaluate_lm(model, self.val_ids, self.eval_batch_size, self.seq_length)
         return {k: result[k] for k in self.metric_names}
 
     def state_dict(self) -> tuple[dict[str, Tensor], dict]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-SCHEDULES = ("constant", "cosine", "linear", "plateau")
+SCHEDULES = ("constant", "cosine", "linear", "plateau", "step")
 
 
 class LRSchedule:
@@ -17,26 +17,34 @@ class LRSchedule:
       did not improve the validation loss (as in pytorch/examples'
       word_language_model, which divides by 4).
 
+    * ``step``: ``lr * step_decay ** max(0, epoch + 1 - step_decay_epoch)``
+      (Zaremba et al., 2014: constant for the first epochs, then decayed
+      every epoch; ``epoch`` counts from 0).
+
     Warm-up multiplies by ``(step + 1) / warmup_steps`` for the first steps.
     """
 
     def __init__(self, kind: str, lr: float, warmup_steps: int = 0, final_lr_ratio: float = 0.0,
-                 plateau_factor: float = 0.25) -> None:
+                 plateau_factor: float = 0.25, step_decay: float = 0.5,
+                 step_decay_epoch: int = 0) -> None:
         if kind not in SCHEDULES:
             raise ValueError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {kind!r}")
         if lr <= 0:
             raise ValueError(f"lr: expected > 0, got {lr}")
         self.kind, self.lr, self.warmup_steps = kind, lr, warmup_steps
         self.final_lr_ratio, self.plateau_factor = final_lr_ratio, plateau_factor
+        self.step_decay, self.step_decay_epoch = step_decay, step_decay_epoch
         self.plateau_scale = 1.0
 
-    def __call__(self, step: int, progress: float) -> float:
+    def __call__(self, step: int, progress: float, epoch: int = 0) -> float:
         warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
         progress = min(max(progress, 0.0), 1.0)
         if self.kind == "cosine":
             shape = 0.5 * (1.0 + math.cos(math.pi * progress))
         elif self.kind == "linear":
             shape = 1.0 - progress
+        elif self.kind == "step":
+            shape = self.step_decay ** max(0, epoch + 1 - self.step_decay_epoch)
         else:
             shape = 1.0
         floor = self.final_lr_ratio if self.kind in ("cosine", "linear") else 0.0

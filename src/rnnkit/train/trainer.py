@@ -30,9 +30,10 @@ from torch import Tensor, nn
 from . import checkpoint as ckpt
 from .progress import Progress
 from .rundir import METRICS, MetricsLog
+from .averaging import NTAverager
 from .schedule import LRSchedule
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
+OPTIMIZERS = ("adam", "adamw", "sgd", "ntasgd")
 
 
 @dataclass
@@ -47,6 +48,9 @@ class TrainConfig:
     warmup_steps: int = 0
     final_lr_ratio: float = 0.0
     plateau_factor: float = 0.25
+    step_decay: float = 0.5
+    step_decay_epoch: int = 0
+    nonmono: int = 5
     max_steps: int = 0
     max_epochs: int = 0
     max_minutes: float = 0.0
@@ -93,7 +97,7 @@ def check_config(config: TrainConfig) -> None:
         if getattr(config, name) < 1:
             raise ValueError(f"{name}: expected >= 1, got {getattr(config, name)}")
     for name in ("max_steps", "max_epochs", "max_minutes", "patience", "warmup_steps",
-                 "grad_clip", "weight_decay", "momentum"):
+                 "grad_clip", "weight_decay", "momentum", "step_decay_epoch"):
         if getattr(config, name) < 0:
             raise ValueError(f"{name}: expected >= 0, got {getattr(config, name)}")
 
@@ -106,7 +110,8 @@ def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
     """
     params = list(params)
     kinds = {"adam": (torch.optim.Adam, {}), "adamw": (torch.optim.AdamW, {}),
-             "sgd": (torch.optim.SGD, {"momentum": config.momentum})}
+             "sgd": (torch.optim.SGD, {"momentum": config.momentum}),
+             "ntasgd": (torch.optim.SGD, {})}  # plain SGD; the averaging is NTAverager's
     if config.optimizer not in kinds:
         raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {config.optimizer!r}")
     kind, extra = kinds[config.optimizer]
@@ -132,7 +137,9 @@ class Trainer:
         self.device = next(model.parameters()).device
         self.optimizer = make_optimizer(model.parameters(), config)
         self.schedule = LRSchedule(config.schedule, config.lr, config.warmup_steps,
-                                   config.final_lr_ratio, config.plateau_factor)
+                                   config.final_lr_ratio, config.plateau_factor,
+                                   config.step_decay, config.step_decay_epoch)
+        self.averager = NTAverager(model, config.nonmono) if config.optimizer == "ntasgd" else None
         self.metrics = MetricsLog(self.run_dir / METRICS)
         self.step, self.elapsed, self.best_loss, self.bad_evals = 0, 0.0, math.inf, 0
         self.last_eval_step = -1
@@ -148,10 +155,15 @@ class Trainer:
         tensors.update({f"objective/{k}": v for k, v in obj_tensors.items()})
         rng_tensors, rng_meta = ckpt.rng_state(self.device)
         tensors.update({f"rng/{k}": v for k, v in rng_tensors.items()})
+        averager_meta = None
+        if self.averager is not None:
+            avg_tensors, averager_meta = self.averager.state_dict()
+            tensors.update({f"avg/{k}": v for k, v in avg_tensors.items()})
         meta = dict(self.meta, step=self.step, elapsed=self.elapsed, best_loss=self.best_loss,
                     bad_evals=self.bad_evals, last_eval_step=self.last_eval_step,
                     window=self.window, optimizer=opt_meta,
-                    objective=obj_meta, rng=rng_meta, schedule=self.schedule.state_dict())
+                    objective=obj_meta, rng=rng_meta, schedule=self.schedule.state_dict(),
+                    averager=averager_meta)
         path = self.run_dir / name
         ckpt.save(path, tensors, meta)
         return path
@@ -163,6 +175,8 @@ class Trainer:
         self.objective.load_state_dict(state.section("objective"), state.meta["objective"])
         ckpt.set_rng_state(state.section("rng"), state.meta["rng"], self.device)
         self.schedule.load_state_dict(state.meta["schedule"])
+        if self.averager is not None:
+            self.averager.load_state_dict(state.section("avg"), state.meta["averager"])
         meta = state.meta
         self.step, self.elapsed = int(meta["step"]), float(meta["elapsed"])
         self.best_loss, self.bad_evals = float(meta["best_loss"]), int(meta["bad_evals"])
@@ -199,12 +213,15 @@ class Trainer:
 
         Non-finite loss or gradient norm: nothing is updated.
         """
-        lr = self.schedule(self.step, self.progress_fraction())
+        batch = self.objective.next_batch()
+        # AWD-LSTM scales the rate by the window length over the base length
+        lr = (self.schedule(self.step, self.progress_fraction(), self.objective.epoch)
+              * getattr(batch, "lr_scale", 1.0))
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.train()
         with self._autocast():
-            loss, count = self.objective.step(self.model, self.objective.next_batch())
+            loss, count = self.objective.step(self.model, batch)
         value = float(loss.detach())
         if not math.isfinite(value):
             return value, count, math.nan
@@ -214,11 +231,14 @@ class Trainer:
         norm = float(nn.utils.clip_grad_norm_(self.model.parameters(), clip))
         if math.isfinite(norm):
             self.optimizer.step()
+            if self.averager is not None:
+                self.averager.update()
         return value, count, norm
 
     def evaluate(self) -> dict[str, float]:
         self.model.eval()
-        with torch.no_grad(), self._autocast():
+        averaged = self.averager.swapped() if self.averager is not None else contextlib.nullcontext()
+        with torch.no_grad(), self._autocast(), averaged:
             result = self.objective.evaluate(self.model)
         self.model.train()
         return result
@@ -235,6 +255,10 @@ class Trainer:
                                 elapsed=round(self.elapsed, 3), **result))
         shown = " | ".join(f"{k} {v:.4f}" for k, v in result.items())
         progress.print(f"step {self.step} | val {shown}{' | best' if improved else ''}")
+        if self.averager is not None and self.averager.observe(result["loss"], self.step):
+            progress.print(f"step {self.step} | NT-ASGD: validation stopped improving; "
+                           "averaging the weights from here on")
+            self.metrics.write(dict(split="event", step=self.step, event="averaging started"))
         if improved:  # best first: a crash in between never leaves LAST ahead of BEST
             self.save(ckpt.BEST)
         self.save(ckpt.LAST)

@@ -1,0 +1,194 @@
+"""Recipe: word-level language model (PTB, WikiText-2 or a train/valid/test folder).
+
+Train: ``rnnkit train wordlm --corpus ptb --preset cpu-quick``
+Evaluate: ``rnnkit eval RUN_DIR --split test`` (perplexity, batch 1 as in the papers)
+Sample: ``rnnkit sample RUN_DIR --words 50 --temperature 1.0``
+"""
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+import torch
+
+from rnnkit.data.corpus import EOS, WordVocab, load_corpus
+from rnnkit.decode import generate
+from rnnkit.models.wordlm import WordLanguageModel, WordLMConfig
+from rnnkit.train.checkpoint import Checkpoint
+from rnnkit.train.trainer import TrainConfig
+
+from .lm import LMObjective, evaluate_lm
+
+TASK = "wordlm"
+
+
+@dataclass
+class WordDataConfig:
+    """Corpus and batching.
+
+    Attributes:
+        corpus: ``ptb``, ``wikitext-2`` or a folder with train/valid/test.txt.
+        data_dir: where ``ptb/`` and ``wikitext-2/`` live (default
+            ``$RNNKIT_DATA`` or ``../shared/data``).
+        batch_size: parallel training streams.
+        seq_length: BPTT window (the base length under variable BPTT).
+        variable_bptt: AWD-LSTM's random window lengths, learning rate scaled.
+        eval_batch_size: streams for validation (10 in the papers).
+        test_batch_size: streams for the test split (1 in the papers).
+    """
+    corpus: str = "ptb"
+    data_dir: str = ""
+    batch_size: int = 20
+    seq_length: int = 35
+    variable_bptt: bool = False
+    eval_batch_size: int = 10
+    test_batch_size: int = 1
+
+
+def defaults():
+    return {"data": WordDataConfig(), "model": WordLMConfig(),
+            "train": TrainConfig(optimizer="sgd", lr=20.0, grad_clip=0.25, schedule="plateau",
+                                 max_epochs=40, eval_every=1000)}
+
+
+_NO_AWD = {"dropout_embedding": 0.0, "weight_dropout": 0.0, "ar_alpha": 0.0, "tar_beta": 0.0,
+           "tie_weights": False, "locked": False}
+
+
+def _zaremba(size: int, dropout: float, init: float, clip: float, epochs: int, decay: float,
+             decay_epoch: int, seq: int) -> dict:
+    """Zaremba, Sutskever & Vinyals (2014): SGD lr 1, batch 20, uniform init, step decay."""
+    return {
+        "data": {"batch_size": 20, "seq_length": seq, "variable_bptt": False},
+        "model": dict(_NO_AWD, embedding_dim=size, hidden_size=size, num_layers=2, last_layer_size=0,
+                      dropout=dropout, dropout_input=dropout, dropout_hidden=dropout, init_range=init),
+        "train": {"optimizer": "sgd", "lr": 1.0, "momentum": 0.0, "grad_clip": clip,
+                  "schedule": "step", "step_decay": decay, "step_decay_epoch": decay_epoch,
+                  "max_epochs": epochs, "max_steps": 0, "warmup_steps": 0, "eval_every": 1000},
+    }
+
+
+PRESETS = {
+    # Table 1 of Zaremba et al. (2014): test perplexity 114.5 / 82.7 / 78.4
+    "zaremba-small": _zaremba(200, 0.0, 0.1, 5.0, 13, 0.5, 4, 20),
+    "zaremba-medium": _zaremba(650, 0.5, 0.05, 5.0, 39, 1 / 1.2, 6, 35),
+    "zaremba-large": _zaremba(1500, 0.65, 0.04, 10.0, 55, 1 / 1.15, 14, 35),
+    # Merity, Keskar & Socher (2018), PTB command of salesforce/awd-lstm-lm:
+    # test perplexity 58.8 before fine-tuning, 57.3 after
+    "awd-lstm": {
+        "data": {"batch_size": 20, "seq_length": 70, "variable_bptt": True},
+        "model": {"cell": "lstm", "embedding_dim": 400, "hidden_size": 1150, "num_layers": 3,
+                  "last_layer_size": 400, "dropout": 0.4, "dropout_input": 0.4,
+                  "dropout_hidden": 0.25, "dropout_embedding": 0.1, "weight_dropout": 0.5,
+                  "tie_weights": True, "init_range": 0.0, "ar_alpha": 2.0, "tar_beta": 1.0,
+                  "locked": True},
+        "train": {"optimizer": "ntasgd", "lr": 30.0, "weight_decay": 1.2e-6, "grad_clip": 0.25,
+                  "schedule": "constant", "nonmono": 5, "max_epochs": 500, "max_steps": 0,
+                  "warmup_steps": 0, "eval_every": 663},
+    },
+    # chosen by measurement on a 2-core CPU; see benchmarks/RESULTS.md (issue 5)
+    "cpu-quick": {
+        "data": {"batch_size": 32, "seq_length": 35, "variable_bptt": False},
+        "model": dict(_NO_AWD, embedding_dim=256, hidden_size=256, num_layers=1,
+                      last_layer_size=0, dropout=0.3, dropout_input=0.3, dropout_hidden=0.0,
+                      tie_weights=True, locked=True, init_range=0.1),
+        "train": {"optimizer": "sgd", "lr": 20.0, "grad_clip": 0.25, "schedule": "cosine",
+                  "max_steps": 6000, "max_epochs": 0, "max_minutes": 30.0,
+                  "warmup_steps": 0, "final_lr_ratio": 0.02, "eval_every": 1000},
+    },
+}
+EXPECTED = {"zaremba-small": 114.5, "zaremba-medium": 82.7, "zaremba-large": 78.4,
+            "awd-lstm": 58.8}
+HELP = {"corpus": "ptb, wikitext-2, or a folder with train.txt/valid.txt/test.txt",
+        "data_dir": "folder holding ptb/ and wikitext-2/ (default $RNNKIT_DATA or ../shared/data)"}
+
+
+def default_preset(device: str) -> str:
+    return "cpu-quick"
+
+
+def _digest(vocab: WordVocab) -> str:
+    return hashlib.sha256("\n".join(vocab.words).encode()).hexdigest()
+
+
+def build(sections, resume_meta: Optional[dict]):
+    """Model, objective and checkpoint metadata for a wordlm run."""
+    data: WordDataConfig = sections["data"]
+    corpus = load_corpus(data.corpus, data.data_dir or None, splits=("train", "valid"))
+    if resume_meta is not None and resume_meta.get("vocab") != corpus.vocab.to_json():
+        raise ValueError(f"corpus {data.corpus!r}: its vocabulary differs from the checkpoint's; "
+                         "resume needs the same corpus")
+    if corpus.unseen["valid"]:
+        print(f"note: {corpus.unseen['valid']:,} validation tokens are not in the training "
+              "vocabulary and count as <unk>", file=sys.stderr)
+    model = WordLanguageModel(len(corpus.vocab), sections["model"])
+    regularise = bool(sections["model"].ar_alpha or sections["model"].tar_beta)
+    objective = LMObjective(corpus.ids["train"], corpus.ids["valid"], data.batch_size,
+                            data.seq_length, data.variable_bptt, seed=sections["train"].seed,
+                            metric_names=("loss", "ppl"), eval_batch_size=data.eval_batch_size,
+                            regularise=regularise)
+    return model, objective, {"vocab": corpus.vocab.to_json(), "corpus": data.corpus,
+                              "vocab_sha256": _digest(corpus.vocab)}
+
+
+def load_model_weights(model: torch.nn.Module, state: Checkpoint) -> None:
+    """The checkpoint's weights; NT-ASGD's averaged ones once averaging started."""
+    model.load_state_dict(state.section("model"))
+    averager = state.meta.get("averager")
+    if averager and averager.get("trigger_step", -1) >= 0:
+        model.load_state_dict(state.section("avg"), strict=False)
+
+
+class WordLM:
+    """A trained word model: perplexity on a split, sampling."""
+
+    def __init__(self, model: WordLanguageModel, vocab: WordVocab, meta: dict) -> None:
+        self.model, self.vocab, self.meta = model.eval(), vocab, meta
+
+    @classmethod
+    def from_checkpoint(cls, state: Checkpoint, device: str = "cpu") -> "WordLM":
+        from rnnkit.train import config as cfg
+        sections = cfg.from_dict(defaults(), state.meta["config"])
+        vocab = WordVocab.from_json(state.meta["vocab"])
+        model = WordLanguageModel(len(vocab), sections["model"])
+        load_model_weights(model, state)
+        return cls(model.to(device), vocab, state.meta)
+
+    def evaluate_split(self, split: str = "test", data_dir: Optional[str] = None,
+                       batch_size: Optional[int] = None) -> dict[str, float]:
+        """Perplexity on a split of the run's corpus (test: batch 1, valid: batch 10)."""
+        data = self.meta["config"]["data"]
+        corpus = load_corpus(data["corpus"], data_dir or data["data_dir"] or None, splits=(split,),
+                             vocab=self.vocab)
+        if batch_size is None:
+            batch_size = data["test_batch_size"] if split == "test" else data["eval_batch_size"]
+        result = evaluate_lm(self.model, corpus.ids[split], batch_size, data["seq_length"])
+        return {"loss": result["loss"], "ppl": result["ppl"], "tokens": result["tokens"],
+                "unseen": corpus.unseen[split], "batch_size": batch_size}
+
+    def iter_sample(self, prime: str = "", length: int = 50, temperature: float = 1.0,
+                    top_k: int = 0, top_p: float = 1.0, seed: Optional[int] = None,
+                    skip_unknown: bool = False) -> Iterator[str]:
+        """Yield ``length`` words (joined by the caller), continuing ``prime``.
+
+        Unknown prime words become ``<unk>`` unless ``skip_unknown`` drops them.
+        """
+        words = prime.split()
+        if skip_unknown:
+            words = [w for w in words if w in self.vocab.index]
+        ids, _ = self.vocab.encode(words or [EOS])
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        device = self.model.decoder.weight.device
+
+        def step(tokens, state):
+            return self.model(tokens.to(device), state)
+
+        with torch.no_grad():
+            for token in generate(step, ids, length, None, temperature, top_k, top_p, generator):
+                word = self.vocab.words[token]
+                yield ("\n" if word == EOS else " " + word)
+
+    def sample(self, prime: str = "", length: int = 50, **options) -> str:
+        return "".join(self.iter_sample(prime, length, **options)).strip(" ")

@@ -1,0 +1,126 @@
+"""Word-level LM: corpus readers, presets against the papers, NT-ASGD, end to end."""
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnkit.cli import main
+from rnnkit.data.corpus import EOS, UNK, WordVocab, load_corpus, split_paths, tokenize
+from rnnkit.models.wordlm import WordLanguageModel, WordLMConfig
+from rnnkit.tasks import wordlm
+from rnnkit.train import config as cfg
+from rnnkit.train.averaging import NTAverager
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def write_corpus(folder: Path, lines=(400, 60, 60), seed=0) -> Path:
+    """A synthetic corpus with structure: 'the <adj> <noun> <verb> a <noun>' sentences."""
+    rng = random.Random(seed)
+    adj, noun, verb = ["big", "red", "old", "new"], ["cat", "dog", "man", "car", "tree"], ["sees", "likes", "hits"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, count in zip(("train", "valid", "test"), lines):
+        text = "\n".join(f" the {rng.choice(adj)} {rng.choice(noun)} {rng.choice(verb)} a {rng.choice(noun)} "
+                         for _ in range(count))
+        (folder / f"{split}.txt").write_text(text + "\n")
+    return folder
+
+
+def test_tokenize_vocab_and_unk_counting(tmp_path):
+    assert tokenize(" a b \n c \n") == ["a", "b", EOS, "c", EOS]
+    vocab = WordVocab.from_tokens(["b", "a", "b", EOS])
+    assert vocab.words[:3] == ["b", "a", EOS] and vocab.words[-1] == UNK
+    ids, unseen = vocab.encode(["a", "zebra", "b", "yak"])
+    assert unseen == 2 and vocab.decode(ids.tolist()) == ["a", UNK, "b", UNK]
+
+
+def test_missing_and_empty_splits_are_named(tmp_path):
+    folder = write_corpus(tmp_path / "c")
+    (folder / "test.txt").unlink()
+    with pytest.raises(ValueError, match=r"test split missing: expected the file .*c/test\.txt"):
+        load_corpus(str(folder))
+    (folder / "valid.txt").write_text("\n\n")
+    with pytest.raises(ValueError, match=r"valid\.txt: the valid split holds no words"):
+        load_corpus(str(folder), splits=("train", "valid"))
+    with pytest.raises(ValueError, match="expected one of ptb, wikitext-2 or a folder"):
+        split_paths(str(tmp_path / "nowhere"))
+    with pytest.raises(ValueError, match=r"folder .*ptb not found; point --data-dir"):
+        split_paths("ptb", str(tmp_path))
+
+
+@pytest.mark.skipif(not (SHARED / "ptb").is_dir(), reason="../shared/data/ptb not present")
+def test_ptb_reader_matches_the_published_counts():
+    corpus = load_corpus("ptb", str(SHARED))
+    assert len(corpus.vocab) == 10_000
+    assert {s: t.numel() for s, t in corpus.ids.items()} == {"train": 929_589, "valid": 73_760, "test": 82_430}
+    assert corpus.unseen == {"train": 0, "valid": 0, "test": 0}
+
+
+def params(preset: str, vocab: int = 10_000) -> int:
+    sections = cfg.apply(wordlm.defaults(), wordlm.PRESETS[preset])
+    return sum(p.numel() for p in WordLanguageModel(vocab, sections["model"]).parameters())
+
+
+def test_published_presets_match_the_papers():
+    medium = cfg.apply(wordlm.defaults(), wordlm.PRESETS["zaremba-medium"])
+    assert (medium["model"].hidden_size, medium["model"].num_layers, medium["model"].dropout) == (650, 2, 0.5)
+    assert (medium["train"].lr, medium["train"].grad_clip, medium["train"].max_epochs) == (1.0, 5.0, 39)
+    assert medium["train"].step_decay == pytest.approx(1 / 1.2) and medium["data"].seq_length == 35
+    assert abs(params("zaremba-medium") - 19.8e6) < 0.05e6  # untied 10k vocabulary
+    large = cfg.apply(wordlm.defaults(), wordlm.PRESETS["zaremba-large"])
+    assert (large["model"].hidden_size, large["model"].dropout, large["train"].grad_clip) == (1500, 0.65, 10.0)
+    awd = cfg.apply(wordlm.defaults(), wordlm.PRESETS["awd-lstm"])
+    m, t, d = awd["model"], awd["train"], awd["data"]
+    assert (m.embedding_dim, m.hidden_size, m.last_layer_size, m.num_layers) == (400, 1150, 400, 3)
+    assert (m.dropout, m.dropout_input, m.dropout_hidden, m.dropout_embedding, m.weight_dropout) == (0.4, 0.4, 0.25, 0.1, 0.5)
+    assert (m.ar_alpha, m.tar_beta, m.tie_weights) == (2.0, 1.0, True)
+    assert (t.optimizer, t.lr, t.grad_clip, t.weight_decay, t.nonmono) == ("ntasgd", 30.0, 0.25, 1.2e-6, 5)
+    assert (d.seq_length, d.variable_bptt, d.eval_batch_size, d.test_batch_size) == (70, True, 10, 1)
+    assert abs(params("awd-lstm") - 24.2e6) < 0.2e6
+    assert wordlm.EXPECTED == {"zaremba-small": 114.5, "zaremba-medium": 82.7, "zaremba-large": 78.4, "awd-lstm": 58.8}
+
+
+def test_nt_asgd_triggers_at_the_documented_point_and_averages():
+    model = torch.nn.Linear(2, 1, bias=False)
+    averager = NTAverager(model, nonmono=2)
+    losses = [5.0, 4.0, 3.0, 3.5, 2.9, 3.1]
+    # 6th value 3.1 > min(losses[:-2] of the 5 seen) = min(5, 4, 3) = 3.0 -> trigger
+    triggers = [averager.observe(v, step) for step, v in enumerate(losses)]
+    assert triggers == [False, False, False, False, False, True] and averager.trigger_step == 5
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[0.0, 0.0]]))
+    averager.average = {"weight": model.weight.detach().clone()}
+    averager.count = 1
+    for value in (2.0, 4.0):
+        with torch.no_grad():
+            model.weight.fill_(value)
+        averager.update()
+    with averager.swapped():
+        assert torch.allclose(model.weight, torch.full((1, 2), 2.0))  # mean of 0, 2, 4
+    assert torch.allclose(model.weight, torch.full((1, 2), 4.0))      # raw weights restored
+
+
+def test_wordlm_trains_samples_and_evaluates_end_to_end(tmp_path, capsys):
+    folder = write_corpus(tmp_path / "corpus")
+    run = tmp_path / "run"
+    args = ["train", "wordlm", "--corpus", str(folder), "--run-dir", str(run), "--quiet",
+            "--embedding-dim", "24", "--hidden-size", "24", "--num-layers", "2", "--last-layer-size", "24",
+            "--batch-size", "4", "--seq-length", "12", "--variable-bptt", "--max-steps", "240",
+            "--eval-every", "60", "--dropout", "0.1", "--dropout-input", "0.1", "--dropout-hidden", "0.1", "--eval-batch-size", "2", "--dropout-embedding", "0.1",
+            "--weight-dropout", "0.2", "--ar-alpha", "2", "--tar-beta", "1", "--optimizer", "ntasgd",
+            "--nonmono", "1", "--lr", "20", "--schedule", "constant"]
+    assert main(args) == 0
+    val = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if r["split"] == "val"]
+    # 14 words + <eos> + <unk>: uniform guessing is perplexity 16, the grammar's own entropy 2.26
+    assert val[-1]["ppl"] < 6
+    capsys.readouterr()
+    assert main(["eval", str(run), "--split", "test", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["batch_size"] == 1 and result["tokens"] == 60 * 7 - 1 and result["ppl"] < 6
+    assert main(["sample", str(run), "--words", "12", "--seed", "3"]) == 0
+    text = capsys.readouterr().out
+    generated_eos = text.count("\n") - 1  # <eos> prints as a newline; the CLI adds a final one
+    assert len(text.split()) + generated_eos == 12 and set(text.split()) <= {"the", "big", "red", "old", "new", "cat", "dog",
+                                                             "man", "car", "tree", "sees", "likes", "hits", "a"} | {UNK}
