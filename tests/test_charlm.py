@@ -221,6 +221,8 @@ def test_default_preset_uses_the_bundled_corpus(tmp_path):
       "--schedule", "constant"], "max_epochs=1"),
     (["--lr", "1e-12", "--schedule", "constant", "--patience", "1", "--eval-every", "5"], "early stop"),
     (["--max-minutes", "0.0001", "--schedule", "constant"], "time budget of 0.0001 min used"),
+    (["--eval-each-epoch", "--eval-every", "0", "--max-epochs", "2", "--max-steps", "0",
+      "--schedule", "constant"], "max_epochs=2"),
 ])
 def test_engine_options_and_stop_reasons(tmp_path, capsys, extra, reason):
     run = tmp_path / "run"
@@ -230,10 +232,13 @@ def test_engine_options_and_stop_reasons(tmp_path, capsys, extra, reason):
     config = json.loads((run / "config.json").read_text())["train"]
     if "--optimizer" in extra:
         assert config["optimizer"] == extra[extra.index("--optimizer") + 1]
-    if "--max-epochs" in extra:  # one pass over (5,400 - 1) // 4 = 1,349 columns, windows of ~20
+    if reason == "max_epochs=1":  # one pass over (5,400 - 1) // 4 = 1,349 columns, windows of ~20
         assert 40 < ckpt.load(run / "last.safetensors").meta["step"] < 120
     if "--patience" in extra:
         assert ckpt.load(run / "last.safetensors").meta["step"] == 10
+    if "--eval-each-epoch" in extra:  # one evaluation at the end of each pass, none between
+        val = [r for r in read_metrics(run) if r["split"] == "val"]
+        assert [r["epoch"] for r in val] == [1, 2] and 40 < val[0]["step"] < 120 < val[1]["step"]
 
 
 def test_resume_from_checkpoint_file_and_overwrite(tmp_path, capsys):
@@ -246,5 +251,5 @@ def test_resume_from_checkpoint_file_and_overwrite(tmp_path, capsys):
     assert ckpt.load(run / "last.safetensors").meta["step"] == 10
     capsys.readouterr()
     assert main(tiny(run, "--overwrite", "--eval-every", "0")) == 2
-    assert "eval_every: expected >= 1, got 0" in capsys.readouterr().err
+    assert "eval_every: expected >= 1 (or 0 with eval_each_epoch), got 0" in capsys.readouterr().err
     assert ckpt.load(run / "last.safetensors").meta["step"] == 10  # a bad option deletes nothing

@@ -124,3 +124,8 @@ def test_wordlm_trains_samples_and_evaluates_end_to_end(tmp_path, capsys):
     generated_eos = text.count("\n") - 1  # <eos> prints as a newline; the CLI adds a final one
     assert len(text.split()) + generated_eos == 12 and set(text.split()) <= {"the", "big", "red", "old", "new", "cat", "dog",
                                                              "man", "car", "tree", "sees", "likes", "hits", "a"} | {UNK}
+
+    train = folder / "train.txt"
+    train.write_text(train.read_text() + " zebra quagga\n")  # the corpus changed since training
+    assert main(["eval", str(run), "--split", "valid"]) == 2
+    assert "differs from the checkpoint's (16 words)" in capsys.readouterr().err

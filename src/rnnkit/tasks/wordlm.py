@@ -50,7 +50,7 @@ class WordDataConfig:
 def defaults():
     return {"data": WordDataConfig(), "model": WordLMConfig(),
             "train": TrainConfig(optimizer="sgd", lr=20.0, grad_clip=0.25, schedule="plateau",
-                                 max_epochs=40, eval_every=1000)}
+                                 max_epochs=40, eval_every=0, eval_each_epoch=True)}
 
 
 _NO_AWD = {"dropout_embedding": 0.0, "weight_dropout": 0.0, "ar_alpha": 0.0, "tar_beta": 0.0,
@@ -66,7 +66,8 @@ def _zaremba(size: int, dropout: float, init: float, clip: float, epochs: int, d
                       dropout=dropout, dropout_input=dropout, dropout_hidden=dropout, init_range=init),
         "train": {"optimizer": "sgd", "lr": 1.0, "momentum": 0.0, "grad_clip": clip,
                   "schedule": "step", "step_decay": decay, "step_decay_epoch": decay_epoch,
-                  "max_epochs": epochs, "max_steps": 0, "warmup_steps": 0, "eval_every": 1000},
+                  "max_epochs": epochs, "max_steps": 0, "warmup_steps": 0, "eval_every": 0,
+                  "eval_each_epoch": True},
     }
 
 
@@ -86,7 +87,7 @@ PRESETS = {
                   "locked": True},
         "train": {"optimizer": "ntasgd", "lr": 30.0, "weight_decay": 1.2e-6, "grad_clip": 0.25,
                   "schedule": "constant", "nonmono": 5, "max_epochs": 500, "max_steps": 0,
-                  "warmup_steps": 0, "eval_every": 663},
+                  "warmup_steps": 0, "eval_every": 0, "eval_each_epoch": True},
     },
     # chosen by measurement on a 2-core CPU; see benchmarks/RESULTS.md (issue 5)
     "cpu-quick": {
@@ -95,7 +96,7 @@ PRESETS = {
                       last_layer_size=0, dropout=0.3, dropout_input=0.3, dropout_hidden=0.0,
                       tie_weights=True, locked=True, init_range=0.1),
         "train": {"optimizer": "sgd", "lr": 20.0, "grad_clip": 0.25, "schedule": "cosine",
-                  "max_steps": 6000, "max_epochs": 0, "max_minutes": 30.0,
+                  "max_steps": 5000, "max_epochs": 0, "max_minutes": 29.0,
                   "warmup_steps": 0, "final_lr_ratio": 0.02, "eval_every": 1000},
     },
 }
@@ -160,8 +161,13 @@ class WordLM:
                        batch_size: Optional[int] = None) -> dict[str, float]:
         """Perplexity on a split of the run's corpus (test: batch 1, valid: batch 10)."""
         data = self.meta["config"]["data"]
-        corpus = load_corpus(data["corpus"], data_dir or data["data_dir"] or None, splits=(split,),
-                             vocab=self.vocab)
+        root = data_dir or data["data_dir"] or None
+        trained_on = load_corpus(data["corpus"], root, splits=("train",)).vocab
+        if trained_on.words != self.vocab.words:
+            raise ValueError(f"corpus {data['corpus']!r}: its training vocabulary ({len(trained_on):,} "
+                             f"words) differs from the checkpoint's ({len(self.vocab):,} words); "
+                             "this checkpoint was trained on another corpus or version")
+        corpus = load_corpus(data["corpus"], root, splits=(split,), vocab=self.vocab)
         if batch_size is None:
             batch_size = data["test_batch_size"] if split == "test" else data["eval_batch_size"]
         result = evaluate_lm(self.model, corpus.ids[split], batch_size, data["seq_length"])

@@ -56,6 +56,7 @@ class TrainConfig:
     max_minutes: float = 0.0
     anneal_by_time: bool = False
     eval_every: int = 200
+    eval_each_epoch: bool = False
     patience: int = 0
     log_every: int = 50
     seed: int = 1
@@ -93,9 +94,10 @@ def check_config(config: TrainConfig) -> None:
         raise ValueError(f"schedule={config.schedule!r} needs max_steps (or max_minutes "
                          "with anneal_by_time) to know where the run ends")
     LRSchedule(config.schedule, config.lr)  # checks the name and lr > 0
-    for name in ("eval_every", "log_every"):
-        if getattr(config, name) < 1:
-            raise ValueError(f"{name}: expected >= 1, got {getattr(config, name)}")
+    if config.log_every < 1:
+        raise ValueError(f"log_every: expected >= 1, got {config.log_every}")
+    if config.eval_every < (0 if config.eval_each_epoch else 1):
+        raise ValueError(f"eval_every: expected >= 1 (or 0 with eval_each_epoch), got {config.eval_every}")
     for name in ("max_steps", "max_epochs", "max_minutes", "patience", "warmup_steps",
                  "grad_clip", "weight_decay", "momentum", "step_decay_epoch"):
         if getattr(config, name) < 0:
@@ -281,6 +283,7 @@ class Trainer:
                     path = self.save(ckpt.LAST)
                     message = f"interrupted at step {self.step}; saved {path}"
                     break
+                epoch_before = self.objective.epoch
                 loss, count, norm = self.train_step()
                 if not (math.isfinite(loss) and math.isfinite(norm)):
                     what = "loss" if not math.isfinite(loss) else "gradient norm"
@@ -297,7 +300,8 @@ class Trainer:
                 progress.update(self.step, mean, rate, self._eta(), self.optimizer.param_groups[0]["lr"])
                 if self.step % c.log_every == 0:
                     self._log_train(rate)
-                if self.step % c.eval_every == 0:
+                epoch_done = c.eval_each_epoch and self.objective.epoch != epoch_before
+                if (c.eval_every and self.step % c.eval_every == 0) or epoch_done:
                     last_eval = self.evaluate()
                     self.elapsed = base + time.perf_counter() - clock
                     if not math.isfinite(last_eval["loss"]):
