@@ -11,15 +11,11 @@ import sys
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
-import torch
-
 from rnnkit.data import CharVocab, bundled_text, min_tokens, read_text, split_text
-from rnnkit.decode import generate
 from rnnkit.models.lm import LMConfig, RNNLanguageModel
-from rnnkit.train.checkpoint import Checkpoint
 from rnnkit.train.trainer import TrainConfig
 
-from .lm import LMObjective, evaluate_lm
+from .lm import LMObjective, TrainedLM, evaluate_lm
 
 TASK = "charlm"
 
@@ -119,7 +115,7 @@ def build(sections, resume_meta: Optional[dict]):
     return model, objective, {"vocab": vocab.to_json(), "corpus": label, "text_sha256": digest}
 
 
-class CharLM:
+class CharLM(TrainedLM):
     """A trained character model: sample text and score text.
 
     Example:
@@ -127,17 +123,8 @@ class CharLM:
         >>> print(lm.sample("ROMEO:", length=200, temperature=0.8, seed=1))  # doctest: +SKIP
     """
 
-    def __init__(self, model: RNNLanguageModel, vocab: CharVocab, meta: dict) -> None:
-        self.model, self.vocab, self.meta = model.eval(), vocab, meta
-
-    @classmethod
-    def from_checkpoint(cls, state: Checkpoint, device: str = "cpu") -> "CharLM":
-        from rnnkit.train import config as cfg
-        sections = cfg.from_dict(defaults(), state.meta["config"])
-        vocab = CharVocab.from_json(state.meta["vocab"])
-        model = RNNLanguageModel(len(vocab), sections["model"])
-        model.load_state_dict(state.section("model"))
-        return cls(model.to(device), vocab, state.meta)
+    model_class, vocab_class = RNNLanguageModel, CharVocab
+    config_defaults = staticmethod(defaults)
 
     def iter_sample(self, prime: str = "\n", length: int = 500, temperature: float = 1.0,
                     top_k: int = 0, top_p: float = 1.0, seed: Optional[int] = None,
@@ -152,15 +139,8 @@ class CharLM:
         if ids.numel() == 0:
             start = "\n" if "\n" in self.vocab.index else self.vocab.chars[0]
             ids = self.vocab.encode(start)
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        device = self.model.decoder.weight.device
-
-        def step(tokens, state):
-            return self.model(tokens.to(device), state)
-
-        with torch.no_grad():
-            for token in generate(step, ids, length, None, temperature, top_k, top_p, generator):
-                yield self.vocab.chars[token]
+        for token in self.generate_ids(ids, length, temperature, top_k, top_p, seed):
+            yield self.vocab.chars[token]
 
     def sample(self, prime: str = "\n", length: int = 500, **options) -> str:
         """The generated continuation of ``prime`` as one string."""

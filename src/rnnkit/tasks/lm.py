@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import math
+from typing import Iterator, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from rnnkit.data import BPTTStream, Window, eval_windows
+from rnnkit.decode import generate
+from rnnkit.train import config as cfg
+from rnnkit.train.checkpoint import Checkpoint
 from rnnkit.models.lm import (RNNLanguageModel, detach_state, map_state, state_from_tensors,
                               state_tensors)
 
@@ -92,3 +96,48 @@ class LMObjective:
         self.stream.load_state_dict({"generator": tensors["stream/generator"]}, meta["stream"])
         carried = {k[len("state/"):]: v for k, v in tensors.items() if k.startswith("state/")}
         self.state = state_from_tensors(carried)  # moved to the model's device in window_loss
+
+
+def load_model_weights(model: torch.nn.Module, state: Checkpoint) -> None:
+    """The checkpoint's weights; NT-ASGD's averaged ones once averaging started."""
+    model.load_state_dict(state.section("model"))
+    averager = state.meta.get("averager")
+    if averager and averager.get("trigger_step", -1) >= 0:
+        model.load_state_dict(state.section("avg"), strict=False)
+
+
+class TrainedLM:
+    """A trained language model: the model, its vocabulary and the checkpoint metadata.
+
+    Recipes subclass it, naming ``model_class``, ``vocab_class`` and
+    ``config_defaults`` (the recipe's config sections).
+    """
+    model_class: type
+    vocab_class: type
+
+    @staticmethod
+    def config_defaults() -> dict:
+        raise NotImplementedError
+
+    def __init__(self, model: torch.nn.Module, vocab, meta: dict) -> None:
+        self.model, self.vocab, self.meta = model.eval(), vocab, meta
+
+    @classmethod
+    def from_checkpoint(cls, state: Checkpoint, device: str = "cpu"):
+        sections = cfg.from_dict(cls.config_defaults(), state.meta["config"])
+        vocab = cls.vocab_class.from_json(state.meta["vocab"])
+        model = cls.model_class(len(vocab), sections["model"])
+        load_model_weights(model, state)
+        return cls(model.to(device), vocab, state.meta)
+
+    def generate_ids(self, prime: Tensor, length: int, temperature: float, top_k: int,
+                     top_p: float, seed: Optional[int]) -> Iterator[int]:
+        """``length`` sampled ids after ``prime`` (l,), one model step each, state carried."""
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        device = self.model.decoder.weight.device
+
+        def step(tokens, state):
+            return self.model(tokens.to(device), state)
+
+        with torch.no_grad():
+            yield from generate(step, prime, length, None, temperature, top_k, top_p, generator)

@@ -11,15 +11,11 @@ import sys
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
-import torch
-
 from rnnkit.data.corpus import EOS, WordVocab, load_corpus
-from rnnkit.decode import generate
 from rnnkit.models.wordlm import WordLanguageModel, WordLMConfig
-from rnnkit.train.checkpoint import Checkpoint
 from rnnkit.train.trainer import TrainConfig
 
-from .lm import LMObjective, evaluate_lm
+from .lm import LMObjective, TrainedLM, evaluate_lm
 
 TASK = "wordlm"
 
@@ -134,28 +130,11 @@ def build(sections, resume_meta: Optional[dict]):
                               "vocab_sha256": _digest(corpus.vocab)}
 
 
-def load_model_weights(model: torch.nn.Module, state: Checkpoint) -> None:
-    """The checkpoint's weights; NT-ASGD's averaged ones once averaging started."""
-    model.load_state_dict(state.section("model"))
-    averager = state.meta.get("averager")
-    if averager and averager.get("trigger_step", -1) >= 0:
-        model.load_state_dict(state.section("avg"), strict=False)
-
-
-class WordLM:
+class WordLM(TrainedLM):
     """A trained word model: perplexity on a split, sampling."""
 
-    def __init__(self, model: WordLanguageModel, vocab: WordVocab, meta: dict) -> None:
-        self.model, self.vocab, self.meta = model.eval(), vocab, meta
-
-    @classmethod
-    def from_checkpoint(cls, state: Checkpoint, device: str = "cpu") -> "WordLM":
-        from rnnkit.train import config as cfg
-        sections = cfg.from_dict(defaults(), state.meta["config"])
-        vocab = WordVocab.from_json(state.meta["vocab"])
-        model = WordLanguageModel(len(vocab), sections["model"])
-        load_model_weights(model, state)
-        return cls(model.to(device), vocab, state.meta)
+    model_class, vocab_class = WordLanguageModel, WordVocab
+    config_defaults = staticmethod(defaults)
 
     def evaluate_split(self, split: str = "test", data_dir: Optional[str] = None,
                        batch_size: Optional[int] = None) -> dict[str, float]:
@@ -185,16 +164,9 @@ class WordLM:
         if skip_unknown:
             words = [w for w in words if w in self.vocab.index]
         ids, _ = self.vocab.encode(words or [EOS])
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        device = self.model.decoder.weight.device
-
-        def step(tokens, state):
-            return self.model(tokens.to(device), state)
-
-        with torch.no_grad():
-            for token in generate(step, ids, length, None, temperature, top_k, top_p, generator):
-                word = self.vocab.words[token]
-                yield ("\n" if word == EOS else " " + word)
+        for token in self.generate_ids(ids, length, temperature, top_k, top_p, seed):
+            word = self.vocab.words[token]
+            yield ("\n" if word == EOS else " " + word)
 
     def sample(self, prime: str = "", length: int = 50, **options) -> str:
         return "".join(self.iter_sample(prime, length, **options)).strip(" ")
