@@ -102,7 +102,8 @@ def test_nt_asgd_triggers_at_the_documented_point_and_averages():
     assert torch.allclose(model.weight, torch.full((1, 2), 4.0))      # raw weights restored
 
 
-def test_wordlm_trains_samples_and_evaluates_end_to_end(tmp_path, capsys):
+@pytest.mark.parametrize("cutoffs", ["", "6,11"], ids=["full-softmax", "adaptive-softmax"])
+def test_wordlm_trains_samples_and_evaluates_end_to_end(tmp_path, capsys, cutoffs):
     folder = write_corpus(tmp_path / "corpus")
     run = tmp_path / "run"
     args = ["train", "wordlm", "--corpus", str(folder), "--run-dir", str(run), "--quiet",
@@ -110,7 +111,7 @@ def test_wordlm_trains_samples_and_evaluates_end_to_end(tmp_path, capsys):
             "--batch-size", "4", "--seq-length", "12", "--variable-bptt", "--max-steps", "240",
             "--eval-every", "60", "--dropout", "0.1", "--dropout-input", "0.1", "--dropout-hidden", "0.1", "--eval-batch-size", "2", "--dropout-embedding", "0.1",
             "--weight-dropout", "0.2", "--ar-alpha", "2", "--tar-beta", "1", "--optimizer", "ntasgd",
-            "--nonmono", "1", "--lr", "20", "--schedule", "constant"]
+            "--nonmono", "1", "--lr", "20", "--schedule", "constant", "--adaptive-cutoffs", cutoffs]
     assert main(args) == 0
     val = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if r["split"] == "val"]
     # 14 words + <eos> + <unk>: uniform guessing is perplexity 16, the grammar's own entropy 2.26

@@ -93,6 +93,12 @@ class RNNLanguageModel(nn.Module):
         output, state = self.rnn(inputs, state)
         return self.decoder(self.drop(output)), state
 
+    def loss(self, tokens: Tensor, targets: Tensor, state: Optional[State] = None,
+             reduction: str = "mean") -> tuple[Tensor, State]:
+        """Cross-entropy of predicting ``targets`` (N, L) from ``tokens`` (N, L); (loss, final state)."""
+        logits, state = self(tokens, state)
+        return next_token_loss(logits, targets, reduction), state
+
     def init_state(self, batch_size: int) -> State:
         """Zero state for ``batch_size`` sequences, on the parameters' device and dtype."""
         weight = self.decoder.weight
@@ -100,6 +106,17 @@ class RNNLanguageModel(nn.Module):
         if self.config.cell == "lstm":
             return weight.new_zeros(shape), weight.new_zeros(shape)
         return weight.new_zeros(shape)
+
+
+def next_token_loss(logits: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
+    """Cross-entropy: logits (N, L, V), targets (N, L) -> scalar (or (N*L,) with "none").
+
+    Half-precision logits (autocast) are widened to float32 first; float64 stays.
+    """
+    flat = logits.reshape(-1, logits.shape[-1])  # (N, L, V) -> (N*L, V)
+    if flat.dtype not in (torch.float32, torch.float64):
+        flat = flat.float()
+    return F.cross_entropy(flat, targets.reshape(-1), reduction=reduction)
 
 
 def map_state(state, fn):

@@ -11,6 +11,9 @@ from typing import Optional
 from torch import Tensor, nn
 
 from rnnkit.nn import GRU, LSTM, LockedDropout, embedding_dropout
+from rnnkit.nn.adaptive import AdaptiveSoftmax, parse_cutoffs
+
+from .lm import next_token_loss
 
 WORD_CELLS = ("lstm", "gru")
 
@@ -38,6 +41,10 @@ class WordLMConfig:
         tar_beta: temporal activation regularisation weight (AWD ``beta``).
         locked: variational (locked) dropout, one mask per sequence (AWD);
             False gives standard dropout with a fresh mask per step (Zaremba).
+        adaptive_cutoffs: ``""`` for a full softmax, else comma-separated
+            word ids (e.g. ``"2000,5000"``) splitting the frequency-sorted
+            vocabulary into a head and tail clusters (Grave et al., 2017);
+            see :class:`rnnkit.nn.adaptive.AdaptiveSoftmax`.
     """
     cell: str = "lstm"
     embedding_dim: int = 400
@@ -54,12 +61,16 @@ class WordLMConfig:
     ar_alpha: float = 2.0
     tar_beta: float = 1.0
     locked: bool = True
+    adaptive_cutoffs: str = ""
 
 
 class WordLanguageModel(nn.Module):
     """Inputs: tokens (N, L), state (per-layer list, or None for zeros).
 
-    Outputs: logits (N, L, V) and the per-layer final states. In training
+    Outputs: logits (N, L, V) and the per-layer final states; with an adaptive
+    softmax the "logits" are log-probabilities (same softmax). :meth:`loss`
+    scores targets without forming (N, L, V), which is where the adaptive
+    softmax saves its time. In training
     mode the last layer's output before (``raw_output``) and after
     (``dropped_output``) its dropout are kept for AR/TAR, each (N, L, H_last).
     """
@@ -83,7 +94,8 @@ class WordLanguageModel(nn.Module):
         drop = LockedDropout if c.locked else nn.Dropout
         self.drop_input, self.drop_hidden = drop(c.dropout_input), drop(c.dropout_hidden)
         self.drop_output = drop(c.dropout)
-        self.decoder = nn.Linear(last, vocab_size)
+        cutoffs = parse_cutoffs(c.adaptive_cutoffs, vocab_size)
+        self.decoder = AdaptiveSoftmax(last, vocab_size, cutoffs) if cutoffs else nn.Linear(last, vocab_size)
         if c.tie_weights:
             self.decoder.weight = self.embedding.weight
         if c.init_range:
@@ -92,7 +104,8 @@ class WordLanguageModel(nn.Module):
         self.raw_output: Optional[Tensor] = None
         self.dropped_output: Optional[Tensor] = None
 
-    def forward(self, tokens: Tensor, state=None):
+    def features(self, tokens: Tensor, state=None) -> tuple[Tensor, tuple]:
+        """tokens (N, L) -> (last layer's dropped output (N, L, H_last), per-layer final states)."""
         x = embedding_dropout(self.embedding, tokens, self.config.dropout_embedding, self.training)
         x = self.drop_input(x)
         finals = []
@@ -104,7 +117,23 @@ class WordLanguageModel(nn.Module):
         dropped = self.drop_output(x)
         if self.training:
             self.raw_output, self.dropped_output = x, dropped
-        return self.decoder(dropped), tuple(finals)
+        return dropped, tuple(finals)
+
+    def forward(self, tokens: Tensor, state=None) -> tuple[Tensor, tuple]:
+        hidden, finals = self.features(tokens, state)
+        if isinstance(self.decoder, AdaptiveSoftmax):
+            return self.decoder.log_prob(hidden), finals
+        return self.decoder(hidden), finals
+
+    def loss(self, tokens: Tensor, targets: Tensor, state=None, reduction: str = "mean"):
+        """Cross-entropy of predicting ``targets`` (N, L) from ``tokens`` (N, L); (loss, final states)."""
+        if not isinstance(self.decoder, AdaptiveSoftmax):
+            logits, finals = self(tokens, state)
+            return next_token_loss(logits, targets, reduction), finals
+        hidden, finals = self.features(tokens, state)
+        nll = self.decoder.nll(hidden.reshape(-1, hidden.shape[-1]), targets.reshape(-1))  # (N*L,)
+        reduced = {"mean": nll.mean, "sum": nll.sum, "none": lambda: nll}[reduction]()
+        return reduced, finals
 
     def regularisation(self) -> Tensor:
         """AR + TAR on the last forward call (training mode), a scalar.

@@ -5,7 +5,6 @@ import math
 from typing import Iterator, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from rnnkit.data import BPTTStream, Window, eval_windows
@@ -17,16 +16,14 @@ from rnnkit.models.lm import (RNNLanguageModel, detach_state, map_state, state_f
 
 
 def window_loss(model: RNNLanguageModel, window: Window, state, reduction: str = "mean"):
-    """Cross-entropy of one window; returns (loss, final state detached)."""
-    weight = model.decoder.weight
+    """Cross-entropy of one window (``model.loss``); returns (loss, final state detached)."""
+    weight = next(model.parameters())
     device = weight.device
     if window.reset:
         state = None
     else:  # the parameters' device and dtype: autocast may hand back a bf16 state
         state = map_state(state, lambda s: s.to(device=device, dtype=weight.dtype))
-    logits, state = model(window.inputs.to(device), state)
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(),
-                           window.targets.to(device).reshape(-1), reduction=reduction)
+    loss, state = model.loss(window.inputs.to(device), window.targets.to(device), state, reduction)
     return loss, detach_state(state)
 
 
@@ -134,7 +131,7 @@ class TrainedLM:
                      top_p: float, seed: Optional[int]) -> Iterator[int]:
         """``length`` sampled ids after ``prime`` (l,), one model step each, state carried."""
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        device = self.model.decoder.weight.device
+        device = next(self.model.parameters()).device
 
         def step(tokens, state):
             return self.model(tokens.to(device), state)
