@@ -96,12 +96,22 @@ def _add_use(sub) -> None:
     sample.add_argument("--seed", type=int, default=None, help="seed for repeatable samples")
     sample.add_argument("--skip-unknown", action="store_true",
                         help="drop prime characters the model does not know")
+    sample.add_argument("--category", default=None, help="language to generate names in (names-gen)")
+    sample.add_argument("--start", default=None,
+                        help="one name per start letter, e.g. RUS (names-gen)")
+    sample.add_argument("--n", type=_positive_int, default=None,
+                        help="names to sample (names-gen; per start letter with --start)")
     sample.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps")
+    predict = sub.add_parser("predict", help="top languages of names (names classifier)")
+    predict.add_argument("checkpoint", help="checkpoint file or run directory (its best checkpoint)")
+    predict.add_argument("names", nargs="*", help="names to classify (default: one per line on stdin)")
+    predict.add_argument("--top", type=_positive_int, default=3, help="languages per name")
+    predict.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps")
     evaluate = sub.add_parser("eval", help="loss of a trained model on a text")
     evaluate.add_argument("checkpoint", help="checkpoint file or run directory (its best checkpoint)")
     evaluate.add_argument("--text", default=None, help="UTF-8 text file to score (charlm)")
     evaluate.add_argument("--split", default=None, choices=("train", "valid", "test"),
-                          help="split of the run's corpus to score (wordlm; test uses batch 1)")
+                          help="split of the run's data to score (wordlm: test uses batch 1; names)")
     evaluate.add_argument("--data-dir", default=None, help="data directory (wordlm)")
     evaluate.add_argument("--skip-unknown", action="store_true",
                           help="drop characters the model does not know instead of failing")
@@ -127,8 +137,9 @@ def _train(args) -> int:
     from rnnkit.train import config as cfg
     module = task_module(args.task)
     overrides = cfg.overrides_from_args(args)
-    if overrides.get("data", {}).get("text"):  # absolute, so --resume works from anywhere
-        overrides["data"]["text"] = str(Path(overrides["data"]["text"]).resolve())
+    for key in ("text", "data_dir"):  # absolute, so --resume and eval work from anywhere
+        if overrides.get("data", {}).get(key):
+            overrides["data"][key] = str(Path(overrides["data"][key]).resolve())
     if args.resume:
         changed = sorted(f"--{k.replace('_', '-')}" for s, d in overrides.items() if s != "train" for k in d)
         changed += [flag for flag, given in (("--preset", args.preset), ("--run-dir", args.run_dir),
@@ -145,6 +156,8 @@ def _train(args) -> int:
         outcome = runner.train(module.TASK, sections, module.build, args.run_dir,
                                overwrite=args.overwrite, progress=not args.quiet, preset=preset)
     result = outcome.result
+    if result.status == "finished" and hasattr(module, "report"):
+        print(module.report(outcome.run_dir))
     shown = ", ".join(f"{k} {v:.4f}" for k, v in result.last_eval.items())
     print(f"{result.status}: {result.message}; step {result.step}; "
           f"best val loss {result.best_loss:.4f}" + (f"; last eval {shown}" if shown else ""))
@@ -158,6 +171,18 @@ def _train(args) -> int:
 def _sample(args) -> int:
     import rnnkit
     model = rnnkit.load(args.checkpoint, device=args.device)
+    if hasattr(model, "sample_names"):
+        if args.category is None:
+            raise ValueError(f"--category is required; expected one of {', '.join(model.languages)}")
+        names = model.sample_names(args.category, start=args.start or "", n=args.n or 1,
+                                   temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                                   seed=args.seed)
+        print("\n".join(names))
+        return 0
+    ignored = [flag for flag, value in (("--category", args.category), ("--start", args.start),
+                                        ("--n", args.n)) if value is not None]
+    if ignored:
+        raise ValueError(f"{', '.join(ignored)}: only for names-gen checkpoints")
     words = hasattr(model, "evaluate_split")
     length = args.words if args.words is not None else args.length
     if length is None:
@@ -179,10 +204,27 @@ def _sample(args) -> int:
     return 0
 
 
+def _predict(args) -> int:
+    import rnnkit
+    from rnnkit.tasks.names import format_predictions
+    model = rnnkit.load(args.checkpoint, device=args.device)
+    if not hasattr(model, "predict"):
+        raise ValueError(f"{args.checkpoint}: predict needs a names classifier checkpoint")
+    names = args.names or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if not names:
+        raise ValueError("no names given (as arguments or one per line on stdin)")
+    print(format_predictions(names, model.predict(names, args.top)))
+    return 0
+
+
 def _eval(args) -> int:
     import rnnkit
     from rnnkit.data import read_text
     model = rnnkit.load(args.checkpoint, device=args.device)
+    if hasattr(model, "evaluate_names"):
+        result = model.evaluate_names(args.split or "test", data_dir=args.data_dir)
+        print(json.dumps(result) if args.json else model.describe(result))
+        return 0
     if hasattr(model, "evaluate_split"):
         if args.text is not None:
             raise ValueError("--text is for character models; a word model scores --split")
@@ -224,6 +266,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _sample(args)
         elif args.command == "eval":
             return _eval(args)
+        elif args.command == "predict":
+            return _predict(args)
         elif args.command == "plot":
             from rnnkit.train.plots import plot_run
             print(plot_run(args.run_dir, args.out))

@@ -39,18 +39,19 @@ class LMConfig:
     tie_weights: bool = False
 
 
-def build_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float):
-    """An ``rnnkit.nn`` layer (batch_first) for the name ``cell``."""
+def build_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float,
+              bidirectional: bool = False):
+    """An ``rnnkit.nn`` layer (batch_first) for the name ``cell``; dropout between layers only."""
     if cell not in CELLS:
         raise ValueError(f"cell: expected one of {', '.join(CELLS)}, got {cell!r}")
     drop = dropout if num_layers > 1 else 0.0
+    common = dict(dropout=drop, batch_first=True, bidirectional=bidirectional)
     if cell == "lstm":
-        return LSTM(input_size, hidden_size, num_layers, dropout=drop, batch_first=True)
+        return LSTM(input_size, hidden_size, num_layers, **common)
     if cell == "gru":
-        return GRU(input_size, hidden_size, num_layers, dropout=drop, batch_first=True)
+        return GRU(input_size, hidden_size, num_layers, **common)
     nonlinearity = cell.split("_")[1]
-    return RNN(input_size, hidden_size, num_layers, nonlinearity=nonlinearity,
-               dropout=drop, batch_first=True)
+    return RNN(input_size, hidden_size, num_layers, nonlinearity=nonlinearity, **common)
 
 
 class RNNLanguageModel(nn.Module):

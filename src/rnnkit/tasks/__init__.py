@@ -6,8 +6,9 @@ from types import ModuleType
 
 #: task name -> module under rnnkit.tasks (each has TASK, defaults, PRESETS, build, and a
 #: predictor class named in PREDICTORS)
-REGISTRY = {"charlm": "charlm", "wordlm": "wordlm"}
-PREDICTORS = {"charlm": "CharLM", "wordlm": "WordLM"}
+REGISTRY = {"charlm": "charlm", "wordlm": "wordlm", "names": "names", "names-gen": "namesgen"}
+PREDICTORS = {"charlm": "CharLM", "wordlm": "WordLM", "names": "NameClassifier",
+              "names-gen": "NameGenerator"}
 
 
 def task_module(name: str) -> ModuleType:

@@ -1,0 +1,298 @@
+"""Recipe: which language is a surname from (18 classes, the PyTorch tutorial data).
+
+Train: ``rnnkit train names`` (bundled data, or ``--data-dir`` with [Language].txt files)
+Predict: ``rnnkit predict RUN_DIR Schmidhuber Hinton Nakamura --top 3`` (or names on stdin)
+Evaluate: ``rnnkit eval RUN_DIR --split test`` (accuracy, macro-F1, per class, confusion PNG)
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from rnnkit.data.batches import BatchCycler, pad_batch
+from rnnkit.data.names import (NameVocab, NamesData, fold_ascii, read_names, split_examples,
+                               stratified_split)
+from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
+from rnnkit.train import config as cfg
+from rnnkit.train.checkpoint import Checkpoint
+from rnnkit.train.metrics import classification_report, confusion_matrix, plot_confusion
+from rnnkit.train.trainer import TrainConfig
+
+TASK = "names"
+BALANCE = ("none", "weighted", "sampler")
+
+
+@dataclass
+class NamesDataConfig:
+    """Names data, split and batching.
+
+    Attributes:
+        data_dir: folder of [Language].txt files; empty = the bundled tutorial data.
+        ascii: fold names to ASCII as the tutorial does (default: keep Unicode).
+        split_seed: seed of the stratified 80/10/10 train/valid/test split.
+        batch_size: names per batch.
+        balance: class imbalance: ``none``, ``weighted`` (loss weighted by
+            inverse class frequency) or ``sampler`` (rare classes drawn more often).
+        balance_power: how far to balance: weights (or sampling rates) are
+            (inverse class frequency) ** power; 1 = fully balanced, 0 = none.
+    """
+    data_dir: str = ""
+    ascii: bool = False
+    split_seed: int = 0
+    batch_size: int = 64
+    balance: str = "weighted"
+    balance_power: float = 0.5
+
+
+def defaults():
+    return {"data": NamesDataConfig(), "model": ClassifierConfig(),
+            "train": TrainConfig(optimizer="adam", lr=3e-3, schedule="cosine", max_epochs=0,
+                                 max_steps=3000, warmup_steps=100, final_lr_ratio=0.02,
+                                 eval_every=0, eval_each_epoch=True, grad_clip=1.0)}
+
+
+PRESETS = {
+    # chosen by measurement on a 2-core CPU; see benchmarks/RESULTS.md (issue 6)
+    "cpu-quick": {"train": {"max_minutes": 9.0}},
+}
+HELP = {"data_dir": "folder of [Language].txt files (default: the bundled tutorial data)",
+        "balance": "none, weighted or sampler", "cell": "lstm, gru, rnn_tanh or rnn_relu"}
+
+
+def default_preset(device: str) -> str:
+    return "cpu-quick"
+
+
+def load_split(data: NamesDataConfig, saved: Optional[dict] = None):
+    """(names data, split assignment, examples per split); a saved split is checked against the data."""
+    names = read_names(data.data_dir or None, ascii=data.ascii)
+    if saved is not None:
+        if saved["data_sha256"] != names.digest():
+            raise ValueError(f"names data in {data.data_dir or 'the package'} changed since this "
+                             "run was trained (different names or languages); its saved split no longer applies")
+        assignment = saved["split"]
+    else:
+        assignment = stratified_split(names, seed=data.split_seed)
+    return names, assignment, split_examples(names, assignment)
+
+
+def split_meta(names: NamesData, assignment: str) -> dict:
+    """What a checkpoint keeps so the same split can be rebuilt and checked."""
+    return {"languages": names.languages, "split": assignment, "data_sha256": names.digest()}
+
+
+def class_weights(labels: Sequence[int], num_classes: int, power: float = 1.0) -> Tensor:
+    """Per-class weights (N / (C * count_c)) ** power; power 1 is sklearn's "balanced"."""
+    counts = torch.bincount(torch.tensor(labels), minlength=num_classes).double()
+    return (len(labels) / (num_classes * counts.clamp(min=1))).pow(power).float()
+
+
+@torch.no_grad()
+def predict_log_probs(model: SequenceClassifier, encoded: Sequence[Tensor], batch_size: int = 256) -> Tensor:
+    """Log-probabilities (M, C) for ``encoded`` names, batched by length, in the given order."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    out = [None] * len(encoded)
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        ids, lengths = pad_batch([encoded[i] for i in rows])
+        log_probs = F.log_softmax(model(ids.to(device), lengths).float(), dim=-1).cpu()
+        for row, i in enumerate(rows):
+            out[i] = log_probs[row]
+    model.train(was_training)
+    return torch.stack(out)
+
+
+class ClassifierObjective:
+    """Cross-entropy on length-bucketed padded batches; validation accuracy and macro-F1."""
+
+    def __init__(self, train: list[tuple[Tensor, int]], valid: list[tuple[Tensor, int]],
+                 num_classes: int, batch_size: int, balance: str, seed: int, power: float = 1.0) -> None:
+        if balance not in BALANCE:
+            raise ValueError(f"balance: expected one of {', '.join(BALANCE)}, got {balance!r}")
+        self.train, self.valid, self.num_classes = train, valid, num_classes
+        labels = [label for _, label in train]
+        weights = class_weights(labels, num_classes, power)
+        self.loss_weight = weights if balance == "weighted" else None
+        per_example = weights[torch.tensor(labels)].double() if balance == "sampler" else None
+        self.cycler = BatchCycler([len(ids) for ids, _ in train], batch_size, seed, per_example)
+
+    @property
+    def epoch(self) -> int:
+        return self.cycler.epoch
+
+    def next_batch(self):
+        rows = self.cycler.next()
+        ids, lengths = pad_batch([self.train[i][0] for i in rows])
+        return ids, lengths, torch.tensor([self.train[i][1] for i in rows])
+
+    def step(self, model, batch) -> tuple[Tensor, int]:
+        ids, lengths, labels = batch
+        device = next(model.parameters()).device
+        weight = self.loss_weight.to(device) if self.loss_weight is not None else None
+        logits = model(ids.to(device), lengths)
+        return F.cross_entropy(logits.float(), labels.to(device), weight=weight), len(labels)
+
+    def evaluate(self, model) -> dict[str, float]:
+        result = score(model, self.valid, self.num_classes)
+        return {"loss": result["loss"], "accuracy": result["accuracy"], "macro_f1": result["macro_f1"]}
+
+    def state_dict(self):
+        tensors, meta = self.cycler.state_dict()
+        return {f"cycler/{k}": v for k, v in tensors.items()}, {"cycler": meta}
+
+    def load_state_dict(self, tensors, meta) -> None:
+        self.cycler.load_state_dict({"generator": tensors["cycler/generator"]}, meta["cycler"])
+
+
+def score(model, examples: list[tuple[Tensor, int]], num_classes: int, names=None) -> dict:
+    """Loss, accuracy, macro-F1, per-class figures and the confusion matrix on ``examples``."""
+    log_probs = predict_log_probs(model, [ids for ids, _ in examples])
+    labels = torch.tensor([label for _, label in examples])
+    predicted = log_probs.argmax(-1)
+    confusion = confusion_matrix(predicted, labels, num_classes)
+    report = classification_report(confusion, names or [str(i) for i in range(num_classes)])
+    report["loss"] = float(F.nll_loss(log_probs, labels))
+    report["confusion"], report["predicted"] = confusion, predicted
+    return report
+
+
+def build(sections, resume_meta: Optional[dict]):
+    """Model, objective and checkpoint metadata for a names run."""
+    data: NamesDataConfig = sections["data"]
+    names, assignment, parts = load_split(data, resume_meta)
+    vocab = NameVocab.from_names([name for name, _ in parts["train"]])
+    encode = lambda part: [(vocab.encode(name, warn=False), label) for name, label in parts[part]]  # noqa: E731
+    print(f"names: {len(names.examples):,} names in {len(names.languages)} languages "
+          f"({names.duplicates_removed:,} repeats within a language removed; {len(names.multi_label):,} "
+          f"names under 2+ languages); split {', '.join(f'{k} {len(v):,}' for k, v in parts.items())}",
+          file=sys.stderr)
+    model = SequenceClassifier(len(vocab), len(names.languages), sections["model"])
+    objective = ClassifierObjective(encode("train"), encode("valid"), len(names.languages),
+                                    data.batch_size, data.balance, sections["train"].seed,
+                                    data.balance_power)
+    return model, objective, dict(split_meta(names, assignment), vocab=vocab.to_json())
+
+
+class NameClassifier:
+    """A trained classifier: top languages of names, metrics on a split."""
+
+    def __init__(self, model: SequenceClassifier, vocab: NameVocab, meta: dict) -> None:
+        self.model, self.vocab, self.meta = model.eval(), vocab, meta
+        self.languages = meta["languages"]
+
+    @classmethod
+    def from_checkpoint(cls, state: Checkpoint, device: str = "cpu") -> "NameClassifier":
+        sections = cfg.from_dict(defaults(), state.meta["config"])
+        vocab = NameVocab.from_json(state.meta["vocab"])
+        model = SequenceClassifier(len(vocab), len(state.meta["languages"]), sections["model"])
+        model.load_state_dict(state.section("model"))
+        return cls(model.to(device), vocab, dict(state.meta, path=str(state.path)))
+
+    def predict(self, names: Sequence[str], top: int = 3) -> list[list[tuple[float, str]]]:
+        """For each name, its ``top`` languages as (log-probability, language), best first."""
+        if top < 1:
+            raise ValueError(f"--top: expected >= 1, got {top}")
+        for number, name in enumerate(names, 1):
+            if not name.strip():
+                raise ValueError(f"name {number}: empty name")
+        fold = self.meta["config"]["data"]["ascii"]
+        cleaned = [fold_ascii(n.strip()) if fold else n.strip() for n in names]
+        for number, (name, clean) in enumerate(zip(names, cleaned), 1):
+            if not clean:
+                raise ValueError(f"name {number}: {name.strip()!r} has no ASCII letters (the model "
+                                 "was trained with --ascii)")
+        encoded = [self.vocab.encode(name) for name in cleaned]
+        log_probs = predict_log_probs(self.model, encoded)
+        values, indices = log_probs.topk(min(top, len(self.languages)), dim=-1)
+        return [[(float(v), self.languages[int(i)]) for v, i in zip(vs, ix)]
+                for vs, ix in zip(values, indices)]
+
+    def evaluate_names(self, split: str = "test", data_dir: Optional[str] = None,
+                       confusion_png: Optional[str | Path] = "auto") -> dict:
+        """Accuracy, macro-F1, per-class precision/recall/F1 on a split of the run's data.
+
+        Each (name, language) pair is one example, so a name listed under two
+        languages can be right for at most one of them; ``any_label_accuracy``
+        counts a prediction right when it is any of the name's languages.
+        """
+        data = cfg.from_dict(defaults(), self.meta["config"])["data"]
+        if data_dir is not None:
+            data.data_dir = data_dir
+        names, _, parts = load_split(data, self.meta)
+        examples = [(self.vocab.encode(n, warn=False), label) for n, label in parts[split]]
+        result = score(self.model, examples, len(self.languages), self.languages)
+        predicted = result.pop("predicted").tolist()
+        labels_of = {}
+        for name, label in names.examples:
+            labels_of.setdefault(name, set()).add(label)
+        right = sum(p in labels_of[n] for p, (n, _) in zip(predicted, parts[split]))
+        result["any_label_accuracy"] = right / max(len(predicted), 1)
+        result["examples"] = len(examples)
+        result["multi_label_examples"] = sum(len(labels_of[n]) > 1 for n, _ in parts[split])
+        result["split"] = split
+        if confusion_png == "auto":  # beside the checkpoint
+            confusion_png = Path(self.meta["path"]).parent / f"confusion_{split}.png"
+        if confusion_png is not None:
+            result["confusion_png"] = str(confusion_png)
+            plot_confusion(result["confusion"], self.languages, confusion_png,
+                           f"{split}: accuracy {result['accuracy']:.3f}, macro-F1 {result['macro_f1']:.3f}")
+        result["confusion"] = result["confusion"].tolist()
+        return result
+
+
+    @staticmethod
+    def describe(result: dict) -> str:
+        """A readable summary of :meth:`evaluate_names`: totals, then a per-class table."""
+        lines = [f"{result['split']}: accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f} "
+                 f"over {result['examples']:,} (name, language) pairs; any-label accuracy "
+                 f"{result['any_label_accuracy']:.4f} ({result['multi_label_examples']} pairs belong "
+                 "to names listed under 2+ languages)",
+                 f"{'language':<12} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>7}"]
+        for language, row in result["per_class"].items():
+            lines.append(f"{language:<12} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} "
+                         f"{row['support']:>7}")
+        if "confusion_png" in result:
+            lines.append(f"confusion matrix: {result['confusion_png']}")
+        return "\n".join(lines)
+
+
+def format_predictions(names: Sequence[str], predictions) -> str:
+    """The tutorial's layout: the name, then ``    (-0.19) German`` per language."""
+    lines = []
+    for name, top in zip(names, predictions):
+        lines.append(name.strip())
+        lines += [f"    ({log_prob:.2f}) {language}" for log_prob, language in top]
+    return "\n".join(lines)
+
+
+def write_split(run_dir: Path, meta: dict) -> Path:
+    """split.json: the run's names per split and the names listed under several languages."""
+    data = cfg.from_dict(defaults(), meta["config"])["data"]
+    names, _, parts = load_split(data, meta)
+    languages = names.languages
+    record = {split: [[name, languages[label]] for name, label in examples] for split, examples in parts.items()}
+    record["multi_label"] = {name: [languages[l] for l in labels] for name, labels in names.multi_label.items()}
+    path = run_dir / "split.json"
+    path.write_text(json.dumps(record, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+    return path
+
+
+def report(run_dir: Path) -> str:
+    """After training: test metrics of the best checkpoint (report_test.json, confusion_test.png)
+    and the split (split.json)."""
+    from rnnkit.tasks import load
+    classifier = load(run_dir)
+    write_split(run_dir, classifier.meta)
+    result = classifier.evaluate_names("test", confusion_png=run_dir / "confusion_test.png")
+    (run_dir / "report_test.json").write_text(json.dumps(result, indent=1) + "\n")
+    return classifier.describe(result)

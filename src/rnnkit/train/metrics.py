@@ -1,0 +1,57 @@
+"""Classification metrics: confusion matrix, per-class precision/recall/F1, accuracy, macro-F1."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+
+def confusion_matrix(predicted: Tensor, target: Tensor, num_classes: int) -> Tensor:
+    """(C, C) counts; row = true class, column = predicted class."""
+    index = target.long() * num_classes + predicted.long()
+    return torch.bincount(index, minlength=num_classes * num_classes).view(num_classes, num_classes)
+
+
+def classification_report(confusion: Tensor, names: Sequence[str]) -> dict:
+    """Accuracy, macro-F1 and per-class precision/recall/F1/support from a confusion matrix.
+
+    A class never predicted has precision 0. As in scikit-learn, the macro
+    average runs over the classes that occur as a label or as a prediction.
+    """
+    confusion = confusion.double()
+    correct = confusion.diag()
+    support, predicted = confusion.sum(1), confusion.sum(0)
+    precision = torch.where(predicted > 0, correct / predicted.clamp(min=1), torch.zeros_like(correct))
+    recall = torch.where(support > 0, correct / support.clamp(min=1), torch.zeros_like(correct))
+    denominator = precision + recall
+    f1 = torch.where(denominator > 0, 2 * precision * recall / denominator.clamp(min=1e-12),
+                     torch.zeros_like(correct))
+    present = (support > 0) | (predicted > 0)
+    per_class = {name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                        "support": int(support[i])} for i, name in enumerate(names)}
+    return {"accuracy": float(correct.sum() / confusion.sum().clamp(min=1)),
+            "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+            "per_class": per_class}
+
+
+def plot_confusion(confusion: Tensor, names: Sequence[str], path, title: str = "") -> None:
+    """Row-normalised confusion matrix (true class per row) as a PNG at ``path``."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rates = confusion.double() / confusion.sum(1, keepdim=True).clamp(min=1)
+    size = max(5.0, 0.38 * len(names) + 2)
+    fig, ax = plt.subplots(figsize=(size, size * 0.9), dpi=120)
+    image = ax.imshow(rates.numpy(), cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

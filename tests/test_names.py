@@ -1,0 +1,202 @@
+"""Names: data and split, classifier (packed = one at a time, predict format), generator, bad input."""
+import io
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnkit.cli import main
+from rnnkit.data.batches import BatchCycler, pad_batch
+from rnnkit.data.names import NameVocab, fold_ascii, read_names, split_examples, stratified_split
+from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
+from rnnkit.tasks.names import format_predictions
+from rnnkit.train.metrics import classification_report, confusion_matrix
+
+SYLLABLES = ["ka", "ri", "mo", "te", "lu", "sa", "no", "vi", "de", "ba"]
+
+
+def write_languages(folder: Path, per_language: int = 80, seed: int = 0) -> Path:
+    """Three made-up languages a model can tell apart: -ov endings, -son endings, Mc- starts."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    def stem():
+        return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 3))).capitalize()
+    styles = {"Ovish": lambda: stem() + "ov", "Sonish": lambda: stem() + "son", "Mcish": lambda: "Mc" + stem()}
+    for language, make in styles.items():
+        names = {make() for _ in range(per_language * 3)}
+        (folder / f"{language}.txt").write_text("\n".join(sorted(names)[:per_language]) + "\n")
+    return folder
+
+
+def test_bundled_data_counts_match_the_issue():
+    data = read_names()
+    assert len(data.languages) == 18 and len(data.examples) == 18015
+    assert data.duplicates_removed == 20074 - 18015
+    assert len(data.multi_label) == 469  # names carrying two or more labels
+    russian = data.languages.index("Russian")
+    assert round(sum(label == russian for _, label in data.examples) / len(data.examples), 3) == 0.519
+
+
+def test_split_is_stratified_grouped_and_reproducible():
+    data = read_names()
+    first, again, other = (stratified_split(data, seed=s) for s in (0, 0, 1))
+    assert first == again and first != other
+    parts = split_examples(data, first)
+    for label, language in enumerate(data.languages):
+        counts = [sum(1 for _, l in parts[s] if l == label) for s in ("train", "valid", "test")]
+        total = sum(counts)
+        for count, fraction in zip(counts, (0.8, 0.1, 0.1)):
+            assert abs(count - fraction * total) <= 2 + 0.02 * total, (language, counts)
+    where = {}
+    for split, examples in parts.items():
+        for name, _ in examples:
+            where.setdefault(name, set()).add(split)
+    assert all(len(splits) == 1 for splits in where.values())  # a name never straddles splits
+
+
+def test_ascii_folding_as_in_the_tutorial():
+    assert fold_ascii("Ślusàrski") == "Slusarski"
+    assert fold_ascii("O'Néill") == "O'Neill"
+
+
+def test_too_few_names_for_a_split_is_an_error(tmp_path):
+    (tmp_path / "A.txt").write_text("Abe\nCole\n")
+    (tmp_path / "B.txt").write_text("Dee\nEve\n")
+    data = read_names(tmp_path)
+    with pytest.raises(ValueError, match="valid and test split.* would be empty"):
+        split_examples(data, stratified_split(data))
+
+
+def test_bad_data_folders_are_named(tmp_path):
+    with pytest.raises(ValueError, match="has no .txt files"):
+        read_names(tmp_path)
+    (tmp_path / "Empty.txt").write_text("")
+    with pytest.raises(ValueError, match=r"Empty.txt is empty"):
+        read_names(tmp_path)
+    (tmp_path / "Empty.txt").write_text("\n")
+    with pytest.raises(ValueError, match=r"Empty.txt is empty"):
+        read_names(tmp_path)
+    (tmp_path / "Empty.txt").write_bytes("Ab\u00e9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"Empty.txt: not UTF-8"):
+        read_names(tmp_path)
+    (tmp_path / "Empty.txt").write_text("Abe\n\nCole\n")
+    with pytest.raises(ValueError, match=r"Empty.txt:2: empty name"):
+        read_names(tmp_path)
+
+
+def test_unseen_characters_become_unknown_with_a_warning():
+    vocab = NameVocab.from_names(["abc"])
+    with pytest.warns(UserWarning, match=r"'z'.*never seen in training"):
+        ids = vocab.encode("azb")
+    assert ids.tolist() == [vocab.index["a"], vocab.unk, vocab.index["b"]]
+
+
+@pytest.mark.parametrize("cell, bidirectional", [("lstm", True), ("gru", False), ("rnn_tanh", True)])
+def test_packed_batches_predict_as_one_name_at_a_time(cell, bidirectional):
+    torch.manual_seed(0)
+    config = ClassifierConfig(cell=cell, embedding_dim=8, hidden_size=12, num_layers=2,
+                              bidirectional=bidirectional, dropout=0.0)
+    model = SequenceClassifier(20, 5, config).double().eval()
+    names = [torch.randint(4, 20, (n,)) for n in (7, 1, 4, 9, 3)]
+    ids, lengths = pad_batch(names)
+    batched = model(ids, lengths)
+    alone = torch.cat([model(n.unsqueeze(0), torch.tensor([len(n)])) for n in names])
+    torch.testing.assert_close(batched, alone, rtol=0, atol=1e-12)
+
+
+def test_batch_cycler_resumes_exactly_and_balances():
+    lengths = [random.Random(i).randint(1, 9) for i in range(103)]
+    cycler = BatchCycler(lengths, 8, seed=3)
+    for _ in range(17):  # past the first epoch (13 batches)
+        cycler.next()
+    tensors, meta = cycler.state_dict()
+    expected = [cycler.next() for _ in range(20)]
+    resumed = BatchCycler(lengths, 8, seed=99)
+    resumed.load_state_dict(tensors, meta)
+    assert [resumed.next() for _ in range(20)] == expected and meta["epoch"] == 1
+    labels = torch.tensor([0] * 95 + [1] * 8)
+    weights = (1.0 / torch.bincount(labels).double())[labels]
+    balanced = BatchCycler(lengths, 8, seed=0, weights=weights)
+    drawn = [i for _ in range(130) for i in balanced.next()]
+    share = sum(labels[i].item() for i in drawn) / len(drawn)
+    assert 0.4 < share < 0.6  # the 8-example class is drawn about half the time
+
+
+def test_classification_report_on_a_known_matrix():
+    predicted, target = torch.tensor([0, 0, 1, 1, 2, 0]), torch.tensor([0, 1, 1, 1, 2, 2])
+    confusion = confusion_matrix(predicted, target, 3)
+    assert confusion.tolist() == [[1, 0, 0], [1, 2, 0], [1, 0, 1]]
+    report = classification_report(confusion, ["a", "b", "c"])
+    assert report["accuracy"] == pytest.approx(4 / 6)
+    assert report["per_class"]["a"]["precision"] == pytest.approx(1 / 3)
+    assert report["per_class"]["b"]["recall"] == pytest.approx(2 / 3)
+    f1 = [2 * (1 / 3) / (4 / 3), 2 * (2 / 3) / (5 / 3), 2 * 0.5 / 1.5]
+    assert report["macro_f1"] == pytest.approx(sum(f1) / 3)
+
+
+def test_predict_format():
+    text = format_predictions(["Schmidhuber "], [[(-0.1912, "German"), (-2.4833, "Czech")]])
+    assert text == "Schmidhuber\n    (-0.19) German\n    (-2.48) Czech"
+
+
+SMALL = ["--embedding-dim", "16", "--hidden-size", "32", "--batch-size", "16", "--quiet",
+         "--max-minutes", "0", "--lr", "0.01"]
+
+
+def test_classifier_learns_predicts_and_reports(tmp_path, capsys, monkeypatch):
+    data = write_languages(tmp_path / "langs")
+    run = tmp_path / "run"
+    assert main(["train", "names", "--data-dir", str(data), "--run-dir", str(run), "--max-steps", "150",
+                 *SMALL]) == 0
+    out = capsys.readouterr().out
+    report = json.loads((run / "report_test.json").read_text())
+    assert report["accuracy"] >= 0.9 and report["macro_f1"] >= 0.9, out  # chance is 1/3
+    assert (run / "confusion_test.png").stat().st_size > 1000
+    split = json.loads((run / "split.json").read_text())
+    assert len(split["train"]) + len(split["valid"]) + len(split["test"]) == 240
+    assert main(["predict", str(run), "Kateov", "Kateson", "--top", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Kateov" and lines[3] == "Kateson" and len(lines) == 6
+    assert all(re.fullmatch(r"    \(-\d+\.\d\d\) (Ovish|Sonish|Mcish)", l) for l in lines[1:3] + lines[4:])
+    assert lines[1].endswith("Ovish") and lines[4].endswith("Sonish")
+    monkeypatch.setattr("sys.stdin", io.StringIO("McKate\n\n"))
+    assert main(["predict", str(run)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "McKate" and lines[1].endswith("Mcish") and len(lines) == 4
+    assert main(["predict", str(run), "  "]) == 2
+    assert "name 1: empty name" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="never seen in training"):
+        assert main(["predict", str(run), "Kaov!"]) == 0
+    assert main(["eval", str(run), "--split", "valid"]) == 0
+    assert "valid: accuracy" in capsys.readouterr().out and (run / "confusion_valid.png").exists()
+
+
+def test_generator_learns_samples_and_rejects_unknown_categories(tmp_path, capsys):
+    data = write_languages(tmp_path / "langs")
+    run = tmp_path / "gen"
+    assert main(["train", "names-gen", "--data-dir", str(data), "--run-dir", str(run),
+                 "--max-steps", "200", *SMALL]) == 0
+    capsys.readouterr()
+    report = json.loads((run / "report_test.json").read_text())
+    # uniform over the 18 symbols it can emit is log(18) = 2.89 nats per character
+    assert report["loss"] < 2.0 and 0 <= report["novelty"]["novel"] <= 1
+    assert main(["sample", str(run), "--category", "Mcish", "--start", "MKT", "--temperature", "0.5",
+                 "--seed", "1"]) == 0
+    names = capsys.readouterr().out.split()
+    assert [n[0] for n in names] == ["M", "K", "T"] and all(len(n) > 2 for n in names)
+    assert main(["sample", str(run), "--category", "Ovish"]) == 0 and capsys.readouterr().out.strip()
+    assert main(["sample", str(run), "--category", "Sonish", "--n", "20", "--temperature", "0.5",
+                 "--seed", "2"]) == 0
+    names = capsys.readouterr().out.split()
+    assert len(names) == 20 and sum(n.endswith("son") for n in names) >= 15
+    assert main(["sample", str(run), "--category", "Klingon"]) == 2
+    assert "expected one of Mcish, Ovish, Sonish" in capsys.readouterr().err
+    assert main(["sample", str(run)]) == 2  # --category is required
+    assert "--category is required" in capsys.readouterr().err
+    assert main(["eval", str(run), "--split", "valid"]) == 0
+    assert re.match(r"valid: \d\.\d{4} nats/char", capsys.readouterr().out)
+    assert main(["sample", str(run), "--category", "Klingon"]) == 2
+    assert "unknown category 'Klingon'; expected one of Mcish, Ovish, Sonish" in capsys.readouterr().err
