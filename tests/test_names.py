@@ -178,15 +178,15 @@ def test_generator_learns_samples_and_rejects_unknown_categories(tmp_path, capsy
     data = write_languages(tmp_path / "langs")
     run = tmp_path / "gen"
     assert main(["train", "names-gen", "--data-dir", str(data), "--run-dir", str(run),
-                 "--max-steps", "200", *SMALL]) == 0
+                 "--max-steps", "500", *SMALL]) == 0
     capsys.readouterr()
     report = json.loads((run / "report_test.json").read_text())
     # uniform over the 18 symbols it can emit is log(18) = 2.89 nats per character
     assert report["loss"] < 2.0 and 0 <= report["novelty"]["novel"] <= 1
-    assert main(["sample", str(run), "--category", "Mcish", "--start", "MKT", "--temperature", "0.5",
+    assert main(["sample", str(run), "--category", "Mcish", "--start", "MKB", "--temperature", "0.5",
                  "--seed", "1"]) == 0
     names = capsys.readouterr().out.split()
-    assert [n[0] for n in names] == ["M", "K", "T"] and all(len(n) > 2 for n in names)
+    assert [n[0] for n in names] == ["M", "K", "B"] and all(len(n) > 2 for n in names)
     assert main(["sample", str(run), "--category", "Ovish"]) == 0 and capsys.readouterr().out.strip()
     assert main(["sample", str(run), "--category", "Sonish", "--n", "20", "--temperature", "0.5",
                  "--seed", "2"]) == 0
