@@ -184,20 +184,55 @@ def build(sections, resume_meta: Optional[dict]):
     return model, objective, dict(split_meta(names, assignment), vocab=vocab.to_json())
 
 
-class NameClassifier:
-    """A trained classifier: top languages of names, metrics on a split."""
+class TrainedNames:
+    """A trained names model (classifier or generator): model, vocabulary, languages, its split.
 
-    def __init__(self, model: SequenceClassifier, vocab: NameVocab, meta: dict) -> None:
+    Subclasses name ``model_class`` and ``config_defaults`` (their recipe's sections).
+    """
+    model_class: type
+
+    @staticmethod
+    def config_defaults() -> dict:
+        raise NotImplementedError
+
+    def __init__(self, model, vocab: NameVocab, meta: dict) -> None:
         self.model, self.vocab, self.meta = model.eval(), vocab, meta
         self.languages = meta["languages"]
 
     @classmethod
-    def from_checkpoint(cls, state: Checkpoint, device: str = "cpu") -> "NameClassifier":
-        sections = cfg.from_dict(defaults(), state.meta["config"])
+    def from_checkpoint(cls, state: Checkpoint, device: str = "cpu"):
+        sections = cfg.from_dict(cls.config_defaults(), state.meta["config"])
         vocab = NameVocab.from_json(state.meta["vocab"])
-        model = SequenceClassifier(len(vocab), len(state.meta["languages"]), sections["model"])
+        model = cls.model_class(len(vocab), len(state.meta["languages"]), sections["model"])
         model.load_state_dict(state.section("model"))
         return cls(model.to(device), vocab, dict(state.meta, path=str(state.path)))
+
+    def run_split(self, data_dir: Optional[str] = None) -> tuple[NamesData, dict]:
+        """(names data, examples per split) of the run, checked against its saved split."""
+        data = cfg.replace(NamesDataConfig(), self.meta["config"]["data"], "data")
+        if data_dir is not None:
+            data.data_dir = data_dir
+        names, _, parts = load_split(data, self.meta)
+        return names, parts
+
+    def write_split(self, run_dir: Path) -> Path:
+        """split.json: the run's names per split and the names listed under several languages."""
+        names, parts = self.run_split()
+        languages = names.languages
+        record = {split: [[name, languages[label]] for name, label in examples]
+                  for split, examples in parts.items()}
+        record["multi_label"] = {name: [languages[l] for l in labels]
+                                 for name, labels in names.multi_label.items()}
+        path = run_dir / "split.json"
+        path.write_text(json.dumps(record, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+        return path
+
+
+class NameClassifier(TrainedNames):
+    """A trained classifier: top languages of names, metrics on a split."""
+
+    model_class = SequenceClassifier
+    config_defaults = staticmethod(defaults)
 
     def predict(self, names: Sequence[str], top: int = 3) -> list[list[tuple[float, str]]]:
         """For each name, its ``top`` languages as (log-probability, language), best first."""
@@ -226,10 +261,7 @@ class NameClassifier:
         languages can be right for at most one of them; ``any_label_accuracy``
         counts a prediction right when it is any of the name's languages.
         """
-        data = cfg.from_dict(defaults(), self.meta["config"])["data"]
-        if data_dir is not None:
-            data.data_dir = data_dir
-        names, _, parts = load_split(data, self.meta)
+        names, parts = self.run_split(data_dir)
         examples = [(self.vocab.encode(n, warn=False), label) for n, label in parts[split]]
         result = score(self.model, examples, len(self.languages), self.languages)
         predicted = result.pop("predicted").tolist()
@@ -276,24 +308,12 @@ def format_predictions(names: Sequence[str], predictions) -> str:
     return "\n".join(lines)
 
 
-def write_split(run_dir: Path, meta: dict) -> Path:
-    """split.json: the run's names per split and the names listed under several languages."""
-    data = cfg.replace(NamesDataConfig(), meta["config"]["data"], "data")  # names and names-gen
-    names, _, parts = load_split(data, meta)
-    languages = names.languages
-    record = {split: [[name, languages[label]] for name, label in examples] for split, examples in parts.items()}
-    record["multi_label"] = {name: [languages[l] for l in labels] for name, labels in names.multi_label.items()}
-    path = run_dir / "split.json"
-    path.write_text(json.dumps(record, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
-    return path
-
-
 def report(run_dir: Path) -> str:
     """After training: test metrics of the best checkpoint (report_test.json, confusion_test.png)
     and the split (split.json)."""
     from rnnkit.tasks import load
     classifier = load(run_dir)
-    write_split(run_dir, classifier.meta)
+    classifier.write_split(run_dir)
     result = classifier.evaluate_names("test", confusion_png=run_dir / "confusion_test.png")
     (run_dir / "report_test.json").write_text(json.dumps(result, indent=1) + "\n")
     return classifier.describe(result)

@@ -20,11 +20,9 @@ from rnnkit.data.batches import BatchCycler, pad_batch
 from rnnkit.data.names import NameVocab, fold_ascii
 from rnnkit.decode.sampling import check_sampling, sample_token
 from rnnkit.models.namegen import ConditionalCharModel, NameGenConfig
-from rnnkit.train import config as cfg
-from rnnkit.train.checkpoint import Checkpoint
 from rnnkit.train.trainer import TrainConfig
 
-from .names import NamesDataConfig, class_weights, load_split, split_meta, write_split
+from .names import NamesDataConfig, TrainedNames, class_weights, load_split, split_meta
 
 TASK = "names-gen"
 MAX_LENGTH = 30
@@ -140,20 +138,11 @@ def build(sections, resume_meta: Optional[dict]):
     return model, objective, dict(split_meta(names, assignment), vocab=vocab.to_json())
 
 
-class NameGenerator:
+class NameGenerator(TrainedNames):
     """A trained generator: names in the style of a language, loss on a split."""
 
-    def __init__(self, model: ConditionalCharModel, vocab: NameVocab, meta: dict) -> None:
-        self.model, self.vocab, self.meta = model.eval(), vocab, meta
-        self.languages = meta["languages"]
-
-    @classmethod
-    def from_checkpoint(cls, state: Checkpoint, device: str = "cpu") -> "NameGenerator":
-        sections = cfg.from_dict(defaults(), state.meta["config"])
-        vocab = NameVocab.from_json(state.meta["vocab"])
-        model = ConditionalCharModel(len(vocab), len(state.meta["languages"]), sections["model"])
-        model.load_state_dict(state.section("model"))
-        return cls(model.to(device), vocab, state.meta)
+    model_class = ConditionalCharModel
+    config_defaults = staticmethod(defaults)
 
     def category_id(self, category: str) -> int:
         if category not in self.languages:
@@ -195,10 +184,7 @@ class NameGenerator:
 
     def evaluate_names(self, split: str = "test", data_dir: Optional[str] = None) -> dict:
         """Loss per character (``</s>`` included) on a split of the run's data."""
-        data = cfg.from_dict(defaults(), self.meta["config"])["data"]
-        if data_dir is not None:
-            data.data_dir = data_dir
-        _, _, parts = load_split(data, self.meta)
+        _, parts = self.run_split(data_dir)
         result = char_loss(self.model, encode_split(self.vocab, parts[split]))
         return dict(result, split=split, names=len(parts[split]))
 
@@ -209,8 +195,7 @@ class NameGenerator:
 
     def novelty(self, per_language: int = 100, temperature: float = 1.0, seed: int = 0) -> dict:
         """Sample ``per_language`` names per language; the fraction already in training vs new."""
-        data = cfg.from_dict(defaults(), self.meta["config"])["data"]
-        _, _, parts = load_split(data, self.meta)
+        _, parts = self.run_split()
         training = {(name, label) for name, label in parts["train"]}
         generator = torch.Generator().manual_seed(seed)
         seen = total = 0
@@ -227,7 +212,7 @@ def report(run_dir: Path) -> str:
     """After training: test loss per character and novelty of samples, in report_test.json."""
     from rnnkit.tasks import load
     generator = load(run_dir)
-    write_split(run_dir, generator.meta)
+    generator.write_split(run_dir)
     result = generator.evaluate_names("test")
     result["novelty"] = generator.novelty()
     (run_dir / "report_test.json").write_text(json.dumps(result, indent=1) + "\n")
