@@ -70,6 +70,12 @@ def test_too_few_names_for_a_split_is_an_error(tmp_path):
         split_examples(data, stratified_split(data))
 
 
+def test_a_bad_balance_flag_fails_before_the_run_directory_exists(tmp_path, capsys):
+    assert main(["train", "names", "--balance", "foo", "--run-dir", str(tmp_path / "run")]) == 2
+    assert "balance: expected one of none, weighted, sampler, got 'foo'" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_bad_data_folders_are_named(tmp_path):
     with pytest.raises(ValueError, match="has no .txt files"):
         read_names(tmp_path)

@@ -50,6 +50,12 @@ class NamesDataConfig:
     balance: str = "none"
     balance_power: float = 0.5
 
+    def __post_init__(self) -> None:  # checked when the config is resolved, before any run directory
+        if self.balance not in BALANCE:
+            raise ValueError(f"balance: expected one of {', '.join(BALANCE)}, got {self.balance!r}")
+        if self.balance_power < 0:
+            raise ValueError(f"balance_power: expected >= 0, got {self.balance_power}")
+
 
 def defaults():
     # --balance none measured best on both accuracy and macro-F1 (benchmarks/RESULTS.md, issue 6)
