@@ -10,10 +10,11 @@ import torch
 
 from rnnkit.cli import main
 from rnnkit.data.batches import BatchCycler, pad_batch
-from rnnkit.data.names import NameVocab, fold_ascii, read_names, split_examples, stratified_split
+from rnnkit.data.names import (NamesData, NameVocab, fold_ascii, read_names, split_examples,
+                               stratified_split)
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
-from rnnkit.tasks.names import format_predictions
-from rnnkit.train.metrics import classification_report, confusion_matrix
+from rnnkit.tasks.names import format_predictions, score_by_name
+from rnnkit.train.metrics import any_label_reference, classification_report, confusion_matrix
 
 SYLLABLES = ["ka", "ri", "mo", "te", "lu", "sa", "no", "vi", "de", "ba"]
 
@@ -143,6 +144,18 @@ def test_classification_report_on_a_known_matrix():
     assert report["macro_f1"] == pytest.approx(sum(f1) / 3)
 
 
+def test_names_listed_under_several_languages_are_right_for_any_of_them():
+    assert any_label_reference([1, 2, 0], [{0, 1}, {0, 1}, {0}]) == [1, 0, 0]
+    with pytest.raises(ValueError, match="2 predictions for 1 label sets"):
+        any_label_reference([0, 1], [{0}])
+    data = NamesData(["a", "b", "c"], [("X", 0), ("X", 1), ("Y", 1), ("Z", 2), ("W", 2)], 0, {"X": [0, 1]})
+    # pairs X/a and X/b share one prediction (b): right by name, so X counts once, for b
+    report = score_by_name([1, 1, 1, 1, 2], ["X", "X", "Y", "Z", "W"], data, data.languages)
+    assert report["examples"] == 4 and report["accuracy"] == pytest.approx(3 / 4)
+    assert report["per_class"]["c"]["recall"] == pytest.approx(1 / 2)  # Z was called b
+    assert report["per_class"]["a"]["support"] == 0 and report["per_class"]["b"]["support"] == 2
+
+
 def test_predict_format():
     text = format_predictions(["Schmidhuber "], [[(-0.1912, "German"), (-2.4833, "Czech")]])
     assert text == "Schmidhuber\n    (-0.19) German\n    (-2.48) Czech"
@@ -177,7 +190,9 @@ def test_classifier_learns_predicts_and_reports(tmp_path, capsys, monkeypatch):
     with pytest.warns(UserWarning, match="never seen in training"):
         assert main(["predict", str(run), "Kaov!"]) == 0
     assert main(["eval", str(run), "--split", "valid"]) == 0
-    assert "valid: accuracy" in capsys.readouterr().out and (run / "confusion_valid.png").exists()
+    out = capsys.readouterr().out
+    assert "valid, per (name, language) pair: accuracy" in out and "per distinct name" in out
+    assert (run / "confusion_valid.png").exists()
 
 
 def test_generator_learns_samples_and_rejects_unknown_categories(tmp_path, capsys):

@@ -22,7 +22,8 @@ from rnnkit.data.names import (NameVocab, NamesData, fold_ascii, read_names, spl
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.train import config as cfg
 from rnnkit.train.checkpoint import Checkpoint
-from rnnkit.train.metrics import classification_report, confusion_matrix, plot_confusion
+from rnnkit.train.metrics import (any_label_reference, classification_report, confusion_matrix,
+                                  plot_confusion)
 from rnnkit.train.trainer import TrainConfig
 
 TASK = "names"
@@ -150,7 +151,9 @@ class ClassifierObjective:
         return F.cross_entropy(logits.float(), labels.to(device), weight=weight), len(labels)
 
     def evaluate(self, model) -> dict[str, float]:
-        result = score(model, self.valid, self.num_classes)
+        log_probs = predict_log_probs(model, [ids for ids, _ in self.valid])
+        result = pair_report(log_probs, torch.tensor([label for _, label in self.valid]),
+                             [str(c) for c in range(self.num_classes)])
         return {"loss": result["loss"], "accuracy": result["accuracy"], "macro_f1": result["macro_f1"]}
 
     def state_dict(self):
@@ -161,15 +164,27 @@ class ClassifierObjective:
         self.cycler.load_state_dict({"generator": tensors["cycler/generator"]}, meta["cycler"])
 
 
-def score(model, examples: list[tuple[Tensor, int]], num_classes: int, names=None) -> dict:
-    """Loss, accuracy, macro-F1, per-class figures and the confusion matrix on ``examples``."""
-    log_probs = predict_log_probs(model, [ids for ids, _ in examples])
-    labels = torch.tensor([label for _, label in examples])
-    predicted = log_probs.argmax(-1)
-    confusion = confusion_matrix(predicted, labels, num_classes)
-    report = classification_report(confusion, names or [str(i) for i in range(num_classes)])
+def pair_report(log_probs: Tensor, labels: Tensor, languages: Sequence[str]) -> dict:
+    """Loss, accuracy, macro-F1, per-class figures and the confusion matrix (C, C), one row per
+    example, from log-probabilities (M, C) and labels (M,)."""
+    confusion = confusion_matrix(log_probs.argmax(-1), labels, len(languages))
+    report = classification_report(confusion, languages)
     report["loss"] = float(F.nll_loss(log_probs, labels))
-    report["confusion"], report["predicted"] = confusion, predicted
+    report["confusion"] = confusion
+    return report
+
+
+def score_split(log_probs: Tensor, pairs: Sequence[tuple[str, int]], names: NamesData) -> dict:
+    """Figures for the (name, label) ``pairs`` of a split given their log-probabilities (M, C):
+    per pair at the top level, and per distinct name under ``by_name`` (right when any of its
+    languages)."""
+    labels = torch.tensor([label for _, label in pairs])
+    report = pair_report(log_probs, labels, names.languages)
+    pair_names = [name for name, _ in pairs]
+    report["by_name"] = score_by_name(log_probs.argmax(-1).tolist(), pair_names, names, names.languages)
+    labels_of = label_sets(names)
+    report["examples"] = len(pairs)
+    report["multi_label_examples"] = sum(len(labels_of[name]) > 1 for name in pair_names)
     return report
 
 
@@ -261,23 +276,17 @@ class NameClassifier(TrainedNames):
 
     def evaluate_names(self, split: str = "test", data_dir: Optional[str] = None,
                        confusion_png: Optional[str | Path] = "auto") -> dict:
-        """Accuracy, macro-F1, per-class precision/recall/F1 on a split of the run's data.
+        """Accuracy, macro-F1, per-class precision/recall/F1 on a split of the run's data, scored two ways.
 
-        Each (name, language) pair is one example, so a name listed under two
-        languages can be right for at most one of them; ``any_label_accuracy``
-        counts a prediction right when it is any of the name's languages.
+        Top level, per pair: each (name, language) pair is one example, so a
+        name listed under two languages is right for at most one of them.
+        ``by_name``: each distinct name once, right when the prediction is any
+        of its languages; a wrong one is charged to its first language
+        (:func:`~rnnkit.train.metrics.any_label_reference`).
         """
         names, parts = self.run_split(data_dir)
-        examples = [(self.vocab.encode(n, warn=False), label) for n, label in parts[split]]
-        result = score(self.model, examples, len(self.languages), self.languages)
-        predicted = result.pop("predicted").tolist()
-        labels_of = {}
-        for name, label in names.examples:
-            labels_of.setdefault(name, set()).add(label)
-        right = sum(p in labels_of[n] for p, (n, _) in zip(predicted, parts[split]))
-        result["any_label_accuracy"] = right / max(len(predicted), 1)
-        result["examples"] = len(examples)
-        result["multi_label_examples"] = sum(len(labels_of[n]) > 1 for n, _ in parts[split])
+        log_probs = predict_log_probs(self.model, [self.vocab.encode(n, warn=False) for n, _ in parts[split]])
+        result = score_split(log_probs, parts[split], names)
         result["split"] = split
         if confusion_png == "auto":  # beside the checkpoint
             confusion_png = Path(self.meta["path"]).parent / f"confusion_{split}.png"
@@ -288,21 +297,50 @@ class NameClassifier(TrainedNames):
         result["confusion"] = result["confusion"].tolist()
         return result
 
-
     @staticmethod
     def describe(result: dict) -> str:
-        """A readable summary of :meth:`evaluate_names`: totals, then a per-class table."""
-        lines = [f"{result['split']}: accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f} "
-                 f"over {result['examples']:,} (name, language) pairs; any-label accuracy "
-                 f"{result['any_label_accuracy']:.4f} ({result['multi_label_examples']} pairs belong "
-                 "to names listed under 2+ languages)",
-                 f"{'language':<12} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>7}"]
+        """A readable summary of :meth:`evaluate_names`: totals both ways, then a per-class table."""
+        by_name = result["by_name"]
+        lines = [f"{result['split']}, per (name, language) pair: accuracy {result['accuracy']:.4f}, "
+                 f"macro-F1 {result['macro_f1']:.4f} over {result['examples']:,} pairs "
+                 f"({result['multi_label_examples']} belong to names listed under 2+ languages)",
+                 f"{result['split']}, per distinct name (right if any of its languages): accuracy "
+                 f"{by_name['accuracy']:.4f}, macro-F1 {by_name['macro_f1']:.4f} over {by_name['examples']:,} names",
+                 f"{'per pair':<12} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>7}"]
         for language, row in result["per_class"].items():
             lines.append(f"{language:<12} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} "
                          f"{row['support']:>7}")
         if "confusion_png" in result:
             lines.append(f"confusion matrix: {result['confusion_png']}")
         return "\n".join(lines)
+
+
+def label_sets(names: NamesData) -> dict[str, set[int]]:
+    """Each name -> the labels of every language that lists it."""
+    labels_of: dict[str, set[int]] = {}
+    for name, label in names.examples:
+        labels_of.setdefault(name, set()).add(label)
+    return labels_of
+
+
+def score_by_name(predicted: Sequence[int], pair_names: Sequence[str], names: NamesData,
+                  languages: Sequence[str]) -> dict:
+    """Accuracy, macro-F1 and per-class figures with each distinct name counted once.
+
+    ``predicted[i]`` is the prediction for the pair named ``pair_names[i]``
+    (all pairs of one name share it). A name is right when the prediction is
+    any of its languages.
+    """
+    labels_of = label_sets(names)
+    first = {}
+    for i, name in enumerate(pair_names):
+        first.setdefault(name, i)
+    guesses = [predicted[i] for i in first.values()]
+    references = any_label_reference(guesses, [labels_of[name] for name in first])
+    confusion = confusion_matrix(torch.tensor(guesses), torch.tensor(references), len(languages))
+    report = classification_report(confusion, languages)
+    report["examples"] = len(guesses)
+    return report
 
 
 def format_predictions(names: Sequence[str], predictions) -> str:

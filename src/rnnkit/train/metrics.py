@@ -35,6 +35,23 @@ def classification_report(confusion: Tensor, names: Sequence[str]) -> dict:
             "per_class": per_class}
 
 
+def any_label_reference(predicted: Sequence[int], label_sets: Sequence[Sequence[int]]) -> list[int]:
+    """The reference label of each item that has several right answers.
+
+    An item whose prediction is one of its labels counts as that label (right);
+    otherwise it counts as its lowest label (wrong, charged to that class).
+    Accuracy on these references is "right when any of its labels".
+    """
+    if len(predicted) != len(label_sets):
+        raise ValueError(f"{len(predicted)} predictions for {len(label_sets)} label sets")
+    references = []
+    for guess, labels in zip(predicted, label_sets):
+        if not labels:
+            raise ValueError("every item needs at least one label")
+        references.append(int(guess) if int(guess) in labels else min(labels))
+    return references
+
+
 def plot_confusion(confusion: Tensor, names: Sequence[str], path, title: str = "") -> None:
     """Row-normalised confusion matrix (true class per row) as a PNG at ``path``."""
     import matplotlib
