@@ -259,6 +259,13 @@ class NameClassifier(TrainedNames):
         """For each name, its ``top`` languages as (log-probability, language), best first."""
         if top < 1:
             raise ValueError(f"--top: expected >= 1, got {top}")
+        log_probs = self.log_probs(names)
+        values, indices = log_probs.topk(min(top, len(self.languages)), dim=-1)
+        return [[(float(v), self.languages[int(i)]) for v, i in zip(vs, ix)]
+                for vs, ix in zip(values, indices)]
+
+    def log_probs(self, names: Sequence[str]) -> Tensor:
+        """log p(language | name) (M, C), languages in :attr:`languages` order."""
         for number, name in enumerate(names, 1):
             if not name.strip():
                 raise ValueError(f"name {number}: empty name")
@@ -268,11 +275,7 @@ class NameClassifier(TrainedNames):
             if not clean:
                 raise ValueError(f"name {number}: {name.strip()!r} has no ASCII letters (the model "
                                  "was trained with --ascii)")
-        encoded = [self.vocab.encode(name) for name in cleaned]
-        log_probs = predict_log_probs(self.model, encoded)
-        values, indices = log_probs.topk(min(top, len(self.languages)), dim=-1)
-        return [[(float(v), self.languages[int(i)]) for v, i in zip(vs, ix)]
-                for vs, ix in zip(values, indices)]
+        return predict_log_probs(self.model, [self.vocab.encode(name) for name in cleaned])
 
     def evaluate_names(self, split: str = "test", data_dir: Optional[str] = None,
                        confusion_png: Optional[str | Path] = "auto") -> dict:

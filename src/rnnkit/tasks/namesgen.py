@@ -182,6 +182,25 @@ class NameGenerator(TrainedNames):
         return [self.sample_name(category, s, temperature, top_k, top_p, generator)
                 for s in starts for _ in range(n)]
 
+    @torch.no_grad()
+    def log_likelihoods(self, names: Sequence[str], batch_size: int = 256) -> Tensor:
+        """log p(name | language) (M, C) of each name (``</s>`` included) under every language.
+
+        With a prior p(language), Bayes' rule turns these into a classifier.
+        """
+        device = next(self.model.parameters()).device
+        encoded = [self.vocab.encode(name, bos=True, eos=True, warn=False) for name in names]
+        out = torch.empty(len(encoded), len(self.languages))
+        for start in range(0, len(encoded), batch_size):
+            inputs, targets, lengths = teacher_forcing(encoded[start:start + batch_size])
+            inputs, targets = inputs.to(device), targets.to(device)
+            for label in range(len(self.languages)):
+                category = torch.full((len(lengths),), label, device=device)
+                logits, _ = self.model(inputs, category, lengths=lengths)
+                nll = F.cross_entropy(logits.float().transpose(1, 2), targets, ignore_index=0, reduction="none")
+                out[start:start + len(lengths), label] = -nll.sum(1).cpu()
+        return out
+
     def evaluate_names(self, split: str = "test", data_dir: Optional[str] = None) -> dict:
         """Loss per character (``</s>`` included) on a split of the run's data."""
         _, parts = self.run_split(data_dir)

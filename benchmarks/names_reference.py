@@ -1,0 +1,132 @@
+"""How far can any model go on the names split? rnnkit's classifier beside two other model families.
+
+On the split saved in a classifier run, this scores side by side:
+
+* ``rnnkit names``: the trained recurrent classifier (``--classifier RUN``);
+* ``char n-gram LR``: logistic regression on counts of character 1..5-grams of
+  ``^name$`` (no recurrence at all), its L2 strength chosen on the validation split;
+* ``generator + Bayes``: a trained ``names-gen`` run (``--generator RUN``, same
+  data and split seed) as a classifier, log p(name | language) + log p(language);
+* ``ensemble``: the mean of the three models' probabilities.
+
+Each is scored per (name, language) pair and per distinct name (right when
+any of its languages). If models this different land on the same figures,
+the data, not the model, sets the limit.
+
+Usage: ``python benchmarks/names_reference.py --classifier runs/names [--generator runs/names-gen]
+[--split test] [--threads 2]``.
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from rnnkit.tasks import load
+from rnnkit.tasks.names import score_split
+
+
+def char_ngrams(name: str, longest: int = 5) -> list[str]:
+    padded = f"^{name}$"
+    return [padded[i:i + n] for n in range(1, longest + 1) for i in range(len(padded) - n + 1)]
+
+
+class NgramLogisticRegression:
+    """Multinomial logistic regression over bags of character n-grams, full-batch Adam."""
+
+    def __init__(self, train_names: list[str], num_classes: int) -> None:
+        self.index: dict[str, int] = {}  # n-gram -> feature id; 0 = unseen in training
+        for name in train_names:
+            for gram in char_ngrams(name):
+                self.index.setdefault(gram, len(self.index) + 1)
+        self.num_classes = num_classes
+
+    def features(self, names: list[str]) -> tuple[Tensor, Tensor]:
+        """(flat feature ids, offsets (M,)) for ``nn.EmbeddingBag``."""
+        bags = [torch.tensor([self.index.get(g, 0) for g in char_ngrams(name)]) for name in names]
+        offsets = torch.tensor([0] + [len(b) for b in bags[:-1]]).cumsum(0)
+        return torch.cat(bags), offsets
+
+    def fit(self, names: list[str], labels: Tensor, l2: float, steps: int = 300, seed: int = 0) -> None:
+        torch.manual_seed(seed)
+        self.weight = torch.nn.EmbeddingBag(len(self.index) + 1, self.num_classes, mode="sum")
+        torch.nn.init.zeros_(self.weight.weight)
+        self.bias = torch.zeros(self.num_classes, requires_grad=True)
+        optimizer = torch.optim.Adam([self.weight.weight, self.bias], lr=0.05)
+        ids, offsets = self.features(names)
+        for _ in range(steps):
+            loss = F.cross_entropy(self.weight(ids, offsets) + self.bias, labels)
+            loss = loss + l2 * self.weight.weight[1:].pow(2).sum()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    @torch.no_grad()
+    def log_probs(self, names: list[str]) -> Tensor:
+        ids, offsets = self.features(names)
+        return F.log_softmax(self.weight(ids, offsets) + self.bias, dim=-1)
+
+
+def ngram_reference(parts: dict, num_classes: int, names_data) -> tuple[NgramLogisticRegression, float]:
+    """The n-gram model with the L2 strength that scores best on validation (accuracy + macro-F1)."""
+    train_names = [n for n, _ in parts["train"]]
+    train_labels = torch.tensor([l for _, l in parts["train"]])
+    best = None
+    for l2 in (1e-5, 3e-5, 1e-4):
+        model = NgramLogisticRegression(train_names, num_classes)
+        model.fit(train_names, train_labels, l2)
+        valid = score_split(model.log_probs([n for n, _ in parts["valid"]]), parts["valid"], names_data)
+        figure = valid["by_name"]["accuracy"] + valid["by_name"]["macro_f1"]
+        if best is None or figure > best[0]:
+            best = (figure, model, l2)
+    return best[1], best[2]
+
+
+def row(label: str, result: dict) -> str:
+    by_name = result["by_name"]
+    return (f"| {label} | {result['accuracy']:.4f} | {result['macro_f1']:.4f} | "
+            f"{by_name['accuracy']:.4f} | {by_name['macro_f1']:.4f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--classifier", required=True, help="run directory of `rnnkit train names`")
+    parser.add_argument("--generator", help="run directory of `rnnkit train names-gen` (same data and split)")
+    parser.add_argument("--split", default="test", choices=("valid", "test"))
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    classifier = load(args.classifier)
+    names_data, parts = classifier.run_split()
+    pairs = parts[args.split]
+    pair_names = [n for n, _ in pairs]
+    probabilities, rows = [], []
+
+    def add(label: str, log_probs: Tensor) -> None:
+        probabilities.append(log_probs.exp())
+        rows.append(row(label, score_split(log_probs, pairs, names_data)))
+
+    add("rnnkit names (recurrent classifier)", classifier.log_probs(pair_names))
+    ngram, l2 = ngram_reference(parts, len(names_data.languages), names_data)
+    add(f"char 1-5-gram logistic regression (L2 {l2:g})", ngram.log_probs(pair_names))
+    if args.generator:
+        generator = load(args.generator)
+        if generator.run_split()[1] != parts:
+            raise SystemExit(f"{args.generator}: its split differs from {args.classifier}'s")
+        counts = torch.bincount(torch.tensor([l for _, l in parts["train"]]), minlength=len(names_data.languages))
+        log_prior = (counts.double() / counts.sum()).log().float()
+        add("names-gen as Bayes classifier", F.log_softmax(generator.log_likelihoods(pair_names) + log_prior, -1))
+    if len(probabilities) > 1:
+        add(f"ensemble (mean of the {len(probabilities)} above)", torch.stack(probabilities).mean(0).log())
+
+    print(f"{args.split}: {len(pairs):,} (name, language) pairs, {len(set(pair_names)):,} distinct names")
+    print("| model | per pair: accuracy | macro-F1 | per name: accuracy | macro-F1 |")
+    print("|---|---:|---:|---:|---:|")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
