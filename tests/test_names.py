@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from rnnkit.cli import main
+from rnnkit.tasks import load
 from rnnkit.data.batches import BatchCycler, pad_batch
 from rnnkit.data.names import (NamesData, NameVocab, fold_ascii, read_names, split_examples,
                                stratified_split)
@@ -181,6 +182,8 @@ def test_classifier_learns_predicts_and_reports(tmp_path, capsys, monkeypatch):
     assert lines[0] == "Kateov" and lines[3] == "Kateson" and len(lines) == 6
     assert all(re.fullmatch(r"    \(-\d+\.\d\d\) (Ovish|Sonish|Mcish)", l) for l in lines[1:3] + lines[4:])
     assert lines[1].endswith("Ovish") and lines[4].endswith("Sonish")
+    log_probs = load(run).log_probs(["Kateov", "Kateson"])
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(2))
     monkeypatch.setattr("sys.stdin", io.StringIO("McKate\n\n"))
     assert main(["predict", str(run)]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -209,6 +212,10 @@ def test_generator_learns_samples_and_rejects_unknown_categories(tmp_path, capsy
     names = capsys.readouterr().out.split()
     assert [n[0] for n in names] == ["M", "K", "B"] and all(len(n) > 2 for n in names)
     assert main(["sample", str(run), "--category", "Ovish"]) == 0 and capsys.readouterr().out.strip()
+    generator = load(run)
+    scores = generator.log_likelihoods(["Kateson", "Kateov", "McKate"])  # log p(name | language)
+    assert scores.shape == (3, 3) and (scores < 0).all()
+    assert [generator.languages[i] for i in scores.argmax(-1)] == ["Sonish", "Ovish", "Mcish"]
     assert main(["sample", str(run), "--category", "Sonish", "--n", "20", "--temperature", "0.5",
                  "--seed", "2"]) == 0
     names = capsys.readouterr().out.split()
