@@ -13,7 +13,8 @@ from rnnkit.tasks import load
 from rnnkit.data.batches import BatchCycler, pad_batch
 from rnnkit.data.names import (NamesData, NameVocab, fold_ascii, read_names, split_examples,
                                stratified_split)
-from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
+from rnnkit.models.classifier import (ClassifierConfig, ClassifierEnsemble, SequenceClassifier,
+                                      build_classifier)
 from rnnkit.tasks.names import format_predictions, score_by_name
 from rnnkit.train.metrics import any_label_reference, classification_report, confusion_matrix
 
@@ -115,6 +116,23 @@ def test_packed_batches_predict_as_one_name_at_a_time(cell, bidirectional):
     torch.testing.assert_close(batched, alone, rtol=0, atol=1e-12)
 
 
+def test_ensemble_averages_member_probabilities_and_packs_like_one_name_at_a_time():
+    torch.manual_seed(0)
+    config = ClassifierConfig(embedding_dim=8, hidden_size=12, dropout=0.0, members=3)
+    model = build_classifier(20, 5, config).double().eval()
+    assert isinstance(model, ClassifierEnsemble) and len(model.members) == 3
+    names = [torch.randint(4, 20, (n,)) for n in (7, 1, 4)]
+    ids, lengths = pad_batch(names)
+    members = [torch.softmax(m(ids, lengths), -1) for m in model.members]
+    assert not torch.allclose(members[0], members[1])  # each member has its own initialisation
+    torch.testing.assert_close(model(ids, lengths).exp(), sum(members) / 3, rtol=0, atol=1e-12)
+    alone = torch.cat([model(n.unsqueeze(0), torch.tensor([len(n)])) for n in names])
+    torch.testing.assert_close(model(ids, lengths), alone, rtol=0, atol=1e-12)
+    assert isinstance(build_classifier(20, 5, ClassifierConfig()), SequenceClassifier)
+    with pytest.raises(ValueError, match="members: expected >= 1, got 0"):
+        build_classifier(20, 5, ClassifierConfig(members=0))
+
+
 def test_batch_cycler_resumes_exactly_and_balances():
     lengths = [random.Random(i).randint(1, 9) for i in range(103)]
     cycler = BatchCycler(lengths, 8, seed=3)
@@ -166,11 +184,12 @@ SMALL = ["--embedding-dim", "16", "--hidden-size", "32", "--batch-size", "16", "
          "--max-minutes", "0", "--lr", "0.01"]
 
 
-def test_classifier_learns_predicts_and_reports(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("members", [1, 2])
+def test_classifier_learns_predicts_and_reports(tmp_path, capsys, monkeypatch, members):
     data = write_languages(tmp_path / "langs")
     run = tmp_path / "run"
     assert main(["train", "names", "--data-dir", str(data), "--run-dir", str(run), "--max-steps", "150",
-                 *SMALL]) == 0
+                 "--members", str(members), *SMALL]) == 0
     out = capsys.readouterr().out
     report = json.loads((run / "report_test.json").read_text())
     assert report["accuracy"] >= 0.9 and report["macro_f1"] >= 0.9, out  # chance is 1/3

@@ -1,6 +1,12 @@
-"""Sequence classifier: tokens -> embedding -> rnnkit RNN/LSTM/GRU -> final state -> linear."""
+"""Sequence classifier: tokens -> embedding -> rnnkit RNN/LSTM/GRU -> final state -> linear.
+
+:func:`build_classifier` gives one :class:`SequenceClassifier`, or with
+``members > 1`` a :class:`ClassifierEnsemble` of independently initialised
+ones trained side by side.
+"""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -21,6 +27,8 @@ class ClassifierConfig:
         bidirectional: read the sequence both ways; the final states of both
             directions are concatenated.
         dropout: on the embeddings, between layers and before the output layer.
+        members: classifiers trained side by side (each its own initialisation and
+            dropout, the same batches); predictions average their probabilities.
     """
     cell: str = "lstm"
     embedding_dim: int = 64
@@ -28,6 +36,7 @@ class ClassifierConfig:
     num_layers: int = 1
     bidirectional: bool = True
     dropout: float = 0.3
+    members: int = 1
 
 
 class SequenceClassifier(nn.Module):
@@ -49,6 +58,10 @@ class SequenceClassifier(nn.Module):
         directions = 2 if config.bidirectional else 1
         self.output = nn.Linear(directions * config.hidden_size, num_classes)
 
+    def member_logits(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        """Logits (1, N, C): the interface :class:`ClassifierEnsemble` shares."""
+        return self(ids, lengths).unsqueeze(0)
+
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         _, state = self.rnn(self.drop(self.embedding(ids)), lengths=lengths.cpu())
         h = state[0] if isinstance(state, tuple) else state  # (layers * D, N, H)
@@ -56,3 +69,35 @@ class SequenceClassifier(nn.Module):
         last = h[-directions:]  # the top layer's final state, each direction
         features = torch.cat(list(last), dim=-1)  # (D, N, H) -> (N, D*H)
         return self.output(self.drop(features))
+
+
+class ClassifierEnsemble(nn.Module):
+    """``config.members`` :class:`SequenceClassifier` s. Inputs as theirs.
+
+    ``forward`` returns log of the members' mean probabilities (N, C), a valid
+    input to ``softmax``/``log_softmax``; training uses :meth:`member_logits`
+    so each member learns from its own loss.
+    """
+
+    def __init__(self, vocab_size: int, num_classes: int, config: ClassifierConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.members = nn.ModuleList(SequenceClassifier(vocab_size, num_classes, config)
+                                     for _ in range(config.members))
+
+    def member_logits(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        """Logits (K, N, C) of the K members."""
+        return torch.stack([member(ids, lengths) for member in self.members])
+
+    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        log_probs = torch.log_softmax(self.member_logits(ids, lengths), dim=-1)
+        return torch.logsumexp(log_probs, dim=0) - math.log(len(self.members))
+
+
+def build_classifier(vocab_size: int, num_classes: int, config: ClassifierConfig) -> nn.Module:
+    """A :class:`SequenceClassifier`, or a :class:`ClassifierEnsemble` when ``config.members > 1``."""
+    if config.members < 1:
+        raise ValueError(f"members: expected >= 1, got {config.members}")
+    if config.members == 1:
+        return SequenceClassifier(vocab_size, num_classes, config)
+    return ClassifierEnsemble(vocab_size, num_classes, config)

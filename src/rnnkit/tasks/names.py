@@ -10,16 +10,16 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from rnnkit.data.batches import BatchCycler, pad_batch
 from rnnkit.data.names import (NameVocab, NamesData, fold_ascii, read_names, split_examples,
                                stratified_split)
-from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
+from rnnkit.models.classifier import ClassifierConfig, build_classifier
 from rnnkit.train import config as cfg
 from rnnkit.train.checkpoint import Checkpoint
 from rnnkit.train.metrics import (any_label_reference, classification_report, confusion_matrix,
@@ -71,7 +71,8 @@ PRESETS = {
     "cpu-quick": {"train": {"max_minutes": 9.0}},
 }
 HELP = {"data_dir": "folder of [Language].txt files (default: the bundled tutorial data)",
-        "balance": "none, weighted or sampler", "cell": "lstm, gru, rnn_tanh or rnn_relu"}
+        "balance": "none, weighted or sampler", "cell": "lstm, gru, rnn_tanh or rnn_relu",
+        "members": "classifiers trained side by side whose probabilities are averaged"}
 
 
 def default_preset(device: str) -> str:
@@ -103,7 +104,7 @@ def class_weights(labels: Sequence[int], num_classes: int, power: float = 1.0) -
 
 
 @torch.no_grad()
-def predict_log_probs(model: SequenceClassifier, encoded: Sequence[Tensor], batch_size: int = 256) -> Tensor:
+def predict_log_probs(model: nn.Module, encoded: Sequence[Tensor], batch_size: int = 256) -> Tensor:
     """Log-probabilities (M, C) for ``encoded`` names, batched by length, in the given order."""
     was_training = model.training
     model.eval()
@@ -147,8 +148,9 @@ class ClassifierObjective:
         ids, lengths, labels = batch
         device = next(model.parameters()).device
         weight = self.loss_weight.to(device) if self.loss_weight is not None else None
-        logits = model(ids.to(device), lengths)
-        return F.cross_entropy(logits.float(), labels.to(device), weight=weight), len(labels)
+        logits = model.member_logits(ids.to(device), lengths)  # (K, N, C), K = 1 unless an ensemble
+        targets = labels.to(device).repeat(len(logits))
+        return F.cross_entropy(logits.flatten(0, 1).float(), targets, weight=weight), len(labels)
 
     def evaluate(self, model) -> dict[str, float]:
         log_probs = predict_log_probs(model, [ids for ids, _ in self.valid])
@@ -198,7 +200,7 @@ def build(sections, resume_meta: Optional[dict]):
           f"({names.duplicates_removed:,} repeats within a language removed; {len(names.multi_label):,} "
           f"names under 2+ languages); split {', '.join(f'{k} {len(v):,}' for k, v in parts.items())}",
           file=sys.stderr)
-    model = SequenceClassifier(len(vocab), len(names.languages), sections["model"])
+    model = build_classifier(len(vocab), len(names.languages), sections["model"])
     objective = ClassifierObjective(encode("train"), encode("valid"), len(names.languages),
                                     data.batch_size, data.balance, sections["train"].seed,
                                     data.balance_power)
@@ -208,9 +210,10 @@ def build(sections, resume_meta: Optional[dict]):
 class TrainedNames:
     """A trained names model (classifier or generator): model, vocabulary, languages, its split.
 
-    Subclasses name ``model_class`` and ``config_defaults`` (their recipe's sections).
+    Subclasses name ``model_class`` (called as ``model_class(vocab_size, num_languages,
+    model_config)``) and ``config_defaults`` (their recipe's sections).
     """
-    model_class: type
+    model_class: Callable[..., nn.Module]
 
     @staticmethod
     def config_defaults() -> dict:
@@ -252,7 +255,7 @@ class TrainedNames:
 class NameClassifier(TrainedNames):
     """A trained classifier: top languages of names, metrics on a split."""
 
-    model_class = SequenceClassifier
+    model_class = staticmethod(build_classifier)
     config_defaults = staticmethod(defaults)
 
     def predict(self, names: Sequence[str], top: int = 3) -> list[list[tuple[float, str]]]:
