@@ -63,7 +63,7 @@ def _add_bench(sub) -> None:
 
 
 def _add_train(sub) -> None:
-    from rnnkit.tasks import REGISTRY, task_module
+    from rnnkit.tasks import REGISTRY, runner, task_module
     from rnnkit.train import config as cfg
     train = sub.add_parser("train", help="train a recipe (e.g. rnnkit train charlm)")
     tasks = train.add_subparsers(dest="task", required=True)
@@ -71,8 +71,11 @@ def _add_train(sub) -> None:
         module = task_module(name)
         parser = tasks.add_parser(name, help=(module.__doc__ or "").splitlines()[0],
                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-        parser.add_argument("--preset", choices=list(module.PRESETS), default=None,
-                            help="starting configuration (default: cpu-quick on CPU, gpu-full on a GPU)")
+        on_cpu = module.default_preset("cpu")
+        gpu_note = ", gpu-full on a GPU" if "gpu-full" in module.PRESETS else ""
+        parser.add_argument("--preset", choices=list(module.PRESETS), default=argparse.SUPPRESS,
+                            help=f"starting configuration (default: {on_cpu} on CPU{gpu_note}); "
+                                 "the option defaults below are the CPU preset's")
         parser.add_argument("--run-dir", default=None, help="run directory (default runs/<task>-<time>)")
         parser.add_argument("--resume", metavar="RUN_DIR", default=None,
                             help="continue the run in RUN_DIR from its last checkpoint "
@@ -80,7 +83,8 @@ def _add_train(sub) -> None:
         parser.add_argument("--overwrite", action="store_true",
                             help="start again in an existing --run-dir, deleting it")
         parser.add_argument("--quiet", action="store_true", help="no progress output")
-        cfg.add_arguments(parser, module.defaults(), getattr(module, "HELP", {}))
+        shown = runner.resolve_sections(module.defaults(), module.PRESETS, on_cpu, {})
+        cfg.add_arguments(parser, shown, getattr(module, "HELP", {}))
 
 
 def _add_use(sub) -> None:
@@ -140,9 +144,10 @@ def _train(args) -> int:
     for key in ("text", "data_dir"):  # absolute, so --resume and eval work from anywhere
         if overrides.get("data", {}).get(key):
             overrides["data"][key] = str(Path(overrides["data"][key]).resolve())
+    chosen_preset = getattr(args, "preset", None)  # the flag is absent from args unless given
     if args.resume:
         changed = sorted(f"--{k.replace('_', '-')}" for s, d in overrides.items() if s != "train" for k in d)
-        changed += [flag for flag, given in (("--preset", args.preset), ("--run-dir", args.run_dir),
+        changed += [flag for flag, given in (("--preset", chosen_preset), ("--run-dir", args.run_dir),
                                              ("--overwrite", args.overwrite)) if given]
         if changed:
             raise ValueError(f"--resume continues the run as it was; cannot combine it with "
@@ -151,7 +156,7 @@ def _train(args) -> int:
                                 overrides.get("train", {}), progress=not args.quiet)
     else:
         device = overrides.get("train", {}).get("device", "auto")
-        preset = args.preset or module.default_preset(device)
+        preset = chosen_preset or module.default_preset(device)
         sections = runner.resolve_sections(module.defaults(), module.PRESETS, preset, overrides)
         outcome = runner.train(module.TASK, sections, module.build, args.run_dir,
                                overwrite=args.overwrite, progress=not args.quiet, preset=preset)
