@@ -68,7 +68,7 @@ def defaults():
 
 PRESETS = {
     # chosen by measurement on a 2-core CPU; see benchmarks/RESULTS.md (issue 6): three members
-    # take about 4.5 min and lift accuracy over one (1.5 min) at every seed measured
+    # take 4-4.5 min and lift accuracy over one (1.5 min) at every seed measured
     "cpu-quick": {"model": {"members": 3}, "train": {"max_minutes": 9.0}},
 }
 HELP = {"data_dir": "folder of [Language].txt files (default: the bundled tutorial data)",
