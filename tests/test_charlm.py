@@ -253,3 +253,8 @@ def test_resume_from_checkpoint_file_and_overwrite(tmp_path, capsys):
     assert main(tiny(run, "--overwrite", "--eval-every", "0")) == 2
     assert "eval_every: expected >= 1 (or 0 with eval_each_epoch), got 0" in capsys.readouterr().err
     assert ckpt.load(run / "last.safetensors").meta["step"] == 10  # a bad option deletes nothing
+    assert main(tiny(run, "--overwrite", "--cell", "foo")) == 2  # caught when the model is built
+    assert "cell: expected one of" in capsys.readouterr().err
+    assert ckpt.load(run / "last.safetensors").meta["step"] == 10
+    assert main(tiny(tmp_path / "new", "--dropout", "1.5")) == 2
+    assert not (tmp_path / "new").exists()  # no empty run directory left behind

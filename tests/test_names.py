@@ -73,9 +73,12 @@ def test_too_few_names_for_a_split_is_an_error(tmp_path):
         split_examples(data, stratified_split(data))
 
 
-def test_a_bad_balance_flag_fails_before_the_run_directory_exists(tmp_path, capsys):
-    assert main(["train", "names", "--balance", "foo", "--run-dir", str(tmp_path / "run")]) == 2
-    assert "balance: expected one of none, weighted, sampler, got 'foo'" in capsys.readouterr().err
+@pytest.mark.parametrize("flags, message", [
+    (["--balance", "foo"], "balance: expected one of none, weighted, sampler, got 'foo'"),
+    (["--members", "0"], "members: expected >= 1, got 0")])
+def test_a_bad_flag_fails_before_the_run_directory_exists(tmp_path, capsys, flags, message):
+    assert main(["train", "names", *flags, "--run-dir", str(tmp_path / "run")]) == 2
+    assert message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
 
@@ -130,7 +133,7 @@ def test_ensemble_averages_member_probabilities_and_packs_like_one_name_at_a_tim
     torch.testing.assert_close(model(ids, lengths), alone, rtol=0, atol=1e-12)
     assert isinstance(build_classifier(20, 5, ClassifierConfig()), SequenceClassifier)
     with pytest.raises(ValueError, match="members: expected >= 1, got 0"):
-        build_classifier(20, 5, ClassifierConfig(members=0))
+        ClassifierConfig(members=0)
 
 
 def test_batch_cycler_resumes_exactly_and_balances():

@@ -38,6 +38,10 @@ class ClassifierConfig:
     dropout: float = 0.3
     members: int = 1
 
+    def __post_init__(self) -> None:  # checked when the config is resolved, before any run directory
+        if self.members < 1:
+            raise ValueError(f"members: expected >= 1, got {self.members}")
+
 
 class SequenceClassifier(nn.Module):
     """Inputs: ids (N, L) padded with 0, lengths (N,). Output: logits (N, C).
@@ -96,8 +100,6 @@ class ClassifierEnsemble(nn.Module):
 
 def build_classifier(vocab_size: int, num_classes: int, config: ClassifierConfig) -> nn.Module:
     """A :class:`SequenceClassifier`, or a :class:`ClassifierEnsemble` when ``config.members > 1``."""
-    if config.members < 1:
-        raise ValueError(f"members: expected >= 1, got {config.members}")
     if config.members == 1:
         return SequenceClassifier(vocab_size, num_classes, config)
     return ClassifierEnsemble(vocab_size, num_classes, config)

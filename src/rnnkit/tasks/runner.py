@@ -38,9 +38,12 @@ def train(task: str, sections: cfg.Sections, build: BuildFn, run_dir: Optional[s
     """Start a new run of ``task`` in ``run_dir`` (default ``runs/<task>-<time>``)."""
     check_config(sections["train"])  # before touching the run directory
     resolve_device(sections["train"].device)
-    path = rundir.prepare(run_dir or rundir.default_run_dir(task), overwrite=overwrite)
-    rundir.write_config(path, {"task": task, "preset": preset, **cfg.to_dict(sections)})
-    return _fit(task, sections, build, path, None, progress, lambda: None)
+    path = rundir.check(run_dir or rundir.default_run_dir(task), overwrite=overwrite)
+
+    def ready() -> None:  # the model and data were built: only now create (or empty) the directory
+        rundir.prepare(path, overwrite=overwrite)
+        rundir.write_config(path, {"task": task, "preset": preset, **cfg.to_dict(sections)})
+    return _fit(task, sections, build, path, None, progress, ready)
 
 
 def resume(task: str, defaults: cfg.Sections, build: BuildFn, run_dir: str | Path,

@@ -22,8 +22,8 @@ def default_run_dir(task: str, root: str | Path = "runs") -> Path:
     return Path(root) / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def prepare(path: str | Path, resume: bool = False, overwrite: bool = False) -> Path:
-    """Create a run directory, refusing to reuse one unless told.
+def check(path: str | Path, resume: bool = False, overwrite: bool = False) -> Path:
+    """What :func:`prepare` would refuse, without touching the disk.
 
     Raises:
         ValueError: the directory exists (and is not empty) without
@@ -42,6 +42,15 @@ def prepare(path: str | Path, resume: bool = False, overwrite: bool = False) -> 
         if not (path / CONFIG).is_file():
             raise ValueError(f"--overwrite {path}: refusing to delete a directory that is not an "
                              f"rnnkit run (no {CONFIG})")
+    return path
+
+
+def prepare(path: str | Path, resume: bool = False, overwrite: bool = False) -> Path:
+    """Create a run directory (emptied first with ``overwrite``), refusing what :func:`check` refuses."""
+    path = check(path, resume, overwrite)
+    if resume:
+        return path
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
         shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
     return path
