@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from rnnkit.data.batches import BatchCycler, pad_batch
 from rnnkit.data.names import NameVocab
 from rnnkit.models.lm import build_rnn
-from rnnkit.tasks.names import NamesDataConfig, load_split, score_split
+from rnnkit.tasks.names import NamesDataConfig, load_split, predict_log_probs, score_split
 
 
 def parse_args() -> argparse.Namespace:
@@ -82,14 +82,13 @@ class VariantClassifier(nn.Module):
         return self.output(self.drop(torch.cat(features, -1)))
 
 
-def training_examples(parts, vocab: NameVocab, multi: str) -> list[tuple[Tensor, Tensor]]:
+def training_examples(names, parts, vocab: NameVocab, multi: str) -> list[tuple[Tensor, Tensor]]:
     """(ids, labels) per pair, or with ``multi == "any"`` per distinct name with all its labels."""
     if multi == "pairs":
         return [(vocab.encode(n, warn=False), torch.tensor([l])) for n, l in parts["train"]]
-    labels_of: dict[str, set[int]] = {}
-    for name, label in parts["train"]:
-        labels_of.setdefault(name, set()).add(label)
-    return [(vocab.encode(n, warn=False), torch.tensor(sorted(ls))) for n, ls in labels_of.items()]
+    labels_of = names.label_sets()  # a name's languages all sit in the same split
+    first_seen = dict.fromkeys(n for n, _ in parts["train"])
+    return [(vocab.encode(n, warn=False), torch.tensor(sorted(labels_of[n]))) for n in first_seen]
 
 
 def learning_rate(args, step: int) -> float:
@@ -99,20 +98,9 @@ def learning_rate(args, step: int) -> float:
     return args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-@torch.no_grad()
 def log_probs(model: nn.Module, examples: list[Tensor]) -> Tensor:
-    """(M, C) in the given order, batched by length."""
-    model.eval()
-    out = [None] * len(examples)
-    order = sorted(range(len(examples)), key=lambda i: len(examples[i]))
-    for start in range(0, len(order), 512):
-        rows = order[start:start + 512]
-        ids, lengths = pad_batch([examples[i] for i in rows])
-        batch = F.log_softmax(model(ids, lengths), -1)
-        for row, i in enumerate(rows):
-            out[i] = batch[row]
-    model.train()
-    return torch.stack(out)
+    """(M, C) in the given order (the recipe's batched prediction, 512 names a batch)."""
+    return predict_log_probs(model, examples, batch_size=512)
 
 
 def batch_loss(args, model, train, rows: list[int]) -> Tensor:
@@ -137,7 +125,7 @@ def main() -> None:
     names, _, parts = load_split(NamesDataConfig())
     num_classes = len(names.languages)
     vocab = NameVocab.from_names([n for n, _ in parts["train"]])
-    train = training_examples(parts, vocab, args.multi)
+    train = training_examples(names, parts, vocab, args.multi)
     model = VariantClassifier(args, len(vocab), num_classes)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.wd)
     weights = None

@@ -8,7 +8,7 @@ import torch
 
 from rnnkit.cli import main
 from rnnkit.data.corpus import EOS, UNK, WordVocab, load_corpus, split_paths, tokenize
-from rnnkit.models.wordlm import WordLanguageModel, WordLMConfig
+from rnnkit.models.wordlm import WordLanguageModel
 from rnnkit.tasks import wordlm
 from rnnkit.train import config as cfg
 from rnnkit.train.averaging import NTAverager

@@ -51,6 +51,10 @@ class NamesData:
     duplicates_removed: int
     multi_label: dict[str, list[int]]
 
+    def label_sets(self) -> dict[str, set[int]]:
+        """Every name -> the labels of all languages that list it."""
+        return {name: set(self.multi_label.get(name, (label,))) for name, label in self.examples}
+
     def digest(self) -> str:
         """sha256 of the examples, to tie a saved split to the data it was drawn from."""
         text = "\n".join(f"{self.languages[label]}\t{name}" for name, label in self.examples)

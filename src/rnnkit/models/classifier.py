@@ -79,8 +79,11 @@ class ClassifierEnsemble(nn.Module):
     """``config.members`` :class:`SequenceClassifier` s. Inputs as theirs.
 
     ``forward`` returns log of the members' mean probabilities (N, C), a valid
-    input to ``softmax``/``log_softmax``; training uses :meth:`member_logits`
-    so each member learns from its own loss.
+    input to ``softmax``/``log_softmax``. Training uses :meth:`member_logits`:
+    each member's logits get their own cross-entropy and the training loss is
+    the mean over members, so members share no parameters but do share one
+    optimizer and one gradient-norm clip. (The logged training loss is thus the
+    members' mean; the validation loss is the ensemble's.)
     """
 
     def __init__(self, vocab_size: int, num_classes: int, config: ClassifierConfig) -> None:

@@ -68,7 +68,8 @@ def defaults():
 
 PRESETS = {
     # chosen by measurement on a 2-core CPU; see benchmarks/RESULTS.md (issue 6): three members
-    # take 4-4.5 min and lift accuracy over one (1.5 min) at every seed measured
+    # (3 min 46 s to 4 min 35 s) raise mean accuracy over one (1.5 min) and make it steadier
+    # across seeds; they do not raise macro-F1
     "cpu-quick": {"model": {"members": 3}, "train": {"max_minutes": 9.0}},
 }
 HELP = {"data_dir": "folder of [Language].txt files (default: the bundled tutorial data)",
@@ -168,8 +169,8 @@ class ClassifierObjective:
 
 
 def pair_report(log_probs: Tensor, labels: Tensor, languages: Sequence[str]) -> dict:
-    """Loss, accuracy, macro-F1, per-class figures and the confusion matrix (C, C), one row per
-    example, from log-probabilities (M, C) and labels (M,)."""
+    """Loss, accuracy, macro-F1, per-class figures and the confusion matrix (C, C) (row = true
+    class, column = prediction) of M examples, from log-probabilities (M, C) and labels (M,)."""
     confusion = confusion_matrix(log_probs.argmax(-1), labels, len(languages))
     report = classification_report(confusion, languages)
     report["loss"] = float(F.nll_loss(log_probs, labels))
@@ -184,8 +185,8 @@ def score_split(log_probs: Tensor, pairs: Sequence[tuple[str, int]], names: Name
     labels = torch.tensor([label for _, label in pairs])
     report = pair_report(log_probs, labels, names.languages)
     pair_names = [name for name, _ in pairs]
-    report["by_name"] = score_by_name(log_probs.argmax(-1).tolist(), pair_names, names, names.languages)
-    labels_of = label_sets(names)
+    labels_of = names.label_sets()
+    report["by_name"] = score_by_name(log_probs.argmax(-1).tolist(), pair_names, labels_of, names.languages)
     report["examples"] = len(pairs)
     report["multi_label_examples"] = sum(len(labels_of[name]) > 1 for name in pair_names)
     return report
@@ -232,6 +233,23 @@ class TrainedNames:
         model.load_state_dict(state.section("model"))
         return cls(model.to(device), vocab, dict(state.meta, path=str(state.path)))
 
+    def clean(self, names: Sequence[str]) -> list[str]:
+        """Names as the model saw them in training: stripped, ASCII-folded if trained with ``--ascii``.
+
+        Raises:
+            ValueError: a name is empty, or has nothing left after folding (naming which one).
+        """
+        for number, name in enumerate(names, 1):
+            if not name.strip():
+                raise ValueError(f"name {number}: empty name")
+        fold = self.meta["config"]["data"]["ascii"]
+        cleaned = [fold_ascii(n.strip()) if fold else n.strip() for n in names]
+        for number, (name, clean) in enumerate(zip(names, cleaned), 1):
+            if not clean:
+                raise ValueError(f"name {number}: {name.strip()!r} has no ASCII letters (the model "
+                                 "was trained with --ascii)")
+        return cleaned
+
     def run_split(self, data_dir: Optional[str] = None) -> tuple[NamesData, dict]:
         """(names data, examples per split) of the run, checked against its saved split."""
         data = cfg.replace(NamesDataConfig(), self.meta["config"]["data"], "data")
@@ -270,16 +288,7 @@ class NameClassifier(TrainedNames):
 
     def log_probs(self, names: Sequence[str]) -> Tensor:
         """log p(language | name) (M, C), languages in :attr:`languages` order."""
-        for number, name in enumerate(names, 1):
-            if not name.strip():
-                raise ValueError(f"name {number}: empty name")
-        fold = self.meta["config"]["data"]["ascii"]
-        cleaned = [fold_ascii(n.strip()) if fold else n.strip() for n in names]
-        for number, (name, clean) in enumerate(zip(names, cleaned), 1):
-            if not clean:
-                raise ValueError(f"name {number}: {name.strip()!r} has no ASCII letters (the model "
-                                 "was trained with --ascii)")
-        return predict_log_probs(self.model, [self.vocab.encode(name) for name in cleaned])
+        return predict_log_probs(self.model, [self.vocab.encode(name) for name in self.clean(names)])
 
     def evaluate_names(self, split: str = "test", data_dir: Optional[str] = None,
                        confusion_png: Optional[str | Path] = "auto") -> dict:
@@ -322,23 +331,15 @@ class NameClassifier(TrainedNames):
         return "\n".join(lines)
 
 
-def label_sets(names: NamesData) -> dict[str, set[int]]:
-    """Each name -> the labels of every language that lists it."""
-    labels_of: dict[str, set[int]] = {}
-    for name, label in names.examples:
-        labels_of.setdefault(name, set()).add(label)
-    return labels_of
-
-
-def score_by_name(predicted: Sequence[int], pair_names: Sequence[str], names: NamesData,
+def score_by_name(predicted: Sequence[int], pair_names: Sequence[str], labels_of: dict[str, set[int]],
                   languages: Sequence[str]) -> dict:
     """Accuracy, macro-F1 and per-class figures with each distinct name counted once.
 
     ``predicted[i]`` is the prediction for the pair named ``pair_names[i]``
-    (all pairs of one name share it). A name is right when the prediction is
-    any of its languages.
+    (all pairs of one name share it); ``labels_of`` maps each name to its
+    languages (:meth:`NamesData.label_sets`). A name is right when the
+    prediction is any of them.
     """
-    labels_of = label_sets(names)
     first = {}
     for i, name in enumerate(pair_names):
         first.setdefault(name, i)

@@ -188,17 +188,14 @@ class NameGenerator(TrainedNames):
 
         With a prior p(language), Bayes' rule turns these into a classifier.
         """
-        device = next(self.model.parameters()).device
-        encoded = [self.vocab.encode(name, bos=True, eos=True, warn=False) for name in names]
+        encoded = [self.vocab.encode(name, bos=True, eos=True) for name in self.clean(names)]
         out = torch.empty(len(encoded), len(self.languages))
         for start in range(0, len(encoded), batch_size):
             inputs, targets, lengths = teacher_forcing(encoded[start:start + batch_size])
-            inputs, targets = inputs.to(device), targets.to(device)
             for label in range(len(self.languages)):
-                category = torch.full((len(lengths),), label, device=device)
-                logits, _ = self.model(inputs, category, lengths=lengths)
-                nll = F.cross_entropy(logits.float().transpose(1, 2), targets, ignore_index=0, reduction="none")
-                out[start:start + len(lengths), label] = -nll.sum(1).cpu()
+                category = torch.full((len(lengths),), label)
+                nll, _ = batch_loss(self.model, (inputs, targets, lengths, category), reduction="none")
+                out[start:start + len(lengths), label] = -nll.view(len(lengths), -1).sum(1).cpu()
         return out
 
     def evaluate_names(self, split: str = "test", data_dir: Optional[str] = None) -> dict:
