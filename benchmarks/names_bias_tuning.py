@@ -6,13 +6,14 @@ per language by coordinate ascent (3 sweeps, steps of +-0.5, 1, 2 nats) for the
 best validation macro-F1, once per scoring (per pair, per name). It prints the
 test figures before and after.
 
-Usage: ``python benchmarks/names_bias_tuning.py base.pt s1.pt s2.pt``.
+Usage: ``python benchmarks/names_bias_tuning.py base.safetensors s1.safetensors s2.safetensors``.
 """
 from __future__ import annotations
 
 import sys
 
 import torch
+from safetensors.torch import load_file
 
 from rnnkit.tasks.names import NamesDataConfig, load_split, score_split
 
@@ -20,8 +21,11 @@ STEPS = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0)
 
 
 def main() -> None:
+    if len(sys.argv) < 2:
+        sys.exit("usage: python benchmarks/names_bias_tuning.py RUN.safetensors [...] "
+                 "(files written by names_variants.py --out)")
     names, _, parts = load_split(NamesDataConfig())
-    runs = [torch.load(path) for path in sys.argv[1:]]
+    runs = [load_file(path) for path in sys.argv[1:]]
     log_probs = {split: torch.stack([run[split] for run in runs]).exp().mean(0).log()
                  for split in ("valid", "test")}
 

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rnnkit.tasks import load
-from rnnkit.tasks.names import score_split
+from rnnkit.tasks.names import NameClassifier, score_split
+from rnnkit.tasks.namesgen import NameGenerator
 
 
 def char_ngrams(name: str, longest: int = 5) -> list[str]:
@@ -100,6 +101,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     classifier = load(args.classifier)
+    if not isinstance(classifier, NameClassifier):
+        parser.error(f"--classifier {args.classifier}: expected a run of `rnnkit train names`")
     names_data, parts = classifier.run_split()
     pairs = parts[args.split]
     pair_names = [n for n, _ in pairs]
@@ -114,6 +117,8 @@ def main() -> None:
     add(f"char 1-5-gram logistic regression (L2 {l2:g})", ngram.log_probs(pair_names))
     if args.generator:
         generator = load(args.generator)
+        if not isinstance(generator, NameGenerator):
+            parser.error(f"--generator {args.generator}: expected a run of `rnnkit train names-gen`")
         if generator.run_split()[1] != parts:
             raise SystemExit(f"{args.generator}: its split differs from {args.classifier}'s")
         counts = torch.bincount(torch.tensor([l for _, l in parts["train"]]), minlength=len(names_data.languages))

@@ -11,9 +11,9 @@ macro-F1). Both scorings as in ``rnnkit eval``: per (name, language) pair
 replaced by <unk>), ``--edrop`` (whole character embeddings dropped),
 ``--pool final+max`` (max over time beside the final states), ``--wd``,
 ``--ls`` (label smoothing), ``--sampler POWER`` (balanced sampling).
-The valid/test log-probabilities are saved to ``--out`` for ensembling.
+The valid/test log-probabilities are saved to ``--out`` (safetensors) for ensembling.
 
-Usage: ``python benchmarks/names_variants.py --out base.pt [--seed 1] [--multi any] ...``
+Usage: ``python benchmarks/names_variants.py --out base.safetensors [--seed 1] [--multi any] ...``
 (1 thread by default, so two runs can share a 2-core machine).
 """
 import argparse
@@ -23,6 +23,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from rnnkit.data.batches import BatchCycler, pad_batch
@@ -164,7 +165,8 @@ def main() -> None:
     _, best_step, valid_lp, test_lp = best
     print("BEST", best_step, "valid", rounded(figures(valid_lp, "valid")), "test",
           rounded(figures(test_lp, "test")), f"time {time.time() - start:.0f}s")
-    torch.save({"valid": valid_lp, "test": test_lp, "args": vars(args)}, args.out)
+    save_file({"valid": valid_lp.contiguous(), "test": test_lp.contiguous()}, args.out,
+              metadata={"args": json.dumps(vars(args))})
 
 
 if __name__ == "__main__":

@@ -123,7 +123,26 @@ def predict_log_probs(model: nn.Module, encoded: Sequence[Tensor], batch_size: i
     return torch.stack(out)
 
 
-class ClassifierObjective:
+class CycledObjective:
+    """Base of the names objectives: the epoch and the resumable state of their batch cycle.
+
+    Subclasses set ``self.cycler`` (a :class:`BatchCycler` over their training examples).
+    """
+    cycler: BatchCycler
+
+    @property
+    def epoch(self) -> int:
+        return self.cycler.epoch
+
+    def state_dict(self):
+        tensors, meta = self.cycler.state_dict()
+        return {f"cycler/{k}": v for k, v in tensors.items()}, {"cycler": meta}
+
+    def load_state_dict(self, tensors, meta) -> None:
+        self.cycler.load_state_dict({"generator": tensors["cycler/generator"]}, meta["cycler"])
+
+
+class ClassifierObjective(CycledObjective):
     """Cross-entropy on length-bucketed padded batches; validation accuracy and macro-F1."""
 
     def __init__(self, train: list[tuple[Tensor, int]], valid: list[tuple[Tensor, int]],
@@ -136,10 +155,6 @@ class ClassifierObjective:
         self.loss_weight = weights if balance == "weighted" else None
         per_example = weights[torch.tensor(labels)].double() if balance == "sampler" else None
         self.cycler = BatchCycler([len(ids) for ids, _ in train], batch_size, seed, per_example)
-
-    @property
-    def epoch(self) -> int:
-        return self.cycler.epoch
 
     def next_batch(self):
         rows = self.cycler.next()
@@ -159,13 +174,6 @@ class ClassifierObjective:
         result = pair_report(log_probs, torch.tensor([label for _, label in self.valid]),
                              [str(c) for c in range(self.num_classes)])
         return {"loss": result["loss"], "accuracy": result["accuracy"], "macro_f1": result["macro_f1"]}
-
-    def state_dict(self):
-        tensors, meta = self.cycler.state_dict()
-        return {f"cycler/{k}": v for k, v in tensors.items()}, {"cycler": meta}
-
-    def load_state_dict(self, tensors, meta) -> None:
-        self.cycler.load_state_dict({"generator": tensors["cycler/generator"]}, meta["cycler"])
 
 
 def pair_report(log_probs: Tensor, labels: Tensor, languages: Sequence[str]) -> dict:

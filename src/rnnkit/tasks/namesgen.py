@@ -22,7 +22,8 @@ from rnnkit.decode.sampling import check_sampling, sample_token
 from rnnkit.models.namegen import ConditionalCharModel, NameGenConfig
 from rnnkit.train.trainer import TrainConfig
 
-from .names import NamesDataConfig, TrainedNames, class_weights, load_split, split_meta
+from .names import (CycledObjective, NamesDataConfig, TrainedNames, class_weights, load_split,
+                    split_meta)
 
 TASK = "names-gen"
 MAX_LENGTH = 30
@@ -84,7 +85,7 @@ def char_loss(model, examples: Sequence[tuple[Tensor, int]], batch_size: int = 2
     return {"loss": total / count, "bits": total / count / math.log(2)}
 
 
-class NameGenObjective:
+class NameGenObjective(CycledObjective):
     """Next-character cross-entropy (per character, ``</s>`` included) on padded batches."""
 
     def __init__(self, train: list[tuple[Tensor, int]], valid: list[tuple[Tensor, int]],
@@ -98,10 +99,6 @@ class NameGenObjective:
             weights = class_weights(labels, max(labels) + 1, power).double()[torch.tensor(labels)]
         self.cycler = BatchCycler([len(ids) for ids, _ in train], batch_size, seed, weights)
 
-    @property
-    def epoch(self) -> int:
-        return self.cycler.epoch
-
     def next_batch(self):
         rows = self.cycler.next()
         return make_batch([self.train[i] for i in rows])
@@ -111,13 +108,6 @@ class NameGenObjective:
 
     def evaluate(self, model) -> dict[str, float]:
         return char_loss(model, self.valid)
-
-    def state_dict(self):
-        tensors, meta = self.cycler.state_dict()
-        return {f"cycler/{k}": v for k, v in tensors.items()}, {"cycler": meta}
-
-    def load_state_dict(self, tensors, meta) -> None:
-        self.cycler.load_state_dict({"generator": tensors["cycler/generator"]}, meta["cycler"])
 
 
 def encode_split(vocab: NameVocab, examples) -> list[tuple[Tensor, int]]:
