@@ -101,20 +101,6 @@ def test_config_overrides_are_typed_and_unknown_keys_named():
     assert cfg.overrides_from_args(args) == {"demo": {"size": 5, "flag": True}}
 
 
-def test_run_directory_is_never_reused_silently(tmp_path):
-    run = rundir.prepare(tmp_path / "run")
-    rundir.write_config(run, {"task": "charlm"})
-    with pytest.raises(ValueError, match="already exists; pass --resume .* or --overwrite"):
-        rundir.prepare(run)
-    other = tmp_path / "mine"
-    other.mkdir()
-    (other / "thesis.tex").write_text("precious")
-    with pytest.raises(ValueError, match="refusing to delete a directory that is not an rnnkit run"):
-        rundir.prepare(other, overwrite=True)
-    assert (other / "thesis.tex").read_text() == "precious"
-    assert rundir.prepare(run, overwrite=True) == run and not any(run.iterdir())
-
-
 def test_schedules():
     cosine = LRSchedule("cosine", 1.0, warmup_steps=10, final_lr_ratio=0.1)
     assert cosine(0, 0.0) == pytest.approx(0.1) and cosine(9, 0.0) == pytest.approx(1.0)

@@ -1,10 +1,42 @@
-"""Training curves of a run directory, drawn to PNG with matplotlib (Agg)."""
+"""Training curves of a run directory, drawn to PNG with matplotlib (Agg).
+
+Figures are written atomically (:func:`save_figure`): a reader never sees a
+half-written PNG, and a crash leaves the previous one.
+"""
 from __future__ import annotations
 
+import io
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
+from .checkpoint import atomic_write
 from .rundir import read_metrics, select
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the non-interactive Agg backend."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Render ``fig`` and write it atomically to ``path``, then close it; returns the path.
+
+    The format follows the suffix (``.png``, ``.pdf``, ``.svg``...), PNG when
+    there is none. The figure is closed even if rendering fails.
+    """
+    from matplotlib import pyplot as plt  # the caller's backend: switching would close figures
+
+    path = Path(path)
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format=path.suffix[1:].lower() or "png")
+    finally:
+        plt.close(fig)
+    atomic_write(path, buffer.getvalue())
+    return path
 
 
 def plot_run(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
@@ -13,10 +45,7 @@ def plot_run(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
     Raises:
         ValueError: ``run_dir`` has no metrics to draw.
     """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ValueError(f"{run_dir}: not a run directory")
@@ -39,6 +68,4 @@ def plot_run(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)

@@ -2,19 +2,47 @@
 
 A run directory holds ``config.json`` (the resolved configuration),
 ``metrics.jsonl`` (one JSON record per line), ``best.safetensors`` and
-``last.safetensors`` (checkpoints) and ``curves.png``.
+``last.safetensors`` (checkpoints), ``curves.png`` and whatever else a task
+writes (see :data:`OWNED`). rnnkit only ever deletes or moves the files it
+owns, and only in a directory that :func:`is_run` recognises.
+
+Starting a run, in order::
+
+    path = check(path, overwrite=overwrite)        # refuse early, touch nothing
+    ...build the model and the data...
+    aside = set_aside(path) if is_run(path) else None   # keep the old run for now
+    if aside is None:
+        create(path)
+    write_config(path, config)
+    try:
+        ...train...
+    finally:
+        if aside is not None:
+            aside.settle()   # discard the old run if a checkpoint was saved, else restore it
+
+Resuming: ``check(path, resume=True)``, then :func:`clean_temporaries`.
 """
 from __future__ import annotations
 
+import fnmatch
 import json
+import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
-from .checkpoint import atomic_write
+from .checkpoint import atomic_write, parse_temporary
 
 CONFIG, METRICS = "config.json", "metrics.jsonl"
+CHECKPOINTS = ("best.safetensors", "last.safetensors")
+SET_ASIDE_PREFIX = ".rnnkit-previous-"
+#: Names (fnmatch patterns) of what rnnkit writes at the top of a run directory:
+#: its files, its temporaries (``.<name>.tmp-<pid>``, see ``checkpoint.atomic_write``)
+#: and the folder :func:`set_aside` moves an old run into.
+OWNED = (CONFIG, METRICS, *CHECKPOINTS, "curves.png", "split.json", "report_*.json",
+         "confusion_*.png", "reliability*.png", ".*.tmp-*", SET_ASIDE_PREFIX + "*")
 
 
 def default_run_dir(task: str, root: str | Path = "runs") -> Path:
@@ -22,40 +50,224 @@ def default_run_dir(task: str, root: str | Path = "runs") -> Path:
     return Path(root) / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+# ---- what is a run, what rnnkit owns in it ---------------------------------
+def not_a_run(path: str | Path) -> Optional[str]:
+    """Why ``path`` is not an rnnkit run directory, or None if it is one.
+
+    A run directory has a ``config.json`` holding a JSON object with a string
+    ``"task"`` and an object ``"train"``, as ``runner`` writes it.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return "not a directory" if path.exists() else "no such directory"
+    file = path / CONFIG
+    if not file.is_file():
+        hidden = sorted(p.name for p in path.glob(SET_ASIDE_PREFIX + "*"))
+        extra = (f"; {path / hidden[0]} holds a run that an interrupted rnnkit process set aside: "
+                 "move its files back to continue it" if hidden else "")
+        return f"no {CONFIG}{extra}"
+    try:
+        config = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        return f"{CONFIG} is not readable JSON ({err})"
+    if not isinstance(config, dict):
+        return f"{CONFIG} is not a JSON object"
+    if not isinstance(config.get("task"), str):
+        return f"{CONFIG} names no rnnkit task (no string \"task\")"
+    if not isinstance(config.get("train"), dict):
+        return f"{CONFIG} has no \"train\" section"
+    return None
+
+
+def is_run(path: str | Path) -> bool:
+    """Whether ``path`` is an rnnkit run directory (see :func:`not_a_run`)."""
+    return not_a_run(path) is None
+
+
+def is_owned(entry: Path) -> bool:
+    """Whether rnnkit wrote ``entry`` (a top-level entry of a run directory).
+
+    Files (and links) whose names match :data:`OWNED`, and set-aside folders.
+    A user's folder that happens to match a file pattern is not owned.
+    """
+    name = entry.name
+    if not any(fnmatch.fnmatchcase(name, pattern) for pattern in OWNED):
+        return False
+    if entry.is_dir() and not entry.is_symlink():
+        return name.startswith(SET_ASIDE_PREFIX)
+    return True
+
+
+def owned(path: str | Path) -> list[Path]:
+    """The entries rnnkit owns at the top of the directory ``path``, sorted."""
+    return sorted(entry for entry in Path(path).iterdir() if is_owned(entry))
+
+
+def _remove(entry: Path) -> None:
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry)
+    else:
+        entry.unlink(missing_ok=True)
+
+
+def clean_temporaries(path: str | Path) -> list[Path]:
+    """Remove temporaries left in run directory ``path`` by dead processes; returns them.
+
+    A temporary ``.<name>.tmp-<pid>`` is left when a save is killed between
+    writing and renaming. Those of this process or of a live process stay.
+    """
+    removed = []
+    for entry in owned(path):
+        parsed = parse_temporary(entry.name)
+        if parsed and parsed[1] != os.getpid() and not _alive(parsed[1]) and entry.is_file():
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if os.name == "nt":
+        return True  # os.kill would terminate it there: never call it a dead one
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        pass  # a process of another user
+    return True
+
+
+# ---- starting, overwriting and resuming ------------------------------------
 def check(path: str | Path, resume: bool = False, overwrite: bool = False) -> Path:
-    """What :func:`prepare` would refuse, without touching the disk.
+    """Refuse what starting (or resuming) a run in ``path`` must not do; touches nothing.
 
     Raises:
-        ValueError: the directory exists (and is not empty) without
-            ``overwrite``/``resume``; or ``overwrite`` was given for a
-            directory that does not look like an rnnkit run (never deleted).
+        ValueError: ``resume`` and ``path`` is not an rnnkit run; or ``path``
+            exists and is not empty without ``resume``/``overwrite``; or
+            ``overwrite`` and ``path`` is not an rnnkit run (:func:`not_a_run`).
     """
     path = Path(path)
     if resume:
-        if not (path / CONFIG).is_file():
-            raise ValueError(f"--resume {path}: not a run directory (no {CONFIG})")
+        if (why := not_a_run(path)) is not None:
+            raise ValueError(f"--resume {path}: not an rnnkit run directory ({why})")
         return path
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         if not overwrite:
             raise ValueError(f"run directory {path} already exists; pass --resume {path} to "
                              "continue it or --overwrite to start again in it")
-        if not (path / CONFIG).is_file():
+        if (why := not_a_run(path)) is not None:
             raise ValueError(f"--overwrite {path}: refusing to delete a directory that is not an "
-                             f"rnnkit run (no {CONFIG})")
+                             f"rnnkit run ({why}); nothing was changed")
     return path
 
 
-def prepare(path: str | Path, resume: bool = False, overwrite: bool = False) -> Path:
-    """Create a run directory (emptied first with ``overwrite``), refusing what :func:`check` refuses."""
-    path = check(path, resume, overwrite)
-    if resume:
-        return path
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        shutil.rmtree(path)
+def create(path: str | Path) -> Path:
+    """Make the directory of a fresh run (and its parents); refuses what :func:`check` refuses."""
+    path = check(path)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
+class SetAside:
+    """An old run's files moved into ``folder``, a hidden folder of its run directory.
+
+    Made by :func:`set_aside`. Exactly one of :meth:`discard` (the new run saved
+    a checkpoint: the old run can go) and :meth:`restore` (it did not: bring the
+    old run back) takes effect; calling either again, or the other one after
+    it, does nothing. ``state`` is ``"pending"``, ``"discarded"`` or ``"restored"``;
+    ``moved`` names the entries that were set aside.
+    """
+
+    def __init__(self, run_dir: Path, folder: Path, moved: list[str]) -> None:
+        self.run_dir, self.folder, self.moved = run_dir, folder, tuple(moved)
+        self.state = "pending"
+        self._inside = list(moved)  # names still in the folder
+        self._cleared = False  # the new run's files are gone (restore may be retried)
+
+    def discard(self) -> None:
+        """Delete the old run (the set-aside folder, with any stale ones it holds)."""
+        if self.state == "pending":
+            if self.folder.exists():
+                shutil.rmtree(self.folder)
+            self.state = "discarded"
+
+    def restore(self) -> None:
+        """Delete the owned files the new run wrote, then move the old run's files back.
+
+        The user's own files in the run directory are never touched.
+        """
+        if self.state != "pending":
+            return
+        if not self._cleared:
+            for entry in owned(self.run_dir):
+                if entry != self.folder:
+                    _remove(entry)
+            self._cleared = True
+        self._put_back()
+        self.state = "restored"
+
+    def _put_back(self) -> None:
+        """Move the set-aside entries back (each one once) and remove the folder."""
+        while self._inside:
+            name = self._inside[-1]
+            os.replace(self.folder / name, self.run_dir / name)
+            self._inside.pop()
+        self.folder.rmdir()
+
+    def settle(self) -> None:
+        """:meth:`discard` if the new run saved a checkpoint, else :meth:`restore`."""
+        if any((self.run_dir / name).is_file() for name in CHECKPOINTS):
+            self.discard()
+        else:
+            self.restore()
+
+
+def set_aside(path: str | Path) -> SetAside:
+    """Move the owned files of the run in ``path`` into ``path/.rnnkit-previous-<pid>-*/``.
+
+    Renames within one directory, so nothing is copied and nothing is lost if
+    the process dies: a folder left by a killed process is itself owned (the
+    next overwrite of that run sets it aside with the rest, and its discard
+    deletes it). Files rnnkit does not own stay where they are.
+
+    Raises:
+        ValueError: ``path`` is not an rnnkit run (:func:`not_a_run`).
+    """
+    path = Path(path)
+    if (why := not_a_run(path)) is not None:
+        raise ValueError(f"--overwrite {path}: refusing to touch a directory that is not an "
+                         f"rnnkit run ({why})")
+    entries = owned(path)
+    folder = Path(tempfile.mkdtemp(prefix=f"{SET_ASIDE_PREFIX}{os.getpid()}-", dir=path))
+    moved: list[str] = []
+    try:
+        for entry in entries:
+            os.rename(entry, folder / entry.name)
+            moved.append(entry.name)
+    except BaseException:
+        SetAside(path, folder, moved)._put_back()  # undo the moves done so far, then fail
+        raise
+    return SetAside(path, folder, moved)
+
+
+def prepare(path: str | Path, resume: bool = False, overwrite: bool = False) -> Path:
+    """Older one-call API: :func:`check`, then ready ``path`` for the run at once.
+
+    ``resume`` only checks. ``overwrite`` of a run deletes its owned files
+    immediately (user files stay); prefer :func:`set_aside`, which keeps the old
+    run until the new one has saved a checkpoint. Otherwise :func:`create`.
+    """
+    path = check(path, resume, overwrite)
+    if resume:
+        return path
+    if is_run(path):
+        for entry in owned(path):
+            _remove(entry)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# ---- config and metrics ----------------------------------------------------
 def write_config(path: str | Path, config: dict[str, Any]) -> None:
     atomic_write(Path(path) / CONFIG, (json.dumps(config, indent=2) + "\n").encode())
 
