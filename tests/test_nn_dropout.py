@@ -1,9 +1,11 @@
 """Weight-drop, locked dropout and embedding dropout."""
+import dataclasses
+
 import pytest
 import torch
 
 from rnnkit.nn import LSTM, GRU, LockedDropout, embedding_dropout
-from rnnkit.nn import rnn as rnn_module
+from rnnkit.nn.specs import CELLS
 
 
 def test_locked_dropout_mask_is_shared_over_time_and_eval_is_identity():
@@ -47,14 +49,13 @@ def test_weight_drop_masks_weight_hh_on_the_fused_path(layer_cls, monkeypatch):
     layer = layer_cls(6, 8, num_layers=2, batch_first=True, weight_dropout=0.5)
     x = torch.randn(3, 5, 6)
     calls = []
-    fused = dict(rnn_module._FUSED)
-    mode = layer.mode
+    spec = CELLS[layer.mode]
 
     def spy(*args, **kwargs):
         calls.append(args[2])
-        return fused[mode](*args, **kwargs)
+        return spec.fused(*args, **kwargs)
 
-    monkeypatch.setitem(rnn_module._FUSED, mode, spy)
+    monkeypatch.setitem(CELLS, layer.mode, dataclasses.replace(spec, fused=spy))
     layer.train()
     out, _ = layer(x)
     assert len(calls) == 1  # one call of the fused kernel: the fast path

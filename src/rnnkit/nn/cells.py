@@ -11,12 +11,14 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from . import functional as RF
 from .checks import check_input, check_like, check_state
+from .specs import CELLS, CellSpec, elman_mode
 
 
 class _CellBase(nn.Module):
-    gates = 1
+    """Parameters, checks and the step of one cell; ``mode`` picks its :class:`~rnnkit.nn.specs.CellSpec`."""
+
+    mode = ""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  device=None, dtype=None) -> None:
@@ -36,6 +38,16 @@ class _CellBase(nn.Module):
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
+
+    @property
+    def spec(self) -> CellSpec:
+        """The description of this cell's recurrence (:data:`rnnkit.nn.specs.CELLS`)."""
+        return CELLS[self.mode]
+
+    @property
+    def gates(self) -> int:
+        """Number of gates G: ``weight_ih`` is ``(G*H, H_in)``."""
+        return self.spec.gates
 
     def reset_parameters(self) -> None:
         """Uniform(-1/sqrt(H), 1/sqrt(H)) for every parameter, as torch does."""
@@ -62,6 +74,12 @@ class _CellBase(nn.Module):
             filled.append(s)
         return x, filled, batched
 
+    def _step(self, input: Tensor, states: tuple[Optional[Tensor], ...]) -> tuple[Tensor, ...]:
+        """``spec.step`` on validated input ``(N, H_in)`` / ``(H_in,)``; new states ``(N, H)`` / ``(H,)``."""
+        x, filled, batched = self._prepare(input, states)
+        new = self.spec.step(x, tuple(filled), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        return new if batched else tuple(s.squeeze(0) for s in new)
+
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
 
@@ -81,10 +99,15 @@ class RNNCell(_CellBase):
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, bias, device, dtype)
 
+    @property
+    def mode(self) -> str:
+        """``"RNN_TANH"`` or ``"RNN_RELU"``, after ``nonlinearity``."""
+        return elman_mode(self.nonlinearity)
+
     def forward(self, input: Tensor, hx: Optional[Tensor] = None) -> Tensor:
-        x, (h,), batched = self._prepare(input, (hx,))
-        h = RF.rnn_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity)
-        return h if batched else h.squeeze(0)
+        """``input (N, H_in)``, ``hx (N, H)`` or None -> ``h' (N, H)`` (unbatched: no N)."""
+        (h,) = self._step(input, (hx,))
+        return h
 
 
 class LSTMCell(_CellBase):
@@ -93,12 +116,12 @@ class LSTMCell(_CellBase):
     Inputs: ``input (N, H_in)``, ``hx = (h, c)`` each ``(N, H)`` or None.
     Outputs: ``(h', c')``. Attributes: ``weight_ih (4H, H_in)``, ``weight_hh (4H, H)``.
     """
-    gates = 4
+    mode = "LSTM"
 
     def forward(self, input: Tensor, hx: Optional[tuple[Tensor, Tensor]] = None) -> tuple[Tensor, Tensor]:
-        x, (h, c), batched = self._prepare(input, hx if hx is not None else (None, None))
-        h, c = RF.lstm_cell(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
-        return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
+        """``input (N, H_in)``, ``hx = (h, c)`` each ``(N, H)`` or None -> ``(h', c')`` (unbatched: no N)."""
+        h, c = self._step(input, hx if hx is not None else (None, None))
+        return h, c
 
 
 class GRUCell(_CellBase):
@@ -107,9 +130,9 @@ class GRUCell(_CellBase):
 
     Attributes: ``weight_ih (3H, H_in)``, ``weight_hh (3H, H)``.
     """
-    gates = 3
+    mode = "GRU"
 
     def forward(self, input: Tensor, hx: Optional[Tensor] = None) -> Tensor:
-        x, (h,), batched = self._prepare(input, (hx,))
-        h = RF.gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
-        return h if batched else h.squeeze(0)
+        """``input (N, H_in)``, ``hx (N, H)`` or None -> ``h' (N, H)`` (unbatched: no N)."""
+        (h,) = self._step(input, (hx,))
+        return h

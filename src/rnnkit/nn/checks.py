@@ -2,10 +2,14 @@
 what was expected and what was received."""
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import torch
 from torch import Tensor
+
+IMPLS = ("auto", "fused", "reference")
+"""Accepted values of a layer's ``impl``: see :mod:`rnnkit.nn.rnn`."""
 
 
 def shape_str(shape: Sequence[int]) -> str:
@@ -64,3 +68,27 @@ def check_lengths(name: str, lengths, batch: int, seq_len: int) -> Tensor:
         raise ValueError(f"{name}: lengths[{k}] = {int(lengths[k])}; every sequence needs at least one step")
     return lengths
 
+
+def check_layer_config(spec, input_size, hidden_size, num_layers, dropout, proj_size, impl,
+                       weight_dropout) -> None:
+    """A layer's constructor arguments, for the cell described by ``spec`` (a ``CellSpec``).
+
+    Raises ValueError for a bad value; warns when ``dropout`` has no layer to act between.
+    """
+    name = spec.name
+    for arg, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{name}: {arg} must be a positive integer, got {value!r}")
+    if not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
+        raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
+    if proj_size < 0 or proj_size >= hidden_size and proj_size != 0:
+        raise ValueError(f"{name}: proj_size must be 0 or in [1, hidden_size={hidden_size}), got {proj_size}")
+    if impl not in IMPLS:
+        raise ValueError(f"{name}: impl must be one of {IMPLS}, got {impl!r}")
+    if not 0 <= weight_dropout < 1:
+        raise ValueError(f"{name}: weight_dropout must be a number in [0, 1), got {weight_dropout!r}")
+    if proj_size and not spec.projection:
+        raise ValueError(f"{name}: proj_size is only supported by LSTM")
+    if dropout > 0 and num_layers == 1:  # stacklevel: here, RNNBase, RNN/LSTM/GRU, the caller
+        warnings.warn(f"{name}: dropout={dropout} has no effect with num_layers=1 "
+                      "(it is applied between layers)", stacklevel=4)

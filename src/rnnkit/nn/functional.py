@@ -67,3 +67,27 @@ def gru_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor,
              b_ih: Optional[Tensor] = None, b_hh: Optional[Tensor] = None) -> Tensor:
     """One GRU step; returns ``h'``. Equations in :func:`gru_gates`."""
     return gru_gates(x, h, w_ih, w_hh, b_ih, b_hh)["h"]
+
+
+# Uniform signature for :attr:`rnnkit.nn.specs.CellSpec.step`: the state is a tuple
+# ``(h,)`` or ``(h, c)`` of ``(N, H)`` tensors and so is the result.
+
+def rnn_step(x: Tensor, state: tuple[Tensor], w_ih: Tensor, w_hh: Tensor, b_ih: Optional[Tensor] = None,
+             b_hh: Optional[Tensor] = None, nonlinearity: str = "tanh") -> tuple[Tensor]:
+    """:func:`rnn_cell` on a state tuple: ``(h,) -> (h',)``."""
+    (h,) = state
+    return (rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity),)
+
+
+def lstm_step(x: Tensor, state: tuple[Tensor, Tensor], w_ih: Tensor, w_hh: Tensor,
+              b_ih: Optional[Tensor] = None, b_hh: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    """:func:`lstm_cell` on a state tuple: ``(h, c) -> (h', c')``."""
+    h, c = state
+    return lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh)
+
+
+def gru_step(x: Tensor, state: tuple[Tensor], w_ih: Tensor, w_hh: Tensor,
+             b_ih: Optional[Tensor] = None, b_hh: Optional[Tensor] = None) -> tuple[Tensor]:
+    """:func:`gru_cell` on a state tuple: ``(h,) -> (h',)``."""
+    (h,) = state
+    return (gru_cell(x, h, w_ih, w_hh, b_ih, b_hh),)

@@ -8,34 +8,33 @@ Two implementations share the same parameters:
 * ``impl="auto"`` (default) / ``"fused"``: torch's own fused recurrent ops
   (oneDNN or native on CPU, cuDNN on GPU), the same kernels ``torch.nn`` uses.
 * ``impl="reference"``: rnnkit's first-principles recurrence
-  (:mod:`rnnkit.nn.kernels`): the input projection of all steps in one matmul,
-  then a step loop with a hand-written backward. Gate introspection
-  (:meth:`RNNBase.trace`) always uses it.
+  (:mod:`rnnkit.nn.reference`, :mod:`rnnkit.nn.kernels`): the input projection
+  of all steps in one matmul, then a step loop with a hand-written backward.
+  Gate introspection (:meth:`RNNBase.trace`) always uses it.
 
 Parameters are named and shaped exactly as in ``torch.nn``
 (``weight_ih_l{k}{_reverse}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``,
 ``bias_hh_l{k}``, ``weight_hr_l{k}``), so state dicts load both ways.
+
+This module holds the public classes; how a call runs (layouts, initial
+state, which kernel) is :mod:`rnnkit.nn.dispatch`, and what differs between
+the recurrences is their :class:`~rnnkit.nn.specs.CellSpec`.
 """
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence
 
-from .checks import check_input, check_lengths, check_like, check_state
-from .kernels import GRUScan, LSTMScan, RNNScan
+from . import dispatch
+from .checks import IMPLS, check_layer_config  # noqa: F401  (IMPLS: kept importable from here)
+from .specs import CELLS, CellSpec, elman_mode
 
-_GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
-_FUSED = {"LSTM": torch._VF.lstm, "GRU": torch._VF.gru,
-          "RNN_TANH": torch._VF.rnn_tanh, "RNN_RELU": torch._VF.rnn_relu}
-_CUDNN_MODE = {"RNN_RELU": 0, "RNN_TANH": 1, "LSTM": 2, "GRU": 3}
-_GATE_NAMES = {"LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n"), "RNN_TANH": (), "RNN_RELU": ()}
-IMPLS = ("auto", "fused", "reference")
+_WEIGHT_BASES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
 
 
 class RNNBase(nn.Module):
@@ -46,39 +45,29 @@ class RNNBase(nn.Module):
                  bidirectional: bool = False, proj_size: int = 0, impl: str = "auto",
                  device=None, dtype=None, *, weight_dropout: float = 0.0) -> None:
         super().__init__()
-        name = _display_name(mode)
-        _check_config(name, input_size, hidden_size, num_layers, dropout, proj_size, impl)
-        if not 0 <= weight_dropout < 1:
-            raise ValueError(f"{name}: weight_dropout must be a number in [0, 1), got {weight_dropout!r}")
+        spec = CELLS[mode]
+        check_layer_config(spec, input_size, hidden_size, num_layers, dropout, proj_size, impl, weight_dropout)
         self.weight_dropout = float(weight_dropout)
-        if proj_size and mode != "LSTM":
-            raise ValueError(f"{name}: proj_size is only supported by LSTM")
-        if dropout > 0 and num_layers == 1:
-            warnings.warn(f"{name}: dropout={dropout} has no effect with num_layers=1 "
-                          "(it is applied between layers)", stacklevel=3)
         self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
         self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
         self.dropout, self.bidirectional, self.proj_size = float(dropout), bidirectional, proj_size
         self.impl = impl
         self._flat_weights_names: list[str] = []
         kw = {"device": device, "dtype": dtype}
-        gate_rows = _GATES[mode] * hidden_size
-        out_size = proj_size or hidden_size
         for layer in range(num_layers):
-            layer_in = input_size if layer == 0 else out_size * self.num_directions
             for direction in range(self.num_directions):
-                sfx = f"_l{layer}" + ("_reverse" if direction else "")
-                shapes = [("weight_ih", (gate_rows, layer_in)), ("weight_hh", (gate_rows, out_size))]
-                if bias:
-                    shapes += [("bias_ih", (gate_rows,)), ("bias_hh", (gate_rows,))]
-                if proj_size:
-                    shapes.append(("weight_hr", (proj_size, hidden_size)))
-                for base, shape in shapes:
-                    setattr(self, base + sfx, nn.Parameter(torch.empty(shape, **kw)))
-                    self._flat_weights_names.append(base + sfx)
+                for base, shape in self._weight_shapes(layer):
+                    name = base + _suffix(layer, direction)
+                    setattr(self, name, nn.Parameter(torch.empty(shape, **kw)))
+                    self._flat_weights_names.append(name)
         self.reset_parameters()
 
     # ----------------------------------------------------------------- set-up
+    @property
+    def spec(self) -> CellSpec:
+        """The description of this layer's recurrence (:data:`rnnkit.nn.specs.CELLS`)."""
+        return CELLS[self.mode]
+
     @property
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
@@ -87,6 +76,21 @@ class RNNBase(nn.Module):
     def output_size(self) -> int:
         """Features per direction of the output (``H_out``)."""
         return self.proj_size or self.hidden_size
+
+    def _weight_shapes(self, layer: int) -> list[tuple[str, tuple[int, ...]]]:
+        """``(base name, shape)`` of one direction of ``layer``, in torch's flat order.
+
+        ``weight_ih (G*H, H_in)`` (``H_in = D*H_out`` above the first layer), ``weight_hh (G*H, H_out)``,
+        ``bias_ih, bias_hh (G*H,)`` if bias, ``weight_hr (proj_size, H)`` if proj_size.
+        """
+        gate_rows = self.spec.gates * self.hidden_size
+        layer_in = self.input_size if layer == 0 else self.output_size * self.num_directions
+        shapes = [("weight_ih", (gate_rows, layer_in)), ("weight_hh", (gate_rows, self.output_size))]
+        if self.bias:
+            shapes += [("bias_ih", (gate_rows,)), ("bias_hh", (gate_rows,))]
+        if self.proj_size:
+            shapes.append(("weight_hr", (self.proj_size, self.hidden_size)))
+        return shapes
 
     def reset_parameters(self) -> None:
         """Uniform(-1/sqrt(H), 1/sqrt(H)) for every parameter, as torch does."""
@@ -101,10 +105,9 @@ class RNNBase(nn.Module):
     def layer_weights(self, layer: int, direction: int,
                       weights: Optional[dict[str, Tensor]] = None) -> dict[str, Optional[Tensor]]:
         """One layer's parameters by base name (from ``weights`` when given)."""
-        sfx = f"_l{layer}" + ("_reverse" if direction else "")
+        sfx = _suffix(layer, direction)
         source = weights if weights is not None else {n: getattr(self, n) for n in self._flat_weights_names}
-        return {base: source.get(base + sfx)
-                for base in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")}
+        return {base: source.get(base + sfx) for base in _WEIGHT_BASES}
 
     def run_weights(self) -> dict[str, Tensor]:
         """The weights one forward call uses, in flat order.
@@ -135,7 +138,7 @@ class RNNBase(nn.Module):
             if torch._use_cudnn_rnn_flatten_weight():
                 per_layer = (4 if self.bias else 2) + (1 if self.proj_size else 0)
                 torch._cudnn_rnn_flatten_weight(
-                    weights, per_layer, self.input_size, _CUDNN_MODE[self.mode], self.hidden_size,
+                    weights, per_layer, self.input_size, self.spec.cudnn_mode, self.hidden_size,
                     self.proj_size, self.num_layers, self.batch_first, self.bidirectional)
 
     def _apply(self, fn, recurse=True):
@@ -150,8 +153,8 @@ class RNNBase(nn.Module):
                              ("weight_dropout", 0.0)):
             if getattr(self, key) != default:
                 s += f", {key}={getattr(self, key)!r}"
-        if self.mode == "RNN_RELU":
-            s += ", nonlinearity='relu'"
+        if self.spec.nonlinearity not in (None, "tanh"):  # tanh is RNN's default
+            s += f", nonlinearity={self.spec.nonlinearity!r}"
         return s
 
     # ---------------------------------------------------------------- forward
@@ -169,7 +172,7 @@ class RNNBase(nn.Module):
             output: ``(L, N, D*H_out)`` (or batch_first / unbatched / packed, like the input).
             h_n: ``(D*num_layers, N, H_out)``; c_n: ``(D*num_layers, N, H)``.
         """
-        output, state, _ = self._run(input, hx, lengths, trace=False)
+        output, state, _ = dispatch.run(self, input, hx, lengths, trace=False)
         return output, state
 
     def trace(self, input: Union[Tensor, PackedSequence], hx=None, lengths=None):
@@ -181,160 +184,7 @@ class RNNBase(nn.Module):
         unbatched input), zero at padded steps. Names: LSTM ``i, f, g, o`` and the cell
         state ``c``; GRU ``r, z, n``; RNN ``h`` (the hidden state itself).
         """
-        return self._run(input, hx, lengths, trace=True)
-
-    def _run(self, input, hx, lengths, trace: bool):
-        name = _display_name(self.mode)
-        ref = self.weight_ih_l0
-        if isinstance(input, PackedSequence):
-            if lengths is not None:
-                raise ValueError(f"{name}: pass either a PackedSequence or lengths, not both")
-            check_input(name, input.data, self.input_size, (2,), "(packed rows, H_in)")
-            check_like(name, "input", input.data, ref)
-            out, state, gates = self._run_packed(input, hx, trace)
-            steps = len(input.batch_sizes)
-            return out, state, {k: _pad_gate(v, input, self.batch_first, steps) for k, v in gates.items()}
-        check_input(name, input, self.input_size, (2, 3),
-                    "(N, L, H_in) or (L, H_in)" if self.batch_first else "(L, N, H_in) or (L, H_in)")
-        check_like(name, "input", input, ref)
-        if lengths is not None:
-            if input.dim() != 3:
-                raise ValueError(f"{name}: lengths needs a batched 3-D input, got shape {tuple(input.shape)}")
-            seq_len = input.shape[1] if self.batch_first else input.shape[0]
-            batch = input.shape[0] if self.batch_first else input.shape[1]
-            lengths = check_lengths(name, lengths, batch, seq_len)
-            packed = pack_padded_sequence(input, lengths, self.batch_first, enforce_sorted=False)
-            out, state, gates = self._run_packed(packed, hx, trace)
-            out, _ = pad_packed_sequence(out, self.batch_first, total_length=seq_len)
-            gates = {k: _pad_gate(v, packed, self.batch_first, seq_len) for k, v in gates.items()}
-            return out, state, gates
-        return self._run_dense(input, hx, trace)
-
-    def _run_dense(self, x: Tensor, hx, trace: bool):
-        weights = self.run_weights()
-        batched = x.dim() == 3
-        if not batched:
-            x = x.unsqueeze(1 if not self.batch_first else 0)
-        batch = x.shape[0] if self.batch_first else x.shape[1]
-        state = self._initial_state(hx, x, batch, batched)
-        if not trace and self.impl != "reference":
-            out, *final = _FUSED[self.mode](x, self._fused_state(state), list(weights.values()), self.bias, self.num_layers,
-                                            self.dropout, self.training, self.bidirectional, self.batch_first)
-            gates = {}
-        else:
-            time_major = x.transpose(0, 1) if self.batch_first else x
-            seq_len = time_major.shape[0]
-            data = time_major.reshape(seq_len * batch, -1)  # (L, N, H_in) -> (L*N, H_in)
-            out, final, packed_gates = self._reference(data, (batch,) * seq_len, state, trace, weights)
-            out = out.view(seq_len, batch, -1)
-            out = out.transpose(0, 1) if self.batch_first else out
-            gates = {k: _dense_gate(v, seq_len, batch, self.batch_first) for k, v in packed_gates.items()}
-        if not batched:
-            out = out.squeeze(1 if not self.batch_first else 0)
-            final = [f.squeeze(1) for f in final]
-            gates = {k: v.squeeze(2 if not self.batch_first else 1) for k, v in gates.items()}
-        return out, self._pack_state(final), gates
-
-    def _run_packed(self, packed: PackedSequence, hx, trace: bool):
-        weights = self.run_weights()
-        batch = int(packed.batch_sizes[0])
-        state = self._initial_state(hx, packed.data, batch, True)
-        if packed.sorted_indices is not None:
-            state = tuple(s.index_select(1, packed.sorted_indices) for s in state)
-        if not trace and self.impl != "reference":
-            out, *final = _FUSED[self.mode](packed.data, packed.batch_sizes, self._fused_state(state),
-                                            list(weights.values()),
-                                            self.bias, self.num_layers, self.dropout, self.training,
-                                            self.bidirectional)
-            gates = {}
-        else:
-            sizes = tuple(packed.batch_sizes.tolist())
-            out, final, gates = self._reference(packed.data, sizes, state, trace, weights)
-        if packed.unsorted_indices is not None:
-            final = [f.index_select(1, packed.unsorted_indices) for f in final]
-        out = PackedSequence(out, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
-        return out, self._pack_state(final), gates
-
-    def _fused_state(self, state: tuple[Tensor, ...]):
-        """torch's fused ops take ``(h, c)`` for LSTM and a bare ``h`` otherwise."""
-        return state if self.mode == "LSTM" else state[0]
-
-    def _pack_state(self, final):
-        return (final[0], final[1]) if self.mode == "LSTM" else final[0]
-
-    def _initial_state(self, hx, like: Tensor, batch: int, batched: bool) -> tuple[Tensor, ...]:
-        """Validated initial state(s) ``(D*num_layers, N, *)``; zeros where hx is None."""
-        name = _display_name(self.mode)
-        rows = self.num_layers * self.num_directions
-        sizes = [self.output_size] + ([self.hidden_size] if self.mode == "LSTM" else [])
-        if hx is None:
-            return tuple(like.new_zeros(rows, batch, size) for size in sizes)
-        if self.mode == "LSTM":
-            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise ValueError(f"{name}: expected hx to be a tuple (h_0, c_0), got {type(hx).__name__}")
-            states, args = list(hx), ["hx[0] (h_0)", "hx[1] (c_0)"]
-        else:
-            states, args = [hx], ["hx"]
-        result = []
-        for s, arg, size in zip(states, args, sizes):
-            expected = (rows, batch, size) if batched else (rows, size)
-            check_state(name, arg, s, expected, self.weight_ih_l0)
-            result.append(s if batched else s.unsqueeze(1))
-        return tuple(result)
-
-    # ----------------------------------------------------- reference recurrence
-    def _reference(self, data: Tensor, batch_sizes: tuple[int, ...], state: tuple[Tensor, ...], trace: bool,
-                   weights: dict[str, Tensor]):
-        """First-principles stack over packed rows.
-
-        Args:
-            data: ``(S, H_in)`` packed input rows; batch_sizes: rows per step.
-            state: initial ``(D*num_layers, N, *)`` tensors.
-        Returns:
-            ``(out (S, D*H_out), [h_n, (c_n)], gates)`` where gates maps a name to a packed
-            ``(D*num_layers, S, H)`` tensor (empty unless ``trace``).
-        """
-        layer_input, finals, records = data, [[] for _ in state], []
-        for layer in range(self.num_layers):
-            outputs = []
-            for direction in range(self.num_directions):
-                k = layer * self.num_directions + direction
-                out, final, record = self._reference_direction(
-                    layer_input, batch_sizes, [s[k] for s in state], self.layer_weights(layer, direction, weights),
-                    reverse=direction == 1)
-                outputs.append(out)
-                for store, f in zip(finals, final):
-                    store.append(f)
-                records.append(record)
-            layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                layer_input = F.dropout(layer_input, self.dropout, training=True)
-        finals = [torch.stack(f) for f in finals]
-        gates = {}
-        if trace:
-            gates = {key: torch.stack([r[key] for r in records]) for key in records[0]}
-        return layer_input, finals, gates
-
-    def _reference_direction(self, x: Tensor, batch_sizes, state, w, reverse: bool):
-        """One layer, one direction: ``(out (S, H_out), final states, gate record)``."""
-        hid = self.hidden_size
-        if self.mode == "LSTM":
-            bias = w["bias_ih"] + w["bias_hh"] if self.bias else None
-            xg = F.linear(x, w["weight_ih"], bias)
-            out, h, c, gates, cells = LSTMScan.apply(xg, state[0], state[1], w["weight_hh"], w["weight_hr"],
-                                                     batch_sizes, reverse)
-            record = {n: gates[:, j * hid:(j + 1) * hid] for j, n in enumerate(_GATE_NAMES["LSTM"])}
-            record["c"] = cells
-            return out, (h, c), record
-        if self.mode == "GRU":
-            xg = F.linear(x, w["weight_ih"], w["bias_ih"])
-            out, h, gates = GRUScan.apply(xg, state[0], w["weight_hh"], w["bias_hh"], batch_sizes, reverse)
-            record = {n: gates[:, j * hid:(j + 1) * hid] for j, n in enumerate(_GATE_NAMES["GRU"])}
-            return out, (h,), record
-        bias = w["bias_ih"] + w["bias_hh"] if self.bias else None
-        xg = F.linear(x, w["weight_ih"], bias)
-        out, h = RNNScan.apply(xg, state[0], w["weight_hh"], self.mode == "RNN_RELU", batch_sizes, reverse)
-        return out, (h,), {"h": out}
+        return dispatch.run(self, input, hx, lengths, trace=True)
 
 
 class RNN(RNNBase):
@@ -357,7 +207,7 @@ class RNN(RNNBase):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        super().__init__("RNN_" + nonlinearity.upper(), input_size, hidden_size, num_layers, bias,
+        super().__init__(elman_mode(nonlinearity), input_size, hidden_size, num_layers, bias,
                          batch_first, dropout, bidirectional, 0, impl, device, dtype,
                          weight_dropout=weight_dropout)
 
@@ -415,31 +265,6 @@ class GRU(RNNBase):
                          bidirectional, 0, impl, device, dtype, weight_dropout=weight_dropout)
 
 
-def _display_name(mode: str) -> str:
-    return "RNN" if mode.startswith("RNN") else mode
-
-
-def _check_config(name, input_size, hidden_size, num_layers, dropout, proj_size, impl) -> None:
-    for arg, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{name}: {arg} must be a positive integer, got {value!r}")
-    if not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
-        raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
-    if proj_size < 0 or proj_size >= hidden_size and proj_size != 0:
-        raise ValueError(f"{name}: proj_size must be 0 or in [1, hidden_size={hidden_size}), got {proj_size}")
-    if impl not in IMPLS:
-        raise ValueError(f"{name}: impl must be one of {IMPLS}, got {impl!r}")
-
-
-def _dense_gate(packed: Tensor, seq_len: int, batch: int, batch_first: bool) -> Tensor:
-    """``(D*layers, L*N, H) -> (D*layers, L, N, H)`` (or ``(.., N, L, H)`` if batch_first)."""
-    out = packed.reshape(packed.shape[0], seq_len, batch, -1)
-    return out.transpose(1, 2) if batch_first else out
-
-
-def _pad_gate(gate: Tensor, packed: PackedSequence, batch_first: bool, seq_len: int) -> Tensor:
-    """Packed ``(D*layers, S, H)`` gate record -> padded ``(D*layers, L, N, H)``, zeros at padding."""
-    layers = [pad_packed_sequence(PackedSequence(g, packed.batch_sizes, packed.sorted_indices,
-                                                 packed.unsorted_indices), batch_first, total_length=seq_len)[0]
-              for g in gate.unbind(0)]
-    return torch.stack(layers)
+def _suffix(layer: int, direction: int) -> str:
+    """torch's parameter name suffix: ``_l{layer}``, plus ``_reverse`` for the second direction."""
+    return f"_l{layer}" + ("_reverse" if direction else "")
