@@ -15,7 +15,8 @@ import sys
 import torch
 from safetensors.torch import load_file
 
-from rnnkit.tasks.names import NamesDataConfig, load_split, score_split
+from rnnkit.data.names_split import NamesDataConfig, load_split
+from rnnkit.tasks.names import score_split
 
 STEPS = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0)
 

@@ -103,7 +103,7 @@ def main() -> None:
     classifier = load(args.classifier)
     if not isinstance(classifier, NameClassifier):
         parser.error(f"--classifier {args.classifier}: expected a run of `rnnkit train names`")
-    names_data, parts = classifier.run_split()
+    names_data, parts = classifier.split()
     pairs = parts[args.split]
     pair_names = [n for n, _ in pairs]
     probabilities, rows = [], []
@@ -119,7 +119,7 @@ def main() -> None:
         generator = load(args.generator)
         if not isinstance(generator, NameGenerator):
             parser.error(f"--generator {args.generator}: expected a run of `rnnkit train names-gen`")
-        if generator.run_split()[1] != parts:
+        if generator.split()[1] != parts:
             raise SystemExit(f"{args.generator}: its split differs from {args.classifier}'s")
         counts = torch.bincount(torch.tensor([l for _, l in parts["train"]]), minlength=len(names_data.languages))
         log_prior = (counts.double() / counts.sum()).log().float()

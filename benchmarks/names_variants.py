@@ -29,7 +29,8 @@ from torch import Tensor, nn
 from rnnkit.data.batches import BatchCycler, pad_batch
 from rnnkit.data.names import NameVocab
 from rnnkit.models.lm import build_rnn
-from rnnkit.tasks.names import NamesDataConfig, load_split, predict_log_probs, score_split
+from rnnkit.data.names_split import NamesDataConfig, load_split
+from rnnkit.tasks.names import predict_log_probs, score_split
 
 
 def parse_args() -> argparse.Namespace:

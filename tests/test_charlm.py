@@ -8,7 +8,7 @@ import torch
 
 import rnnkit
 from rnnkit.cli import main
-from rnnkit.tasks import lm as lm_task
+from rnnkit.train import lm as lm_task
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.rundir import read_metrics
 
@@ -73,11 +73,11 @@ def test_interrupted_and_resumed_run_equals_uninterrupted_run(tmp_path, monkeypa
     assert main(tiny(tmp_path / "straight")) == 0
     original, calls = lm_task.LMObjective.step, [0]
 
-    def step_then_ctrl_c(self, model, window):
+    def step_then_ctrl_c(self, model, window, info=None):
         calls[0] += 1
         if calls[0] == 13:  # not on a log or eval boundary
             signal.raise_signal(signal.SIGINT)
-        return original(self, model, window)
+        return original(self, model, window, info)
 
     monkeypatch.setattr(lm_task.LMObjective, "step", step_then_ctrl_c)
     assert main(tiny(tmp_path / "cut")) == 130
@@ -134,9 +134,9 @@ def test_tiny_model_overfits_a_short_text(tmp_path):
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
     original, calls = lm_task.LMObjective.step, [0]
 
-    def poisoned(self, model, window):
+    def poisoned(self, model, window, info=None):
         calls[0] += 1
-        loss, count = original(self, model, window)
+        loss, count = original(self, model, window, info)
         return (loss * float("nan") if calls[0] == 14 else loss), count
 
     monkeypatch.setattr(lm_task.LMObjective, "step", poisoned)

@@ -61,8 +61,9 @@ def test_generate_carries_state_one_step_per_token_and_checks_settings():
     assert out == [3, 4, 0, 1]     # greedy follows the carried state
     with pytest.raises(ValueError, match="top_p: expected a number in \\(0, 1\\]"):
         list(generate(step, torch.tensor([1]), 2, top_p=0.0))
-    with pytest.raises(ValueError, match="temperature: expected >= 0"):
-        list(generate(step, torch.tensor([1]), 2, temperature=-1))
+    for bad in (-1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="temperature: expected a finite number >= 0"):
+            list(generate(step, torch.tensor([1]), 2, temperature=bad))
 
 
 def test_dropout_never_deletes_one_hot_characters():

@@ -15,8 +15,9 @@ from rnnkit.data.names import (NamesData, NameVocab, fold_ascii, read_names, spl
                                stratified_split)
 from rnnkit.models.classifier import (ClassifierConfig, ClassifierEnsemble, SequenceClassifier,
                                       build_classifier)
-from rnnkit.tasks.names import format_predictions, score_by_name
-from rnnkit.train.metrics import any_label_reference, classification_report, confusion_matrix
+from rnnkit.tasks.names import format_predictions
+from rnnkit.train.metrics import (any_label_reference, any_label_scores, classification_report,
+                                  confusion_matrix)
 
 SYLLABLES = ["ka", "ri", "mo", "te", "lu", "sa", "no", "vi", "de", "ba"]
 
@@ -173,7 +174,7 @@ def test_names_listed_under_several_languages_are_right_for_any_of_them():
     data = NamesData(["a", "b", "c"], [("X", 0), ("X", 1), ("Y", 1), ("Z", 2), ("W", 2)], 0, {"X": [0, 1]})
     assert data.label_sets() == {"X": {0, 1}, "Y": {1}, "Z": {2}, "W": {2}}
     # pairs X/a and X/b share one prediction (b): right by name, so X counts once, for b
-    report = score_by_name([1, 1, 1, 1, 2], ["X", "X", "Y", "Z", "W"], data.label_sets(), data.languages)
+    report = any_label_scores([1, 1, 1, 1, 2], ["X", "X", "Y", "Z", "W"], data.label_sets(), data.languages)
     assert report["examples"] == 4 and report["accuracy"] == pytest.approx(3 / 4)
     assert report["per_class"]["c"]["recall"] == pytest.approx(1 / 2)  # Z was called b
     assert report["per_class"]["a"]["support"] == 0 and report["per_class"]["b"]["support"] == 2

@@ -27,7 +27,7 @@ from torch import nn
 from rnnkit.data import CharVocab, bundled_text
 from rnnkit.models.lm import LMConfig, RNNLanguageModel
 from rnnkit.tasks.charlm import PRESETS, CharDataConfig, defaults
-from rnnkit.tasks.lm import LMObjective
+from rnnkit.train.lm import LMObjective
 from rnnkit.train import config as cfg
 from rnnkit.train.trainer import Trainer
 

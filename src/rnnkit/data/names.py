@@ -203,3 +203,20 @@ class NameVocab:
     @classmethod
     def from_json(cls, chars: list[str]) -> "NameVocab":
         return cls(chars)
+
+
+def clean_names(names: Sequence[str], ascii: bool = False) -> list[str]:
+    """Names as a model saw them in training: stripped, and ASCII-folded with ``ascii``.
+
+    Raises:
+        ValueError: a name is empty, or has nothing left after folding (naming which one).
+    """
+    for number, name in enumerate(names, 1):
+        if not name.strip():
+            raise ValueError(f"name {number}: empty name")
+    cleaned = [fold_ascii(n.strip()) if ascii else n.strip() for n in names]
+    for number, (name, clean) in enumerate(zip(names, cleaned), 1):
+        if not clean:
+            raise ValueError(f"name {number}: {name.strip()!r} has no ASCII letters (the model "
+                             "was trained with --ascii)")
+    return cleaned

@@ -1,7 +1,8 @@
-"""Sampling the next token: temperature, top-k and nucleus (top-p) filtering."""
+"""Sampling: temperature, top-k and nucleus (top-p) filtering; stateful generation up to an end token."""
 from __future__ import annotations
 
-from typing import Callable, Iterator, Optional
+import math
+from typing import Callable, Iterator, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -9,8 +10,8 @@ from torch import Tensor
 
 def check_sampling(temperature: float, top_k: int, top_p: float) -> None:
     """ValueError naming the argument when a sampling setting is out of range."""
-    if temperature < 0:
-        raise ValueError(f"temperature: expected >= 0 (0 = greedy), got {temperature}")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature: expected a finite number >= 0 (0 = greedy), got {temperature}")
     if top_k < 0:
         raise ValueError(f"top_k: expected >= 0 (0 = off), got {top_k}")
     if not 0.0 < top_p <= 1.0:
@@ -53,13 +54,17 @@ StepFn = Callable[[Tensor, object], tuple[Tensor, object]]
 
 
 def generate(step: StepFn, prime: Tensor, length: int, state=None, temperature: float = 1.0,
-             top_k: int = 0, top_p: float = 1.0,
-             generator: Optional[torch.Generator] = None) -> Iterator[int]:
-    """Yield ``length`` sampled ids, one model step per id, carrying the state.
+             top_k: int = 0, top_p: float = 1.0, generator: Optional[torch.Generator] = None,
+             stop_token: Optional[int] = None, never: Sequence[int] = (),
+             min_length: int = 0) -> Iterator[int]:
+    """Yield up to ``length`` sampled ids, one model step per id, carrying the state.
 
     Args:
         step: ``step(tokens (1, l), state) -> (logits (1, l, V), state)``.
         prime: (l,) ids fed first (l >= 1); the first sample follows its last id.
+        stop_token: end of sequence: when drawn, generation ends (it is not
+            yielded); it cannot be drawn before ``min_length`` ids.
+        never: ids that are never drawn (padding, unknown, start symbols).
     """
     check_sampling(temperature, top_k, top_p)
     if prime.numel() < 1:
@@ -68,7 +73,13 @@ def generate(step: StepFn, prime: Tensor, length: int, state=None, temperature: 
     for index in range(length):
         # drawn on the CPU: a CPU generator works with any model device, and the
         # same seed gives the same text on every device
-        token = sample_token(logits[:, -1].float().cpu(), temperature, top_k, top_p, generator)
+        last = logits[:, -1].float().cpu()  # (1, V)
+        blocked = list(never) + ([stop_token] if stop_token is not None and index < min_length else [])
+        if blocked:
+            last[:, blocked] = -math.inf
+        token = sample_token(last, temperature, top_k, top_p, generator)
+        if stop_token is not None and int(token) == stop_token:
+            return
         yield int(token)
         if index + 1 < length:
             logits, state = step(token.view(1, 1), state)

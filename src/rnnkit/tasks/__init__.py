@@ -1,32 +1,50 @@
-"""Recipes: one short module per task, and the registry the CLI looks them up in."""
+"""Recipes: one short module per task, and the registry the CLI builds its commands from.
+
+Each module defines ``RECIPE`` (:class:`rnnkit.train.recipe.Recipe`). Adding a
+recipe: write ``tasks/<name>.py`` and add one line here.
+"""
 from __future__ import annotations
 
 from importlib import import_module
-from types import ModuleType
 
-#: task name -> module under rnnkit.tasks (each has TASK, defaults, PRESETS, build, and a
-#: predictor class named in PREDICTORS)
+from rnnkit.train.recipe import Recipe
+
+#: recipe name -> module under rnnkit.tasks
 REGISTRY = {"charlm": "charlm", "wordlm": "wordlm", "names": "names", "names-gen": "namesgen"}
-PREDICTORS = {"charlm": "CharLM", "wordlm": "WordLM", "names": "NameClassifier",
-              "names-gen": "NameGenerator"}
 
 
-def task_module(name: str) -> ModuleType:
+def recipe(name: str) -> Recipe:
+    """The registered recipe called ``name``."""
     if name not in REGISTRY:
         raise ValueError(f"unknown task {name!r}; expected one of {', '.join(REGISTRY)}")
-    return import_module(f"rnnkit.tasks.{REGISTRY[name]}")
+    found = import_module(f"rnnkit.tasks.{REGISTRY[name]}").RECIPE
+    if found.name != name:
+        raise ValueError(f"rnnkit.tasks.{REGISTRY[name]} declares recipe {found.name!r}, "
+                         f"registered as {name!r}")
+    return found
+
+
+def recipes() -> list[Recipe]:
+    """Every registered recipe, in registry order."""
+    return [recipe(name) for name in REGISTRY]
+
+
+def recipe_of(meta: dict, path) -> Recipe:
+    """The recipe that wrote a checkpoint (its metadata's ``task``)."""
+    from rnnkit.train.checkpoint import CheckpointError
+    task = meta.get("task")
+    if task not in REGISTRY:
+        raise CheckpointError(f"{path}: checkpoint of unknown task {task!r}")
+    return recipe(task)
 
 
 def load(path, device: str = "cpu"):
     """The trained model in a checkpoint file or run directory, ready to use.
 
-    Returns the task's predictor (e.g. :class:`rnnkit.tasks.charlm.CharLM`).
+    Returns the recipe's trained model (e.g. :class:`rnnkit.tasks.charlm.CharLM`).
     """
     from rnnkit.train import checkpoint as ckpt
     from rnnkit.train.device import resolve_device
     state = ckpt.load(path)
-    task = state.meta.get("task")
-    if task not in REGISTRY:
-        raise ckpt.CheckpointError(f"{state.path}: checkpoint of unknown task {task!r}")
-    predictor = getattr(task_module(task), PREDICTORS[task])
-    return predictor.from_checkpoint(state, device=str(resolve_device(device)))
+    return recipe_of(state.meta, state.path).trained.from_checkpoint(
+        state, device=str(resolve_device(device)))

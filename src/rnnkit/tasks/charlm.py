@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
 from rnnkit.data import CharVocab, bundled_text, min_tokens, read_text, split_text
 from rnnkit.models.lm import LMConfig, RNNLanguageModel
-from rnnkit.train.trainer import TrainConfig
-
-from .lm import LMObjective, TrainedLM, evaluate_lm
-
-TASK = "charlm"
+from rnnkit.train.config import bound
+from rnnkit.train.lm import LMObjective, TrainedLM, evaluate_lm, stream_text
+from rnnkit.train.options import TrainConfig
+from rnnkit.train.recipe import Built, Command, Recipe, Smoke, arg, sampling_arguments
 
 
 @dataclass
@@ -32,9 +31,9 @@ class CharDataConfig:
         variable_bptt: vary the window length per batch (AWD-LSTM style).
     """
     text: str = ""
-    val_fraction: float = 0.1
-    batch_size: int = 64
-    seq_length: int = 100
+    val_fraction: float = field(default=0.1, metadata=bound(0, 1, open_low=True))
+    batch_size: int = field(default=64, metadata=bound(1))
+    seq_length: int = field(default=100, metadata=bound(1))
     variable_bptt: bool = False
 
 
@@ -66,15 +65,6 @@ HELP = {
     "cell": "lstm, gru, rnn_tanh or rnn_relu",
     "embedding_dim": "input embedding size; 0 = one-hot input",
 }
-
-
-def default_preset(device: str) -> str:
-    """gpu-full when training would run on a GPU, cpu-quick otherwise."""
-    from rnnkit.train.device import resolve_device
-    try:
-        return "gpu-full" if resolve_device(device).type != "cpu" else "cpu-quick"
-    except ValueError:
-        return "cpu-quick"
 
 
 def load_corpus(path: str) -> tuple[str, str]:
@@ -112,7 +102,8 @@ def build(sections, resume_meta: Optional[dict]):
     model = RNNLanguageModel(len(vocab), sections["model"])
     objective = LMObjective(train_ids, val_ids, data.batch_size, data.seq_length,
                             data.variable_bptt, seed=sections["train"].seed)
-    return model, objective, {"vocab": vocab.to_json(), "corpus": label, "text_sha256": digest}
+    return Built(model, objective, {"vocab": vocab.to_json(), "corpus": label, "text_sha256": digest},
+                 objective.callbacks)
 
 
 class CharLM(TrainedLM):
@@ -146,17 +137,57 @@ class CharLM(TrainedLM):
         """The generated continuation of ``prime`` as one string."""
         return "".join(self.iter_sample(prime, length, **options))
 
-    def evaluate(self, text: str, skip_unknown: bool = False, batch_size: Optional[int] = None,
-                 seq_length: Optional[int] = None, what: str = "text") -> dict[str, float]:
-        """Loss on ``text``: ``{"loss": nats/char, "bpc": bits/char, "chars": scored}``.
+    def evaluate(self, text: Optional[str] = None, skip_unknown: bool = False,
+                 batch_size: Optional[int] = None, seq_length: Optional[int] = None,
+                 what: str = "text", path: Optional[str] = None) -> dict:
+        """Loss on ``text`` (or on the UTF-8 file ``path``): ``{"loss": nats/char,
+        "bpc": bits/char, "chars": scored, "text": what}``.
 
         The text is read as in validation: ``batch_size`` continuous streams
         (default: the run's), each window continuing the previous one's state.
         ``what`` names the text in errors (e.g. its file name).
         """
-        data = self.meta["config"]["data"]
-        batch_size = batch_size or data["batch_size"]
-        seq_length = seq_length or data["seq_length"]
+        if path is not None:
+            text, what = read_text(path), path
+        if text is None:
+            raise ValueError("--text PATH is required for a character model")
+        data = self.sections["data"]
         ids = self.vocab.encode(text, skip_unknown=skip_unknown, what=what)
-        result = evaluate_lm(self.model, ids, batch_size, seq_length)
-        return {"loss": result["loss"], "bpc": result["bits"], "chars": result["tokens"]}
+        result = evaluate_lm(self.model, ids, batch_size or data.batch_size, seq_length or data.seq_length)
+        return {"loss": result["loss"], "bpc": result["bits"], "chars": result["tokens"], "text": what}
+
+    def describe(self, result: dict) -> str:
+        return (f"{result['text']}: {result['loss']:.4f} nats/char, {result['bpc']:.4f} bits/char "
+                f"over {result['chars']:,} characters")
+
+
+def _sample(lm: CharLM, args) -> int:
+    if args.length < 0:
+        raise ValueError(f"--length: expected >= 0, got {args.length}")
+    stream_text(lm.iter_sample(args.prime, args.length, temperature=args.temperature, top_k=args.top_k,
+                               top_p=args.top_p, seed=args.seed, skip_unknown=args.skip_unknown),
+                start=args.prime)
+    return 0
+
+
+SAMPLE = Command("sample", "generate text, streamed as it goes", (
+    arg("--prime", default="\n", help="text to start from (default: a newline)"),
+    arg("--length", type=int, default=1000, help="characters to generate"),
+    *sampling_arguments(),
+    arg("--skip-unknown", action="store_true", help="drop prime characters the model does not know"),
+), _sample)
+
+RECIPE = Recipe(
+    name="charlm", summary="character-level language model (bundled Tiny Shakespeare or any UTF-8 text)",
+    defaults=defaults, presets=PRESETS, build=build, trained=CharLM, commands=(SAMPLE,),
+    eval_arguments=(arg("--text", dest="path", default=None, help="UTF-8 text file to score"),
+                    arg("--skip-unknown", action="store_true",
+                        help="drop characters the model does not know instead of failing")),
+    cpu_preset="cpu-quick", gpu_preset="gpu-full", help=HELP,
+    smoke=Smoke(train=("--text", "{fixtures}/tiny.txt", "--embedding-dim", "8", "--hidden-size", "16",
+                       "--num-layers", "1", "--batch-size", "4", "--seq-length", "10",
+                       "--max-steps", "6", "--eval-every", "3", "--warmup-steps", "0"),
+                uses={"sample": ("--prime", "First", "--length", "20", "--seed", "1"),
+                      "eval": ("--text", "{fixtures}/tiny.txt", "--skip-unknown")},
+                expect={"sample": r"^First", "eval": r"nats/char, \d\.\d{4} bits/char"}),
+)

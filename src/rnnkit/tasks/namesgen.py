@@ -7,7 +7,6 @@ Evaluate: ``rnnkit eval RUN_DIR --split test`` (nats and bits per character, end
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -16,16 +15,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnkit.data.batches import BatchCycler, pad_batch
-from rnnkit.data.names import NameVocab, fold_ascii
-from rnnkit.decode.sampling import check_sampling, sample_token
+from rnnkit.data.batches import pad_batch
+from rnnkit.data.names import NameVocab, clean_names, fold_ascii
+from rnnkit.data.names_split import NamesDataConfig, load_split, split_meta, split_record
+from rnnkit.decode.sampling import generate
 from rnnkit.models.namegen import ConditionalCharModel, NameGenConfig
-from rnnkit.train.trainer import TrainConfig
+from rnnkit.train import checkpoint as ckpt
+from rnnkit.train.config import positive_int, replace
+from rnnkit.train.options import TrainConfig
+from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg, sampling_arguments
+from rnnkit.train.supervised import SupervisedObjective, class_weights, evaluating, mean_loss
 
-from .names import (CycledObjective, NamesDataConfig, TrainedNames, class_weights, load_split,
-                    split_meta)
-
-TASK = "names-gen"
+SPLITS = ("train", "valid", "test")
 MAX_LENGTH = 30
 
 
@@ -43,10 +44,6 @@ PRESETS = {
 HELP = {"data_dir": "folder of [Language].txt files (default: the bundled tutorial data)",
         "balance": "none or sampler (rare languages drawn more often, see --balance-power)",
         "cell": "lstm, gru, rnn_tanh or rnn_relu"}
-
-
-def default_preset(device: str) -> str:
-    return "cpu-quick"
 
 
 def teacher_forcing(names: Sequence[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
@@ -72,67 +69,44 @@ def batch_loss(model, batch, reduction: str = "mean") -> tuple[Tensor, int]:
     return loss, int(lengths.sum())
 
 
-@torch.no_grad()
-def char_loss(model, examples: Sequence[tuple[Tensor, int]], batch_size: int = 256) -> dict[str, float]:
-    """Mean nats and bits per character (``</s>`` included) over ``examples``."""
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    for start in range(0, len(examples), batch_size):
-        loss, chars = batch_loss(model, make_batch(examples[start:start + batch_size]), reduction="sum")
-        total, count = total + float(loss), count + chars
-    model.train(was_training)
-    return {"loss": total / count, "bits": total / count / math.log(2)}
-
-
-class NameGenObjective(CycledObjective):
-    """Next-character cross-entropy (per character, ``</s>`` included) on padded batches."""
-
-    def __init__(self, train: list[tuple[Tensor, int]], valid: list[tuple[Tensor, int]],
-                 batch_size: int, seed: int, balance: str = "none", power: float = 1.0) -> None:
-        if balance not in ("none", "sampler"):
-            raise ValueError(f"balance: expected none or sampler for names-gen, got {balance!r}")
-        self.train, self.valid = train, valid
-        weights = None
-        if balance == "sampler":
-            labels = [label for _, label in train]
-            weights = class_weights(labels, max(labels) + 1, power).double()[torch.tensor(labels)]
-        self.cycler = BatchCycler([len(ids) for ids, _ in train], batch_size, seed, weights)
-
-    def next_batch(self):
-        rows = self.cycler.next()
-        return make_batch([self.train[i] for i in rows])
-
-    def step(self, model, batch) -> tuple[Tensor, int]:
-        return batch_loss(model, batch)
-
-    def evaluate(self, model) -> dict[str, float]:
-        return char_loss(model, self.valid)
-
-
 def encode_split(vocab: NameVocab, examples) -> list[tuple[Tensor, int]]:
     return [(vocab.encode(name, bos=True, eos=True, warn=False), label) for name, label in examples]
 
 
-def build(sections, resume_meta: Optional[dict]):
+def build(sections, resume_meta: Optional[dict]) -> Built:
     """Model, objective and checkpoint metadata for a names-gen run."""
     data: NamesDataConfig = sections["data"]
+    if data.balance not in ("none", "sampler"):
+        raise ValueError(f"balance: expected none or sampler for names-gen, got {data.balance!r}")
     names, assignment, parts = load_split(data, resume_meta)
     vocab = NameVocab.from_names([name for name, _ in parts["train"]])
     print(f"names-gen: {len(names.examples):,} names in {len(names.languages)} languages; split "
           f"{', '.join(f'{k} {len(v):,}' for k, v in parts.items())}", file=sys.stderr)
+    train = encode_split(vocab, parts["train"])
+    weights = None
+    if data.balance == "sampler":
+        labels = [label for _, label in train]
+        weights = class_weights(labels, max(labels) + 1, data.balance_power).double()[torch.tensor(labels)]
+    objective = SupervisedObjective(train, encode_split(vocab, parts["valid"]), make_batch, batch_loss,
+                                    length=lambda example: len(example[0]), batch_size=data.batch_size,
+                                    seed=sections["train"].seed, sample_weights=weights)
     model = ConditionalCharModel(len(vocab), len(names.languages), sections["model"])
-    objective = NameGenObjective(encode_split(vocab, parts["train"]), encode_split(vocab, parts["valid"]),
-                                 data.batch_size, sections["train"].seed, data.balance,
-                                 data.balance_power)
-    return model, objective, dict(split_meta(names, assignment), vocab=vocab.to_json())
+    return Built(model, objective, dict(split_meta(names, assignment), vocab=vocab.to_json()))
 
 
-class NameGenerator(TrainedNames):
+class NameGenerator(TrainedModel):
     """A trained generator: names in the style of a language, loss on a split."""
 
-    model_class = ConditionalCharModel
     config_defaults = staticmethod(defaults)
+
+    @classmethod
+    def build_model(cls, sections, meta: dict):
+        return ConditionalCharModel(len(meta["vocab"]) + len(NameVocab.SPECIALS), len(meta["languages"]),
+                                    sections["model"])
+
+    def __init__(self, model, sections, meta: dict, path=None) -> None:
+        super().__init__(model, sections, meta, path)
+        self.vocab, self.languages = NameVocab.from_json(meta["vocab"]), meta["languages"]
 
     def category_id(self, category: str) -> int:
         if category not in self.languages:
@@ -140,28 +114,23 @@ class NameGenerator(TrainedNames):
                              f"{', '.join(self.languages)}")
         return self.languages.index(category)
 
-    @torch.no_grad()
     def sample_name(self, category: str, start: str = "", temperature: float = 1.0, top_k: int = 0,
                     top_p: float = 1.0, generator: Optional[torch.Generator] = None) -> str:
         """One name of ``category`` beginning with ``start``; stops at ``</s>`` or 30 characters."""
-        check_sampling(temperature, top_k, top_p)
-        device = next(self.model.parameters()).device
+        device = self.device
         category_ids = torch.tensor([self.category_id(category)], device=device)
-        if self.meta["config"]["data"]["ascii"]:
+        if self.sections["data"].ascii:
             start = fold_ascii(start)
-        prefix = self.vocab.encode(start, bos=True)
-        logits, state = self.model(prefix.unsqueeze(0).to(device), category_ids)
-        out = []
-        for _ in range(MAX_LENGTH - len(start)):
-            last = logits[:, -1].float().cpu()  # (1, V)
-            blocked = self.vocab.eos + (0 if start or out else 1)  # <pad> <unk> <s>, and </s> first
-            last[:, :blocked] = -math.inf
-            token = int(sample_token(last, temperature, top_k, top_p, generator)[0])
-            if token == self.vocab.eos:
-                break
-            out.append(token)
-            logits, state = self.model(torch.tensor([[token]], device=device), category_ids, state)
-        return start + self.vocab.decode(out)
+        vocab = self.vocab
+
+        def step(tokens, state):
+            return self.model(tokens.to(device), category_ids, state)
+
+        with torch.no_grad():  # never <pad> <unk> <s>; </s> not first when nothing is given
+            ids = list(generate(step, vocab.encode(start, bos=True), MAX_LENGTH - len(start), None,
+                                temperature, top_k, top_p, generator, stop_token=vocab.eos,
+                                never=range(vocab.eos), min_length=0 if start else 1))
+        return start + vocab.decode(ids)
 
     def sample_names(self, category: str, start: str = "", n: int = 1, temperature: float = 1.0,
                      top_k: int = 0, top_p: float = 1.0, seed: Optional[int] = None) -> list[str]:
@@ -172,36 +141,43 @@ class NameGenerator(TrainedNames):
         return [self.sample_name(category, s, temperature, top_k, top_p, generator)
                 for s in starts for _ in range(n)]
 
-    @torch.no_grad()
     def log_likelihoods(self, names: Sequence[str], batch_size: int = 256) -> Tensor:
         """log p(name | language) (M, C) of each name (``</s>`` included) under every language.
 
         With a prior p(language), Bayes' rule turns these into a classifier.
         """
-        encoded = [self.vocab.encode(name, bos=True, eos=True) for name in self.clean(names)]
+        cleaned = clean_names(names, self.sections["data"].ascii)
+        encoded = [self.vocab.encode(name, bos=True, eos=True) for name in cleaned]
         out = torch.empty(len(encoded), len(self.languages))
-        for start in range(0, len(encoded), batch_size):
-            inputs, targets, lengths = teacher_forcing(encoded[start:start + batch_size])
-            for label in range(len(self.languages)):
-                category = torch.full((len(lengths),), label)
-                nll, _ = batch_loss(self.model, (inputs, targets, lengths, category), reduction="none")
-                out[start:start + len(lengths), label] = -nll.view(len(lengths), -1).sum(1).cpu()
+        with evaluating(self.model):
+            for start in range(0, len(encoded), batch_size):
+                inputs, targets, lengths = teacher_forcing(encoded[start:start + batch_size])
+                for label in range(len(self.languages)):
+                    category = torch.full((len(lengths),), label)
+                    nll, _ = batch_loss(self.model, (inputs, targets, lengths, category), reduction="none")
+                    out[start:start + len(lengths), label] = -nll.view(len(lengths), -1).sum(1).cpu()
         return out
 
-    def evaluate_names(self, split: str = "test", data_dir: Optional[str] = None) -> dict:
+    def split(self, data_dir: Optional[str] = None):
+        """(names data, examples per split) of the run, checked against its saved split."""
+        data = self.sections["data"]
+        names, _, parts = load_split(replace(data, {"data_dir": data_dir}, "data") if data_dir else data,
+                                     self.meta)
+        return names, parts
+
+    def evaluate(self, split: str = "test", data_dir: Optional[str] = None) -> dict:
         """Loss per character (``</s>`` included) on a split of the run's data."""
-        _, parts = self.run_split(data_dir)
-        result = char_loss(self.model, encode_split(self.vocab, parts[split]))
+        _, parts = self.split(data_dir)
+        result = mean_loss(self.model, encode_split(self.vocab, parts[split]), make_batch, batch_loss)
         return dict(result, split=split, names=len(parts[split]))
 
-    @staticmethod
-    def describe(result: dict) -> str:
+    def describe(self, result: dict) -> str:
         return (f"{result['split']}: {result['loss']:.4f} nats/char ({result['bits']:.4f} bits/char, "
                 f"end of name included) over {result['names']:,} names")
 
     def novelty(self, per_language: int = 100, temperature: float = 1.0, seed: int = 0) -> dict:
         """Sample ``per_language`` names per language; the fraction already in training vs new."""
-        _, parts = self.run_split()
+        _, parts = self.split()
         training = {(name, label) for name, label in parts["train"]}
         generator = torch.Generator().manual_seed(seed)
         seen = total = 0
@@ -214,15 +190,46 @@ class NameGenerator(TrainedNames):
                 "temperature": temperature}
 
 
+def _sample(generator: NameGenerator, args) -> int:
+    if args.category is None:
+        raise ValueError(f"--category is required; expected one of {', '.join(generator.languages)}")
+    print("\n".join(generator.sample_names(args.category, start=args.start, n=args.n,
+                                           temperature=args.temperature, top_k=args.top_k,
+                                           top_p=args.top_p, seed=args.seed)))
+    return 0
+
+
 def report(run_dir: Path) -> str:
     """After training: test loss per character and novelty of samples, in report_test.json."""
-    from rnnkit.tasks import load
-    generator = load(run_dir)
-    generator.write_split(run_dir)
-    result = generator.evaluate_names("test")
+    generator = NameGenerator.from_checkpoint(ckpt.load(run_dir))
+    names, parts = generator.split()
+    ckpt.atomic_write_text(run_dir / "split.json",
+                           json.dumps(split_record(names, parts), ensure_ascii=False, indent=0) + "\n")
+    result = generator.evaluate("test")
     result["novelty"] = generator.novelty()
-    (run_dir / "report_test.json").write_text(json.dumps(result, indent=1) + "\n")
+    ckpt.atomic_write_text(run_dir / "report_test.json", json.dumps(result, indent=1) + "\n")
     novelty = result["novelty"]
     return (generator.describe(result) + f"; of {novelty['samples']:,} sampled names "
             f"(temperature {novelty['temperature']:g}) {novelty['in_training']:.1%} are training "
             f"names, {novelty['novel']:.1%} new")
+
+
+SAMPLE = Command("sample", "new names in the style of a language", (
+    arg("--category", default=None, help="language to generate names in (required)"),
+    arg("--start", default="", help="one name per start letter, e.g. RUS"),
+    arg("--n", type=positive_int, default=1, help="names to sample (per start letter with --start)"),
+    *sampling_arguments(),
+), _sample)
+
+RECIPE = Recipe(
+    name="names-gen", summary="new surnames in the style of a language (language-conditioned char model)",
+    defaults=defaults, presets=PRESETS, build=build, trained=NameGenerator, commands=(SAMPLE,),
+    eval_arguments=(arg("--split", default="test", choices=SPLITS, help="split of the run's data"),
+                    arg("--data-dir", default=None, help="the names folder (default: the run's)")),
+    help=HELP, report=report,
+    smoke=Smoke(train=("--data-dir", "{fixtures}/names", "--embedding-dim", "8", "--hidden-size", "8",
+                       "--num-layers", "1", "--batch-size", "16", "--max-steps", "6", "--max-minutes", "0"),
+                uses={"sample": ("--category", "Ovish", "--start", "KM", "--seed", "1"),
+                      "eval": ("--split", "valid")},
+                expect={"sample": r"^K\w*\nM\w*\n?$", "eval": r"^valid: \d\.\d{4} nats/char"}),
+)

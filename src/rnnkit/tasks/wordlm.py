@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
 from rnnkit.data.corpus import EOS, WordVocab, load_corpus
 from rnnkit.models.wordlm import WordLanguageModel, WordLMConfig
-from rnnkit.train.trainer import TrainConfig
+from rnnkit.train.config import bound
+from rnnkit.train.lm import LMObjective, TrainedLM, evaluate_lm, stream_text
+from rnnkit.train.options import TrainConfig
+from rnnkit.train.recipe import Built, Command, Recipe, Smoke, arg, sampling_arguments
 
-from .lm import LMObjective, TrainedLM, evaluate_lm
-
-TASK = "wordlm"
+SPLITS = ("train", "valid", "test")
 
 
 @dataclass
@@ -36,11 +37,11 @@ class WordDataConfig:
     """
     corpus: str = "ptb"
     data_dir: str = ""
-    batch_size: int = 20
-    seq_length: int = 35
+    batch_size: int = field(default=20, metadata=bound(1))
+    seq_length: int = field(default=35, metadata=bound(1))
     variable_bptt: bool = False
-    eval_batch_size: int = 10
-    test_batch_size: int = 1
+    eval_batch_size: int = field(default=10, metadata=bound(1))
+    test_batch_size: int = field(default=1, metadata=bound(1))
 
 
 def defaults():
@@ -106,10 +107,6 @@ HELP = {"corpus": "ptb, wikitext-2, or a folder with train.txt/valid.txt/test.tx
         "data_dir": "folder holding ptb/ and wikitext-2/ (default $RNNKIT_DATA or ../shared/data)"}
 
 
-def default_preset(device: str) -> str:
-    return "cpu-quick"
-
-
 def _digest(vocab: WordVocab) -> str:
     return hashlib.sha256("\n".join(vocab.words).encode()).hexdigest()
 
@@ -130,8 +127,8 @@ def build(sections, resume_meta: Optional[dict]):
                             data.seq_length, data.variable_bptt, seed=sections["train"].seed,
                             metric_names=("loss", "ppl"), eval_batch_size=data.eval_batch_size,
                             regularise=regularise)
-    return model, objective, {"vocab": corpus.vocab.to_json(), "corpus": data.corpus,
-                              "vocab_sha256": _digest(corpus.vocab)}
+    return Built(model, objective, {"vocab": corpus.vocab.to_json(), "corpus": data.corpus,
+                                    "vocab_sha256": _digest(corpus.vocab)}, objective.callbacks)
 
 
 class WordLM(TrainedLM):
@@ -140,8 +137,8 @@ class WordLM(TrainedLM):
     model_class, vocab_class = WordLanguageModel, WordVocab
     config_defaults = staticmethod(defaults)
 
-    def evaluate_split(self, split: str = "test", data_dir: Optional[str] = None,
-                       batch_size: Optional[int] = None) -> dict[str, float]:
+    def evaluate(self, split: str = "test", data_dir: Optional[str] = None,
+                 batch_size: Optional[int] = None) -> dict:
         """Perplexity on a split of the run's corpus (test: batch 1, valid: batch 10)."""
         data = self.meta["config"]["data"]
         root = data_dir or data["data_dir"] or None
@@ -155,7 +152,12 @@ class WordLM(TrainedLM):
             batch_size = data["test_batch_size"] if split == "test" else data["eval_batch_size"]
         result = evaluate_lm(self.model, corpus.ids[split], batch_size, data["seq_length"])
         return {"loss": result["loss"], "ppl": result["ppl"], "tokens": result["tokens"],
-                "unseen": corpus.unseen[split], "batch_size": batch_size}
+                "unseen": corpus.unseen[split], "batch_size": batch_size, "split": split}
+
+    def describe(self, result: dict) -> str:
+        return (f"{result['split']}: perplexity {result['ppl']:.2f} (loss {result['loss']:.4f} "
+                f"nats/word) over {result['tokens']:,} tokens, batch {result['batch_size']}; "
+                f"{result['unseen']:,} unseen words counted as <unk>")
 
     def iter_sample(self, prime: str = "", length: int = 50, temperature: float = 1.0,
                     top_k: int = 0, top_p: float = 1.0, seed: Optional[int] = None,
@@ -174,3 +176,36 @@ class WordLM(TrainedLM):
 
     def sample(self, prime: str = "", length: int = 50, **options) -> str:
         return "".join(self.iter_sample(prime, length, **options)).strip(" ")
+
+
+def _sample(lm: WordLM, args) -> int:
+    if args.words < 0:
+        raise ValueError(f"--words: expected >= 0, got {args.words}")
+    stream_text(lm.iter_sample(args.prime, args.words, temperature=args.temperature, top_k=args.top_k,
+                               top_p=args.top_p, seed=args.seed, skip_unknown=args.skip_unknown),
+                start=args.prime)
+    return 0
+
+
+SAMPLE = Command("sample", "generate words, streamed as they come (<eos> prints as a new line)", (
+    arg("--prime", default="", help="words to start from (default: a new sentence)"),
+    arg("--words", type=int, default=50, help="words to generate"),
+    *sampling_arguments(),
+    arg("--skip-unknown", action="store_true", help="drop prime words the model does not know "
+                                                    "(default: read them as <unk>)"),
+), _sample)
+
+RECIPE = Recipe(
+    name="wordlm", summary="word-level language model (PTB, WikiText-2 or a train/valid/test folder)",
+    defaults=defaults, presets=PRESETS, build=build, trained=WordLM, commands=(SAMPLE,),
+    eval_arguments=(arg("--split", default="test", choices=SPLITS,
+                        help="split of the run's corpus to score (test uses batch 1 as in the papers)"),
+                    arg("--data-dir", default=None, help="folder holding the corpus (default: the run's)")),
+    cpu_preset="cpu-quick", help=HELP,
+    smoke=Smoke(train=("--corpus", "{fixtures}/wordlm", "--embedding-dim", "8", "--hidden-size", "8",
+                       "--num-layers", "1", "--batch-size", "4", "--seq-length", "6",
+                       "--eval-batch-size", "2", "--max-steps", "6", "--eval-every", "3",
+                       "--adaptive-cutoffs", "6"),
+                uses={"sample": ("--words", "8", "--seed", "1"), "eval": ("--split", "test")},
+                expect={"eval": r"^test: perplexity \d+\.\d\d"}),
+)

@@ -9,10 +9,12 @@ saved model use the average.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Iterator, Optional
 
 import torch
 from torch import Tensor, nn
+
+from .callbacks import Callback
 
 
 class NTAverager:
@@ -81,3 +83,32 @@ class NTAverager:
         self.count, self.trigger_step = int(meta["count"]), int(meta["trigger_step"])
         device = next(self.model.parameters()).device
         self.average = {k: v.to(device) for k, v in tensors.items()}
+
+
+class NTASGD(Callback):
+    """NT-ASGD as a trainer callback: averages after each update once triggered,
+    evaluates with the average, and keeps it in every checkpoint for later use."""
+    name = "ntasgd"
+
+    def __init__(self, model: nn.Module, nonmono: int = 5) -> None:
+        self.averager = NTAverager(model, nonmono)
+
+    def on_step_end(self, trainer, loss: float, count: int) -> None:
+        self.averager.update()
+
+    def evaluating(self, trainer):
+        return self.averager.swapped()
+
+    def on_evaluate(self, trainer, result: dict[str, float], improved: bool) -> None:
+        if self.averager.observe(result["loss"], trainer.step):
+            trainer.note("NT-ASGD: validation stopped improving; averaging the weights from here on",
+                         event="averaging started")
+
+    def state_dict(self) -> tuple[dict[str, Tensor], dict]:
+        return self.averager.state_dict()
+
+    def load_state_dict(self, tensors: dict[str, Tensor], meta: dict) -> None:
+        self.averager.load_state_dict(tensors, meta)
+
+    def inference_weights(self) -> Optional[str]:
+        return "" if self.averager.active else None  # the whole state: the averaged weights

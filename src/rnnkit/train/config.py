@@ -9,11 +9,54 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 Sections = dict[str, Any]
+
+
+def bound(low: Optional[float] = None, high: Optional[float] = None, open_low: bool = False) -> dict:
+    """Field metadata: the value must lie in [low, high] (``(low, high]`` with ``open_low``).
+
+    Example: ``batch_size: int = field(default=64, metadata=bound(1))``.
+    """
+    return {"bound": (low, high, open_low)}
+
+
+def only_with(option: str, *values: str) -> dict:
+    """Field metadata: the option applies only when ``option`` is one of ``values``
+    (``--help`` lists it in its own group; giving it otherwise is an error)."""
+    return {"only_with": (option, values)}
+
+
+def check_bound(value: Any, limits: tuple, key: str) -> None:
+    """ValueError naming ``key`` when ``value`` is outside ``limits`` (see :func:`bound`)."""
+    low, high, open_low = limits
+    if low is not None and (value <= low if open_low else value < low):
+        raise ValueError(f"{key}: expected {'>' if open_low else '>='} {low:g}, got {value}")
+    if high is not None and value > high:
+        raise ValueError(f"{key}: expected <= {high:g}, got {value}")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (``nan`` and ``inf`` are refused)."""
+    try:
+        return coerce(float, text, "value")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}") from None
 
 
 def _field_types(cls) -> dict[str, type]:
@@ -40,13 +83,18 @@ def coerce(kind: type, value: Any, key: str) -> Any:
             except ValueError:
                 pass
     elif kind is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
+            number = float(value)
+        elif isinstance(value, str):
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
+        if number is not None:
+            if not math.isfinite(number):
+                raise ValueError(f"{key}: expected a finite number, got {value!r}")
+            return number
     elif kind is str and isinstance(value, str):
         return value
     raise ValueError(f"{key}: expected {getattr(kind, '__name__', kind)}, got {value!r}")
@@ -60,6 +108,10 @@ def replace(cfg, overrides: Mapping[str, Any], section: str):
         raise ValueError(f"{section}: unknown key(s) {', '.join(unknown)}; "
                          f"expected some of {', '.join(types)}")
     values = {k: coerce(types[k], v, f"{section}.{k}") for k, v in overrides.items()}
+    limits = {f.name: f.metadata["bound"] for f in dataclasses.fields(cfg) if "bound" in f.metadata}
+    for key, value in values.items():
+        if key in limits and value is not None:
+            check_bound(value, limits[key], key)
     return dataclasses.replace(cfg, **values)
 
 
@@ -93,16 +145,41 @@ def add_arguments(parser: argparse.ArgumentParser, sections: Sections, helps: Ma
     """
     for name, cfg in sections.items():
         group = parser.add_argument_group(f"{name} options")
-        for key, kind in _field_types(type(cfg)).items():
-            default = getattr(cfg, key)
-            text = helps.get(key, "")
-            text = f"{text} (default {default!r})" if text else f"default {default!r}"
-            if kind is bool:
-                group.add_argument(flag(key), dest=f"{name}.{key}", action=argparse.BooleanOptionalAction,
-                                   default=argparse.SUPPRESS, help=text)
-            else:
-                group.add_argument(flag(key), dest=f"{name}.{key}", default=argparse.SUPPRESS,
-                                   type=_parser(kind, flag(key)), metavar=key.upper(), help=text)
+        groups: dict[tuple, Any] = {}
+        for item in dataclasses.fields(cfg):
+            key, kind = item.name, _field_types(type(cfg))[item.name]
+            target = group
+            if "only_with" in item.metadata:
+                option, values = item.metadata["only_with"]
+                title = f"{name} options used only with {flag(option)} {' or '.join(values)}"
+                target = groups.get((option, values)) or groups.setdefault(
+                    (option, values), parser.add_argument_group(title))
+            _add_field(target, name, key, kind, getattr(cfg, key), helps.get(key, ""))
+
+
+def _add_field(group, name: str, key: str, kind: type, default: Any, text: str) -> None:
+    """One flag of a config field on ``group``."""
+    text = f"{text} (default {default!r})" if text else f"default {default!r}"
+    if kind is bool:
+        group.add_argument(flag(key), dest=f"{name}.{key}", action=argparse.BooleanOptionalAction,
+                           default=argparse.SUPPRESS, help=text)
+    else:
+        group.add_argument(flag(key), dest=f"{name}.{key}", default=argparse.SUPPRESS,
+                           type=_parser(kind, flag(key)), metavar=key.upper(), help=text)
+
+
+def check_applies(sections: Sections, given: Mapping[str, Mapping[str, Any]]) -> None:
+    """ValueError when the user gave an option that the resolved config does not use,
+    e.g. ``--momentum`` with ``--optimizer adam`` (see :func:`only_with`)."""
+    for name, keys in given.items():
+        cfg = sections[name]
+        for item in dataclasses.fields(cfg):
+            if item.name in keys and "only_with" in item.metadata:
+                option, values = item.metadata["only_with"]
+                if getattr(cfg, option) not in values:
+                    raise ValueError(f"{flag(item.name)} applies only with {flag(option)} "
+                                     f"{' or '.join(values)}; this run uses {flag(option)} "
+                                     f"{getattr(cfg, option)}")
 
 
 def _parser(kind: type, name: str):

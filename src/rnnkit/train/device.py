@@ -23,7 +23,14 @@ def resolve_device(name: str) -> torch.device:
         raise ValueError("device: 'cuda' was asked for but torch sees no CUDA GPU")
     if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ValueError("device: 'mps' was asked for but it is not available")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"device: expected e.g. cpu, cuda or cuda:1, got {name!r}") from None
+    if kind == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device: {name!r} asked for, but torch sees {torch.cuda.device_count()} "
+                         "CUDA GPU(s)")
+    return device
 
 
 def seed_everything(seed: int) -> None:

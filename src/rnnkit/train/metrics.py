@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -50,6 +51,36 @@ def any_label_reference(predicted: Sequence[int], label_sets: Sequence[Sequence[
             raise ValueError("every item needs at least one label")
         references.append(int(guess) if int(guess) in labels else min(labels))
     return references
+
+
+def classification_scores(log_probs: Tensor, labels: Tensor, names: Sequence[str]) -> dict:
+    """Loss, accuracy, macro-F1, per-class figures and the confusion matrix (C, C) (row = true
+    class, column = prediction) of M examples, from log-probabilities (M, C) and labels (M,)."""
+    confusion = confusion_matrix(log_probs.argmax(-1), labels, len(names))
+    report = classification_report(confusion, names)
+    report["loss"] = float(F.nll_loss(log_probs, labels))
+    report["confusion"] = confusion
+    return report
+
+
+def any_label_scores(predicted: Sequence[int], keys: Sequence, label_sets: dict,
+                     names: Sequence[str]) -> dict:
+    """Accuracy, macro-F1 and per-class figures with each distinct item counted once.
+
+    ``predicted[i]`` is the prediction for the example whose item is
+    ``keys[i]`` (all examples of one item share it); ``label_sets`` maps each
+    item to its labels. An item is right when the prediction is any of them
+    (:func:`any_label_reference`).
+    """
+    first: dict = {}
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)
+    guesses = [predicted[i] for i in first.values()]
+    references = any_label_reference(guesses, [label_sets[key] for key in first])
+    confusion = confusion_matrix(torch.tensor(guesses), torch.tensor(references), len(names))
+    report = classification_report(confusion, names)
+    report["examples"] = len(guesses)
+    return report
 
 
 def plot_confusion(confusion: Tensor, names: Sequence[str], path, title: str = "") -> None:

@@ -3,15 +3,19 @@
 The trainer knows no model. A recipe hands it a model and an *objective*:
 
 * ``objective.next_batch()`` -> the next training batch (endless);
-* ``objective.step(model, batch)`` -> ``(mean loss, target count)``;
+* ``objective.step(model, batch, info)`` -> ``(mean loss, target count)``;
+  ``info`` (:class:`StepInfo`) gives the step number, the fraction of the
+  run done and the epoch (e.g. for scheduled teacher forcing);
 * ``objective.evaluate(model)`` -> ``{"loss": ..., other metrics}`` on held-out data;
+* ``objective.metrics`` -> the names ``evaluate`` returns;
 * ``objective.epoch`` -> completed passes over the training data;
 * ``objective.state_dict()`` / ``load_state_dict(tensors, meta)`` -> its
   position in the data and anything it carries between batches.
 
 The trainer owns the optimizer, clipping, schedule, evaluation cadence,
-checkpoints (``last`` at every evaluation, ``best`` on improvement), early
-stopping, the time budget, Ctrl-C and NaN handling, metrics and progress.
+checkpoints (``last`` at every evaluation, ``best`` when the monitored metric
+improves), early stopping, the time budget, Ctrl-C and NaN handling, metrics
+and progress. Callbacks (:mod:`rnnkit.train.callbacks`) add the rest.
 """
 from __future__ import annotations
 
@@ -29,47 +33,30 @@ from torch import Tensor, nn
 
 from . import checkpoint as ckpt
 from .progress import Progress
+from .averaging import NTASGD
+from .callbacks import Callback
+from .options import TrainConfig, apply_hyperparameters, check_config, make_optimizer
 from .rundir import METRICS, MetricsLog
-from .averaging import NTAverager
 from .schedule import LRSchedule
 
-OPTIMIZERS = ("adam", "adamw", "sgd", "ntasgd")
+__all__ = ["FitResult", "Objective", "StepInfo", "TrainConfig", "Trainer", "check_config"]
 
 
-@dataclass
-class TrainConfig:
-    """Options of the training engine (every recipe has them)."""
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.0
-    grad_clip: float = 1.0
-    schedule: str = "cosine"
-    warmup_steps: int = 0
-    final_lr_ratio: float = 0.0
-    plateau_factor: float = 0.25
-    step_decay: float = 0.5
-    step_decay_epoch: int = 0
-    nonmono: int = 5
-    max_steps: int = 0
-    max_epochs: int = 0
-    max_minutes: float = 0.0
-    anneal_by_time: bool = False
-    eval_every: int = 200
-    eval_each_epoch: bool = False
-    patience: int = 0
-    log_every: int = 50
-    seed: int = 1
-    device: str = "auto"
-    threads: int = 0
-    bf16: bool = True
+
+@dataclass(frozen=True)
+class StepInfo:
+    """Where the run stands when a step is taken."""
+    step: int        # steps done before this one
+    progress: float  # fraction of the run done, in [0, 1]
+    epoch: int       # passes over the training data done
 
 
 class Objective(Protocol):
     epoch: int
+    metrics: tuple[str, ...]
 
     def next_batch(self) -> Any: ...
-    def step(self, model: nn.Module, batch: Any) -> tuple[Tensor, int]: ...
+    def step(self, model: nn.Module, batch: Any, info: StepInfo) -> tuple[Tensor, int]: ...
     def evaluate(self, model: nn.Module) -> dict[str, float]: ...
     def state_dict(self) -> tuple[dict[str, Tensor], dict]: ...
     def load_state_dict(self, tensors: dict[str, Tensor], meta: dict) -> None: ...
@@ -77,50 +64,15 @@ class Objective(Protocol):
 
 @dataclass
 class FitResult:
-    """How a run ended: ``status`` is finished, interrupted or diverged."""
+    """How a run ended: ``status`` is finished, interrupted or diverged; ``best`` is the best
+    value of the ``monitor`` metric."""
     status: str
     step: int
-    best_loss: float
+    best: float
+    monitor: str = "loss"
     message: str = ""
     last_eval: dict[str, float] = field(default_factory=dict)
-
-
-def check_config(config: TrainConfig) -> None:
-    """ValueError naming the option when a training setting cannot work."""
-    if config.optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {config.optimizer!r}")
-    if config.schedule in ("cosine", "linear") and not (
-            config.max_steps or (config.anneal_by_time and config.max_minutes)):
-        raise ValueError(f"schedule={config.schedule!r} needs max_steps (or max_minutes "
-                         "with anneal_by_time) to know where the run ends")
-    LRSchedule(config.schedule, config.lr)  # checks the name and lr > 0
-    if config.log_every < 1:
-        raise ValueError(f"log_every: expected >= 1, got {config.log_every}")
-    if config.eval_every < (0 if config.eval_each_epoch else 1):
-        raise ValueError(f"eval_every: expected >= 1 (or 0 with eval_each_epoch), got {config.eval_every}")
-    for name in ("max_steps", "max_epochs", "max_minutes", "patience", "warmup_steps",
-                 "grad_clip", "weight_decay", "momentum", "step_decay_epoch"):
-        if getattr(config, name) < 0:
-            raise ValueError(f"{name}: expected >= 0, got {getattr(config, name)}")
-
-
-def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
-    """The optimizer named in ``config``, with torch's fused kernel where it has one.
-
-    The fused update is one kernel per parameter instead of about ten: on the
-    cpu-quick model it takes 1.3 ms per step instead of 11 ms (2 CPU threads).
-    """
-    params = list(params)
-    kinds = {"adam": (torch.optim.Adam, {}), "adamw": (torch.optim.AdamW, {}),
-             "sgd": (torch.optim.SGD, {"momentum": config.momentum}),
-             "ntasgd": (torch.optim.SGD, {})}  # plain SGD; the averaging is NTAverager's
-    if config.optimizer not in kinds:
-        raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {config.optimizer!r}")
-    kind, extra = kinds[config.optimizer]
-    try:
-        return kind(params, config.lr, weight_decay=config.weight_decay, fused=True, **extra)
-    except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device/dtype/torch
-        return kind(params, config.lr, weight_decay=config.weight_decay, **extra)
+    saved: int = 0  # checkpoints written by this run
 
 
 class Trainer:
@@ -129,10 +81,13 @@ class Trainer:
     Args:
         meta: JSON-able facts stored in every checkpoint (task, config, vocabulary).
         progress: show progress (bar on a terminal, log lines otherwise).
+        callbacks: extra :class:`~rnnkit.train.callbacks.Callback` objects;
+            ``--optimizer ntasgd`` adds NT-ASGD's.
     """
 
     def __init__(self, model: nn.Module, objective: Objective, config: TrainConfig,
-                 run_dir: str | Path, meta: dict[str, Any], progress: bool = True) -> None:
+                 run_dir: str | Path, meta: dict[str, Any], progress: bool = True,
+                 callbacks: tuple[Callback, ...] = ()) -> None:
         check_config(config)
         self.model, self.objective, self.config = model, objective, config
         self.run_dir, self.meta, self.show_progress = Path(run_dir), meta, progress
@@ -141,47 +96,62 @@ class Trainer:
         self.schedule = LRSchedule(config.schedule, config.lr, config.warmup_steps,
                                    config.final_lr_ratio, config.plateau_factor,
                                    config.step_decay, config.step_decay_epoch)
-        self.averager = NTAverager(model, config.nonmono) if config.optimizer == "ntasgd" else None
+        engine = (NTASGD(model, config.nonmono),) if config.optimizer == "ntasgd" else ()
+        self.callbacks = tuple(callbacks) + engine
         self.metrics = MetricsLog(self.run_dir / METRICS)
-        self.step, self.elapsed, self.best_loss, self.bad_evals = 0, 0.0, math.inf, 0
-        self.last_eval_step = -1
+        self.higher_is_better = config.monitor_mode == "max"
+        self.step, self.elapsed, self.bad_evals = 0, 0.0, 0
+        self.best = -math.inf if self.higher_is_better else math.inf
+        self.last_eval_step, self.saved = -1, 0
         self.window = [0.0, 0]  # loss sum and target count since the last log line
         self._stop_requested = False
+        self._progress: Optional[Progress] = None
 
     # ---- checkpoints -------------------------------------------------------
     def save(self, name: str) -> Path:
         tensors = {f"model/{k}": v for k, v in self.model.state_dict().items()}
-        opt_tensors, opt_meta = ckpt.optimizer_state(self.optimizer)
-        tensors.update({f"optim/{k}": v for k, v in opt_tensors.items()})
-        obj_tensors, obj_meta = self.objective.state_dict()
-        tensors.update({f"objective/{k}": v for k, v in obj_tensors.items()})
-        rng_tensors, rng_meta = ckpt.rng_state(self.device)
-        tensors.update({f"rng/{k}": v for k, v in rng_tensors.items()})
-        averager_meta = None
-        if self.averager is not None:
-            avg_tensors, averager_meta = self.averager.state_dict()
-            tensors.update({f"avg/{k}": v for k, v in avg_tensors.items()})
-        meta = dict(self.meta, step=self.step, elapsed=self.elapsed, best_loss=self.best_loss,
-                    bad_evals=self.bad_evals, last_eval_step=self.last_eval_step,
-                    window=self.window, optimizer=opt_meta,
-                    objective=obj_meta, rng=rng_meta, schedule=self.schedule.state_dict(),
-                    averager=averager_meta)
+        sections = {"optim": ckpt.optimizer_state(self.optimizer),
+                    "objective": self.objective.state_dict(), "rng": ckpt.rng_state(self.device)}
+        callbacks, inference = {}, None
+        for callback in self.callbacks:
+            cb_tensors, cb_meta = callback.state_dict()
+            if cb_tensors or cb_meta:
+                sections[f"callback/{callback.name}"] = (cb_tensors, cb_meta)
+                callbacks[callback.name] = cb_meta
+            sub = callback.inference_weights()
+            if sub is not None:
+                inference = f"callback/{callback.name}" + (f"/{sub}" if sub else "")
+        for prefix, (part, _) in sections.items():
+            tensors.update({f"{prefix}/{k}": v for k, v in part.items()})
+        meta = dict(self.meta, step=self.step, elapsed=self.elapsed, best=self.best,
+                    monitor=self.config.monitor, bad_evals=self.bad_evals,
+                    last_eval_step=self.last_eval_step, window=self.window,
+                    optimizer=sections["optim"][1], objective=sections["objective"][1],
+                    rng=sections["rng"][1], schedule=self.schedule.state_dict(),
+                    callbacks=callbacks, inference_weights=inference)
         path = self.run_dir / name
         ckpt.save(path, tensors, meta)
+        self.saved += 1
+        for callback in self.callbacks:
+            callback.on_save(self, name, path)
         return path
 
     def restore(self, state: ckpt.Checkpoint) -> None:
-        """Continue from a checkpoint written by :meth:`save`."""
-        self.model.load_state_dict(state.section("model"))
-        ckpt.load_optimizer_state(self.optimizer, state.section("optim"), state.meta["optimizer"])
-        self.objective.load_state_dict(state.section("objective"), state.meta["objective"])
-        ckpt.set_rng_state(state.section("rng"), state.meta["rng"], self.device)
-        self.schedule.load_state_dict(state.meta["schedule"])
-        if self.averager is not None:
-            self.averager.load_state_dict(state.section("avg"), state.meta["averager"])
+        """Continue from a checkpoint written by :meth:`save` (this config's optimizer
+        settings apply from here on)."""
         meta = state.meta
+        self.model.load_state_dict(state.section("model"))
+        ckpt.load_optimizer_state(self.optimizer, state.section("optim"), meta["optimizer"])
+        apply_hyperparameters(self.optimizer, self.config)
+        self.objective.load_state_dict(state.section("objective"), meta["objective"])
+        ckpt.set_rng_state(state.section("rng"), meta["rng"], self.device)
+        self.schedule.load_state_dict(meta["schedule"])
+        for callback in self.callbacks:
+            if callback.name in meta.get("callbacks", {}):
+                callback.load_state_dict(state.section(f"callback/{callback.name}"),
+                                         meta["callbacks"][callback.name])
         self.step, self.elapsed = int(meta["step"]), float(meta["elapsed"])
-        self.best_loss, self.bad_evals = float(meta["best_loss"]), int(meta["bad_evals"])
+        self.best, self.bad_evals = float(meta["best"]), int(meta["bad_evals"])
         self.last_eval_step = int(meta["last_eval_step"])
         self.window = [float(meta["window"][0]), int(meta["window"][1])]
         self.metrics.truncate_after(self.step)
@@ -216,14 +186,16 @@ class Trainer:
         Non-finite loss or gradient norm: nothing is updated.
         """
         batch = self.objective.next_batch()
-        # AWD-LSTM scales the rate by the window length over the base length
-        lr = (self.schedule(self.step, self.progress_fraction(), self.objective.epoch)
-              * getattr(batch, "lr_scale", 1.0))
+        progress = self.progress_fraction()
+        lr = self.schedule(self.step, progress, self.objective.epoch)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        for callback in self.callbacks:
+            callback.on_batch(self, batch)
         self.model.train()
+        info = StepInfo(self.step, min(max(progress, 0.0), 1.0), self.objective.epoch)
         with self._autocast():
-            loss, count = self.objective.step(self.model, batch)
+            loss, count = self.objective.step(self.model, batch, info)
         value = float(loss.detach())
         if not math.isfinite(value):
             return value, count, math.nan
@@ -233,23 +205,38 @@ class Trainer:
         norm = float(nn.utils.clip_grad_norm_(self.model.parameters(), clip))
         if math.isfinite(norm):
             self.optimizer.step()
-            if self.averager is not None:
-                self.averager.update()
         return value, count, norm
 
     def evaluate(self) -> dict[str, float]:
         self.model.eval()
-        averaged = self.averager.swapped() if self.averager is not None else contextlib.nullcontext()
-        with torch.no_grad(), self._autocast(), averaged:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(torch.no_grad())
+            stack.enter_context(self._autocast())
+            for callback in self.callbacks:
+                stack.enter_context(callback.evaluating(self))
             result = self.objective.evaluate(self.model)
         self.model.train()
+        if self.config.monitor not in result:
+            raise ValueError(f"monitor: this recipe's evaluation reports {', '.join(result)}, "
+                             f"not {self.config.monitor!r}")
         return result
+
+    def improves(self, value: float) -> bool:
+        """Whether ``value`` of the monitored metric beats the best so far."""
+        return value > self.best if self.higher_is_better else value < self.best
+
+    def note(self, text: str, event: Optional[str] = None) -> None:
+        """Print ``step N | text``; with ``event``, also log it in metrics.jsonl."""
+        if self._progress is not None:
+            self._progress.print(f"step {self.step} | {text}")
+        if event is not None:
+            self.metrics.write(dict(split="event", step=self.step, event=event))
 
     def _after_eval(self, result: dict[str, float], progress: Progress) -> None:
         self.last_eval_step = self.step
-        improved = result["loss"] < self.best_loss
+        improved = self.improves(result[self.config.monitor])
         if improved:
-            self.best_loss, self.bad_evals = result["loss"], 0
+            self.best, self.bad_evals = result[self.config.monitor], 0
         else:
             self.bad_evals += 1
         self.schedule.after_eval(improved)
@@ -257,10 +244,8 @@ class Trainer:
                                 elapsed=round(self.elapsed, 3), **result))
         shown = " | ".join(f"{k} {v:.4f}" for k, v in result.items())
         progress.print(f"step {self.step} | val {shown}{' | best' if improved else ''}")
-        if self.averager is not None and self.averager.observe(result["loss"], self.step):
-            progress.print(f"step {self.step} | NT-ASGD: validation stopped improving; "
-                           "averaging the weights from here on")
-            self.metrics.write(dict(split="event", step=self.step, event="averaging started"))
+        for callback in self.callbacks:
+            callback.on_evaluate(self, result, improved)
         if improved:  # best first: a crash in between never leaves LAST ahead of BEST
             self.save(ckpt.BEST)
         self.save(ckpt.LAST)
@@ -272,6 +257,7 @@ class Trainer:
         """
         c = self.config
         progress = Progress(c.max_steps or None, self.step, c.log_every, quiet=not self.show_progress)
+        self._progress = progress
         restore_sigint = self._catch_sigint()
         last_eval: dict[str, float] = {}
         status, message = "finished", ""
@@ -291,6 +277,8 @@ class Trainer:
                                                                  self.step + 1)
                     break
                 self.step += 1
+                for callback in self.callbacks:
+                    callback.on_step_end(self, loss, count)
                 self.elapsed = base + time.perf_counter() - clock
                 tokens += count
                 self.window[0] += loss * count
@@ -321,7 +309,8 @@ class Trainer:
         finally:
             restore_sigint()
             progress.close()
-        return FitResult(status, self.step, self.best_loss, message, last_eval)
+            self._progress = None
+        return FitResult(status, self.step, self.best, c.monitor, message, last_eval, self.saved)
 
     def _diverged(self, what: str, value: float, step: int) -> str:
         good = self.run_dir / ckpt.LAST

@@ -1,7 +1,8 @@
-"""What every language-model recipe shares: the stateful-BPTT objective and evaluation."""
+"""Language models in the engine: the stateful-BPTT objective, evaluation, a trained-LM base."""
 from __future__ import annotations
 
 import math
+import sys
 from typing import Iterator, Optional
 
 import torch
@@ -9,10 +10,12 @@ from torch import Tensor
 
 from rnnkit.data import BPTTStream, Window, eval_windows
 from rnnkit.decode import generate
-from rnnkit.train import config as cfg
-from rnnkit.train.checkpoint import Checkpoint
 from rnnkit.models.lm import (RNNLanguageModel, detach_state, map_state, state_from_tensors,
                               state_tensors)
+
+from .callbacks import LRScale
+from .recipe import TrainedModel
+from .supervised import evaluating
 
 
 def window_loss(model: RNNLanguageModel, window: Window, state, reduction: str = "mean"):
@@ -36,14 +39,12 @@ def evaluate_lm(model: RNNLanguageModel, ids: Tensor, batch_size: int, seq_lengt
     """
     if ids.numel() < 2:
         raise ValueError(f"need at least 2 tokens to evaluate, got {ids.numel()}")
-    was_training = model.training
-    model.eval()
     total, count, state = 0.0, 0, None
-    for window in eval_windows(ids, batch_size, seq_length):
-        loss, state = window_loss(model, window, state, reduction="sum")
-        total += float(loss)
-        count += window.targets.numel()
-    model.train(was_training)
+    with evaluating(model):
+        for window in eval_windows(ids, batch_size, seq_length):
+            loss, state = window_loss(model, window, state, reduction="sum")
+            total += float(loss)
+            count += window.targets.numel()
     mean = total / count
     return {"loss": mean, "bits": mean / math.log(2), "ppl": math.exp(min(mean, 700)),
             "tokens": count}
@@ -63,8 +64,10 @@ class LMObjective:
         self.stream = BPTTStream(train_ids, batch_size, seq_length, variable_bptt, seed)
         self.val_ids, self.batch_size, self.seq_length = val_ids, batch_size, seq_length
         self.eval_batch_size = eval_batch_size or batch_size
-        self.metric_names, self.regularise = metric_names, regularise
+        self.metrics, self.regularise = tuple(metric_names), regularise
         self.state = None
+        # AWD-LSTM scales the rate by the window length under variable-length BPTT
+        self.callbacks = (LRScale(),) if variable_bptt else ()
 
     @property
     def epoch(self) -> int:
@@ -73,7 +76,7 @@ class LMObjective:
     def next_batch(self) -> Window:
         return self.stream.next_window()
 
-    def step(self, model: RNNLanguageModel, window: Window) -> tuple[Tensor, int]:
+    def step(self, model: RNNLanguageModel, window: Window, info=None) -> tuple[Tensor, int]:
         loss, self.state = window_loss(model, window, self.state)
         if self.regularise:  # AR/TAR of the model's last forward (AWD-LSTM)
             loss = loss + model.regularisation()
@@ -81,7 +84,7 @@ class LMObjective:
 
     def evaluate(self, model: RNNLanguageModel) -> dict[str, float]:
         result = evaluate_lm(model, self.val_ids, self.eval_batch_size, self.seq_length)
-        return {k: result[k] for k in self.metric_names}
+        return {k: result[k] for k in self.metrics}
 
     def state_dict(self) -> tuple[dict[str, Tensor], dict]:
         tensors, meta = self.stream.state_dict()
@@ -95,15 +98,7 @@ class LMObjective:
         self.state = state_from_tensors(carried)  # moved to the model's device in window_loss
 
 
-def load_model_weights(model: torch.nn.Module, state: Checkpoint) -> None:
-    """The checkpoint's weights; NT-ASGD's averaged ones once averaging started."""
-    model.load_state_dict(state.section("model"))
-    averager = state.meta.get("averager")
-    if averager and averager.get("trigger_step", -1) >= 0:
-        model.load_state_dict(state.section("avg"), strict=False)
-
-
-class TrainedLM:
+class TrainedLM(TrainedModel):
     """A trained language model: the model, its vocabulary and the checkpoint metadata.
 
     Recipes subclass it, naming ``model_class``, ``vocab_class`` and
@@ -112,29 +107,37 @@ class TrainedLM:
     model_class: type
     vocab_class: type
 
-    @staticmethod
-    def config_defaults() -> dict:
-        raise NotImplementedError
-
-    def __init__(self, model: torch.nn.Module, vocab, meta: dict) -> None:
-        self.model, self.vocab, self.meta = model.eval(), vocab, meta
-
     @classmethod
-    def from_checkpoint(cls, state: Checkpoint, device: str = "cpu"):
-        sections = cfg.from_dict(cls.config_defaults(), state.meta["config"])
-        vocab = cls.vocab_class.from_json(state.meta["vocab"])
-        model = cls.model_class(len(vocab), sections["model"])
-        load_model_weights(model, state)
-        return cls(model.to(device), vocab, state.meta)
+    def build_model(cls, sections, meta: dict) -> torch.nn.Module:
+        return cls.model_class(len(cls.vocab_class.from_json(meta["vocab"])), sections["model"])
+
+    def __init__(self, model, sections, meta: dict, path=None) -> None:
+        super().__init__(model, sections, meta, path)
+        self.vocab = self.vocab_class.from_json(meta["vocab"])
 
     def generate_ids(self, prime: Tensor, length: int, temperature: float, top_k: int,
                      top_p: float, seed: Optional[int]) -> Iterator[int]:
         """``length`` sampled ids after ``prime`` (l,), one model step each, state carried."""
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        device = next(self.model.parameters()).device
+        device = self.device
 
         def step(tokens, state):
             return self.model(tokens.to(device), state)
 
         with torch.no_grad():
             yield from generate(step, prime, length, None, temperature, top_k, top_p, generator)
+
+
+def stream_text(pieces: Iterator[str], start: str = "") -> None:
+    """Print ``start`` and the pieces as they come, then a newline.
+
+    The first piece is drawn before anything is printed, so a bad prime fails
+    with nothing on the screen.
+    """
+    first = next(pieces, "")
+    out = sys.stdout
+    out.write(start + first)
+    for piece in pieces:
+        out.write(piece)
+        out.flush()
+    out.write("\n")

@@ -1,0 +1,70 @@
+"""The names data of a run: its options, its seeded split, and what a checkpoint keeps of it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from .names import NamesData, read_names, split_examples, stratified_split
+
+BALANCE = ("none", "weighted", "sampler")
+
+
+@dataclass
+class NamesDataConfig:
+    """Names data, split and batching.
+
+    Attributes:
+        data_dir: folder of [Language].txt files; empty = the bundled tutorial data.
+        ascii: fold names to ASCII as the tutorial does (default: keep Unicode).
+        split_seed: seed of the stratified 80/10/10 train/valid/test split.
+        batch_size: names per batch.
+        balance: class imbalance: ``none``, ``weighted`` (loss weighted by
+            inverse class frequency) or ``sampler`` (rare classes drawn more often).
+        balance_power: how far to balance: weights (or sampling rates) are
+            (inverse class frequency) ** power; 1 = fully balanced, 0 = none.
+    """
+    data_dir: str = ""
+    ascii: bool = False
+    split_seed: int = 0
+    batch_size: int = 64
+    balance: str = "none"
+    balance_power: float = 0.5
+
+    def __post_init__(self) -> None:  # checked when the config is resolved, before any run directory
+        if self.balance not in BALANCE:
+            raise ValueError(f"balance: expected one of {', '.join(BALANCE)}, got {self.balance!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size: expected >= 1, got {self.batch_size}")
+        if self.balance_power < 0:
+            raise ValueError(f"balance_power: expected >= 0, got {self.balance_power}")
+
+
+def load_split(data: NamesDataConfig, saved: Optional[dict] = None):
+    """(names data, split assignment, examples per split); a saved split is checked against the data.
+
+    ``saved``: a checkpoint's metadata (see :func:`split_meta`), or None for a new split.
+    """
+    names = read_names(data.data_dir or None, ascii=data.ascii)
+    if saved is not None:
+        if saved["data_sha256"] != names.digest():
+            raise ValueError(f"names data in {data.data_dir or 'the package'} changed since this "
+                             "run was trained (different names or languages); its saved split no longer applies")
+        assignment = saved["split"]
+    else:
+        assignment = stratified_split(names, seed=data.split_seed)
+    return names, assignment, split_examples(names, assignment)
+
+
+def split_meta(names: NamesData, assignment: str) -> dict:
+    """What a checkpoint keeps so the same split can be rebuilt and checked."""
+    return {"languages": names.languages, "split": assignment, "data_sha256": names.digest()}
+
+
+def split_record(names: NamesData, parts: dict) -> dict:
+    """split.json's content: the names per split and the names listed under several languages."""
+    languages = names.languages
+    record = {split: [[name, languages[label]] for name, label in examples]
+              for split, examples in parts.items()}
+    record["multi_label"] = {name: [languages[l] for l in labels]
+                             for name, labels in names.multi_label.items()}
+    return record

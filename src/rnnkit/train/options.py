@@ -1,0 +1,115 @@
+"""The training engine's options (``TrainConfig``), their checks, and the optimizer they make."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from .config import bound, only_with
+from .schedule import LRSchedule
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "ntasgd")
+MONITOR_MODES = ("min", "max")
+#: options a resumed run cannot change: the optimizer state and the random streams depend on them
+FIXED_ON_RESUME = ("optimizer", "seed")
+
+
+@dataclass
+class TrainConfig:
+    """Options of the training engine (every recipe has them).
+
+    ``monitor`` names the validation metric that decides the best checkpoint,
+    the plateau schedule and early stopping; ``monitor_mode`` says whether
+    lower (``min``, e.g. loss) or higher (``max``, e.g. accuracy) is better.
+    """
+    optimizer: str = "adam"
+    lr: float = field(default=2e-3, metadata=bound(0, open_low=True))
+    weight_decay: float = field(default=0.0, metadata=bound(0))
+    momentum: float = field(default=0.0, metadata={**bound(0, 1), **only_with("optimizer", "sgd")})
+    grad_clip: float = field(default=1.0, metadata=bound(0))
+    schedule: str = "cosine"
+    warmup_steps: int = field(default=0, metadata=bound(0))
+    final_lr_ratio: float = field(default=0.0, metadata={**bound(0, 1),
+                                                         **only_with("schedule", "cosine", "linear")})
+    plateau_factor: float = field(default=0.25, metadata={**bound(0, 1, open_low=True),
+                                                          **only_with("schedule", "plateau")})
+    step_decay: float = field(default=0.5, metadata={**bound(0, 1, open_low=True),
+                                                     **only_with("schedule", "step")})
+    step_decay_epoch: int = field(default=0, metadata={**bound(0), **only_with("schedule", "step")})
+    nonmono: int = field(default=5, metadata={**bound(1), **only_with("optimizer", "ntasgd")})
+    max_steps: int = field(default=0, metadata=bound(0))
+    max_epochs: int = field(default=0, metadata=bound(0))
+    max_minutes: float = field(default=0.0, metadata=bound(0))
+    anneal_by_time: bool = False
+    eval_every: int = field(default=200, metadata=bound(0))
+    eval_each_epoch: bool = False
+    monitor: str = "loss"
+    monitor_mode: str = "min"
+    patience: int = field(default=0, metadata=bound(0))
+    log_every: int = field(default=50, metadata=bound(1))
+    seed: int = 1
+    device: str = "auto"
+    threads: int = field(default=0, metadata=bound(0))
+    bf16: bool = True
+
+
+def check_config(config: TrainConfig) -> None:
+    """ValueError naming the option when a combination of training settings cannot work."""
+    if config.optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {config.optimizer!r}")
+    if config.monitor_mode not in MONITOR_MODES:
+        raise ValueError(f"monitor_mode: expected min or max, got {config.monitor_mode!r}")
+    if config.schedule in ("cosine", "linear") and not (
+            config.max_steps or (config.anneal_by_time and config.max_minutes)):
+        raise ValueError(f"schedule={config.schedule!r} needs max_steps (or max_minutes "
+                         "with anneal_by_time) to know where the run ends")
+    LRSchedule(config.schedule, config.lr)  # checks the name and lr > 0
+    if config.eval_every < (0 if config.eval_each_epoch else 1):
+        raise ValueError(f"eval_every: expected >= 1 (or 0 with eval_each_epoch), got {config.eval_every}")
+    for name in ("max_steps", "max_epochs", "max_minutes", "patience", "warmup_steps",
+                 "grad_clip", "weight_decay", "momentum", "step_decay_epoch"):
+        if getattr(config, name) < 0:
+            raise ValueError(f"{name}: expected >= 0, got {getattr(config, name)}")
+    if not math.isfinite(config.lr) or not math.isfinite(config.grad_clip):
+        raise ValueError("lr and grad_clip: expected finite numbers")
+
+
+def check_resume_changes(saved: TrainConfig, changed: dict) -> None:
+    """ValueError, before anything is written, for a change a resumed run cannot apply."""
+    for key in FIXED_ON_RESUME:
+        if key in changed and changed[key] != getattr(saved, key):
+            raise ValueError(f"--{key.replace('_', '-')}: the run was trained with {key} "
+                             f"{getattr(saved, key)!r}; a resumed run keeps it (start a new run "
+                             f"to use {changed[key]!r})")
+
+
+def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer named in ``config``, with torch's fused kernel where it has one.
+
+    The fused update is one kernel per parameter instead of about ten: on the
+    cpu-quick model it takes 1.3 ms per step instead of 11 ms (2 CPU threads).
+    """
+    params = list(params)
+    kinds = {"adam": (torch.optim.Adam, {}), "adamw": (torch.optim.AdamW, {}),
+             "sgd": (torch.optim.SGD, {"momentum": config.momentum}),
+             "ntasgd": (torch.optim.SGD, {})}  # plain SGD; the averaging is a callback's
+    if config.optimizer not in kinds:
+        raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {config.optimizer!r}")
+    kind, extra = kinds[config.optimizer]
+    try:
+        return kind(params, config.lr, weight_decay=config.weight_decay, fused=True, **extra)
+    except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device/dtype/torch
+        return kind(params, config.lr, weight_decay=config.weight_decay, **extra)
+
+
+def apply_hyperparameters(optimizer: torch.optim.Optimizer, config: TrainConfig) -> None:
+    """Set the config's weight decay (and SGD momentum) on every parameter group.
+
+    Restoring an optimizer's state brings back the settings it was saved with;
+    this applies the ones a resumed run was given.
+    """
+    for group in optimizer.param_groups:
+        group["weight_decay"] = config.weight_decay
+        if config.optimizer == "sgd":
+            group["momentum"] = config.momentum

@@ -1,0 +1,207 @@
+"""The recipe contract: what a task declares so that ``rnnkit train/eval/<use>`` work for it.
+
+A recipe module under :mod:`rnnkit.tasks` defines one :class:`Recipe`:
+
+* ``name``, ``summary``: what ``rnnkit list`` shows;
+* ``defaults()`` -> config sections, ``presets`` (overrides per preset name) and
+  which preset to use on a CPU and on a GPU;
+* ``build(sections, resume_meta)`` -> :class:`Built` (model, objective, the
+  JSON metadata every checkpoint keeps, optional trainer callbacks);
+* ``trained``: the :class:`TrainedModel` subclass a checkpoint loads into;
+* ``commands``: the use commands (``sample``, ``predict``...), each a
+  :class:`Command` with its own arguments and its own output;
+* ``eval_arguments``: the options of ``rnnkit eval`` for this recipe, passed
+  as keywords to ``trained.evaluate``;
+* ``smoke``: a tiny run the test suite trains and uses (:class:`Smoke`).
+
+The CLI builds every command from these; it knows no recipe by name.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from torch import nn
+
+from . import config as cfg
+from .checkpoint import Checkpoint
+
+RESERVED = ("train", "eval", "list", "plot", "bench")
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One command-line option: ``flags`` and ``argparse.add_argument`` keywords."""
+    flags: tuple[str, ...]
+    options: dict = field(default_factory=dict)
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(*self.flags, **self.options)
+
+
+def arg(*flags: str, **options) -> Arg:
+    return Arg(tuple(flags), options)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A use command of a trained model, e.g. ``rnnkit sample RUN ...``.
+
+    ``run(model, args)`` does the work and prints the result; it returns the
+    exit code. It raises ValueError (one line, naming the culprit) on bad input.
+    """
+    name: str
+    help: str
+    arguments: tuple[Arg, ...]
+    run: Callable[[Any, argparse.Namespace], int]
+
+
+@dataclass(frozen=True)
+class Built:
+    """What a recipe's ``build`` hands the engine."""
+    model: nn.Module
+    objective: Any
+    meta: dict
+    callbacks: tuple = ()
+
+
+@dataclass(frozen=True)
+class Smoke:
+    """A run of a few steps on a tiny fixture, for the test suite.
+
+    ``train``: ``rnnkit train <recipe>`` options (``{fixtures}`` becomes the
+    tests' fixture folder); ``uses``: arguments
+    after ``rnnkit <command> RUN`` for every use command and ``eval``;
+    ``expect``: a regular expression each command's output must match.
+    """
+    train: tuple[str, ...]
+    uses: dict[str, tuple[str, ...]]
+    expect: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One task: its configuration, how to build it, what a trained one can do."""
+    name: str
+    summary: str
+    defaults: Callable[[], cfg.Sections]
+    presets: dict[str, dict]
+    build: Callable[[cfg.Sections, Optional[dict]], Built]
+    trained: type
+    commands: tuple[Command, ...]
+    eval_arguments: tuple[Arg, ...]
+    smoke: Smoke
+    cpu_preset: Optional[str] = "cpu-quick"
+    gpu_preset: Optional[str] = None
+    help: dict[str, str] = field(default_factory=dict)
+    report: Optional[Callable[[Path], str]] = None  # after a finished run: test figures
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.commands]
+        clash = sorted(set(names) & set(RESERVED))
+        if clash or len(set(names)) != len(names):
+            raise ValueError(f"recipe {self.name}: command names must be unique and not "
+                             f"{', '.join(RESERVED)}; got {', '.join(names)}")
+        for preset in (self.cpu_preset, self.gpu_preset):
+            if preset is not None and preset not in self.presets:
+                raise ValueError(f"recipe {self.name}: default preset {preset!r} is not one of "
+                                 f"{', '.join(self.presets) or 'its (no) presets'}")
+        if not issubclass(self.trained, TrainedModel):
+            raise ValueError(f"recipe {self.name}: trained must subclass TrainedModel")
+        missing = sorted((set(names) | {"eval"}) - set(self.smoke.uses))
+        if missing:
+            raise ValueError(f"recipe {self.name}: smoke run does not use {', '.join(missing)}")
+
+    def default_preset(self, device: str) -> Optional[str]:
+        """The GPU preset when training would run on a GPU, else the CPU one."""
+        from .device import resolve_device
+        try:
+            on_gpu = resolve_device(device).type != "cpu"
+        except ValueError:
+            on_gpu = False
+        return self.gpu_preset if on_gpu and self.gpu_preset else self.cpu_preset
+
+    def command(self, name: str) -> Command:
+        for command in self.commands:
+            if command.name == name:
+                return command
+        offered = ", ".join([c.name for c in self.commands] + ["eval"])
+        raise ValueError(f"a {self.name} model has no command {name!r}; it offers {offered}")
+
+
+class TrainedModel:
+    """A trained model loaded from a checkpoint, ready to use.
+
+    Subclasses set ``config_defaults`` (their recipe's sections) and implement
+    :meth:`build_model`, :meth:`evaluate` and :meth:`describe`.
+
+    Attributes:
+        model: the network, in eval mode.
+        sections: the run's resolved config sections.
+        meta: the checkpoint's metadata (vocabulary, split, ...).
+        path: the checkpoint file.
+    """
+
+    @staticmethod
+    def config_defaults() -> cfg.Sections:
+        raise NotImplementedError
+
+    @classmethod
+    def build_model(cls, sections: cfg.Sections, meta: dict) -> nn.Module:
+        raise NotImplementedError
+
+    def __init__(self, model: nn.Module, sections: cfg.Sections, meta: dict,
+                 path: Optional[Path] = None) -> None:
+        self.model, self.sections, self.meta = model.eval(), sections, meta
+        self.path = Path(path) if path is not None else None
+
+    @classmethod
+    def from_checkpoint(cls, state: Checkpoint, device: str = "cpu"):
+        """The model of ``state`` on ``device`` (its averaged weights when it kept some)."""
+        config = state.meta.get("config")
+        if not isinstance(config, dict):
+            raise ValueError(f"{state.path}: checkpoint metadata has no config section")
+        sections = cfg.from_dict(cls.config_defaults(), config)
+        try:
+            model = cls.build_model(sections, state.meta)
+            model.load_state_dict(state.section("model"))
+            inference = state.meta.get("inference_weights") or _older_average(state.meta)
+            if inference:  # e.g. NT-ASGD's average: what evaluation used
+                model.load_state_dict(state.section(inference), strict=False)
+            return cls(model.to(device), sections, state.meta, state.path)
+        except (KeyError, TypeError, RuntimeError) as err:
+            raise ValueError(f"{state.path}: checkpoint does not fit its recipe "
+                             f"({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
+
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
+    @property
+    def run_dir(self) -> Optional[Path]:
+        return self.path.parent if self.path is not None else None
+
+    def evaluate(self, **options) -> dict:
+        """Figures of the model on data named by ``options`` (the recipe's eval arguments)."""
+        raise NotImplementedError
+
+    def describe(self, result: dict) -> str:
+        """A readable summary of :meth:`evaluate`'s result."""
+        raise NotImplementedError
+
+
+def sampling_arguments(seed_help: str = "seed for repeatable samples") -> tuple[Arg, ...]:
+    """``--temperature``, ``--top-k``, ``--top-p``, ``--seed``: every sampling command has them."""
+    return (arg("--temperature", type=cfg.finite_float, default=1.0, help="0 = greedy"),
+            arg("--top-k", type=int, default=0, help="keep the k most likely (0 = off)"),
+            arg("--top-p", type=cfg.finite_float, default=1.0, help="nucleus mass (1 = off)"),
+            arg("--seed", type=int, default=None, help=seed_help))
+
+
+
+def _older_average(meta: dict) -> Optional[str]:
+    """Checkpoints written before callbacks kept NT-ASGD's average under ``avg/``."""
+    averager = meta.get("averager") or {}
+    return "avg" if averager.get("trigger_step", -1) >= 0 else None

@@ -1,0 +1,115 @@
+"""Supervised training on variable-length examples: the objective, evaluation loops, batching.
+
+Shape legend: N batch, L time (padded), C classes.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.data.batches import BatchCycler
+
+#: loss(model, batch, reduction) -> (loss, number of targets it covers)
+LossFn = Callable[[nn.Module, Any, str], tuple[Tensor, int]]
+
+
+@contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[None]:
+    """Eval mode and no gradients inside the block; the model's mode is restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def mean_loss(model: nn.Module, examples: Sequence, collate: Callable, loss: LossFn,
+              batch_size: int = 256) -> dict[str, float]:
+    """``{"loss": mean per target, "bits": the same in bits}`` over ``examples``, in batches."""
+    total, count = 0.0, 0
+    with evaluating(model):
+        for start in range(0, len(examples), batch_size):
+            value, targets = loss(model, collate(examples[start:start + batch_size]), "sum")
+            total, count = total + float(value), count + targets
+    return {"loss": total / count, "bits": total / count / math.log(2)}
+
+
+def predict_in_batches(forward: Callable[[list], Tensor], items: Sequence, size: Callable[[Any], int],
+                       model: nn.Module, batch_size: int = 256) -> Tensor:
+    """``forward`` over ``items`` in batches of similar ``size``, rows back in the given order.
+
+    ``forward(batch_items) -> (n, ...)`` runs under :func:`evaluating`; the
+    result is (len(items), ...) on the CPU.
+    """
+    order = sorted(range(len(items)), key=lambda i: size(items[i]))
+    out: list[Optional[Tensor]] = [None] * len(items)
+    with evaluating(model):
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            result = forward([items[i] for i in rows]).cpu()
+            for row, i in enumerate(rows):
+                out[i] = result[row]
+    return torch.stack(out)
+
+
+def class_weights(labels: Sequence[int], num_classes: int, power: float = 1.0) -> Tensor:
+    """Per-class weights (N / (C * count_c)) ** power; power 1 is sklearn's "balanced"."""
+    counts = torch.bincount(torch.tensor(labels), minlength=num_classes).double()
+    return (len(labels) / (num_classes * counts.clamp(min=1))).pow(power).float()
+
+
+class SupervisedObjective:
+    """Minibatches of variable-length examples, one shuffled pass after another.
+
+    Batches are length-bucketed (:class:`~rnnkit.data.batches.BatchCycler`),
+    so there is little padding, and the position in the data resumes exactly.
+
+    Args:
+        train, valid: the examples (any objects ``collate`` understands).
+        collate: a list of examples -> a batch (padded tensors, lengths, targets).
+        loss: ``loss(model, batch, reduction) -> (loss, target count)``.
+        length: an example's length (for bucketing).
+        batch_size: examples per batch.
+        seed: seed of the shuffling.
+        evaluate: ``evaluate(model, valid) -> dict`` with at least ``"loss"``;
+            default: the mean loss (and bits) over ``valid``.
+        metrics: the names ``evaluate`` returns.
+        sample_weights: one per training example: each pass draws examples with
+            replacement in proportion to them (balanced sampling).
+    """
+
+    def __init__(self, train: Sequence, valid: Sequence, collate: Callable, loss: LossFn,
+                 length: Callable[[Any], int], batch_size: int, seed: int,
+                 evaluate: Optional[Callable[[nn.Module, Sequence], dict]] = None,
+                 metrics: Sequence[str] = ("loss", "bits"),
+                 sample_weights: Optional[Tensor] = None) -> None:
+        self.train, self.valid, self.collate, self.loss = train, valid, collate, loss
+        self.evaluate_fn = evaluate or (lambda model, examples: mean_loss(model, examples, collate, loss))
+        self.metrics = tuple(metrics)
+        self.cycler = BatchCycler([length(x) for x in train], batch_size, seed, sample_weights)
+
+    @property
+    def epoch(self) -> int:
+        return self.cycler.epoch
+
+    def next_batch(self):
+        return self.collate([self.train[i] for i in self.cycler.next()])
+
+    def step(self, model: nn.Module, batch, info=None) -> tuple[Tensor, int]:
+        return self.loss(model, batch, "mean")
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        return self.evaluate_fn(model, self.valid)
+
+    def state_dict(self):
+        tensors, meta = self.cycler.state_dict()
+        return {f"cycler/{k}": v for k, v in tensors.items()}, {"cycler": meta}
+
+    def load_state_dict(self, tensors, meta) -> None:
+        self.cycler.load_state_dict({"generator": tensors["cycler/generator"]}, meta["cycler"])
