@@ -1,7 +1,11 @@
-"""Shared test helpers: build a torch.nn layer and its rnnkit twin with the same weights."""
+"""Shared test helpers: a torch.nn layer and its rnnkit twin with the same weights; comparing runs."""
+from pathlib import Path
+
 import torch
 
 import rnnkit.nn as rnn
+from rnnkit.train import checkpoint as ckpt
+from rnnkit.train.rundir import read_metrics
 
 TORCH = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "RNN_TANH": torch.nn.RNN, "RNN_RELU": torch.nn.RNN}
 OURS = {"LSTM": rnn.LSTM, "GRU": rnn.GRU, "RNN_TANH": rnn.RNN, "RNN_RELU": rnn.RNN}
@@ -24,3 +28,18 @@ def as_tuple(state):
 def sq(a, b):
     """Summed squared difference."""
     return float((a - b).detach().pow(2).sum())
+
+
+def comparable(run):
+    """metrics.jsonl without the timing fields."""
+    return [{k: v for k, v in r.items() if k not in ("tokens_per_s", "elapsed")} for r in read_metrics(run)]
+
+
+def assert_same_checkpoints(a: Path, b: Path) -> None:
+    first, second = ckpt.load(a), ckpt.load(b)
+    assert first.tensors.keys() == second.tensors.keys()
+    for key in first.tensors:  # weights, optimizer state, RNG, data position, callbacks
+        assert torch.equal(first.tensors[key], second.tensors[key]), key
+    for key in ("step", "best", "bad_evals", "optimizer", "objective", "rng", "schedule", "callbacks",
+                "inference_weights"):
+        assert first.meta[key] == second.meta[key], key

@@ -5,7 +5,7 @@ import torch
 import rnnkit.nn as rnn
 import rnnkit.nn.functional as RF
 from rnnkit.nn.specs import CELLS
-from helpers import OURS, TORCH, as_tuple, layer_pair
+from helpers import OURS, as_tuple, layer_pair
 
 CELL_CLASSES = {"LSTM": (rnn.LSTMCell, torch.nn.LSTMCell, {}), "GRU": (rnn.GRUCell, torch.nn.GRUCell, {}),
                 "RNN_TANH": (rnn.RNNCell, torch.nn.RNNCell, {"nonlinearity": "tanh"}),

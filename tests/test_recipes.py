@@ -7,15 +7,15 @@ import signal
 from pathlib import Path
 
 import pytest
-import torch
 
 import rnnkit
 from rnnkit.cli import main
 from rnnkit.tasks import REGISTRY, recipe
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.recipe import TrainedModel
-from rnnkit.train.rundir import read_metrics
 from rnnkit.train.trainer import Trainer
+
+from helpers import assert_same_checkpoints, comparable
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -76,19 +76,6 @@ def test_a_flag_of_another_recipe_is_an_error_naming_the_recipe(name, trained, c
     for other in {"sample", "predict"} - offered:
         assert main([other, str(run)]) == 2
         assert f"a {name} model has no command '{other}'" in capsys.readouterr().err
-
-
-def comparable(run):
-    return [{k: v for k, v in r.items() if k not in ("tokens_per_s", "elapsed")} for r in read_metrics(run)]
-
-
-def assert_same_checkpoints(a: Path, b: Path) -> None:
-    first, second = ckpt.load(a), ckpt.load(b)
-    assert first.tensors.keys() == second.tensors.keys()
-    for key in first.tensors:  # weights, optimizer state, RNG, data position, callbacks
-        if not key.startswith("rng/"):
-            assert torch.equal(first.tensors[key], second.tensors[key]), key
-    assert first.meta["step"] == second.meta["step"] and first.meta["best"] == second.meta["best"]
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))

@@ -8,7 +8,6 @@ import torch
 
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train import config as cfg
-from rnnkit.train import rundir
 from rnnkit.train.schedule import LRSchedule
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import rnnkit
 from rnnkit.cli import main
 from rnnkit.data.corpus import EOS, UNK, WordVocab, load_corpus, split_paths, tokenize
 from rnnkit.models.wordlm import WordLanguageModel
@@ -130,3 +131,42 @@ def test_wordlm_trains_samples_and_evaluates_end_to_end(tmp_path, capsys, cutoff
     train.write_text(train.read_text() + " zebra quagga\n")  # the corpus changed since training
     assert main(["eval", str(run), "--split", "valid"]) == 2
     assert "differs from the checkpoint's (16 words)" in capsys.readouterr().err
+
+
+def test_nt_asgd_run_resumed_after_averaging_began_equals_an_uninterrupted_one(tmp_path, monkeypatch):
+    import signal
+    from helpers import assert_same_checkpoints, comparable
+    from rnnkit.train import checkpoint as ckpt
+    from rnnkit.train.trainer import Trainer
+    folder = write_corpus(tmp_path / "corpus")
+
+    def args(run):
+        return ["train", "wordlm", "--corpus", str(folder), "--run-dir", str(run), "--quiet",
+                "--embedding-dim", "12", "--hidden-size", "12", "--num-layers", "1", "--batch-size", "4",
+                "--seq-length", "8", "--max-steps", "40", "--eval-every", "4", "--log-every", "2",
+                "--optimizer", "ntasgd", "--nonmono", "1", "--lr", "30", "--schedule", "constant",
+                "--variable-bptt", "--adaptive-cutoffs", ""]
+    assert main(args(tmp_path / "straight")) == 0
+    straight = ckpt.load(tmp_path / "straight" / ckpt.LAST)
+    trigger = straight.meta["callbacks"]["ntasgd"]["trigger_step"]
+    assert 0 < trigger < 30 and straight.meta["inference_weights"] == "callback/ntasgd"
+    original, calls = Trainer.train_step, [0]
+
+    def ctrl_c(self):
+        calls[0] += 1
+        if calls[0] == 30:  # after averaging began, between evaluations
+            signal.raise_signal(signal.SIGINT)
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "train_step", ctrl_c)
+    assert main(args(tmp_path / "cut")) == 130
+    monkeypatch.setattr(Trainer, "train_step", original)
+    assert main(["train", "wordlm", "--resume", str(tmp_path / "cut"), "--quiet"]) == 0
+    assert comparable(tmp_path / "cut") == comparable(tmp_path / "straight")
+    assert_same_checkpoints(tmp_path / "cut" / ckpt.LAST, tmp_path / "straight" / ckpt.LAST)
+    # the loaded model holds the average, which is not the raw last iterate
+    averaged = rnnkit.load(tmp_path / "cut" / ckpt.LAST).model.state_dict()
+    raw = straight.section("model")
+    assert any(not torch.equal(averaged[k], raw[k]) for k in raw)
+    assert all(torch.equal(averaged[k], straight.section("callback/ntasgd")[k])
+               for k in straight.section("callback/ntasgd"))

@@ -31,6 +31,7 @@ class _Parser(argparse.ArgumentParser):
 def _add_train(sub) -> None:
     from rnnkit.tasks import recipes
     from rnnkit.train import config as cfg
+    from rnnkit.train.options import HELP as ENGINE_HELP
     from rnnkit.train.runner import resolve_sections
     train = sub.add_parser("train", help="train a recipe (e.g. rnnkit train charlm)")
     tasks = train.add_subparsers(dest="task", required=True)
@@ -51,7 +52,7 @@ def _add_train(sub) -> None:
                             help="start again in an existing --run-dir (the old run is replaced "
                                  "once the new one saves its first checkpoint)")
         parser.add_argument("--quiet", action="store_true", help="no progress output")
-        cfg.add_arguments(parser, resolve_sections(recipe, on_cpu, {}), recipe.help)
+        cfg.add_arguments(parser, resolve_sections(recipe, on_cpu, {}), {**ENGINE_HELP, **recipe.help})
 
 
 def _use_verbs() -> dict[str, list[str]]:
@@ -102,7 +103,7 @@ def _use_parser(verb: str, recipe) -> _Parser:
     return parser
 
 
-def _use(verb: str, rest: list[str], parser: argparse.ArgumentParser) -> int:
+def _use(verb: str, rest: list[str]) -> int:
     """``rnnkit VERB CHECKPOINT [options]``: the options are the checkpoint's recipe's."""
     from rnnkit.tasks import recipe_of
     from rnnkit.train import checkpoint as ckpt
@@ -112,8 +113,6 @@ def _use(verb: str, rest: list[str], parser: argparse.ArgumentParser) -> int:
         print(f"usage: rnnkit {verb} CHECKPOINT [options]\n\n{verb} for a model of: {offered}.\n"
               f"The options depend on the checkpoint's recipe: rnnkit {verb} RUN --help lists them.")
         return 0 if rest else 2
-    if rest[0].startswith("-"):
-        parser.error(f"{verb}: expected the checkpoint (file or run directory) first, got {rest[0]}")
     state = ckpt.load(rest[0])
     recipe = recipe_of(state.meta, state.path)
     args = _use_parser(verb, recipe).parse_args(rest)
@@ -183,7 +182,7 @@ def _list() -> int:
     return 0
 
 
-def _dispatch(args, parser) -> int:
+def _dispatch(args) -> int:
     if args.command == "bench":
         from rnnkit.bench import run
         run(args)
@@ -195,16 +194,21 @@ def _dispatch(args, parser) -> int:
         from rnnkit.train.plots import plot_run
         print(plot_run(args.run_dir, args.out))
     else:
-        return _use(args.command, args.rest, parser)
+        return _use(args.command, args.rest)
     return 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse ``argv`` and dispatch; returns the exit code."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) > 1 and argv[0] in _use_verbs() and argv[1].startswith("-") and argv[1] not in ("-h", "--help"):
+        print(f"rnnkit {argv[0]}: error: expected the checkpoint (file or run directory) first, "
+              f"e.g. rnnkit {argv[0]} RUN {argv[1]} ...", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
-        return _dispatch(args, parser)
+        return _dispatch(args)
     except KeyboardInterrupt:
         print(f"rnnkit {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -154,12 +154,17 @@ def load(path: str | Path, task: str | None = None) -> Checkpoint:
         meta = json.loads(raw)
     except json.JSONDecodeError as err:
         raise CheckpointError(f"{path}: checkpoint metadata is not valid JSON: {err}") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: checkpoint metadata is a JSON {type(meta).__name__}, "
+                              "expected an object")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: unsupported checkpoint format {meta.get('format')!r}, "
                               f"expected {FORMAT!r}")
     if task is not None and meta.get("task") != task:
         raise CheckpointError(f"{path}: checkpoint of task {meta.get('task')!r}, expected {task!r}")
-    for alias, target in meta.get("aliases", {}).items():
+    for alias, target in (meta.get("aliases") or {}).items():
+        if target not in tensors:
+            raise CheckpointError(f"{path}: tensor {alias!r} refers to {target!r}, which is missing")
         tensors[alias] = tensors[target]
     return Checkpoint(path, tensors, meta)
 

@@ -13,6 +13,21 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "ntasgd")
 MONITOR_MODES = ("min", "max")
 #: options a resumed run cannot change: the optimizer state and the random streams depend on them
 FIXED_ON_RESUME = ("optimizer", "seed")
+#: --help texts of the engine's options (a recipe's own texts come first)
+HELP = {
+    "optimizer": "adam, adamw, sgd or ntasgd (SGD with NT-ASGD weight averaging)",
+    "schedule": "constant, cosine, linear, plateau or step (after --warmup-steps)",
+    "monitor": "validation metric that picks the best checkpoint, the plateau schedule and "
+               "early stopping (e.g. loss, accuracy)",
+    "monitor_mode": "min: lower is better; max: higher is better",
+    "patience": "stop after this many evaluations without improvement (0 = never)",
+    "max_minutes": "time budget (0 = none)",
+    "anneal_by_time": "cosine/linear schedules follow the time budget instead of max_steps",
+    "eval_each_epoch": "also evaluate at the end of every pass over the training data",
+    "device": "auto, cpu, cuda, cuda:N or mps",
+    "threads": "CPU threads (0 = torch's default)",
+    "bf16": "bf16 autocast on CUDA",
+}
 
 
 @dataclass

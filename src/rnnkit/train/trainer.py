@@ -32,10 +32,11 @@ import torch
 from torch import Tensor, nn
 
 from . import checkpoint as ckpt
-from .progress import Progress
+from . import snapshot
 from .averaging import NTASGD
 from .callbacks import Callback
-from .options import TrainConfig, apply_hyperparameters, check_config, make_optimizer
+from .options import TrainConfig, check_config, make_optimizer
+from .progress import Progress
 from .rundir import METRICS, MetricsLog
 from .schedule import LRSchedule
 
@@ -109,28 +110,8 @@ class Trainer:
 
     # ---- checkpoints -------------------------------------------------------
     def save(self, name: str) -> Path:
-        tensors = {f"model/{k}": v for k, v in self.model.state_dict().items()}
-        sections = {"optim": ckpt.optimizer_state(self.optimizer),
-                    "objective": self.objective.state_dict(), "rng": ckpt.rng_state(self.device)}
-        callbacks, inference = {}, None
-        for callback in self.callbacks:
-            cb_tensors, cb_meta = callback.state_dict()
-            if cb_tensors or cb_meta:
-                sections[f"callback/{callback.name}"] = (cb_tensors, cb_meta)
-                callbacks[callback.name] = cb_meta
-            sub = callback.inference_weights()
-            if sub is not None:
-                inference = f"callback/{callback.name}" + (f"/{sub}" if sub else "")
-        for prefix, (part, _) in sections.items():
-            tensors.update({f"{prefix}/{k}": v for k, v in part.items()})
-        meta = dict(self.meta, step=self.step, elapsed=self.elapsed, best=self.best,
-                    monitor=self.config.monitor, bad_evals=self.bad_evals,
-                    last_eval_step=self.last_eval_step, window=self.window,
-                    optimizer=sections["optim"][1], objective=sections["objective"][1],
-                    rng=sections["rng"][1], schedule=self.schedule.state_dict(),
-                    callbacks=callbacks, inference_weights=inference)
-        path = self.run_dir / name
-        ckpt.save(path, tensors, meta)
+        """Write checkpoint ``name`` in the run directory (see :mod:`rnnkit.train.snapshot`)."""
+        path = snapshot.save(self, self.run_dir / name)
         self.saved += 1
         for callback in self.callbacks:
             callback.on_save(self, name, path)
@@ -139,21 +120,7 @@ class Trainer:
     def restore(self, state: ckpt.Checkpoint) -> None:
         """Continue from a checkpoint written by :meth:`save` (this config's optimizer
         settings apply from here on)."""
-        meta = state.meta
-        self.model.load_state_dict(state.section("model"))
-        ckpt.load_optimizer_state(self.optimizer, state.section("optim"), meta["optimizer"])
-        apply_hyperparameters(self.optimizer, self.config)
-        self.objective.load_state_dict(state.section("objective"), meta["objective"])
-        ckpt.set_rng_state(state.section("rng"), meta["rng"], self.device)
-        self.schedule.load_state_dict(meta["schedule"])
-        for callback in self.callbacks:
-            if callback.name in meta.get("callbacks", {}):
-                callback.load_state_dict(state.section(f"callback/{callback.name}"),
-                                         meta["callbacks"][callback.name])
-        self.step, self.elapsed = int(meta["step"]), float(meta["elapsed"])
-        self.best, self.bad_evals = float(meta["best"]), int(meta["bad_evals"])
-        self.last_eval_step = int(meta["last_eval_step"])
-        self.window = [float(meta["window"][0]), int(meta["window"][1])]
+        snapshot.restore(self, state)
         self.metrics.truncate_after(self.step)
 
     # ---- the loop ----------------------------------------------------------

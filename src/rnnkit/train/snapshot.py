@@ -1,0 +1,61 @@
+"""A trainer's whole state as one checkpoint, and back: what makes a resumed run exact.
+
+Tensors: ``model/``, ``optim/``, ``objective/``, ``rng/`` and ``callback/<name>/``.
+Metadata: the run's own (task, config, vocabulary...) plus step, elapsed time,
+the best monitored value, early-stopping count, the unlogged loss window, the
+optimizer's and objective's JSON parts, RNG, schedule and callback states, and
+``inference_weights``: the tensor prefix to use after training, when a
+callback keeps other weights than the last iterate (NT-ASGD's average).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import checkpoint as ckpt
+from .options import apply_hyperparameters
+
+
+def save(trainer, path: Path) -> Path:
+    """Write ``trainer``'s state to ``path`` (atomically)."""
+    tensors = {f"model/{k}": v for k, v in trainer.model.state_dict().items()}
+    sections = {"optim": ckpt.optimizer_state(trainer.optimizer),
+                "objective": trainer.objective.state_dict(), "rng": ckpt.rng_state(trainer.device)}
+    callbacks, inference = {}, None
+    for callback in trainer.callbacks:
+        cb_tensors, cb_meta = callback.state_dict()
+        if cb_tensors or cb_meta:
+            sections[f"callback/{callback.name}"] = (cb_tensors, cb_meta)
+            callbacks[callback.name] = cb_meta
+        sub = callback.inference_weights()
+        if sub is not None:
+            inference = f"callback/{callback.name}" + (f"/{sub}" if sub else "")
+    for prefix, (part, _) in sections.items():
+        tensors.update({f"{prefix}/{k}": v for k, v in part.items()})
+    meta = dict(trainer.meta, step=trainer.step, elapsed=trainer.elapsed, best=trainer.best,
+                monitor=trainer.config.monitor, bad_evals=trainer.bad_evals,
+                last_eval_step=trainer.last_eval_step, window=trainer.window,
+                optimizer=sections["optim"][1], objective=sections["objective"][1],
+                rng=sections["rng"][1], schedule=trainer.schedule.state_dict(),
+                callbacks=callbacks, inference_weights=inference)
+    ckpt.save(path, tensors, meta)
+    return path
+
+
+def restore(trainer, state: ckpt.Checkpoint) -> None:
+    """Put ``trainer`` back where :func:`save` left it; the trainer's config supplies the
+    optimizer settings from here on (weight decay, momentum)."""
+    meta = state.meta
+    trainer.model.load_state_dict(state.section("model"))
+    ckpt.load_optimizer_state(trainer.optimizer, state.section("optim"), meta["optimizer"])
+    apply_hyperparameters(trainer.optimizer, trainer.config)
+    trainer.objective.load_state_dict(state.section("objective"), meta["objective"])
+    ckpt.set_rng_state(state.section("rng"), meta["rng"], trainer.device)
+    trainer.schedule.load_state_dict(meta["schedule"])
+    for callback in trainer.callbacks:
+        if callback.name in meta.get("callbacks", {}):
+            callback.load_state_dict(state.section(f"callback/{callback.name}"),
+                                     meta["callbacks"][callback.name])
+    trainer.step, trainer.elapsed = int(meta["step"]), float(meta["elapsed"])
+    trainer.best, trainer.bad_evals = float(meta["best"]), int(meta["bad_evals"])
+    trainer.last_eval_step = int(meta["last_eval_step"])
+    trainer.window = [float(meta["window"][0]), int(meta["window"][1])]
