@@ -1,7 +1,7 @@
 """The names data of a run: its options, its seeded split, and what a checkpoint keeps of it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from .names import NamesData, read_names, split_examples, stratified_split
@@ -53,6 +53,13 @@ def load_split(data: NamesDataConfig, saved: Optional[dict] = None):
     else:
         assignment = stratified_split(names, seed=data.split_seed)
     return names, assignment, split_examples(names, assignment)
+
+
+def run_split(data: NamesDataConfig, meta: dict, data_dir: Optional[str] = None):
+    """(names data, examples per split) of a trained run, checked against the split its
+    checkpoint ``meta`` saved; ``data_dir`` reads the names from another folder."""
+    names, _, parts = load_split(replace(data, data_dir=data_dir) if data_dir else data, meta)
+    return names, parts
 
 
 def split_meta(names: NamesData, assignment: str) -> dict:

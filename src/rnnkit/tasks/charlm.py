@@ -14,9 +14,9 @@ from typing import Iterator, Optional
 from rnnkit.data import CharVocab, bundled_text, min_tokens, read_text, split_text
 from rnnkit.models.lm import LMConfig, RNNLanguageModel
 from rnnkit.train.config import bound
-from rnnkit.train.lm import LMObjective, TrainedLM, evaluate_lm, stream_text
+from rnnkit.train.lm import LMObjective, TrainedLM, evaluate_lm, sample_command
 from rnnkit.train.options import TrainConfig
-from rnnkit.train.recipe import Built, Command, Recipe, Smoke, arg, sampling_arguments
+from rnnkit.train.recipe import Built, Recipe, Smoke, arg
 
 
 @dataclass
@@ -161,21 +161,9 @@ class CharLM(TrainedLM):
                 f"over {result['chars']:,} characters")
 
 
-def _sample(lm: CharLM, args) -> int:
-    if args.length < 0:
-        raise ValueError(f"--length: expected >= 0, got {args.length}")
-    stream_text(lm.iter_sample(args.prime, args.length, temperature=args.temperature, top_k=args.top_k,
-                               top_p=args.top_p, seed=args.seed, skip_unknown=args.skip_unknown),
-                start=args.prime)
-    return 0
-
-
-SAMPLE = Command("sample", "generate text, streamed as it goes", (
-    arg("--prime", default="\n", help="text to start from (default: a newline)"),
-    arg("--length", type=int, default=1000, help="characters to generate"),
-    *sampling_arguments(),
-    arg("--skip-unknown", action="store_true", help="drop prime characters the model does not know"),
-), _sample)
+SAMPLE = sample_command("generate text, streamed as it goes", "--length", 1000, "characters", "\n",
+                        "text to start from (default: a newline)",
+                        "drop prime characters the model does not know")
 
 RECIPE = Recipe(
     name="charlm", summary="character-level language model (bundled Tiny Shakespeare or any UTF-8 text)",

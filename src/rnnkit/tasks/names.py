@@ -17,16 +17,15 @@ from torch import Tensor, nn
 
 from rnnkit.data.batches import pad_batch
 from rnnkit.data.names import NameVocab, clean_names
-from rnnkit.data.names_split import NamesDataConfig, load_split, split_meta, split_record
+from rnnkit.data.names_split import NamesDataConfig, load_split, run_split, split_meta, split_record
 from rnnkit.models.classifier import ClassifierConfig, build_classifier
 from rnnkit.train import checkpoint as ckpt
-from rnnkit.train.config import positive_int, replace
+from rnnkit.train.config import positive_int
 from rnnkit.train.metrics import any_label_scores, classification_scores, plot_confusion
 from rnnkit.train.options import TrainConfig
-from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg
+from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg, split_arguments
 from rnnkit.train.supervised import SupervisedObjective, class_weights, predict_in_batches
 
-SPLITS = ("train", "valid", "test")
 
 
 def defaults():
@@ -148,10 +147,7 @@ class NameClassifier(TrainedModel):
 
     def split(self, data_dir: Optional[str] = None):
         """(names data, examples per split) of the run, checked against its saved split."""
-        data = self.sections["data"]
-        names, _, parts = load_split(replace(data, {"data_dir": data_dir}, "data") if data_dir else data,
-                                     self.meta)
-        return names, parts
+        return run_split(self.sections["data"], self.meta, data_dir)
 
     def evaluate(self, split: str = "test", data_dir: Optional[str] = None,
                  confusion_png: Optional[str | Path] = "auto") -> dict:
@@ -230,8 +226,7 @@ PREDICT = Command("predict", "top languages of names", (
 RECIPE = Recipe(
     name="names", summary="the language of a surname (18 languages, the PyTorch tutorial data)",
     defaults=defaults, presets=PRESETS, build=build, trained=NameClassifier, commands=(PREDICT,),
-    eval_arguments=(arg("--split", default="test", choices=SPLITS, help="split of the run's data"),
-                    arg("--data-dir", default=None, help="the names folder (default: the run's)")),
+    eval_arguments=split_arguments("the names folder (default: the run's)"),
     help=HELP, report=report,
     smoke=Smoke(train=("--data-dir", "{fixtures}/names", "--embedding-dim", "8", "--hidden-size", "8",
                        "--batch-size", "16", "--max-steps", "6", "--max-minutes", "0", "--members", "2"),

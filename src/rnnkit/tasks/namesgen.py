@@ -17,16 +17,15 @@ from torch import Tensor
 
 from rnnkit.data.batches import pad_batch
 from rnnkit.data.names import NameVocab, clean_names, fold_ascii
-from rnnkit.data.names_split import NamesDataConfig, load_split, split_meta, split_record
+from rnnkit.data.names_split import NamesDataConfig, load_split, run_split, split_meta, split_record
 from rnnkit.decode.sampling import generate
 from rnnkit.models.namegen import ConditionalCharModel, NameGenConfig
 from rnnkit.train import checkpoint as ckpt
-from rnnkit.train.config import positive_int, replace
+from rnnkit.train.config import positive_int
 from rnnkit.train.options import TrainConfig
-from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg, sampling_arguments
+from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg, split_arguments, sampling_arguments
 from rnnkit.train.supervised import SupervisedObjective, class_weights, evaluating, mean_loss
 
-SPLITS = ("train", "valid", "test")
 MAX_LENGTH = 30
 
 
@@ -160,10 +159,7 @@ class NameGenerator(TrainedModel):
 
     def split(self, data_dir: Optional[str] = None):
         """(names data, examples per split) of the run, checked against its saved split."""
-        data = self.sections["data"]
-        names, _, parts = load_split(replace(data, {"data_dir": data_dir}, "data") if data_dir else data,
-                                     self.meta)
-        return names, parts
+        return run_split(self.sections["data"], self.meta, data_dir)
 
     def evaluate(self, split: str = "test", data_dir: Optional[str] = None) -> dict:
         """Loss per character (``</s>`` included) on a split of the run's data."""
@@ -224,8 +220,7 @@ SAMPLE = Command("sample", "new names in the style of a language", (
 RECIPE = Recipe(
     name="names-gen", summary="new surnames in the style of a language (language-conditioned char model)",
     defaults=defaults, presets=PRESETS, build=build, trained=NameGenerator, commands=(SAMPLE,),
-    eval_arguments=(arg("--split", default="test", choices=SPLITS, help="split of the run's data"),
-                    arg("--data-dir", default=None, help="the names folder (default: the run's)")),
+    eval_arguments=split_arguments("the names folder (default: the run's)"),
     help=HELP, report=report,
     smoke=Smoke(train=("--data-dir", "{fixtures}/names", "--embedding-dim", "8", "--hidden-size", "8",
                        "--num-layers", "1", "--batch-size", "16", "--max-steps", "6", "--max-minutes", "0"),

@@ -14,11 +14,10 @@ from typing import Iterator, Optional
 from rnnkit.data.corpus import EOS, WordVocab, load_corpus
 from rnnkit.models.wordlm import WordLanguageModel, WordLMConfig
 from rnnkit.train.config import bound
-from rnnkit.train.lm import LMObjective, TrainedLM, evaluate_lm, stream_text
+from rnnkit.train.lm import LMObjective, TrainedLM, evaluate_lm, sample_command
 from rnnkit.train.options import TrainConfig
-from rnnkit.train.recipe import Built, Command, Recipe, Smoke, arg, sampling_arguments
+from rnnkit.train.recipe import Built, Recipe, Smoke, split_arguments
 
-SPLITS = ("train", "valid", "test")
 
 
 @dataclass
@@ -178,29 +177,15 @@ class WordLM(TrainedLM):
         return "".join(self.iter_sample(prime, length, **options)).strip(" ")
 
 
-def _sample(lm: WordLM, args) -> int:
-    if args.words < 0:
-        raise ValueError(f"--words: expected >= 0, got {args.words}")
-    stream_text(lm.iter_sample(args.prime, args.words, temperature=args.temperature, top_k=args.top_k,
-                               top_p=args.top_p, seed=args.seed, skip_unknown=args.skip_unknown),
-                start=args.prime)
-    return 0
-
-
-SAMPLE = Command("sample", "generate words, streamed as they come (<eos> prints as a new line)", (
-    arg("--prime", default="", help="words to start from (default: a new sentence)"),
-    arg("--words", type=int, default=50, help="words to generate"),
-    *sampling_arguments(),
-    arg("--skip-unknown", action="store_true", help="drop prime words the model does not know "
-                                                    "(default: read them as <unk>)"),
-), _sample)
+SAMPLE = sample_command("generate words, streamed as they come (<eos> prints as a new line)",
+                        "--words", 50, "words", "", "words to start from (default: a new sentence)",
+                        "drop prime words the model does not know (default: read them as <unk>)")
 
 RECIPE = Recipe(
     name="wordlm", summary="word-level language model (PTB, WikiText-2 or a train/valid/test folder)",
     defaults=defaults, presets=PRESETS, build=build, trained=WordLM, commands=(SAMPLE,),
-    eval_arguments=(arg("--split", default="test", choices=SPLITS,
-                        help="split of the run's corpus to score (test uses batch 1 as in the papers)"),
-                    arg("--data-dir", default=None, help="folder holding the corpus (default: the run's)")),
+    eval_arguments=split_arguments("folder holding the corpus (default: the run's)",
+                                   "(test uses batch 1 as in the papers)"),
     cpu_preset="cpu-quick", help=HELP,
     smoke=Smoke(train=("--corpus", "{fixtures}/wordlm", "--embedding-dim", "8", "--hidden-size", "8",
                        "--num-layers", "1", "--batch-size", "4", "--seq-length", "6",

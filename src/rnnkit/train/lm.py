@@ -14,7 +14,7 @@ from rnnkit.models.lm import (RNNLanguageModel, detach_state, map_state, state_f
                               state_tensors)
 
 from .callbacks import LRScale
-from .recipe import TrainedModel
+from .recipe import Command, TrainedModel, arg, sampling_arguments
 from .supervised import evaluating
 
 
@@ -141,3 +141,27 @@ def stream_text(pieces: Iterator[str], start: str = "") -> None:
         out.write(piece)
         out.flush()
     out.write("\n")
+
+
+def sample_command(help: str, length_flag: str, length: int, unit: str, prime: str,
+                   prime_help: str, skip_help: str) -> Command:
+    """``rnnkit sample RUN``: a trained LM's ``iter_sample`` streamed to stdout.
+
+    ``length_flag`` (e.g. ``--length``) takes how many ``unit`` to generate.
+    """
+    dest = length_flag.lstrip("-").replace("-", "_")
+
+    def run(lm, args) -> int:
+        count = getattr(args, dest)
+        if count < 0:
+            raise ValueError(f"{length_flag}: expected >= 0, got {count}")
+        stream_text(lm.iter_sample(args.prime, count, temperature=args.temperature, top_k=args.top_k,
+                                   top_p=args.top_p, seed=args.seed, skip_unknown=args.skip_unknown),
+                    start=args.prime)
+        return 0
+
+    return Command("sample", help, (
+        arg("--prime", default=prime, help=prime_help),
+        arg(length_flag, type=int, default=length, help=f"{unit} to generate"),
+        *sampling_arguments(),
+        arg("--skip-unknown", action="store_true", help=skip_help)), run)

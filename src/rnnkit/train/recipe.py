@@ -201,6 +201,13 @@ def sampling_arguments(seed_help: str = "seed for repeatable samples") -> tuple[
 
 
 
+def split_arguments(data_dir_help: str, split_note: str = "") -> tuple[Arg, ...]:
+    """``--split train|valid|test`` (default test) and ``--data-dir``: eval of a run's own splits."""
+    return (arg("--split", default="test", choices=("train", "valid", "test"),
+                help=f"split of the run's data to score {split_note}".strip()),
+            arg("--data-dir", default=None, help=data_dir_help))
+
+
 def _older_average(meta: dict) -> Optional[str]:
     """Checkpoints written before callbacks kept NT-ASGD's average under ``avg/``."""
     averager = meta.get("averager") or {}
