@@ -93,6 +93,7 @@ def resume(recipe: Recipe, run_dir: str | Path, train_overrides: dict,
     sections = cfg.from_dict(defaults, {k: v for k, v in saved.items() if k in defaults})
     check_resume_changes(sections["train"], train_overrides)
     sections = cfg.apply(sections, {"train": train_overrides})
+    cfg.check_applies(sections, {"train": train_overrides})
     check_config(sections["train"])
     if not last.is_file():
         raise ValueError(f"--resume {path}: no {ckpt.LAST} yet (the run stopped before its "
