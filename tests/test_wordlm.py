@@ -1,6 +1,7 @@
 """Word-level LM: corpus readers, presets against the papers, NT-ASGD, end to end."""
 import json
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -161,12 +162,30 @@ def test_nt_asgd_run_resumed_after_averaging_began_equals_an_uninterrupted_one(t
     monkeypatch.setattr(Trainer, "train_step", ctrl_c)
     assert main(args(tmp_path / "cut")) == 130
     monkeypatch.setattr(Trainer, "train_step", original)
+    shutil.copytree(tmp_path / "cut", tmp_path / "legacy")
+    write_legacy_format(tmp_path / "legacy" / ckpt.LAST)
     assert main(["train", "wordlm", "--resume", str(tmp_path / "cut"), "--quiet"]) == 0
     assert comparable(tmp_path / "cut") == comparable(tmp_path / "straight")
     assert_same_checkpoints(tmp_path / "cut" / ckpt.LAST, tmp_path / "straight" / ckpt.LAST)
+    # a checkpoint written before callbacks existed (best_loss, averager, avg/) resumes the same
+    assert main(["train", "wordlm", "--resume", str(tmp_path / "legacy"), "--quiet"]) == 0
+    assert comparable(tmp_path / "legacy") == comparable(tmp_path / "straight")
+    assert_same_checkpoints(tmp_path / "legacy" / ckpt.LAST, tmp_path / "straight" / ckpt.LAST)
     # the loaded model holds the average, which is not the raw last iterate
     averaged = rnnkit.load(tmp_path / "cut" / ckpt.LAST).model.state_dict()
     raw = straight.section("model")
     assert any(not torch.equal(averaged[k], raw[k]) for k in raw)
     assert all(torch.equal(averaged[k], straight.section("callback/ntasgd")[k])
                for k in straight.section("callback/ntasgd"))
+
+
+def write_legacy_format(path):
+    """Rewrite a checkpoint in the layout of rnnkit before trainer callbacks (cfd7348)."""
+    from rnnkit.train import checkpoint as ckpt
+    state = ckpt.load(path)
+    tensors = {("avg/" + k[len("callback/ntasgd/"):] if k.startswith("callback/ntasgd/") else k): v
+               for k, v in state.tensors.items()}
+    meta = {k: v for k, v in state.meta.items()
+            if k not in ("best", "monitor", "callbacks", "inference_weights", "aliases", "format")}
+    meta.update(best_loss=state.meta["best"], averager=state.meta["callbacks"]["ntasgd"])
+    ckpt.save(path, tensors, meta)

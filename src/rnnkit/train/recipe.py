@@ -173,7 +173,7 @@ class TrainedModel:
             return cls(model.to(device), sections, state.meta, state.path)
         except (KeyError, TypeError, RuntimeError) as err:
             raise ValueError(f"{state.path}: checkpoint does not fit its recipe "
-                             f"({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
+                             f"({type(err).__name__}: {' '.join(str(err).split())[:200]})") from None
 
     @property
     def device(self):

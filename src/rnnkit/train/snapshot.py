@@ -45,17 +45,42 @@ def restore(trainer, state: ckpt.Checkpoint) -> None:
     """Put ``trainer`` back where :func:`save` left it; the trainer's config supplies the
     optimizer settings from here on (weight decay, momentum)."""
     meta = state.meta
+    try:
+        _restore(trainer, state, meta)
+    except KeyError as err:
+        raise ckpt.CheckpointError(f"{state.path}: cannot resume from this checkpoint: its "
+                                   f"training state has no {err}") from None
+    except RuntimeError as err:  # tensors that do not fit the model or optimizer
+        raise ckpt.CheckpointError(f"{state.path}: cannot resume from this checkpoint: "
+                                   f"{' '.join(str(err).split())[:300]}") from None
+
+
+def _restore(trainer, state: ckpt.Checkpoint, meta: dict) -> None:
     trainer.model.load_state_dict(state.section("model"))
     ckpt.load_optimizer_state(trainer.optimizer, state.section("optim"), meta["optimizer"])
     apply_hyperparameters(trainer.optimizer, trainer.config)
     trainer.objective.load_state_dict(state.section("objective"), meta["objective"])
     ckpt.set_rng_state(state.section("rng"), meta["rng"], trainer.device)
     trainer.schedule.load_state_dict(meta["schedule"])
+    saved = _callback_states(state)
     for callback in trainer.callbacks:
-        if callback.name in meta.get("callbacks", {}):
-            callback.load_state_dict(state.section(f"callback/{callback.name}"),
-                                     meta["callbacks"][callback.name])
+        if callback.name in saved:
+            callback.load_state_dict(*saved[callback.name])
     trainer.step, trainer.elapsed = int(meta["step"]), float(meta["elapsed"])
-    trainer.best, trainer.bad_evals = float(meta["best"]), int(meta["bad_evals"])
+    best = meta["best"] if "best" in meta else meta["best_loss"]  # before callbacks: best_loss
+    trainer.best, trainer.bad_evals = float(best), int(meta["bad_evals"])
     trainer.last_eval_step = int(meta["last_eval_step"])
     trainer.window = [float(meta["window"][0]), int(meta["window"][1])]
+
+
+def _callback_states(state: ckpt.Checkpoint) -> dict[str, tuple]:
+    """name -> (tensors, meta) of each callback saved in ``state``.
+
+    Checkpoints written before callbacks kept NT-ASGD's state as ``averager``
+    metadata and ``avg/`` tensors; they resume the same way.
+    """
+    meta = state.meta
+    if "callbacks" not in meta and meta.get("averager"):
+        return {"ntasgd": (state.section("avg"), meta["averager"])}
+    return {name: (state.section(f"callback/{name}"), part)
+            for name, part in (meta.get("callbacks") or {}).items()}
