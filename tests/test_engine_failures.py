@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from rnnkit.cli import main
 from rnnkit.train import checkpoint as ckpt
@@ -67,6 +66,57 @@ def test_overwrite_keeps_user_files_and_a_failed_new_run_keeps_the_old_one(tmp_p
     assert not [p for p in run.iterdir() if p.name.startswith(".rnnkit-previous")]
 
 
+@pytest.mark.parametrize("failure", ["ctrl-c", "error"])
+def test_a_new_run_stopped_before_its_first_evaluation_keeps_the_old_run(tmp_path, capsys, monkeypatch,
+                                                                        failure):
+    import signal
+    from rnnkit.train.trainer import Trainer
+    run = tmp_path / "run"
+    assert main(tiny(run)) == 0
+    before = snapshot(run)
+    original = Trainer.train_step
+
+    def stop_at_step_three(self):
+        if self.step == 2:
+            if failure == "error":
+                raise RuntimeError("out of memory (simulated)")
+            signal.raise_signal(signal.SIGINT)
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "train_step", stop_at_step_three)
+    if failure == "error":
+        with pytest.raises(RuntimeError, match="simulated"):
+            main(tiny(run, "--overwrite"))
+    else:  # Ctrl-C saves last.safetensors at step 3, but no evaluated checkpoint exists yet
+        assert main(tiny(run, "--overwrite")) == 130
+        assert "no evaluation yet" in capsys.readouterr().out
+    assert snapshot(run) == before
+
+
+def test_relative_paths_are_made_absolute_so_eval_works_from_anywhere(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(FIXTURE.parent)
+    assert main(["train", "wordlm", "--corpus", "wordlm", "--run-dir", str(tmp_path / "run"), "--quiet",
+                 "--embedding-dim", "8", "--hidden-size", "8", "--num-layers", "1", "--batch-size", "4",
+                 "--seq-length", "6", "--eval-batch-size", "2", "--max-steps", "3", "--eval-every", "3",
+                 "--adaptive-cutoffs", ""]) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["data"]["corpus"] == str(FIXTURE.parent / "wordlm")
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "run"), "--split", "valid"]) == 0
+    assert capsys.readouterr().out.startswith("valid: perplexity")
+
+
+def test_help_of_a_use_command(trained, capsys):
+    assert main(["sample", "--help"]) == 0
+    assert "usage: rnnkit sample CHECKPOINT [options]" in capsys.readouterr().out
+    assert main(["sample"]) == 2
+    assert "rnnkit sample RUN --help lists them" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sample", str(trained), "--help"])
+    assert exit_info.value.code == 0 and "--prime PRIME" in capsys.readouterr().out
+
+
 def test_resume_applies_a_new_weight_decay(tmp_path):
     run = tmp_path / "run"
     assert main(tiny(run, "--optimizer", "adamw", "--schedule", "constant")) == 0
@@ -80,7 +130,10 @@ def test_resume_applies_a_new_weight_decay(tmp_path):
 
 @pytest.mark.parametrize("flag,value,message", [
     ("--optimizer", "sgd", "--optimizer: the run was trained with optimizer 'adam'; a resumed run keeps it"),
-    ("--seed", "7", "--seed: the run was trained with seed 1; a resumed run keeps it")])
+    ("--seed", "7", "--seed: the run was trained with seed 1; a resumed run keeps it"),
+    ("--monitor", "bits", "--monitor: the run was trained with monitor 'loss'; a resumed run keeps it"),
+    ("--monitor-mode", "max", "--monitor-mode: the run was trained with monitor_mode 'auto'"),
+    ("--momentum", "0.9", "--momentum applies only with --optimizer sgd; this run uses --optimizer adam")])
 def test_resume_refuses_a_change_it_cannot_apply_before_writing_anything(tmp_path, capsys, flag, value, message):
     run = tmp_path / "run"
     assert main(tiny(run, "--schedule", "constant")) == 0
@@ -149,6 +202,10 @@ def test_checkpoints_with_bad_metadata_and_os_errors_are_one_line(trained, tmp_p
                                  "checkpoint metadata has no config section"),
         "novocab.safetensors": ({k: v for k, v in good.items() if k != "vocab"},
                                 "checkpoint does not fit its recipe (KeyError: 'vocab')"),
+        "badconfig.safetensors": (dict(good, config={"train": 5}), "checkpoint does not fit its recipe"),
+        "badvalue.safetensors": (dict(good, config=dict(good["config"], data={"batch_size": "x"})),
+                                 "checkpoint config: data.batch_size: expected int, got 'x'"),
+        "badaliases.safetensors": (dict(good, aliases=[1]), "'aliases' is not a JSON object"),
     }
     for name, (meta, message) in cases.items():
         path = rewrite_meta(trained / ckpt.BEST, tmp_path / name, meta)
@@ -176,4 +233,3 @@ def test_monitor_must_be_a_metric_of_the_recipe(tmp_path, capsys):
     assert main(tiny(tmp_path / "run", "--monitor", "accuracy")) == 2
     assert "--monitor: charlm validation reports loss, bits; got 'accuracy'" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
-    torch.manual_seed(0)

@@ -15,6 +15,7 @@ from rnnkit.train import plots, rundir
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny.txt"
 CONFIG = {"task": "charlm", "preset": None, "data": {}, "model": {}, "train": {"max_steps": 3}}
+OUTPUTS = ("split.json", "report_test.json", "confusion_valid.png")  # a recipe's own files
 
 
 def snapshot(folder: Path) -> dict[str, bytes | None]:
@@ -29,8 +30,7 @@ def make_run(folder: Path, config=CONFIG) -> Path:
     rundir.write_config(folder, config)
     ckpt.save(folder / "best.safetensors", {"x": torch.ones(2)}, {"task": "charlm", "step": 2})
     ckpt.save(folder / "last.safetensors", {"x": torch.zeros(2)}, {"task": "charlm", "step": 3})
-    for name in ("metrics.jsonl", "curves.png", "split.json", "report_val.json",
-                 "confusion_val.png", "reliability.png", "reliability_test.png"):
+    for name in ("metrics.jsonl", "curves.png", *OUTPUTS):
         (folder / name).write_text(f"old {name}")
     return folder
 
@@ -39,22 +39,22 @@ def add_user_files(folder: Path) -> None:
     (folder / "notes.tex").write_text("precious")
     (folder / "src").mkdir()
     (folder / "src" / "curves.png").write_text("user's own curves, in a subfolder")
-    (folder / "report_draft.json").mkdir()  # a folder matching a file pattern is not rnnkit's
+    (folder / "report_test.json.bak").write_text("not a name rnnkit writes")
+    (folder / "report_final.json").write_text("nor this one")
 
 
 def test_run_directory_is_never_reused_silently(tmp_path):
-    # Moved from test_train_engine.py; the config is now a real run's (a "train" section).
-    run = rundir.prepare(tmp_path / "run")
+    run = rundir.create(tmp_path / "run")
     rundir.write_config(run, CONFIG)
     with pytest.raises(ValueError, match="already exists; pass --resume .* or --overwrite"):
-        rundir.prepare(run)
+        rundir.create(run)
     other = tmp_path / "mine"
     other.mkdir()
     (other / "thesis.tex").write_text("precious")
     with pytest.raises(ValueError, match="refusing to delete a directory that is not an rnnkit run"):
-        rundir.prepare(other, overwrite=True)
+        rundir.check(other, overwrite=True)
     assert (other / "thesis.tex").read_text() == "precious"
-    assert rundir.prepare(run, overwrite=True) == run and not any(run.iterdir())
+    assert rundir.check(run, overwrite=True) == run
 
 
 @pytest.mark.parametrize("text, reason", [
@@ -83,7 +83,6 @@ def test_a_folder_that_is_not_a_run_survives_overwrite_and_resume(tmp_path):
     (project / "metrics.jsonl").write_text("a name rnnkit uses, in a folder it does not own")
     before = snapshot(project)
     for attempt in (lambda: rundir.check(project, overwrite=True),
-                    lambda: rundir.prepare(project, overwrite=True),
                     lambda: rundir.set_aside(project),
                     lambda: rundir.check(project, resume=True),
                     lambda: rundir.create(project)):
@@ -99,14 +98,13 @@ def test_set_aside_moves_only_what_rnnkit_wrote(tmp_path):
     run = make_run(tmp_path / "run")
     (run / f".last.safetensors.tmp-{os.getpid() + 1}").write_text("torn")
     add_user_files(run)
-    user = {k: v for k, v in snapshot(run).items() if k.startswith(("notes", "src", "report_draft"))}
-    aside = rundir.set_aside(run)
+    user = {k: v for k, v in snapshot(run).items() if k.startswith(("notes", "src", "report_final", "report_test.json.bak"))}
+    aside = rundir.set_aside(run, OUTPUTS)
     assert aside.folder.parent == run and aside.folder.name.startswith(f".rnnkit-previous-{os.getpid()}-")
     assert set(aside.moved) == {"config.json", "metrics.jsonl", "best.safetensors", "last.safetensors",
-                                "curves.png", "split.json", "report_val.json", "confusion_val.png",
-                                "reliability.png", "reliability_test.png",
-                                f".last.safetensors.tmp-{os.getpid() + 1}"}
-    assert {p.name for p in run.iterdir()} == {"notes.tex", "src", "report_draft.json", aside.folder.name}
+                                "curves.png", *OUTPUTS, f".last.safetensors.tmp-{os.getpid() + 1}"}
+    assert {p.name for p in run.iterdir()} == {"notes.tex", "src", "report_test.json.bak",
+                                               "report_final.json", aside.folder.name}
     assert {k: v for k, v in snapshot(run).items() if not k.startswith(".rnnkit")} == user
     assert not rundir.is_run(run)  # a clean-looking directory: write_config starts the new run
 
@@ -115,12 +113,13 @@ def test_restore_brings_the_old_run_back_byte_for_byte(tmp_path):
     run = make_run(tmp_path / "run")
     add_user_files(run)
     before = snapshot(run)
-    aside = rundir.set_aside(run)
+    aside = rundir.set_aside(run, OUTPUTS)
     rundir.write_config(run, dict(CONFIG, preset="new"))  # the new run fails before a checkpoint
     (run / "metrics.jsonl").write_text('{"split": "train", "step": 1, "loss": NaN}\n')
     (run / ".best.safetensors.tmp-1").write_text("torn")
     (run / "later.txt").write_text("the user wrote this meanwhile")
-    aside.settle()  # no checkpoint: restore
+    (run / "report_test.json").write_text("the new run's report")
+    aside.restore()
     assert aside.state == "restored"
     assert snapshot(run) == dict(before, **{"later.txt": b"the user wrote this meanwhile"})
     aside.restore()
@@ -131,13 +130,13 @@ def test_restore_brings_the_old_run_back_byte_for_byte(tmp_path):
 def test_discard_removes_the_old_run_once_a_checkpoint_is_saved(tmp_path):
     run = make_run(tmp_path / "run")
     add_user_files(run)
-    aside = rundir.set_aside(run)
+    aside = rundir.set_aside(run, OUTPUTS)
     rundir.write_config(run, dict(CONFIG, preset="new"))
     ckpt.save(run / "last.safetensors", {"x": torch.full((2,), 7.0)}, {"task": "charlm", "step": 1})
-    aside.settle()  # a checkpoint: discard
+    aside.discard()
     assert aside.state == "discarded" and not aside.folder.exists()
     assert {p.name for p in run.iterdir()} == {"config.json", "last.safetensors", "notes.tex", "src",
-                                               "report_draft.json"}
+                                               "report_test.json.bak", "report_final.json"}
     aside.discard()
     aside.restore()  # both do nothing now
     assert rundir.read_config(run)["preset"] == "new" and ckpt.load(run).meta["step"] == 1
@@ -167,7 +166,6 @@ def test_a_stale_set_aside_folder_is_owned_and_only_goes_with_its_run(tmp_path):
     (stale / "last.safetensors").write_text("the run before")
     assert stale in rundir.owned(run)
     rundir.check(run, resume=True)
-    rundir.prepare(run, resume=True)
     rundir.clean_temporaries(run)
     assert (stale / "last.safetensors").is_file()  # none of these deletes it
     aside = rundir.set_aside(run)
@@ -180,14 +178,6 @@ def test_a_stale_set_aside_folder_is_owned_and_only_goes_with_its_run(tmp_path):
     (run / ".rnnkit-previous-123-xyz").mkdir()
     with pytest.raises(ValueError, match=r"rnnkit-previous-123-xyz holds a run .* set aside"):
         rundir.check(run, resume=True)
-
-
-def test_prepare_overwrite_deletes_only_owned_files(tmp_path):
-    run = make_run(tmp_path / "run")
-    add_user_files(run)
-    user = {k: v for k, v in snapshot(run).items() if k.startswith(("notes", "src", "report_draft"))}
-    assert rundir.prepare(run, overwrite=True) == run
-    assert snapshot(run) == user
 
 
 def test_stale_temporaries_are_removed_by_the_next_save_and_by_clean_temporaries(tmp_path):

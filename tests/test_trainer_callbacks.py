@@ -13,7 +13,7 @@ from rnnkit.train.trainer import Trainer
 
 class FakeObjective:
     """Fits w to 1; validation reports a scripted 'score' per evaluation."""
-    metrics = ("loss", "score")
+    metrics = {"loss": "min", "score": "max"}
 
     def __init__(self, scores):
         self.scores, self.evaluations, self.infos, self.epoch = list(scores), 0, [], 0
@@ -99,6 +99,15 @@ def test_lower_is_better_by_default_on_the_loss(tmp_path):
     result, _, _ = fit(tmp_path, [0.9, 0.1, 0.1])
     assert result.monitor == "loss" and result.best == pytest.approx(7.0)
     assert ckpt.load(tmp_path / ckpt.BEST).meta["step"] == 3
+
+
+def test_auto_mode_takes_the_direction_the_objective_declares(tmp_path):
+    result, _, recorder = fit(tmp_path, [0.1, 0.5, 0.3])  # monitor_mode auto: score is "max"
+    assert result.monitor == "loss"
+    (tmp_path / "score").mkdir()
+    result, _, recorder = fit(tmp_path / "score", [0.1, 0.5, 0.3], monitor="score")
+    assert result.best == 0.5 and ckpt.load(tmp_path / "score" / ckpt.BEST).meta["step"] == 2
+    assert [e[2] for e in recorder.events if e[0] == "evaluate"] == [True, True, False]
 
 
 def test_a_monitor_the_evaluation_does_not_report_is_named(tmp_path):

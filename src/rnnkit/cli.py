@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
-from pathlib import Path
 from typing import Optional, Sequence
 
 from rnnkit import __version__
@@ -111,7 +112,8 @@ def _use(verb: str, rest: list[str]) -> int:
     if not rest or rest[0] in ("-h", "--help"):
         offered = ", ".join(_use_verbs()[verb])
         print(f"usage: rnnkit {verb} CHECKPOINT [options]\n\n{verb} for a model of: {offered}.\n"
-              f"The options depend on the checkpoint's recipe: rnnkit {verb} RUN --help lists them.")
+              f"The options depend on the checkpoint's recipe: rnnkit {verb} RUN --help lists them.",
+              file=sys.stdout if rest else sys.stderr)
         return 0 if rest else 2
     state = ckpt.load(rest[0])
     recipe = recipe_of(state.meta, state.path)
@@ -119,22 +121,18 @@ def _use(verb: str, rest: list[str]) -> int:
     model = recipe.trained.from_checkpoint(state, device=str(resolve_device(args.device)))
     if verb != "eval":
         return recipe.command(verb).run(model, args)
-    options = {a.options.get("dest") or a.flags[0].lstrip("-").replace("-", "_"): None
-               for a in recipe.eval_arguments}
-    result = model.evaluate(**{key: getattr(args, key) for key in options})
+    options = {k: v for k, v in vars(args).items() if k not in ("checkpoint", "json", "device")}
+    result = model.evaluate(**options)
     print(json.dumps(result) if args.json else model.describe(result))
     return 0
 
 
 def _train(args) -> int:
-    from rnnkit.tasks import recipe as find_recipe
+    from rnnkit.tasks import outputs, recipe as find_recipe
     from rnnkit.train import config as cfg
     from rnnkit.train.runner import resolve_sections, resume, train
     recipe = find_recipe(args.task)
-    overrides = cfg.overrides_from_args(args)
-    for key in ("text", "data_dir"):  # absolute, so --resume and eval work from anywhere
-        if overrides.get("data", {}).get(key):
-            overrides["data"][key] = str(Path(overrides["data"][key]).resolve())
+    overrides = cfg.absolute_paths(recipe.defaults(), cfg.overrides_from_args(args))
     chosen_preset = getattr(args, "preset", None)  # the flag is absent from args unless given
     if args.resume:
         changed = sorted(f"--{k.replace('_', '-')}" for s, d in overrides.items() if s != "train" for k in d)
@@ -150,7 +148,7 @@ def _train(args) -> int:
         sections = resolve_sections(recipe, preset, overrides)
         cfg.check_applies(sections, overrides)
         outcome = train(recipe, sections, args.run_dir, overwrite=args.overwrite,
-                        progress=not args.quiet, preset=preset)
+                        progress=not args.quiet, preset=preset, outputs=outputs())
     return _report(recipe, outcome)
 
 
@@ -160,8 +158,10 @@ def _report(recipe, outcome) -> int:
     if result.status == "finished" and recipe.report is not None:
         print(recipe.report(outcome.run_dir))
     shown = ", ".join(f"{k} {v:.4f}" for k, v in result.last_eval.items())
-    print(f"{result.status}: {result.message}; step {result.step}; "
-          f"best val {result.monitor} {result.best:.4f}" + (f"; last eval {shown}" if shown else ""))
+    best = (f"best val {result.monitor} {result.best:.4f}" if math.isfinite(result.best)
+            else "no evaluation yet")
+    print(f"{result.status}: {result.message}; step {result.step}; {best}"
+          + (f"; last eval {shown}" if shown else ""))
     print(f"run directory: {outcome.run_dir}")
     if outcome.kept_previous:
         print(f"the new run saved no checkpoint, so the previous run in {outcome.run_dir} was kept")
@@ -202,7 +202,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse ``argv`` and dispatch; returns the exit code."""
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) > 1 and argv[0] in _use_verbs() and argv[1].startswith("-") and argv[1] not in ("-h", "--help"):
+    if argv and argv[0] in _use_verbs() and argv[1:2] in ([], ["-h"], ["--help"]):
+        return _use(argv[0], argv[1:])  # the verb's own help: options depend on the checkpoint
+    if len(argv) > 1 and argv[0] in _use_verbs() and argv[1].startswith("-"):
         print(f"rnnkit {argv[0]}: error: expected the checkpoint (file or run directory) first, "
               f"e.g. rnnkit {argv[0]} RUN {argv[1]} ...", file=sys.stderr)
         return 2
@@ -212,6 +214,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"rnnkit {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. rnnkit sample RUN | head: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ValueError, OSError) as err:  # expected failures: bad input, missing files
         if args.command == "bench" and isinstance(err, ValueError):
             parser.error(str(err))

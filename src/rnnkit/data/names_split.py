@@ -1,7 +1,7 @@
 """The names data of a run: its options, its seeded split, and what a checkpoint keeps of it."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from .names import NamesData, read_names, split_examples, stratified_split
@@ -23,7 +23,7 @@ class NamesDataConfig:
         balance_power: how far to balance: weights (or sampling rates) are
             (inverse class frequency) ** power; 1 = fully balanced, 0 = none.
     """
-    data_dir: str = ""
+    data_dir: str = field(default="", metadata={"path": True})  # rnnkit.train.config.PATH
     ascii: bool = False
     split_seed: int = 0
     batch_size: int = 64

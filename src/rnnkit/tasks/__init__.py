@@ -29,6 +29,11 @@ def recipes() -> list[Recipe]:
     return [recipe(name) for name in REGISTRY]
 
 
+def outputs() -> tuple[str, ...]:
+    """The files any recipe writes in a run directory besides the engine's."""
+    return tuple(sorted({name for found in recipes() for name in found.outputs}))
+
+
 def recipe_of(meta: dict, path) -> Recipe:
     """The recipe that wrote a checkpoint (its metadata's ``task``)."""
     from rnnkit.train.checkpoint import CheckpointError

@@ -13,7 +13,7 @@ from typing import Iterator, Optional
 
 from rnnkit.data import CharVocab, bundled_text, min_tokens, read_text, split_text
 from rnnkit.models.lm import LMConfig, RNNLanguageModel
-from rnnkit.train.config import bound
+from rnnkit.train.config import PATH, bound
 from rnnkit.train.lm import LMObjective, TrainedLM, evaluate_lm, sample_command
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import Built, Recipe, Smoke, arg
@@ -30,7 +30,7 @@ class CharDataConfig:
         seq_length: truncated-BPTT window length.
         variable_bptt: vary the window length per batch (AWD-LSTM style).
     """
-    text: str = ""
+    text: str = field(default="", metadata=PATH)
     val_fraction: float = field(default=0.1, metadata=bound(0, 1, open_low=True))
     batch_size: int = field(default=64, metadata=bound(1))
     seq_length: int = field(default=100, metadata=bound(1))

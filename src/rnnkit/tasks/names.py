@@ -112,7 +112,7 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     objective = SupervisedObjective(
         train, encode("valid"), collate, cross_entropy(weights if data.balance == "weighted" else None),
         length=lambda example: len(example[0]), batch_size=data.batch_size, seed=sections["train"].seed,
-        evaluate=validation_scores, metrics=("loss", "accuracy", "macro_f1"),
+        evaluate=validation_scores, metrics={"loss": "min", "accuracy": "max", "macro_f1": "max"},
         sample_weights=weights[torch.tensor(labels)].double() if data.balance == "sampler" else None)
     model = build_classifier(len(vocab), len(names.languages), sections["model"])
     return Built(model, objective, dict(split_meta(names, assignment), vocab=vocab.to_json()))
@@ -228,6 +228,8 @@ RECIPE = Recipe(
     defaults=defaults, presets=PRESETS, build=build, trained=NameClassifier, commands=(PREDICT,),
     eval_arguments=split_arguments("the names folder (default: the run's)"),
     help=HELP, report=report,
+    outputs=("split.json", "report_test.json", "confusion_train.png", "confusion_valid.png",
+             "confusion_test.png"),
     smoke=Smoke(train=("--data-dir", "{fixtures}/names", "--embedding-dim", "8", "--hidden-size", "8",
                        "--batch-size", "16", "--max-steps", "6", "--max-minutes", "0", "--members", "2"),
                 uses={"predict": ("Kateov", "Kateson", "--top", "2"), "eval": ("--split", "valid")},

@@ -221,7 +221,7 @@ RECIPE = Recipe(
     name="names-gen", summary="new surnames in the style of a language (language-conditioned char model)",
     defaults=defaults, presets=PRESETS, build=build, trained=NameGenerator, commands=(SAMPLE,),
     eval_arguments=split_arguments("the names folder (default: the run's)"),
-    help=HELP, report=report,
+    help=HELP, report=report, outputs=("split.json", "report_test.json"),
     smoke=Smoke(train=("--data-dir", "{fixtures}/names", "--embedding-dim", "8", "--hidden-size", "8",
                        "--num-layers", "1", "--batch-size", "16", "--max-steps", "6", "--max-minutes", "0"),
                 uses={"sample": ("--category", "Ovish", "--start", "KM", "--seed", "1"),

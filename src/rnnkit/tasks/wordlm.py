@@ -13,7 +13,7 @@ from typing import Iterator, Optional
 
 from rnnkit.data.corpus import EOS, WordVocab, load_corpus
 from rnnkit.models.wordlm import WordLanguageModel, WordLMConfig
-from rnnkit.train.config import bound
+from rnnkit.train.config import PATH, bound
 from rnnkit.train.lm import LMObjective, TrainedLM, evaluate_lm, sample_command
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import Built, Recipe, Smoke, split_arguments
@@ -34,8 +34,8 @@ class WordDataConfig:
         eval_batch_size: streams for validation (10 in the papers).
         test_batch_size: streams for the test split (1 in the papers).
     """
-    corpus: str = "ptb"
-    data_dir: str = ""
+    corpus: str = field(default="ptb", metadata=PATH)  # a name (ptb) or a folder
+    data_dir: str = field(default="", metadata=PATH)
     batch_size: int = field(default=20, metadata=bound(1))
     seq_length: int = field(default=35, metadata=bound(1))
     variable_bptt: bool = False

@@ -65,14 +65,15 @@ class LRScale(Callback):
 
 
 class OnFirstSave(Callback):
-    """Call ``action()`` once, after the run's first checkpoint is written
-    (e.g. to delete the run that ``--overwrite`` set aside)."""
+    """Call ``action()`` once, after the run's first evaluated checkpoint is written
+    (e.g. to delete the run that ``--overwrite`` set aside). The checkpoint that
+    Ctrl-C saves before any evaluation does not count."""
     name = "first_save"
 
     def __init__(self, action) -> None:
         self.action, self.done = action, False
 
     def on_save(self, trainer, name: str, path) -> None:
-        if not self.done:
+        if not self.done and trainer.last_eval_step == trainer.step:
             self.done = True
             self.action()

@@ -162,7 +162,10 @@ def load(path: str | Path, task: str | None = None) -> Checkpoint:
                               f"expected {FORMAT!r}")
     if task is not None and meta.get("task") != task:
         raise CheckpointError(f"{path}: checkpoint of task {meta.get('task')!r}, expected {task!r}")
-    for alias, target in (meta.get("aliases") or {}).items():
+    aliases = meta.get("aliases") or {}
+    if not isinstance(aliases, dict):
+        raise CheckpointError(f"{path}: checkpoint metadata 'aliases' is not a JSON object")
+    for alias, target in aliases.items():
         if target not in tensors:
             raise CheckpointError(f"{path}: tensor {alias!r} refers to {target!r}, which is missing")
         tensors[alias] = tensors[target]

@@ -12,6 +12,7 @@ import dataclasses
 import math
 import types
 import typing
+from pathlib import Path
 from typing import Any, Mapping, Optional
 
 Sections = dict[str, Any]
@@ -29,6 +30,24 @@ def only_with(option: str, *values: str) -> dict:
     """Field metadata: the option applies only when ``option`` is one of ``values``
     (``--help`` lists it in its own group; giving it otherwise is an error)."""
     return {"only_with": (option, values)}
+
+
+#: field metadata: the value is a file or folder (made absolute when it names an existing one,
+#: so ``--resume`` and ``eval`` work from any directory)
+PATH = {"path": True}
+
+
+def absolute_paths(sections: Sections, overrides: Mapping[str, Mapping[str, Any]]) -> dict:
+    """``overrides`` with every :data:`PATH` field that names an existing path made absolute."""
+    out = {name: dict(values) for name, values in overrides.items()}
+    for name, values in out.items():
+        if name not in sections:
+            continue
+        for item in dataclasses.fields(sections[name]):
+            value = values.get(item.name)
+            if item.metadata.get("path") and isinstance(value, str) and value and Path(value).exists():
+                values[item.name] = str(Path(value).resolve())
+    return out
 
 
 def check_bound(value: Any, limits: tuple, key: str) -> None:
@@ -186,8 +205,8 @@ def _parser(kind: type, name: str):
     def parse(text: str):
         try:
             return coerce(kind, text, name)
-        except ValueError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
+        except ValueError as err:  # argparse names the flag itself
+            raise argparse.ArgumentTypeError(str(err).removeprefix(f"{name}: ")) from None
     return parse
 
 

@@ -64,7 +64,8 @@ class LMObjective:
         self.stream = BPTTStream(train_ids, batch_size, seq_length, variable_bptt, seed)
         self.val_ids, self.batch_size, self.seq_length = val_ids, batch_size, seq_length
         self.eval_batch_size = eval_batch_size or batch_size
-        self.metrics, self.regularise = tuple(metric_names), regularise
+        self.metrics = {name: "min" for name in metric_names}  # loss, bits, ppl: lower is better
+        self.regularise = regularise
         self.state = None
         # AWD-LSTM scales the rate by the window length under variable-length BPTT
         self.callbacks = (LRScale(),) if variable_bptt else ()

@@ -10,16 +10,18 @@ from .config import bound, only_with
 from .schedule import LRSchedule
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "ntasgd")
-MONITOR_MODES = ("min", "max")
-#: options a resumed run cannot change: the optimizer state and the random streams depend on them
-FIXED_ON_RESUME = ("optimizer", "seed")
+MONITOR_MODES = ("auto", "min", "max")
+#: options a resumed run cannot change: the optimizer state, the random streams and the best
+#: value so far depend on them
+FIXED_ON_RESUME = ("optimizer", "seed", "monitor", "monitor_mode")
 #: --help texts of the engine's options (a recipe's own texts come first)
 HELP = {
     "optimizer": "adam, adamw, sgd or ntasgd (SGD with NT-ASGD weight averaging)",
     "schedule": "constant, cosine, linear, plateau or step (after --warmup-steps)",
     "monitor": "validation metric that picks the best checkpoint, the plateau schedule and "
                "early stopping (e.g. loss, accuracy)",
-    "monitor_mode": "min: lower is better; max: higher is better",
+    "monitor_mode": "min: lower is better; max: higher is better; auto: as the recipe declares "
+                    "for the metric",
     "patience": "stop after this many evaluations without improvement (0 = never)",
     "max_minutes": "time budget (0 = none)",
     "anneal_by_time": "cosine/linear schedules follow the time budget instead of max_steps",
@@ -36,7 +38,8 @@ class TrainConfig:
 
     ``monitor`` names the validation metric that decides the best checkpoint,
     the plateau schedule and early stopping; ``monitor_mode`` says whether
-    lower (``min``, e.g. loss) or higher (``max``, e.g. accuracy) is better.
+    lower (``min``, e.g. loss) or higher (``max``, e.g. accuracy) is better;
+    ``auto`` takes the direction the objective declares for that metric.
     """
     optimizer: str = "adam"
     lr: float = field(default=2e-3, metadata=bound(0, open_low=True))
@@ -60,7 +63,7 @@ class TrainConfig:
     eval_every: int = field(default=200, metadata=bound(0))
     eval_each_epoch: bool = False
     monitor: str = "loss"
-    monitor_mode: str = "min"
+    monitor_mode: str = "auto"
     patience: int = field(default=0, metadata=bound(0))
     log_every: int = field(default=50, metadata=bound(1))
     seed: int = 1
@@ -74,7 +77,7 @@ def check_config(config: TrainConfig) -> None:
     if config.optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {config.optimizer!r}")
     if config.monitor_mode not in MONITOR_MODES:
-        raise ValueError(f"monitor_mode: expected min or max, got {config.monitor_mode!r}")
+        raise ValueError(f"monitor_mode: expected auto, min or max, got {config.monitor_mode!r}")
     if config.schedule in ("cosine", "linear") and not (
             config.max_steps or (config.anneal_by_time and config.max_minutes)):
         raise ValueError(f"schedule={config.schedule!r} needs max_steps (or max_minutes "

@@ -12,7 +12,9 @@ A recipe module under :mod:`rnnkit.tasks` defines one :class:`Recipe`:
   :class:`Command` with its own arguments and its own output;
 * ``eval_arguments``: the options of ``rnnkit eval`` for this recipe, passed
   as keywords to ``trained.evaluate``;
-* ``smoke``: a tiny run the test suite trains and uses (:class:`Smoke`).
+* ``smoke``: a tiny run the test suite trains and uses (:class:`Smoke`);
+* ``outputs``: the names of the files it writes in a run directory besides
+  the engine's (``--overwrite`` sets them aside with the run).
 
 The CLI builds every command from these; it knows no recipe by name.
 """
@@ -97,6 +99,7 @@ class Recipe:
     gpu_preset: Optional[str] = None
     help: dict[str, str] = field(default_factory=dict)
     report: Optional[Callable[[Path], str]] = None  # after a finished run: test figures
+    outputs: tuple[str, ...] = ()  # files it writes in a run directory besides the engine's
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.commands]
@@ -163,15 +166,17 @@ class TrainedModel:
         config = state.meta.get("config")
         if not isinstance(config, dict):
             raise ValueError(f"{state.path}: checkpoint metadata has no config section")
-        sections = cfg.from_dict(cls.config_defaults(), config)
         try:
+            sections = cfg.from_dict(cls.config_defaults(), config)
             model = cls.build_model(sections, state.meta)
             model.load_state_dict(state.section("model"))
             inference = state.meta.get("inference_weights") or _older_average(state.meta)
             if inference:  # e.g. NT-ASGD's average: what evaluation used
                 model.load_state_dict(state.section(inference), strict=False)
             return cls(model.to(device), sections, state.meta, state.path)
-        except (KeyError, TypeError, RuntimeError) as err:
+        except ValueError as err:  # a config value of the wrong type or range
+            raise ValueError(f"{state.path}: checkpoint config: {err}") from None
+        except (KeyError, TypeError, AttributeError, RuntimeError) as err:
             raise ValueError(f"{state.path}: checkpoint does not fit its recipe "
                              f"({type(err).__name__}: {' '.join(str(err).split())[:200]})") from None
 

@@ -2,23 +2,21 @@
 
 A run directory holds ``config.json`` (the resolved configuration),
 ``metrics.jsonl`` (one JSON record per line), ``best.safetensors`` and
-``last.safetensors`` (checkpoints), ``curves.png`` and whatever else a task
-writes (see :data:`OWNED`). rnnkit only ever deletes or moves the files it
-owns, and only in a directory that :func:`is_run` recognises.
+``last.safetensors`` (checkpoints), ``curves.png`` and the files a recipe
+declares (``Recipe.outputs``, e.g. ``report_test.json``). rnnkit only ever
+deletes or moves the files it owns (:data:`OWNED` and those names), and only
+in a directory that :func:`is_run` recognises.
 
-Starting a run, in order::
+Starting a run (``train/runner.py``), in order::
 
     path = check(path, overwrite=overwrite)        # refuse early, touch nothing
     ...build the model and the data...
-    aside = set_aside(path) if is_run(path) else None   # keep the old run for now
+    aside = set_aside(path, outputs) if is_run(path) else None   # keep the old run for now
     if aside is None:
         create(path)
     write_config(path, config)
-    try:
-        ...train...
-    finally:
-        if aside is not None:
-            aside.settle()   # discard the old run if a checkpoint was saved, else restore it
+    ...train: aside.discard() once the new run saved an evaluated checkpoint...
+    ...ended without one (error, divergence, Ctrl-C first): aside.restore()...
 
 Resuming: ``check(path, resume=True)``, then :func:`clean_temporaries`.
 """
@@ -38,11 +36,10 @@ from .checkpoint import atomic_write, parse_temporary
 CONFIG, METRICS = "config.json", "metrics.jsonl"
 CHECKPOINTS = ("best.safetensors", "last.safetensors")
 SET_ASIDE_PREFIX = ".rnnkit-previous-"
-#: Names (fnmatch patterns) of what rnnkit writes at the top of a run directory:
+#: Names (fnmatch patterns) of what the engine writes at the top of a run directory:
 #: its files, its temporaries (``.<name>.tmp-<pid>``, see ``checkpoint.atomic_write``)
-#: and the folder :func:`set_aside` moves an old run into.
-OWNED = (CONFIG, METRICS, *CHECKPOINTS, "curves.png", "split.json", "report_*.json",
-         "confusion_*.png", "reliability*.png", ".*.tmp-*", SET_ASIDE_PREFIX + "*")
+#: and the folder :func:`set_aside` moves an old run into. Recipes add exact names.
+OWNED = (CONFIG, METRICS, *CHECKPOINTS, "curves.png", ".*.tmp-*", SET_ASIDE_PREFIX + "*")
 
 
 def default_run_dir(task: str, root: str | Path = "runs") -> Path:
@@ -84,23 +81,25 @@ def is_run(path: str | Path) -> bool:
     return not_a_run(path) is None
 
 
-def is_owned(entry: Path) -> bool:
+def is_owned(entry: Path, outputs: Iterable[str] = ()) -> bool:
     """Whether rnnkit wrote ``entry`` (a top-level entry of a run directory).
 
-    Files (and links) whose names match :data:`OWNED`, and set-aside folders.
-    A user's folder that happens to match a file pattern is not owned.
+    Files (and links) whose names match :data:`OWNED` or are one of the
+    recipes' ``outputs``, and set-aside folders. A user's folder that happens
+    to match a file name is not owned.
     """
     name = entry.name
-    if not any(fnmatch.fnmatchcase(name, pattern) for pattern in OWNED):
+    if name not in outputs and not any(fnmatch.fnmatchcase(name, pattern) for pattern in OWNED):
         return False
     if entry.is_dir() and not entry.is_symlink():
         return name.startswith(SET_ASIDE_PREFIX)
     return True
 
 
-def owned(path: str | Path) -> list[Path]:
+def owned(path: str | Path, outputs: Iterable[str] = ()) -> list[Path]:
     """The entries rnnkit owns at the top of the directory ``path``, sorted."""
-    return sorted(entry for entry in Path(path).iterdir() if is_owned(entry))
+    outputs = tuple(outputs)
+    return sorted(entry for entry in Path(path).iterdir() if is_owned(entry, outputs))
 
 
 def _remove(entry: Path) -> None:
@@ -178,8 +177,9 @@ class SetAside:
     ``moved`` names the entries that were set aside.
     """
 
-    def __init__(self, run_dir: Path, folder: Path, moved: list[str]) -> None:
+    def __init__(self, run_dir: Path, folder: Path, moved: list[str], outputs: Iterable[str] = ()) -> None:
         self.run_dir, self.folder, self.moved = run_dir, folder, tuple(moved)
+        self.outputs = tuple(outputs)
         self.state = "pending"
         self._inside = list(moved)  # names still in the folder
         self._cleared = False  # the new run's files are gone (restore may be retried)
@@ -199,7 +199,7 @@ class SetAside:
         if self.state != "pending":
             return
         if not self._cleared:
-            for entry in owned(self.run_dir):
+            for entry in owned(self.run_dir, self.outputs):
                 if entry != self.folder:
                     _remove(entry)
             self._cleared = True
@@ -214,21 +214,15 @@ class SetAside:
             self._inside.pop()
         self.folder.rmdir()
 
-    def settle(self) -> None:
-        """:meth:`discard` if the new run saved a checkpoint, else :meth:`restore`."""
-        if any((self.run_dir / name).is_file() for name in CHECKPOINTS):
-            self.discard()
-        else:
-            self.restore()
 
-
-def set_aside(path: str | Path) -> SetAside:
+def set_aside(path: str | Path, outputs: Iterable[str] = ()) -> SetAside:
     """Move the owned files of the run in ``path`` into ``path/.rnnkit-previous-<pid>-*/``.
 
     Renames within one directory, so nothing is copied and nothing is lost if
     the process dies: a folder left by a killed process is itself owned (the
     next overwrite of that run sets it aside with the rest, and its discard
-    deletes it). Files rnnkit does not own stay where they are.
+    deletes it). Files rnnkit does not own stay where they are; ``outputs``
+    names the recipes' own files (``Recipe.outputs``).
 
     Raises:
         ValueError: ``path`` is not an rnnkit run (:func:`not_a_run`).
@@ -237,7 +231,7 @@ def set_aside(path: str | Path) -> SetAside:
     if (why := not_a_run(path)) is not None:
         raise ValueError(f"--overwrite {path}: refusing to touch a directory that is not an "
                          f"rnnkit run ({why})")
-    entries = owned(path)
+    entries = owned(path, outputs)
     folder = Path(tempfile.mkdtemp(prefix=f"{SET_ASIDE_PREFIX}{os.getpid()}-", dir=path))
     moved: list[str] = []
     try:
@@ -247,24 +241,7 @@ def set_aside(path: str | Path) -> SetAside:
     except BaseException:
         SetAside(path, folder, moved)._put_back()  # undo the moves done so far, then fail
         raise
-    return SetAside(path, folder, moved)
-
-
-def prepare(path: str | Path, resume: bool = False, overwrite: bool = False) -> Path:
-    """Older one-call API: :func:`check`, then ready ``path`` for the run at once.
-
-    ``resume`` only checks. ``overwrite`` of a run deletes its owned files
-    immediately (user files stay); prefer :func:`set_aside`, which keeps the old
-    run until the new one has saved a checkpoint. Otherwise :func:`create`.
-    """
-    path = check(path, resume, overwrite)
-    if resume:
-        return path
-    if is_run(path):
-        for entry in owned(path):
-            _remove(entry)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return SetAside(path, folder, moved, outputs)
 
 
 # ---- config and metrics ----------------------------------------------------

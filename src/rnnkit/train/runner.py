@@ -20,7 +20,7 @@ from .trainer import FitResult, Trainer
 class TrainOutcome:
     run_dir: Path
     result: FitResult
-    kept_previous: bool = False  # --overwrite: the new run saved nothing, the old run is back
+    kept_previous: bool = False  # --overwrite: no evaluated checkpoint, so the old run is back
 
 
 def resolve_sections(recipe: Recipe, preset: Optional[str], overrides: dict) -> cfg.Sections:
@@ -34,12 +34,14 @@ def resolve_sections(recipe: Recipe, preset: Optional[str], overrides: dict) -> 
 
 
 def train(recipe: Recipe, sections: cfg.Sections, run_dir: Optional[str | Path] = None,
-          overwrite: bool = False, progress: bool = True, preset: Optional[str] = None) -> TrainOutcome:
+          overwrite: bool = False, progress: bool = True, preset: Optional[str] = None,
+          outputs: tuple[str, ...] = ()) -> TrainOutcome:
     """Start a new run of ``recipe`` in ``run_dir`` (default ``runs/<recipe>-<time>``).
 
     With ``overwrite``, an existing run there is set aside, not deleted, until
-    the new run saves its first checkpoint; if it saves none, the old run is
-    put back.
+    the new run saves its first evaluated checkpoint; if it ends without one
+    (an error, a divergence, Ctrl-C first), the old run is put back. ``outputs``:
+    the recipes' own file names (:attr:`Recipe.outputs`; default this recipe's).
     """
     check_config(sections["train"])  # before touching the run directory
     resolve_device(sections["train"].device)
@@ -49,7 +51,7 @@ def train(recipe: Recipe, sections: cfg.Sections, run_dir: Optional[str | Path] 
 
     def ready() -> None:  # the model and data were built: only now touch the directory
         if path.exists() and any(path.iterdir()):
-            aside.append(rundir.set_aside(path))
+            aside.append(rundir.set_aside(path, outputs or recipe.outputs))
         else:
             rundir.create(path)
         rundir.write_config(path, config)
@@ -63,7 +65,7 @@ def train(recipe: Recipe, sections: cfg.Sections, run_dir: Optional[str | Path] 
     except BaseException:
         _put_back(aside)
         raise
-    if outcome.result.saved == 0 and aside:
+    if aside and aside[0].state == "pending":  # no evaluated checkpoint: the old run stays
         _put_back(aside)
         outcome.kept_previous = True
     return outcome
@@ -96,8 +98,11 @@ def resume(recipe: Recipe, run_dir: str | Path, train_overrides: dict,
     cfg.check_applies(sections, {"train": train_overrides})
     check_config(sections["train"])
     if not last.is_file():
+        hidden = sorted(p.name for p in path.glob(rundir.SET_ASIDE_PREFIX + "*"))
+        note = (f"; {path / hidden[0]} holds an earlier run that --overwrite set aside (move its "
+                "files back to keep it: starting again with --overwrite deletes it)" if hidden else "")
         raise ValueError(f"--resume {path}: no {ckpt.LAST} yet (the run stopped before its "
-                         "first checkpoint); start it again with --overwrite")
+                         f"first checkpoint); start it again with --overwrite{note}")
     state = ckpt.load(last, task=recipe.name)
     resolved = {"task": recipe.name, "preset": saved.get("preset"), **cfg.to_dict(sections)}
 
@@ -114,7 +119,7 @@ def _fit(recipe: Recipe, sections, path: Path, state, progress: bool, ready, cal
     seed_everything(train_cfg.seed)
     device = resolve_device(train_cfg.device)
     built = recipe.build(sections, state.meta if state else None)
-    if train_cfg.monitor not in built.objective.metrics:
+    if train_cfg.monitor not in built.objective.metrics:  # before the run directory is touched
         raise ValueError(f"--monitor: {recipe.name} validation reports "
                          f"{', '.join(built.objective.metrics)}; got {train_cfg.monitor!r}")
     model = built.model.to(device)

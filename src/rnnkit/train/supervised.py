@@ -79,7 +79,7 @@ class SupervisedObjective:
         seed: seed of the shuffling.
         evaluate: ``evaluate(model, valid) -> dict`` with at least ``"loss"``;
             default: the mean loss (and bits) over ``valid``.
-        metrics: the names ``evaluate`` returns.
+        metrics: ``{name: "min" or "max"}`` for what ``evaluate`` returns.
         sample_weights: one per training example: each pass draws examples with
             replacement in proportion to them (balanced sampling).
     """
@@ -87,11 +87,11 @@ class SupervisedObjective:
     def __init__(self, train: Sequence, valid: Sequence, collate: Callable, loss: LossFn,
                  length: Callable[[Any], int], batch_size: int, seed: int,
                  evaluate: Optional[Callable[[nn.Module, Sequence], dict]] = None,
-                 metrics: Sequence[str] = ("loss", "bits"),
+                 metrics: Optional[dict[str, str]] = None,
                  sample_weights: Optional[Tensor] = None) -> None:
         self.train, self.valid, self.collate, self.loss = train, valid, collate, loss
         self.evaluate_fn = evaluate or (lambda model, examples: mean_loss(model, examples, collate, loss))
-        self.metrics = tuple(metrics)
+        self.metrics = dict(metrics or {"loss": "min", "bits": "min"})
         self.cycler = BatchCycler([length(x) for x in train], batch_size, seed, sample_weights)
 
     @property

@@ -7,7 +7,8 @@ The trainer knows no model. A recipe hands it a model and an *objective*:
   ``info`` (:class:`StepInfo`) gives the step number, the fraction of the
   run done and the epoch (e.g. for scheduled teacher forcing);
 * ``objective.evaluate(model)`` -> ``{"loss": ..., other metrics}`` on held-out data;
-* ``objective.metrics`` -> the names ``evaluate`` returns;
+* ``objective.metrics`` -> ``{name: "min" or "max"}`` for what ``evaluate``
+  returns (whether lower or higher is better);
 * ``objective.epoch`` -> completed passes over the training data;
 * ``objective.state_dict()`` / ``load_state_dict(tensors, meta)`` -> its
   position in the data and anything it carries between batches.
@@ -48,13 +49,14 @@ __all__ = ["FitResult", "Objective", "StepInfo", "TrainConfig", "Trainer", "chec
 class StepInfo:
     """Where the run stands when a step is taken."""
     step: int        # steps done before this one
-    progress: float  # fraction of the run done, in [0, 1]
+    progress: float  # fraction of the run done, in [0, 1]: the most used of its step, pass and
+                     # time budgets (0 when it has none)
     epoch: int       # passes over the training data done
 
 
 class Objective(Protocol):
     epoch: int
-    metrics: tuple[str, ...]
+    metrics: dict[str, str]
 
     def next_batch(self) -> Any: ...
     def step(self, model: nn.Module, batch: Any, info: StepInfo) -> tuple[Tensor, int]: ...
@@ -100,7 +102,9 @@ class Trainer:
         engine = (NTASGD(model, config.nonmono),) if config.optimizer == "ntasgd" else ()
         self.callbacks = tuple(callbacks) + engine
         self.metrics = MetricsLog(self.run_dir / METRICS)
-        self.higher_is_better = config.monitor_mode == "max"
+        mode = config.monitor_mode if config.monitor_mode != "auto" else \
+            dict(objective.metrics).get(config.monitor, "min")
+        self.higher_is_better = mode == "max"
         self.step, self.elapsed, self.bad_evals = 0, 0.0, 0
         self.best = -math.inf if self.higher_is_better else math.inf
         self.last_eval_step, self.saved = -1, 0
@@ -160,7 +164,7 @@ class Trainer:
         for callback in self.callbacks:
             callback.on_batch(self, batch)
         self.model.train()
-        info = StepInfo(self.step, min(max(progress, 0.0), 1.0), self.objective.epoch)
+        info = StepInfo(self.step, self.budget_fraction(), self.objective.epoch)
         with self._autocast():
             loss, count = self.objective.step(self.model, batch, info)
         value = float(loss.detach())
@@ -293,10 +297,16 @@ class Trainer:
                                 tokens_per_s=round(rate, 1), elapsed=round(self.elapsed, 3)))
         self.window = [0.0, 0]
 
-    def _eta(self) -> Optional[float]:
+    def budget_fraction(self) -> float:
+        """How much of the run is done: the most used of its step, pass and time budgets."""
         c = self.config
-        fraction = max(self.step / c.max_steps if c.max_steps else 0.0,
-                       self.elapsed / (60 * c.max_minutes) if c.max_minutes else 0.0)
+        used = [self.step / c.max_steps if c.max_steps else 0.0,
+                self.objective.epoch / c.max_epochs if c.max_epochs else 0.0,
+                self.elapsed / (60 * c.max_minutes) if c.max_minutes else 0.0]
+        return min(max(used), 1.0)
+
+    def _eta(self) -> Optional[float]:
+        fraction = self.budget_fraction()
         return self.elapsed * (1 - fraction) / fraction if fraction > 0 else None
 
     def _catch_sigint(self):
