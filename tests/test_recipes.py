@@ -115,3 +115,4 @@ def test_cli_knows_no_recipe_by_name():
     for name in REGISTRY:
         assert f'"{name}"' not in source and f"'{name}'" not in source
     assert "hasattr" not in source and "rnnkit.tasks." not in source
+    assert not any(name in source for name in REGISTRY)

@@ -34,7 +34,7 @@ def _add_train(sub) -> None:
     from rnnkit.train import config as cfg
     from rnnkit.train.options import HELP as ENGINE_HELP
     from rnnkit.train.runner import resolve_sections
-    train = sub.add_parser("train", help="train a recipe (e.g. rnnkit train charlm)")
+    train = sub.add_parser("train", help="train a recipe (rnnkit list shows them)")
     tasks = train.add_subparsers(dest="task", required=True)
     for recipe in recipes():
         parser = tasks.add_parser(recipe.name, help=recipe.summary, description=recipe.summary,

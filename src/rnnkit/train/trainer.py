@@ -321,7 +321,3 @@ class Trainer:
 
         signal.signal(signal.SIGINT, handler)
         return lambda: signal.signal(signal.SIGINT, previous)
-
-    def request_stop(self) -> None:
-        """Stop after the current step, saving a checkpoint (what Ctrl-C does)."""
-        self._stop_requested = True
