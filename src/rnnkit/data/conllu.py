@@ -1,0 +1,412 @@
+"""CoNLL-U files for tagging: reading with line numbers, writing predicted tags back, plain text.
+
+A :class:`Sentence` keeps the tagging view (FORM, UPOS, XPOS, FEATS of the
+words with integer IDs) and every original line. Writing takes the lines as
+read and only the UPOS, XPOS and FEATS columns of the words from the tag lists,
+so with unchanged tags the output equals the input byte for byte (apart from a
+UTF-8 BOM, Windows line endings, which become ``\n``, and blank lines before
+the first sentence). Multiword tokens (``3-4``) and empty nodes (``8.1``) are
+not words: they are skipped for tagging and written back unchanged.
+
+The lines are split here rather than by ``conllu.parse_incr``: that parser
+keeps no line numbers (so errors and unseen-tag warnings could not say where),
+accepts lines with fewer than 10 columns, and its ``serialize`` is not exact
+(EWT train's MISC ``Cxn=free=rc-obj`` comes back as ``Cxn=free``). Comments
+are read with ``conllu``'s own comment parser, so ``Sentence.comments`` equals
+``conllu.parse(...)[i].metadata`` (``key = value`` comments and bare ``newdoc``
+/ ``newpar``; other comments are kept in the rows only).
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterable, Iterator, NamedTuple, Optional, Sequence
+
+from conllu.parser import parse_comment_line
+
+#: the tag columns (4, 5 and 6 of the 10) a caller may read and replace
+COLUMNS = ("upos", "xpos", "feats")
+_BREAKS = re.compile(r"[\t\n\r]")  # characters that would break a CoNLL-U line
+_NEWLINE = re.compile(r"[\n\r]")  # ... or a comment line
+_WORD_ID = re.compile(r"[0-9]+")
+_OTHER_ID = re.compile(r"[0-9]+-[0-9]+|[0-9]+\.[0-9]+")  # multiword token, empty node
+
+
+@dataclass
+class Sentence:
+    """One sentence: its words and tags, and its lines as read.
+
+    Attributes:
+        words, upos, xpos, feats: one entry per word (integer ID), ``_`` when
+            absent; feats as in the file, e.g. ``Number=Sing|PronType=Prs``. The
+            three tag lists may be replaced (see :meth:`to_conllu`); words are
+            written as read.
+        comments: metadata in file order (``sent_id``, ``text``, ``newdoc id``...;
+            a bare ``# newdoc`` or ``# newpar`` maps to None).
+        line: 1-based line where the sentence starts in its file.
+        word_lines: the 1-based line of each word.
+        rows: every line of the sentence without its newline (comments, words,
+            multiword tokens, empty nodes); ``word_rows``: the row of each word.
+        ending: the text after the last row (``"\\n\\n"``: newline and blank line;
+            ``"\\n"`` or ``""`` for a last sentence without a trailing blank line).
+        source: the file it was read from, for messages.
+    """
+    words: list[str]
+    upos: list[str]
+    xpos: list[str]
+    feats: list[str]
+    comments: dict[str, Optional[str]] = field(default_factory=dict)
+    line: int = 0
+    word_lines: list[int] = field(default_factory=list)
+    rows: list[str] = field(default_factory=list)
+    word_rows: list[int] = field(default_factory=list)
+    ending: str = "\n\n"
+    source: str = ""
+
+    @classmethod
+    def from_words(cls, words: Sequence[str], comments: Optional[dict[str, Optional[str]]] = None,
+                   line: int = 0, misc: Optional[Sequence[str]] = None,
+                   source: str = "") -> "Sentence":
+        """A new sentence: rows ``# key = value`` (``# key`` for None), then the words with
+        ``_`` in every other column but MISC (``misc``, default ``_``)."""
+        comments = dict(comments or {})
+        misc = list(misc) if misc is not None else ["_"] * len(words)
+        where = f"{source or '<sentences>'}:{line}:"
+        for text in [*words, *misc]:
+            _check_field(where, text, _BREAKS, "tabs or newlines")
+        for text in [*comments, *(value for value in comments.values() if value is not None)]:
+            _check_field(where, text, _NEWLINE, "newlines")
+        rows = [f"# {key}" if value is None else f"# {key} = {value}"
+                for key, value in comments.items()]
+        first = len(rows)
+        rows += [f"{i}\t{word}\t_\t_\t_\t_\t_\t_\t_\t{extra}"
+                 for i, (word, extra) in enumerate(zip(words, misc), 1)]
+        blank = ["_"] * len(words)
+        return cls(list(words), list(blank), list(blank), list(blank), comments, line,
+                   [line] * len(words), rows, list(range(first, len(rows))), source=source)
+
+    def where(self, word: Optional[int] = None) -> str:
+        """``file:line`` of the sentence, or of its ``word``-th word (0-based)."""
+        line = self.line if word is None else self.word_lines[word]
+        return f"{self.source or '<sentences>'}:{line}"
+
+    def tags(self, column: str) -> list[str]:
+        """The ``upos``, ``xpos`` or ``feats`` list."""
+        if column not in COLUMNS:
+            raise ValueError(f"unknown tag column {column!r}; expected one of {', '.join(COLUMNS)}")
+        return getattr(self, column)
+
+    def with_tags(self, **given: Sequence[str]) -> "Sentence":
+        """A copy with the given columns (``upos=[...]``, ``xpos``, ``feats``: one tag per word)."""
+        given = {name: list(tags) for name, tags in given.items()}
+        for name, tags in given.items():
+            _check_tags(self, name, tags)
+        return replace(self, **given)
+
+    def to_conllu(self, last: bool = True) -> str:
+        """The sentence as CoNLL-U: its rows, the UPOS, XPOS and FEATS columns of the words
+        taken from the tag lists (so tags assigned to them are written), and its ending; one
+        that is not ``last`` always ends with a blank line."""
+        for name in COLUMNS:
+            _check_tags(self, name, getattr(self, name))
+        rows = list(self.rows)
+        for i, row in enumerate(self.word_rows):
+            columns = rows[row].split("\t")
+            columns[3:6] = self.upos[i], self.xpos[i], self.feats[i]
+            rows[row] = "\t".join(columns)
+        ending = self.ending if last or self.ending.count("\n") >= 2 else "\n\n"
+        return "\n".join(rows) + ending
+
+
+def _check_field(where: str, text, breaks: re.Pattern, without: str) -> None:
+    """A column or comment value must be a non-empty string without ``breaks``."""
+    if not isinstance(text, str) or not text or breaks.search(text):
+        raise ValueError(f"{where} {text!r}: expected a non-empty string without {without}")
+
+
+def _check_tags(sentence: Sentence, name: str, tags: list[str]) -> None:
+    sentence.tags(name)  # a known column
+    if len(tags) != len(sentence.words):
+        raise ValueError(f"{sentence.where()}: {len(tags)} {name.upper()} tags for a sentence "
+                         f"of {len(sentence.words)} words")
+    for i, tag in enumerate(tags):
+        _check_field(f"{sentence.where(i)}: {name.upper()} tag", tag, _BREAKS,
+                     "tabs or newlines")
+
+
+def _read_text(path: Path) -> str:
+    """The file's text: UTF-8, a BOM dropped, Windows line endings made ``\\n``."""
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise ValueError(f"{path}:{line}: not valid UTF-8 (byte offset {err.start}: "
+                         f"{err.reason})") from None
+    return text.removeprefix("\ufeff").replace("\r\n", "\n")
+
+
+def _blocks(text: str) -> Iterator[tuple[int, list[str], str]]:
+    """(first line number, lines, ending) of each run of non-blank lines.
+
+    The ending is the exact text after the run (its newline and the blank
+    lines that follow), so the runs and endings rebuild ``text`` apart from
+    blank lines before the first run.
+    """
+    pieces = text.split("\n")
+    rows: list[str] = []
+    start, ending, after_blank = 0, "", False
+    for index, piece in enumerate(pieces):
+        newline = "\n" if index < len(pieces) - 1 else ""
+        if piece.strip():
+            if rows and after_blank:
+                yield start, rows, ending
+                rows = []
+            if not rows:
+                start = index + 1
+            rows.append(piece)
+            ending, after_blank = newline, False
+        elif rows:
+            ending += piece + newline
+            after_blank = True
+    if rows:
+        yield start, rows, ending
+
+
+def _sentence(source: str, start: int, rows: list[str], ending: str) -> Sentence:
+    """Parse one block of lines; errors name ``source`` and the line."""
+    words, upos, xpos, feats, lines, word_rows = [], [], [], [], [], []
+    comments: dict[str, Optional[str]] = {}
+    for offset, row in enumerate(rows):
+        number = start + offset
+        if row.startswith("#"):
+            comments.update(parse_comment_line(row))
+            continue
+        columns = row.split("\t")
+        if len(columns) != 10:
+            raise ValueError(f"{source}:{number}: expected 10 tab-separated columns, "
+                             f"found {len(columns)}")
+        ident = columns[0]
+        if _WORD_ID.fullmatch(ident):
+            if int(ident) != len(words) + 1:
+                raise ValueError(f"{source}:{number}: word ID {ident} where {len(words) + 1} was "
+                                 "expected (IDs count 1, 2, 3... in each sentence; is a blank "
+                                 "line missing between two sentences?)")
+            words.append(columns[1])
+            upos.append(columns[3])
+            xpos.append(columns[4])
+            feats.append(columns[5])
+            lines.append(number)
+            word_rows.append(offset)
+        elif not _OTHER_ID.fullmatch(ident):
+            raise ValueError(f"{source}:{number}: ID {ident!r} is not an integer, a range N-M "
+                             "(multiword token) or N.M (empty node)")
+    if not words:
+        raise ValueError(f"{source}:{start}: sentence has no words (no line with an integer ID)")
+    return Sentence(words, upos, xpos, feats, comments, start, lines, rows, word_rows,
+                    ending, source)
+
+
+def iter_conllu(path: str | Path) -> Iterator[Sentence]:
+    """The sentences of a CoNLL-U file one by one (see :func:`read_conllu`)."""
+    path = Path(path)
+    text = _read_text(path)
+    found = False
+    for start, rows, ending in _blocks(text):
+        found = True
+        yield _sentence(str(path), start, rows, ending)
+    if not found:
+        raise ValueError(f"{path}:1: no sentences: the file is "
+                         f"{'empty' if not text else 'only blank lines'}")
+
+
+def read_conllu(path: str | Path) -> list[Sentence]:
+    """All sentences of a CoNLL-U file.
+
+    Raises:
+        ValueError naming the file and line: missing or empty file, not UTF-8,
+        a line without 10 tab-separated columns, an ID that is not an integer,
+        ``N-M`` or ``N.M``, integer IDs not counting 1, 2, 3..., a sentence
+        without words.
+    """
+    return list(iter_conllu(path))
+
+
+def tag_set(sentences: Iterable[Sentence], column: str = "upos") -> set[str]:
+    """Every tag of ``column`` (``upos``, ``xpos`` or ``feats``) in the sentences."""
+    return {tag for sentence in sentences for tag in sentence.tags(column)}
+
+
+class UnknownTag(NamedTuple):
+    """A word whose tag is not in a known set (see :func:`unknown_tags`)."""
+    source: str
+    line: int
+    column: str
+    tag: str
+
+    def message(self, reference: str = "training") -> str:
+        """``file:line: UPOS tag 'XYZ' not seen in training``."""
+        return (f"{self.source}:{self.line}: {self.column.upper()} tag {self.tag!r} "
+                f"not seen in {reference}")
+
+
+def unknown_tags(sentences: Iterable[Sentence], known: set[str],
+                 column: str = "upos") -> list[UnknownTag]:
+    """The words whose ``column`` tag is not in ``known``, in file order, with their lines."""
+    return [UnknownTag(s.source, s.word_lines[i], column, tag)
+            for s in sentences for i, tag in enumerate(s.tags(column)) if tag not in known]
+
+
+def format_conllu(sentences: Iterable[Sentence]) -> str:
+    """The sentences as CoNLL-U text (see :meth:`Sentence.to_conllu`)."""
+    sentences = list(sentences)
+    return "".join(s.to_conllu(last=i == len(sentences) - 1) for i, s in enumerate(sentences))
+
+
+def write_conllu(path: str | Path, sentences: Iterable[Sentence],
+                 upos: Optional[Sequence[Sequence[str]]] = None,
+                 xpos: Optional[Sequence[Sequence[str]]] = None,
+                 feats: Optional[Sequence[Sequence[str]]] = None) -> None:
+    """Write the sentences to ``path`` atomically, with the given tags replacing their columns.
+
+    ``upos``/``xpos``/``feats``: one list per sentence, one tag per word;
+    None keeps the column as read. Every other line and column is written as
+    read. The text goes to a temporary file in the same folder that then
+    replaces ``path``, so a crash never leaves a half-written file.
+    """
+    sentences = list(sentences)
+    given = {name: list(tags) for name, tags in (("upos", upos), ("xpos", xpos), ("feats", feats))
+             if tags is not None}
+    for name, tags in given.items():
+        if len(tags) != len(sentences):
+            raise ValueError(f"{path}: {len(tags)} {name.upper()} tag lists for {len(sentences)} "
+                             "sentences; expected one list per sentence")
+    tagged = [s.with_tags(**{name: tags[i] for name, tags in given.items()})
+              for i, s in enumerate(sentences)]
+    atomic_write_text(path, format_conllu(tagged))
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write UTF-8 ``text`` (newlines as given) to a temporary file beside ``path``, then
+    ``os.replace`` it onto ``path``: the old file stays whole if anything fails.
+
+    Raises ValueError naming the file when the folder is missing or writing fails.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ValueError(f"{path}: cannot write: the folder {path.parent} does not exist")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(temporary, "x", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException as err:
+        temporary.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise ValueError(f"{path}: cannot write: {err.strerror or err}") from err
+        raise
+
+
+_PUNCT = ".,;:!?()[]{}<>\"'`“”‘’«»…"
+_LEAD = re.compile(r"\.+|!+|\?+|[" + re.escape(_PUNCT) + "]")  # a run of . ! or ? is one token
+_TRAIL = re.compile("(?:" + _LEAD.pattern + ")$")
+_CLITICS = ("n't", "'s", "'re", "'ll", "'ve", "'m", "'d")
+_ABBREVIATIONS = {"Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "Sr.", "Jr.", "St.", "Inc.", "Ltd.",
+                  "Co.", "Corp.", "vs.", "etc."}
+_INITIALS = re.compile(r"(?:[^\W\d_]\.){2,}")  # U.S., e.g., a.m.
+_WHOLE = re.compile(r"(?:[a-z][a-z0-9+.-]*://|www\.)\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
+                    re.IGNORECASE)  # URLs and e-mail addresses
+
+
+def _clitic(text: str) -> str:
+    """The clitic that ``text`` ends with (either apostrophe, any case), or ``""``."""
+    low = text.lower().replace("’", "'")
+    return next((c for c in _CLITICS if low.endswith(c)), "")
+
+
+def _is_clitic(text: str) -> bool:
+    return text.lower().replace("’", "'") in _CLITICS
+
+
+def _abbreviation(chunk: str) -> bool:
+    return chunk in _ABBREVIATIONS or _INITIALS.fullmatch(chunk) is not None
+
+
+def _split_chunk(chunk: str) -> list[str]:
+    """Rules 1-3 of :func:`tokenize` for one whitespace-free chunk."""
+    head, tail = [], []
+    while (lead := _LEAD.match(chunk)) and not _is_clitic(chunk.rstrip(_PUNCT)):
+        head.append(lead.group())
+        chunk = chunk[lead.end():]
+    while (trail := _TRAIL.search(chunk)) and not _abbreviation(chunk):
+        tail.insert(0, trail.group())
+        chunk = chunk[:trail.start()]
+    if _WHOLE.fullmatch(chunk):
+        return head + [chunk] + tail
+    if chunk.lower() == "cannot":
+        return head + [chunk[:3], chunk[3:]] + tail
+    while (clitic := _clitic(chunk)) and len(chunk) > len(clitic):
+        tail.insert(0, chunk[-len(clitic):])
+        chunk = chunk[:-len(clitic)]
+    return head + ([chunk] if chunk else []) + tail
+
+
+def tokenize(line: str) -> list[str]:
+    """Split a line of plain text into EWT-like tokens.
+
+    The rule, for each whitespace-separated chunk:
+
+    1. Leading characters of ``.,;:!?()[]{}<>"'`“”‘’«»…`` become tokens of
+       their own, one character each except that a run of ``.``, ``!`` or
+       ``?`` stays one token (``...``); an apostrophe that starts a clitic
+       (the chunk ``'s``, ``'re``...) stays.
+    2. Trailing characters of that set are split off the same way, except
+       that a final period stays on an abbreviation: two or more single
+       letters each followed by a period (``U.S.``, ``e.g.``, ``a.m.``) or one
+       of ``Mr. Mrs. Ms. Dr. Prof. Sr. Jr. St. Inc. Ltd. Co. Corp. vs. etc.``
+    3. What is left stays whole if it is a URL (``scheme://...`` or
+       ``www....``) or an e-mail address; otherwise the English clitics
+       ``n't 's 're 'll 've 'm 'd`` (``'`` or ``’``, any case) are split off its
+       end, repeatedly (``don't`` -> ``do n't``, ``can't`` -> ``ca n't``,
+       ``shouldn't've`` -> ``should n't 've``), and ``cannot`` -> ``can not``.
+
+    Punctuation inside a chunk is never split: ``3.5``, ``e-mail``, ``10:30``,
+    ``and/or`` stay whole.
+    """
+    return [token for chunk in line.split() for token in _split_chunk(chunk)]
+
+
+def _space_after(line: str, tokens: list[str]) -> list[str]:
+    """MISC per token: ``SpaceAfter=No`` where the next token follows without a space."""
+    misc, position = [], 0
+    for i, token in enumerate(tokens):
+        position = line.index(token, position) + len(token)
+        glued = i < len(tokens) - 1 and not line[position:position + 1].isspace()
+        misc.append("SpaceAfter=No" if glued else "_")
+    return misc
+
+
+def sentences_from_text(text: str, source: str = "<text>") -> list[Sentence]:
+    """One sentence per non-empty line of plain text, tokenized by :func:`tokenize`.
+
+    Each gets ``# sent_id = N`` (1, 2, ...) and ``# text = <the line, stripped>``
+    comments, ``_`` tags, ``SpaceAfter=No`` where the text had no space, and
+    the line number of its line. Empty lines (or text) give no sentence.
+    """
+    sentences = []
+    for number, line in enumerate(text.removeprefix("\ufeff").split("\n"), 1):
+        line = line.strip()
+        if not line:
+            continue
+        tokens = tokenize(line)
+        comments = {"sent_id": str(len(sentences) + 1), "text": line}
+        sentences.append(Sentence.from_words(tokens, comments, number,
+                                             _space_after(line, tokens), source))
+    return sentences
