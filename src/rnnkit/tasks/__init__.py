@@ -10,7 +10,8 @@ from importlib import import_module
 from rnnkit.train.recipe import Recipe
 
 #: recipe name -> module under rnnkit.tasks
-REGISTRY = {"charlm": "charlm", "wordlm": "wordlm", "names": "names", "names-gen": "namesgen"}
+REGISTRY = {"charlm": "charlm", "wordlm": "wordlm", "names": "names", "names-gen": "namesgen",
+            "postag": "postag"}
 
 
 def recipe(name: str) -> Recipe:

@@ -1,0 +1,308 @@
+"""Recipe: part-of-speech tagging (UPOS, XPOS, UFeats) on UD English EWT or any CoNLL-U treebank.
+
+Train: ``rnnkit train postag`` (EWT from ``--data-dir`` / ``$RNNKIT_DATA`` / ``../shared/data``)
+Tag: ``rnnkit tag RUN "The old man the boat ."`` or ``--input FILE.txt --format conllu``
+Evaluate: ``rnnkit eval RUN --split test`` or ``--conllu FILE`` (accuracies, per tag, confusion PNG)
+"""
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from rnnkit.data.conllu import format_conllu, read_conllu, sentences_from_text, write_conllu
+from rnnkit.data.corpus import data_dir as default_data_dir
+from rnnkit.data.tagging import IGNORE, TaggingVocab, collate
+from rnnkit.models.tagger import Tagger, TaggerConfig, positions
+from rnnkit.train import checkpoint as ckpt
+from rnnkit.train.config import PATH, bound
+from rnnkit.train.metrics import plot_confusion
+from rnnkit.train.options import TrainConfig
+from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg
+from rnnkit.train.supervised import SupervisedObjective, mean_loss
+from rnnkit.train.tagging import accuracy, predict_tags, tag_report
+
+SPLITS = ("train", "dev", "test")
+SHOWN = {"upos": "UPOS", "xpos": "XPOS", "feats": "UFeats"}
+
+
+@dataclass
+class PosDataConfig:
+    """Treebank and batching.
+
+    Attributes:
+        treebank: a folder with ``*-ud-train.conllu``, ``*-ud-dev.conllu`` and
+            ``*-ud-test.conllu``, or its name under ``data_dir`` (``ud-english-ewt``).
+        data_dir: where named treebanks live (default ``$RNNKIT_DATA`` or ``../shared/data``).
+        min_count: training words seen fewer times share the ``<unk>`` embedding
+            (their characters still tell them apart).
+        batch_size: sentences per batch (length-bucketed).
+        xpos: also predict XPOS (language-specific tags).
+        feats: also predict UFeats (the whole feature string as one label).
+    """
+    treebank: str = field(default="ud-english-ewt", metadata=PATH)
+    data_dir: str = field(default="", metadata=PATH)
+    min_count: int = field(default=2, metadata=bound(1))
+    batch_size: int = field(default=32, metadata=bound(1))
+    xpos: bool = True
+    feats: bool = True
+
+
+def defaults():
+    return {"data": PosDataConfig(), "model": TaggerConfig(),
+            "train": TrainConfig(optimizer="adam", lr=2e-3, schedule="cosine", max_steps=0,
+                                 max_minutes=28.0, anneal_by_time=True, warmup_steps=100,
+                                 final_lr_ratio=0.02, eval_every=0, eval_each_epoch=True,
+                                 grad_clip=5.0, monitor="upos")}
+
+
+PRESETS = {
+    # the time budget keeps the whole command (training, dev evaluations, test report)
+    # within 30 minutes on 2 CPU cores; see benchmarks/RESULTS.md
+    "cpu-quick": {"train": {"max_minutes": 27.0}},
+}
+HELP = {"treebank": "folder with *-ud-{train,dev,test}.conllu, or its name under --data-dir",
+        "data_dir": "folder holding named treebanks (default $RNNKIT_DATA or ../shared/data)",
+        "char_dim": "character embedding size; 0 = no character features",
+        "crf": "CRF output layer with Viterbi decoding for UPOS"}
+
+
+def treebank_files(data: PosDataConfig) -> dict[str, Path]:
+    """``{"train": ..., "dev": ..., "test": ...}``: the treebank's CoNLL-U files."""
+    folder = Path(data.treebank)
+    if not folder.is_dir():
+        folder = default_data_dir(data.data_dir or None) / data.treebank
+    files = {}
+    for split in SPLITS:
+        found = sorted(folder.glob(f"*-ud-{split}.conllu")) if folder.is_dir() else []
+        if len(found) != 1:
+            raise ValueError(f"treebank {data.treebank!r}: expected one *-ud-{split}.conllu in {folder}, "
+                             f"found {len(found)}; point --treebank (or --data-dir / $RNNKIT_DATA) at it")
+        files[split] = found[0]
+    return files
+
+
+def head_names(data: PosDataConfig) -> list[str]:
+    return ["upos"] + (["xpos"] if data.xpos else []) + (["feats"] if data.feats else [])
+
+
+def gold_tags(sentence, names) -> dict[str, list[str]]:
+    return {name: getattr(sentence, name) for name in names}
+
+
+def tagging_loss(model: Tagger, batch, reduction: str = "mean") -> tuple[torch.Tensor, int]:
+    """Sum over tag sets of the per-word cross-entropy (CRF negative log-likelihood per word
+    for the first set under ``--crf``); (loss, number of words)."""
+    device = next(model.parameters()).device
+    lengths = batch.lengths
+    emissions = model(batch.words.to(device), lengths, batch.chars.to(device), batch.char_lengths)
+    words = int(lengths.sum())
+    total = 0.0
+    for index, (name, scores) in enumerate(emissions.items()):
+        gold = batch.tags[name].to(device)
+        if index == 0 and model.crf is not None:
+            mask = positions(lengths, gold.shape[1]).to(device)
+            total = total + model.crf.nll(scores.float(), gold.clamp(min=0), mask,
+                                          reduction="token_mean" if reduction == "mean" else reduction)
+        else:
+            total = total + F.cross_entropy(scores.flatten(0, 1).float(), gold.flatten(),
+                                            ignore_index=IGNORE, reduction=reduction)
+    return total, words
+
+
+def build(sections, resume_meta: Optional[dict]) -> Built:
+    """Model, objective and checkpoint metadata for a postag run."""
+    data: PosDataConfig = sections["data"]
+    files = treebank_files(data)
+    train, dev = read_conllu(files["train"]), read_conllu(files["dev"])
+    names = head_names(data)
+    vocab = TaggingVocab.from_sentences([s.words for s in train],
+                                        {n: [getattr(s, n) for s in train] for n in names}, data.min_count)
+    if resume_meta is not None and resume_meta.get("vocab") != vocab.to_json():
+        raise ValueError(f"{files['train']}: the training data changed since the run started; "
+                         "resume needs the same treebank")
+    unknown_tag_warnings(dev, vocab, files["dev"])
+    print(f"postag: {len(train):,} training sentences ({sum(len(s.words) for s in train):,} words), "
+          f"{len(dev):,} dev; {len(vocab.words):,} words in the vocabulary (min_count "
+          f"{data.min_count}); tags: " + ", ".join(f"{n} {len(vocab.labels[n])}" for n in names),
+          file=sys.stderr)
+    encode = lambda part: [vocab.encode(s.words, gold_tags(s, names)) for s in part]  # noqa: E731
+
+    def validate(model, examples) -> dict[str, float]:
+        predicted = predict_tags(model, examples)
+        return {"loss": mean_loss(model, examples, collate, tagging_loss)["loss"],
+                **{name: accuracy(predicted, examples, name)[0] for name in names}}
+
+    objective = SupervisedObjective(
+        encode(train), encode(dev), collate, tagging_loss, length=len, batch_size=data.batch_size,
+        seed=sections["train"].seed, evaluate=validate,
+        metrics={"loss": "min", **{name: "max" for name in names}})
+    heads = {name: len(vocab.labels[name]) for name in names}
+    model = Tagger(len(vocab.words), len(vocab.chars), heads, sections["model"])
+    training_forms = sorted({w for s in train for w in s.words})
+    return Built(model, objective, {"vocab": vocab.to_json(), "training_forms": training_forms})
+
+
+class PosTagger(TrainedModel):
+    """A trained tagger: tags for sentences, figures on a treebank split or any CoNLL-U file."""
+
+    config_defaults = staticmethod(defaults)
+
+    @classmethod
+    def build_model(cls, sections, meta: dict) -> Tagger:
+        vocab = TaggingVocab.from_json(meta["vocab"])
+        heads = {name: len(labels) for name, labels in vocab.labels.items()}
+        return Tagger(len(vocab.words), len(vocab.chars), heads, sections["model"])
+
+    def __init__(self, model, sections, meta: dict, path=None) -> None:
+        super().__init__(model, sections, meta, path)
+        self.vocab = TaggingVocab.from_json(meta["vocab"])
+        self.training_forms = set(meta["training_forms"])
+
+    def tag(self, sentences: list[list[str]]) -> list[dict[str, list[str]]]:
+        """Tags of each sentence (a list of words): ``[{"upos": [...], "xpos": [...], ...}]``."""
+        predicted = predict_tags(self.model, [self.vocab.encode(words) for words in sentences])
+        return [{name: self.vocab.labels[name].decode(ids) for name, ids in p.items()} for p in predicted]
+
+    def evaluate(self, split: str = "test", conllu: Optional[str] = None,
+                 data_dir: Optional[str] = None, confusion_png: Optional[str | Path] = "auto") -> dict:
+        """Accuracy of every tag set on all words and on words unseen in training, per-UPOS
+        figures and a confusion-matrix PNG, on a treebank split or the CoNLL-U file ``conllu``."""
+        if conllu is not None:
+            path, split = Path(conllu), Path(conllu).stem
+        else:
+            data = self.sections["data"]
+            if data_dir is not None:
+                data = PosDataConfig(**{**data.__dict__, "data_dir": data_dir})
+            path = treebank_files(data)[split]
+        sentences = read_conllu(path)
+        unknown = unknown_tag_warnings(sentences, self.vocab, path)
+        names = list(self.vocab.labels)
+        examples = [self.vocab.encode(s.words, gold_tags(s, names)) for s in sentences]
+        predicted = predict_tags(self.model, examples)
+        unseen = [[w not in self.training_forms for w in s.words] for s in sentences]
+        result = {"split": split, "file": str(path), "sentences": len(sentences),
+                  "words": sum(len(s.words) for s in sentences), "unknown_gold_tags": unknown}
+        for name in names:
+            result[name] = accuracy(predicted, examples, name)[0]
+        result["unseen_upos"], result["unseen_words"] = accuracy(predicted, examples, "upos", unseen)
+        report = tag_report(predicted, examples, "upos", self.vocab.labels["upos"].tags)
+        result["per_tag"] = report["per_class"]
+        if confusion_png == "auto":  # beside the checkpoint
+            confusion_png = self.run_dir / f"confusion_{split}.png"
+        if confusion_png is not None:
+            plot_confusion(report["confusion"], self.vocab.labels["upos"].tags, confusion_png,
+                           f"{split}: UPOS accuracy {result['upos']:.4f}")
+            result["confusion_png"] = str(confusion_png)
+        return result
+
+    def describe(self, result: dict) -> str:
+        """Accuracies, then a per-UPOS-tag table."""
+        shown = ", ".join(f"{SHOWN[n]} {result[n]:.2%}" for n in SHOWN if n in result)
+        lines = [f"{result['split']}: {shown} over {result['words']:,} words of "
+                 f"{result['sentences']:,} sentences; words unseen in training: "
+                 f"{result['unseen_words']:,} ({result['unseen_words'] / max(result['words'], 1):.1%})"
+                 + (f", UPOS {result['unseen_upos']:.2%}" if result["unseen_words"] else ""),
+                 f"{'UPOS':<8} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>7}"]
+        for tag, row in result["per_tag"].items():
+            if row["support"] or row["precision"]:
+                lines.append(f"{tag:<8} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} "
+                             f"{row['support']:>7}")
+        if result["unknown_gold_tags"]:
+            lines.append(f"{result['unknown_gold_tags']:,} gold tags were never seen in training "
+                         "(counted as errors)")
+        if "confusion_png" in result:
+            lines.append(f"confusion matrix: {result['confusion_png']}")
+        return "\n".join(lines)
+
+
+def unknown_tag_warnings(sentences, vocab: TaggingVocab, path) -> int:
+    """Warn (file and line) about gold tags the model never saw in training; how many there are."""
+    count = 0
+    for sentence in sentences:
+        for position in range(len(sentence.words)):
+            for name, labels in vocab.labels.items():
+                tag = getattr(sentence, name)[position]
+                if tag not in labels.index:
+                    count += 1
+                    if count <= 5:
+                        line = sentence.word_lines[position]
+                        warnings.warn(f"{path}:{line}: {SHOWN[name]} tag {tag!r} not seen in training")
+    if count > 5:
+        warnings.warn(f"{path}: {count:,} gold tags in all were not seen in training (counted as errors)")
+    return count
+
+
+def _tag(tagger: PosTagger, args) -> int:
+    if args.text and args.input:
+        raise ValueError("give sentences as arguments or --input FILE, not both")
+    if args.input:
+        try:
+            text = Path(args.input).read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{args.input}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    else:
+        text = "\n".join(args.text) if args.text else sys.stdin.read()
+    sentences = sentences_from_text(text)
+    tags = tagger.tag([s.words for s in sentences])
+    if args.format == "conllu":
+        for sentence, tagged in zip(sentences, tags):
+            sentence.upos, sentence.xpos = tagged["upos"], tagged.get("xpos", sentence.xpos)
+            sentence.feats = tagged.get("feats", sentence.feats)
+        if args.output:
+            write_conllu(args.output, sentences)
+            return 0
+        out = format_conllu(sentences)
+    elif args.format == "tsv":
+        out = "\n\n".join("\n".join(f"{w}\t{u}\t{x}" for w, u, x in zip(
+            s.words, t["upos"], t.get("xpos", ["_"] * len(s.words)))) for s, t in zip(sentences, tags))
+        out += "\n" if out else ""
+    else:
+        out = "".join(" ".join(f"{w}/{u}" for w, u in zip(s.words, t["upos"])) + "\n"
+                      for s, t in zip(sentences, tags))
+    if args.output:
+        ckpt.atomic_write_text(args.output, out)
+    else:
+        sys.stdout.write(out)
+    return 0
+
+
+TAG_COMMAND = Command("tag", "part-of-speech tags of plain text (one sentence a line)", (
+    arg("text", nargs="*", help="sentences to tag (default: --input FILE or stdin)"),
+    arg("--input", default=None, help="UTF-8 text file, one sentence a line"),
+    arg("--format", default="pairs", choices=("pairs", "conllu", "tsv"),
+        help="pairs: word/UPOS; conllu: CoNLL-U with # text lines; tsv: word, UPOS, XPOS"),
+    arg("--output", default=None, help="write here (atomically) instead of stdout"),
+), _tag)
+
+
+def report(run_dir: Path) -> str:
+    """After training: test figures of the best checkpoint (report_test.json, confusion_test.png)."""
+    tagger = PosTagger.from_checkpoint(ckpt.load(run_dir))
+    result = tagger.evaluate("test", confusion_png=run_dir / "confusion_test.png")
+    ckpt.atomic_write_text(run_dir / "report_test.json", json.dumps(result, indent=1) + "\n")
+    return tagger.describe(result)
+
+
+RECIPE = Recipe(
+    name="postag", summary="part-of-speech tagging (UPOS, XPOS, UFeats) of CoNLL-U treebanks, e.g. UD English EWT",
+    defaults=defaults, presets=PRESETS, build=build, trained=PosTagger, commands=(TAG_COMMAND,),
+    eval_arguments=(arg("--split", default="test", choices=SPLITS, help="treebank split to score"),
+                    arg("--conllu", default=None, help="score this CoNLL-U file instead"),
+                    arg("--data-dir", default=None, help="folder holding the treebank (default: the run's)")),
+    help=HELP, report=report,
+    outputs=("report_test.json", "confusion_train.png", "confusion_dev.png", "confusion_test.png"),
+    smoke=Smoke(train=("--treebank", "{fixtures}/treebank", "--word-dim", "8", "--char-dim", "4",
+                       "--char-hidden", "4", "--hidden-size", "8", "--num-layers", "1",
+                       "--batch-size", "4", "--max-minutes", "0", "--max-steps", "6",
+                       "--warmup-steps", "0", "--min-count", "1"),
+                uses={"tag": ("The old man the boat .",), "eval": ("--split", "dev")},
+                expect={"tag": r"^The/\w+ old/\w+ man/\w+ the/\w+ boat/\w+ \./\w+\n$",
+                        "eval": r"^dev: UPOS \d+\.\d\d%"}),
+)
