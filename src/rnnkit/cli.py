@@ -13,6 +13,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from typing import Optional, Sequence
 
 from rnnkit import __version__
@@ -198,8 +199,14 @@ def _dispatch(args) -> int:
     return 0
 
 
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    """Warnings on the command line are one line each: ``warning: <message>``."""
+    return f"warning: {message}\n"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse ``argv`` and dispatch; returns the exit code."""
+    warnings.formatwarning = _warning_line
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in _use_verbs() and argv[1:2] in ([], ["-h"], ["--help"]):
