@@ -6,6 +6,7 @@ Evaluate: ``rnnkit eval RUN --split test`` or ``--conllu FILE`` (accuracies, per
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import warnings
@@ -179,7 +180,7 @@ class PosTagger(TrainedModel):
         else:
             data = self.sections["data"]
             if data_dir is not None:
-                data = PosDataConfig(**{**data.__dict__, "data_dir": data_dir})
+                data = dataclasses.replace(data, data_dir=data_dir)
             path = treebank_files(data)[split]
         sentences = read_conllu(path)
         unknown = unknown_tag_warnings(sentences, self.vocab, path)
