@@ -97,6 +97,12 @@ def test_empty_input_gives_empty_output(run, tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().out == ""
 
 
+def test_an_output_in_a_missing_folder_is_named(run, tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["tag", str(run), "a dog .", "--output", str(tmp_path / "nowhere" / "out.txt")]) == 2
+    assert f"the folder {tmp_path / 'nowhere'} does not exist" in capsys.readouterr().err
+
+
 def test_a_failed_write_leaves_the_old_output_file(run, tmp_path, monkeypatch):
     out_file = tmp_path / "out.txt"
     out_file.write_text("the user's earlier output")

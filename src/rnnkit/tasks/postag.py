@@ -243,6 +243,8 @@ def unknown_tag_warnings(sentences, vocab: TaggingVocab, path) -> int:
 def _tag(tagger: PosTagger, args) -> int:
     if args.text and args.input:
         raise ValueError("give sentences as arguments or --input FILE, not both")
+    if args.output and not Path(args.output).resolve().parent.is_dir():
+        raise ValueError(f"--output {args.output}: the folder {Path(args.output).parent} does not exist")
     if args.input:
         try:
             text = Path(args.input).read_text(encoding="utf-8")
