@@ -1,7 +1,7 @@
 """Variable-length examples in padded batches: padding, length buckets, a resumable batch cycle."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -80,3 +80,19 @@ class BatchCycler:
         self.generator.set_state(tensors["generator"])
         self._plan_epoch()
         self.epoch, self.position = int(meta["epoch"]), int(meta["position"])
+
+
+class PairBatch(NamedTuple):
+    """Padded sentence pairs (0 = padding): src (N, S) and src_lengths (N,) with the source's
+    ``<eos>``; tgt_in (N, T) ``<sos>`` + target and tgt_out (N, T) target + ``<eos>``."""
+    src: Tensor
+    src_lengths: Tensor
+    tgt_in: Tensor
+    tgt_out: Tensor
+
+
+def collate_pairs(examples: Sequence[tuple[Tensor, Tensor]]) -> PairBatch:
+    """(source ids + eos, sos + target ids + eos) pairs -> a :class:`PairBatch`."""
+    src, src_lengths = pad_batch([s for s, _ in examples])
+    tgt, _ = pad_batch([t for _, t in examples])
+    return PairBatch(src, src_lengths, tgt[:, :-1].contiguous(), tgt[:, 1:].contiguous())

@@ -84,12 +84,12 @@ def is_run(path: str | Path) -> bool:
 def is_owned(entry: Path, outputs: Iterable[str] = ()) -> bool:
     """Whether rnnkit wrote ``entry`` (a top-level entry of a run directory).
 
-    Files (and links) whose names match :data:`OWNED` or are one of the
-    recipes' ``outputs``, and set-aside folders. A user's folder that happens
-    to match a file name is not owned.
+    Files (and links) whose names match :data:`OWNED` or one of the recipes'
+    ``outputs`` (names or ``fnmatch`` patterns), and set-aside folders. A
+    user's folder that happens to match a file name is not owned.
     """
     name = entry.name
-    if name not in outputs and not any(fnmatch.fnmatchcase(name, pattern) for pattern in OWNED):
+    if not any(fnmatch.fnmatchcase(name, pattern) for pattern in (*OWNED, *outputs)):
         return False
     if entry.is_dir() and not entry.is_symlink():
         return name.startswith(SET_ASIDE_PREFIX)

@@ -1,0 +1,285 @@
+"""Recipe: translation with an attentional encoder-decoder (Multi30k, the eng-fra tutorial, any pairs).
+
+Train: ``rnnkit train translate --dataset multi30k --src de --tgt en`` (or ``--preset eng-fra``)
+Translate: ``rnnkit translate RUN "Ein Mann fährt Fahrrad." [--beam 5] [--attention-plot a.png]``
+Evaluate: ``rnnkit eval RUN --split test --beam 5`` (sacreBLEU cased and lowercased, chrF;
+the hypotheses beside the scores)
+"""
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from rnnkit.data.batches import collate_pairs
+from rnnkit.data.bitext import load_bitext, preparer
+from rnnkit.data.subword import RegexTokenizer, SentencePieceTokenizer, Vocab, tokenizer_from_json
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnkit.train import checkpoint as ckpt
+from rnnkit.train.config import PATH, bound, finite_float, only_with, positive_int
+from rnnkit.train.options import TrainConfig
+from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg
+from rnnkit.train.supervised import mean_loss
+from rnnkit.train.translation import (PairObjective, SearchOptions, Translator, corpus_scores, pair_loss,
+                                      plot_attention)
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass
+class TranslateDataConfig:
+    """Which sentence pairs, normalised and tokenised how (see :mod:`rnnkit.data.bitext`).
+
+    Attributes:
+        dataset: ``multi30k``, ``eng-fra``, a folder of parallel files or a TSV file of pairs.
+        data_dir: where named data sets live (default ``$RNNKIT_DATA`` or ``../shared/data``).
+        src, tgt: the languages (file suffixes of a folder, column names of a TSV).
+        columns: the languages of a TSV's two columns, comma-separated.
+        lowercase, ascii_fold: lowercase; strip accents (NFD, combining marks dropped).
+        tutorial_punctuation: the PyTorch tutorial's rule: a space before ``. ! ?``, every other
+            run of non-letters becomes a space.
+        max_length: keep pairs whose sides have fewer words than this (0 = all); on a folder
+            corpus only the training split is filtered.
+        english_prefixes: keep only pairs whose English side starts with "i am", "he is"...
+        skip_bad_lines: skip (and count) TSV lines without exactly two fields.
+        valid_fraction, test_fraction: the seeded split of a TSV.
+        tokenizer: ``regex`` (words and punctuation, detokenised exactly), ``bpe`` or
+            ``unigram`` (sentencepiece subwords, trained per side on the training split).
+        vocab_size: subword units per side (bpe / unigram).
+        min_freq: regex tokens seen fewer times in training become ``<unk>``.
+        batch_size: sentence pairs per batch (length-bucketed).
+    """
+    dataset: str = field(default="multi30k", metadata=PATH)
+    data_dir: str = field(default="", metadata=PATH)
+    src: str = "de"
+    tgt: str = "en"
+    columns: str = "en,fr"
+    lowercase: bool = False
+    ascii_fold: bool = False
+    tutorial_punctuation: bool = False
+    max_length: int = field(default=0, metadata=bound(0))
+    english_prefixes: bool = False
+    skip_bad_lines: bool = False
+    valid_fraction: float = field(default=0.1, metadata=bound(0, 0.5, open_low=True))
+    test_fraction: float = field(default=0.1, metadata=bound(0, 0.5, open_low=True))
+    tokenizer: str = "regex"
+    vocab_size: int = field(default=8000, metadata={**bound(16), **only_with("tokenizer", "bpe", "unigram")})
+    min_freq: int = field(default=2, metadata={**bound(1), **only_with("tokenizer", "regex")})
+    batch_size: int = field(default=64, metadata=bound(1))
+
+    def __post_init__(self) -> None:
+        if self.tokenizer not in ("regex", "bpe", "unigram"):
+            raise ValueError(f"tokenizer: expected regex, bpe or unigram, got {self.tokenizer!r}")
+        if self.src == self.tgt:
+            raise ValueError(f"src and tgt: expected two different languages, got {self.src!r} twice")
+
+
+@dataclass
+class TranslateLossConfig:
+    """Training signal: label smoothing, teacher forcing (linear from the first ratio to the final).
+
+    Attributes:
+        label_smoothing: mass spread over the other tokens (0 = plain cross-entropy).
+        teacher_forcing: probability of reading the gold previous token at the start.
+        teacher_forcing_final: the same at the end of the run (negative = as at the start).
+    """
+    label_smoothing: float = field(default=0.1, metadata=bound(0, 1))
+    teacher_forcing: float = field(default=1.0, metadata=bound(0, 1))
+    teacher_forcing_final: float = field(default=-1.0, metadata=bound(-1, 1))
+
+
+def defaults():
+    return {"data": TranslateDataConfig(), "model": Seq2SeqConfig(embedding_dim=512, tie_embeddings=True),
+            "loss": TranslateLossConfig(),
+            "train": TrainConfig(optimizer="adam", lr=2e-3, schedule="cosine", max_steps=0, max_minutes=55.0,
+                                 anneal_by_time=True, warmup_steps=200, final_lr_ratio=0.02, eval_every=0,
+                                 eval_each_epoch=True, grad_clip=1.0, monitor="bleu")}
+
+
+PRESETS = {
+    # the 60-minute budget on 2 CPU cores (training, validation BLEU each pass, the test report)
+    "cpu-quick": {"train": {"max_minutes": 55.0}},
+    # the PyTorch tutorial's setting: French -> English, normalised, < 10 words, "i am / he is ..."
+    "eng-fra": {"data": {"dataset": "eng-fra", "src": "fr", "tgt": "en", "columns": "en,fr", "lowercase": True,
+                         "ascii_fold": True, "tutorial_punctuation": True, "max_length": 10,
+                         "english_prefixes": True, "min_freq": 1},
+                "model": {"embedding_dim": 256, "hidden_size": 512, "encoder_layers": 1},
+                "train": {"max_minutes": 17.0}},
+}
+HELP = {"dataset": "multi30k, eng-fra, a folder of {train,val,test}.LANG files or a TSV of pairs",
+        "data_dir": "folder holding named data sets (default $RNNKIT_DATA or ../shared/data)",
+        "attention": "none (Cho et al.), bahdanau (additive) or luong (global)",
+        "score": "Luong score: dot, general or concat", "input_feeding": "Luong input feeding",
+        "teacher_forcing_final": "teacher-forcing ratio at the end of the run (-1 = as at the start)"}
+
+
+def make_tokenizer(data: TranslateDataConfig, sentences: list[str], seed: int):
+    """The run's tokenizer for one side, trained on ``sentences`` when it is a subword model."""
+    if data.tokenizer == "regex":
+        return RegexTokenizer()
+    return SentencePieceTokenizer.train(sentences, data.vocab_size, data.tokenizer, seed=seed)
+
+
+def build(sections, resume_meta: Optional[dict]) -> Built:
+    """Model, objective and checkpoint metadata of a translation run."""
+    data: TranslateDataConfig = sections["data"]
+    seed = sections["train"].seed
+    corpus = load_bitext(data, seed, (resume_meta or {}).get("split_lines"))
+    train, valid = corpus.splits["train"], corpus.splits["valid"]
+    if resume_meta is not None:
+        tokenizers = [tokenizer_from_json(resume_meta[k]) for k in ("src_tokenizer", "tgt_tokenizer")]
+    else:
+        tokenizers = [make_tokenizer(data, [getattr(p, side) for p in train], seed) for side in ("src", "tgt")]
+    tokens = {side: [tok.tokenize(getattr(p, side)) for p in train] for side, tok in zip(("src", "tgt"), tokenizers)}
+    min_freq = data.min_freq if data.tokenizer == "regex" else 1
+    vocabs = [Vocab.build(tokens[side], min_freq) for side in ("src", "tgt")]
+    if resume_meta is not None and [v.to_json() for v in vocabs] != [resume_meta["src_vocab"], resume_meta["tgt_vocab"]]:
+        raise ValueError(f"{corpus.origin}: the training data changed since the run started; resume needs the same data")
+    print(f"translate: {corpus.origin}: {len(train):,} training pairs, {len(valid):,} valid, "
+          f"{len(corpus.splits['test']):,} test" + (f"; {corpus.skipped:,} bad lines skipped" if corpus.skipped else "")
+          + f"; vocabularies {len(vocabs[0]):,} {data.src} / {len(vocabs[1]):,} {data.tgt} ({data.tokenizer})",
+          file=sys.stderr)
+    model = Seq2Seq(len(vocabs[0]), len(vocabs[1]), sections["model"], sos=Vocab.SOS)
+    translator = Translator(model, preparer(data), *tokenizers, *vocabs)
+    encode = lambda pairs: [_example(translator, p) for p in pairs]  # noqa: E731
+    valid_examples = encode(valid)
+
+    def validate(model, examples) -> dict[str, float]:
+        loss = mean_loss(model, examples, collate_pairs, pair_loss)
+        hyps = [t.text for t in translator.translate([p.src for p in valid])]
+        return {"loss": loss["loss"], "ppl": float(torch.tensor(loss["loss"]).exp()),
+                "bleu": corpus_scores(hyps, [p.tgt for p in valid])["bleu"]}
+
+    lc = sections["loss"]
+    objective = PairObjective(encode(train), valid_examples, collate_pairs, pair_loss, length=lambda x: len(x[0]),
+                              batch_size=data.batch_size, seed=seed, evaluate=validate,
+                              metrics={"loss": "min", "ppl": "min", "bleu": "max"},
+                              label_smoothing=lc.label_smoothing, teacher_forcing=lc.teacher_forcing,
+                              teacher_forcing_final=None if lc.teacher_forcing_final < 0 else lc.teacher_forcing_final)
+    meta = {"src_tokenizer": tokenizers[0].to_json(), "tgt_tokenizer": tokenizers[1].to_json(),
+            "src_vocab": vocabs[0].to_json(), "tgt_vocab": vocabs[1].to_json(), "split_lines": corpus.split_lines,
+            "corpus": corpus.origin}
+    return Built(model, objective, meta)
+
+
+def _example(translator: Translator, pair) -> tuple[torch.Tensor, torch.Tensor]:
+    src = translator.source_ids(translator.src_tokenizer.tokenize(pair.src))
+    tgt = [Vocab.SOS] + translator.tgt_vocab.encode(translator.tgt_tokenizer.tokenize(pair.tgt)) + [Vocab.EOS]
+    return torch.tensor(src), torch.tensor(tgt)
+
+
+class TrainedTranslator(TrainedModel):
+    """A trained translation model: translations of text, BLEU/chrF on a split of its corpus."""
+
+    config_defaults = staticmethod(defaults)
+
+    @classmethod
+    def build_model(cls, sections, meta: dict) -> Seq2Seq:
+        return Seq2Seq(len(meta["src_vocab"]), len(meta["tgt_vocab"]), sections["model"], sos=Vocab.SOS)
+
+    def __init__(self, model, sections, meta: dict, path=None) -> None:
+        super().__init__(model, sections, meta, path)
+        self.translator = Translator(model, preparer(sections["data"]), tokenizer_from_json(meta["src_tokenizer"]),
+                                     tokenizer_from_json(meta["tgt_tokenizer"]), Vocab.from_json(meta["src_vocab"]),
+                                     Vocab.from_json(meta["tgt_vocab"]))
+
+    def evaluate(self, split: str = "test", beam: int = 1, length_penalty: float = 1.0, replace_unk: bool = False,
+                 data_dir: Optional[str] = None, write: bool = True) -> dict:
+        """BLEU (cased, lowercased), chrF and perplexity on ``split``; with ``write``, the
+        hypotheses and the scores go beside the checkpoint (``eval_{split}_beam{K}.txt/json``)."""
+        data = self.sections["data"]
+        if data_dir is not None:
+            data = type(data)(**{**data.__dict__, "data_dir": data_dir})
+        pairs = load_bitext(data, self.sections["train"].seed, self.meta.get("split_lines")).splits[split]
+        options = SearchOptions(beam=beam, length_penalty=length_penalty, replace_unk=replace_unk)
+        translations = self.translator.translate([p.src for p in pairs], options)
+        hyps = [t.text for t in translations]
+        loss = mean_loss(self.model, [_example(self.translator, p) for p in pairs], collate_pairs, pair_loss)
+        unknown = sum(len(t.unknown) for t in translations)
+        result = {"split": split, "sentences": len(pairs), "beam": beam, "length_penalty": length_penalty,
+                  **corpus_scores(hyps, [p.tgt for p in pairs]), "ppl": float(torch.tensor(loss["loss"]).exp()),
+                  "unknown_source_tokens": unknown, "source_tokens": sum(len(t.source) for t in translations)}
+        if write and self.run_dir is not None:
+            stem = self.run_dir / f"eval_{split}_beam{beam}"
+            ckpt.atomic_write_text(f"{stem}.txt", "".join(h + "\n" for h in hyps))
+            ckpt.atomic_write_text(f"{stem}.json", json.dumps(result, indent=1) + "\n")
+            result["hypotheses"] = f"{stem}.txt"
+        return result
+
+    def describe(self, result: dict) -> str:
+        search = "greedy" if result["beam"] == 1 else f"beam {result['beam']}"
+        lines = [f"{result['split']}: BLEU {result['bleu']:.2f} (lowercased {result['bleu_lowercased']:.2f}), "
+                 f"chrF {result['chrf']:.2f}, perplexity {result['ppl']:.2f} over {result['sentences']:,} sentences "
+                 f"({search}); source tokens outside the vocabulary: {result['unknown_source_tokens']:,} of "
+                 f"{result['source_tokens']:,}",
+                 f"  {result['signature_bleu']}", f"  {result['signature_bleu_lowercased']}",
+                 f"  {result['signature_chrf']}"]
+        if "hypotheses" in result:
+            lines.append(f"hypotheses: {result['hypotheses']}")
+        return "\n".join(lines)
+
+
+def _translate(model: TrainedTranslator, args) -> int:
+    lines = list(args.text) if args.text else sys.stdin.read().splitlines()
+    options = SearchOptions(beam=args.beam, length_penalty=args.length_penalty, replace_unk=args.replace_unk)
+    if args.attention_plot and not Path(args.attention_plot).resolve().parent.is_dir():
+        raise ValueError(f"--attention-plot {args.attention_plot}: the folder "
+                         f"{Path(args.attention_plot).parent} does not exist")
+    translations = model.translator.translate(lines, options)
+    sys.stdout.write("".join(t.text + "\n" for t in translations))
+    if args.verbose:
+        unknown = Counter(w for t in translations for w in t.unknown)
+        shown = ", ".join(f"{w} ({n})" for w, n in unknown.most_common(20))
+        print(f"{sum(unknown.values()):,} source tokens outside the vocabulary" + (f": {shown}" if shown else ""),
+              file=sys.stderr)
+    if args.attention_plot:
+        first = next((t for t in translations if t.source), None)
+        if first is None:
+            raise ValueError("--attention-plot: every input line is empty; nothing to plot")
+        plot_attention(first, args.attention_plot, f"{model.translator.src_tokenizer.detokenize(first.source)}")
+        print(f"attention plot: {args.attention_plot}", file=sys.stderr)
+    return 0
+
+
+def search_arguments(beam: int):
+    return (arg("--beam", type=positive_int, default=beam, help=f"beam width (1 = greedy; default {beam})"),
+            arg("--length-penalty", type=finite_float, default=1.0,
+                help="rank finished beams by score / length ** this (0 = raw log-probability)"),
+            arg("--replace-unk", action="store_true",
+                help="replace <unk> in the output by the source token with the most attention"))
+
+
+TRANSLATE_COMMAND = Command("translate", "translate sentences (arguments, or one per line on stdin)", (
+    arg("text", nargs="*", help="sentences to translate (default: lines of stdin)"),
+    *search_arguments(1),
+    arg("--attention-plot", default=None, help="save the first sentence's attention as a heatmap (PNG)"),
+    arg("--verbose", action="store_true", help="report source words outside the vocabulary"),
+), _translate)
+
+
+def report(run_dir: Path) -> str:
+    """After training: test BLEU of the best checkpoint, greedy and beam 5 (report_test.json)."""
+    model = TrainedTranslator.from_checkpoint(ckpt.load(run_dir))
+    results = [model.evaluate("test", beam=beam) for beam in (1, 5)]
+    ckpt.atomic_write_text(run_dir / "report_test.json", json.dumps(results, indent=1) + "\n")
+    return "\n".join(model.describe(r) for r in results)
+
+
+RECIPE = Recipe(
+    name="translate", summary="translation with an attentional encoder-decoder (Multi30k, eng-fra, any pairs)",
+    defaults=defaults, presets=PRESETS, build=build, trained=TrainedTranslator, commands=(TRANSLATE_COMMAND,),
+    eval_arguments=(arg("--split", default="test", choices=SPLITS, help="split of the run's corpus to score"),
+                    *search_arguments(1),
+                    arg("--data-dir", default=None, help="folder holding the data set (default: the run's)")),
+    help=HELP, report=report, outputs=("report_test.json", "eval_*_beam*.txt", "eval_*_beam*.json"),
+    smoke=Smoke(train=("--dataset", "{fixtures}/translate", "--src", "de", "--tgt", "en", "--embedding-dim", "8",
+                       "--hidden-size", "8", "--encoder-layers", "1", "--batch-size", "8", "--max-minutes", "0",
+                       "--max-steps", "6", "--warmup-steps", "0", "--min-freq", "1"),
+                uses={"translate": ("Der rote Hund läuft.",), "eval": ("--split", "valid", "--beam", "2")},
+                expect={"translate": r"^.*\n$", "eval": r"^valid: BLEU \d+\.\d\d \(lowercased"}),
+)
