@@ -7,6 +7,7 @@ the hypotheses beside the scores)
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections import Counter
@@ -26,7 +27,7 @@ from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg
 from rnnkit.train.supervised import mean_loss
 from rnnkit.train.translation import (PairObjective, SearchOptions, Translator, corpus_scores, pair_loss,
-                                      plot_attention)
+                                      plot_attention, sacrebleu_metrics)
 
 SPLITS = ("train", "valid", "test")
 
@@ -129,6 +130,7 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     """Model, objective and checkpoint metadata of a translation run."""
     data: TranslateDataConfig = sections["data"]
     seed = sections["train"].seed
+    sacrebleu_metrics()  # validation scores BLEU: fail now, not after the first pass
     corpus = load_bitext(data, seed, (resume_meta or {}).get("split_lines"))
     train, valid = corpus.splits["train"], corpus.splits["valid"]
     if resume_meta is not None:
@@ -188,15 +190,16 @@ class TrainedTranslator(TrainedModel):
                                      tokenizer_from_json(meta["tgt_tokenizer"]), Vocab.from_json(meta["src_vocab"]),
                                      Vocab.from_json(meta["tgt_vocab"]))
 
-    def evaluate(self, split: str = "test", beam: int = 1, length_penalty: float = 1.0, replace_unk: bool = False,
-                 data_dir: Optional[str] = None, write: bool = True) -> dict:
+    def evaluate(self, split: str = "test", beam: int = 1, length_penalty: float = 1.0, max_ratio: float = 2.0,
+                 replace_unk: bool = False, data_dir: Optional[str] = None, write: bool = True) -> dict:
         """BLEU (cased, lowercased), chrF and perplexity on ``split``; with ``write``, the
         hypotheses and the scores go beside the checkpoint (``eval_{split}_beam{K}.txt/json``)."""
         data = self.sections["data"]
         if data_dir is not None:
-            data = type(data)(**{**data.__dict__, "data_dir": data_dir})
+            data = dataclasses.replace(data, data_dir=data_dir)
         pairs = load_bitext(data, self.sections["train"].seed, self.meta.get("split_lines")).splits[split]
-        options = SearchOptions(beam=beam, length_penalty=length_penalty, replace_unk=replace_unk)
+        options = SearchOptions(beam=beam, length_penalty=length_penalty, max_ratio=max_ratio,
+                                replace_unk=replace_unk)
         translations = self.translator.translate([p.src for p in pairs], options)
         hyps = [t.text for t in translations]
         loss = mean_loss(self.model, [_example(self.translator, p) for p in pairs], collate_pairs, pair_loss)
@@ -226,7 +229,8 @@ class TrainedTranslator(TrainedModel):
 
 def _translate(model: TrainedTranslator, args) -> int:
     lines = list(args.text) if args.text else sys.stdin.read().splitlines()
-    options = SearchOptions(beam=args.beam, length_penalty=args.length_penalty, replace_unk=args.replace_unk)
+    options = SearchOptions(beam=args.beam, length_penalty=args.length_penalty, max_ratio=args.max_ratio,
+                            replace_unk=args.replace_unk)
     if args.attention_plot and not Path(args.attention_plot).resolve().parent.is_dir():
         raise ValueError(f"--attention-plot {args.attention_plot}: the folder "
                          f"{Path(args.attention_plot).parent} does not exist")
@@ -250,6 +254,8 @@ def search_arguments(beam: int):
     return (arg("--beam", type=positive_int, default=beam, help=f"beam width (1 = greedy; default {beam})"),
             arg("--length-penalty", type=finite_float, default=1.0,
                 help="rank finished beams by score / length ** this (0 = raw log-probability)"),
+            arg("--max-ratio", type=finite_float, default=2.0,
+                help="at most this many output tokens per source token, plus 10 (default 2.0)"),
             arg("--replace-unk", action="store_true",
                 help="replace <unk> in the output by the source token with the most attention"))
 

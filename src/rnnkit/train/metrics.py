@@ -85,21 +85,8 @@ def any_label_scores(predicted: Sequence[int], keys: Sequence, label_sets: dict,
 
 def plot_confusion(confusion: Tensor, names: Sequence[str], path, title: str = "") -> None:
     """Row-normalised confusion matrix (true class per row) as a PNG at ``path``."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from .plots import plot_matrix
     rates = confusion.double() / confusion.sum(1, keepdim=True).clamp(min=1)
     size = max(5.0, 0.38 * len(names) + 2)
-    fig, ax = plt.subplots(figsize=(size, size * 0.9), dpi=120)
-    image = ax.imshow(rates.numpy(), cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=8)
-    ax.set_yticks(range(len(names)), names, fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    plot_matrix(rates.numpy(), list(names), list(names), path, title=title, xlabel="predicted", ylabel="true",
+                colorbar="fraction of the true class", size=(size, size * 0.9))

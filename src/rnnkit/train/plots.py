@@ -69,3 +69,27 @@ def plot_run(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
     ax.legend()
     fig.tight_layout()
     return save_figure(fig, out)
+
+
+def plot_matrix(values: Any, rows: list[str], cols: list[str], path: str | Path, *, title: str = "",
+                xlabel: str = "", ylabel: str = "", colorbar: str = "", cmap: str = "Blues",
+                size: Optional[tuple[float, float]] = None, col_rotation: int = 90,
+                vmax: Optional[float] = 1.0) -> Path:
+    """A (len(rows), len(cols)) matrix of values >= 0 as a labelled heatmap, written atomically.
+
+    The colour scale runs from 0 to ``vmax`` (None: the largest value, so faint patterns show;
+    the colour bar gives the values)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=size or (max(5.0, 0.38 * len(cols) + 2), max(4.5, 0.34 * len(rows) + 2)),
+                           dpi=120)
+    image = ax.imshow(values, cmap=cmap, vmin=0, vmax=vmax, aspect="auto")
+    ax.set_xticks(range(len(cols)), cols, rotation=col_rotation, ha="right" if col_rotation % 90 else "center",
+                  fontsize=8)
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=colorbar)
+    fig.tight_layout()
+    return save_figure(fig, path)

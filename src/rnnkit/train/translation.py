@@ -153,15 +153,22 @@ def _copied(source: list[str], weights: Tensor) -> str:
     return source[best] if best < len(source) else Vocab.SPECIALS[Vocab.UNK]
 
 
-def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict:
-    """sacreBLEU corpus BLEU (cased and lowercased) and chrF, with their signatures."""
+def sacrebleu_metrics():
+    """sacreBLEU's ``BLEU`` and ``CHRF`` classes, or a one-line error saying how to install them."""
     try:
         from sacrebleu.metrics import BLEU, CHRF
     except ImportError:
         raise ValueError("scoring translations needs the sacrebleu package: "
                          "pip install 'rnnkit[translate]'") from None
+    return BLEU, CHRF
+
+
+def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict:
+    """sacreBLEU corpus BLEU (cased and lowercased) and chrF, with their signatures."""
+    BLEU, CHRF = sacrebleu_metrics()
     refs = [list(references)]
-    cased, lower, chrf = BLEU(), BLEU(lowercase=True), CHRF()
+    # force: text normalised like the tutorial's is tokenised on purpose (the references are too)
+    cased, lower, chrf = BLEU(force=True), BLEU(lowercase=True, force=True), CHRF()
     bleu, bleu_lc, chrf_score = (cased.corpus_score(list(hypotheses), refs),
                                  lower.corpus_score(list(hypotheses), refs),
                                  chrf.corpus_score(list(hypotheses), refs))
@@ -175,22 +182,13 @@ def plot_attention(translation: Translation, path, title: str = "") -> None:
     """Heatmap of one sentence's attention (output tokens by rows, source tokens by columns)."""
     if translation.attention is None:
         raise ValueError("this model has no attention (--attention none); there is nothing to plot")
-    from .plots import pyplot, save_figure
-    plt = pyplot()
+    from .plots import plot_matrix
     weights = translation.attention.double().numpy()
     rows = [_shown(t) for t in translation.tokens] + ["<eos>"] * (weights.shape[0] - len(translation.tokens))
     cols = [_shown(t) for t in translation.source] + ["<eos>"]
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.45 * len(cols) + 1.5), max(3.0, 0.4 * len(rows) + 1.2)), dpi=120)
-    image = ax.imshow(weights, cmap="Greys", vmin=0, vmax=1, aspect="auto")
-    ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right", fontsize=9)
-    ax.set_yticks(range(len(rows)), rows, fontsize=9)
-    ax.set_xlabel("source")
-    ax.set_ylabel("output")
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
-    fig.tight_layout()
-    save_figure(fig, path)
+    plot_matrix(weights, rows, cols, path, title=title, xlabel="source", ylabel="output", colorbar="attention weight",
+                cmap="Blues", vmax=None, size=(max(4.0, 0.45 * len(cols) + 1.5), max(3.0, 0.4 * len(rows) + 1.2)),
+                col_rotation=60)
 
 
 def _shown(token: str) -> str:
