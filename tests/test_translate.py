@@ -1,5 +1,6 @@
 """The translate recipe through the CLI: it learns the fixture, eval writes hypotheses beside the
 scores, the translate command keeps order and empty lines, and each bad input gets its one-line error."""
+import io
 import json
 import shutil
 from pathlib import Path
@@ -13,6 +14,10 @@ FIXTURES = Path(__file__).parent / "fixtures" / "translate"
 SMALL = ("--embedding-dim", "32", "--hidden-size", "64", "--encoder-layers", "1", "--batch-size", "16",
          "--max-minutes", "0", "--warmup-steps", "0", "--lr", "0.01", "--dropout", "0.1",
          "--no-eval-each-epoch", "--quiet", "--threads", "1")
+
+
+def stdin(data: bytes):
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
 
 
 def train(run: Path, *extra: str, steps: int = 250) -> int:
@@ -39,15 +44,31 @@ def test_learns_the_fixture_and_reports_both_searches(luong):
 
 
 @pytest.mark.parametrize("attention", ["bahdanau", "none"])
-def test_other_decoders_learn_too(tmp_path, attention):
+def test_other_decoders_learn_too(tmp_path, attention, capsys):
     assert train(tmp_path / attention, "--attention", attention, "--cell", "gru") == 0
     bleu = json.loads((tmp_path / attention / "report_test.json").read_text())[0]["bleu"]
     assert bleu > (70 if attention == "bahdanau" else 30)
+    if attention == "none":  # nothing to plot: said before any translation is printed
+        capsys.readouterr()
+        assert main(["translate", str(tmp_path / attention), "Der Hund läuft.", "--attention-plot",
+                     str(tmp_path / "a.png")]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and "trained with --attention none" in captured.err
+        assert not (tmp_path / "a.png").exists()
+
+
+def test_bad_stdin_is_one_line(luong, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", stdin(b""))
+    assert main(["translate", str(luong)]) == 2
+    assert "no input: give sentences as arguments" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", stdin(b"Der Hund\n\xff\xfe Mann\n"))
+    assert main(["translate", str(luong)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "stdin: not valid UTF-8 at byte offset 9" in captured.err
 
 
 def test_translate_keeps_order_and_empty_lines_and_counts_unknown_words(luong, capsys, monkeypatch):
-    import io
-    monkeypatch.setattr("sys.stdin", io.StringIO("Der rote Hund läuft.\n\n   \nDer Elefant XYZ schläft.\n"))
+    monkeypatch.setattr("sys.stdin", stdin("Der rote Hund läuft.\n\n   \nDer Elefant XYZ schläft.\n".encode()))
     assert main(["translate", str(luong), "--verbose"]) == 0
     captured = capsys.readouterr()
     lines = captured.out.split("\n")
@@ -82,6 +103,11 @@ def test_eval_writes_hypotheses_beside_the_scores(luong, capsys):
     assert out.startswith("valid: BLEU ") and "hypotheses:" in out
     scores = json.loads((luong / "eval_valid_beam3.json").read_text())
     assert scores["sentences"] == 30 and len((luong / "eval_valid_beam3.txt").read_text().splitlines()) == 30
+    assert scores["replace_unk"] is False and scores["references"] == "raw"
+    assert main(["eval", str(luong), "--split", "valid", "--beam", "3", "--length-penalty", "0.6",
+                 "--replace-unk"]) == 0  # other options: other files, the first kept
+    assert json.loads((luong / "eval_valid_beam3_lp0.6_unk.json").read_text())["replace_unk"] is True
+    assert json.loads((luong / "eval_valid_beam3.json").read_text()) == scores
 
 
 def test_tsv_pairs_with_tutorial_normalisation_subwords_and_skipped_lines(tmp_path, capsys):
@@ -100,6 +126,9 @@ def test_tsv_pairs_with_tutorial_normalisation_subwords_and_skipped_lines(tmp_pa
     assert model.meta["src_tokenizer"]["kind"] == "sentencepiece"
     assert sum(len(v) for v in model.meta["split_lines"].values()) == 12  # 60 pairs: 10% + 10%
     assert main(["eval", str(run), "--split", "test"]) == 0
+    assert "references: normalised like the training text" in capsys.readouterr().out
+    assert main(["eval", str(run), "--split", "test", "--data-dir", str(tmp_path)]) == 2
+    assert "--data-dir applies only to runs on a named data set" in capsys.readouterr().err
 
 
 def test_different_line_counts_name_both_files(tmp_path, capsys):

@@ -47,8 +47,9 @@ def preparer(config: Any) -> Callable[[str], str]:
 def locate(config: Any) -> Path:
     """The folder or TSV file that ``dataset`` names."""
     path = Path(config.dataset)
-    if config.dataset in NAMED and not path.exists():
-        path = default_data_dir(config.data_dir or None) / NAMED[config.dataset]
+    if config.dataset in NAMED:  # the data folder's copy first; a local folder of that name only without one
+        named = default_data_dir(config.data_dir or None) / NAMED[config.dataset]
+        path = named if named.exists() or not path.exists() else path
     if not path.exists():
         raise ValueError(f"--dataset {config.dataset}: no such folder or file ({path}); expected "
                          f"multi30k, eng-fra, a folder of parallel files or a TSV of pairs "

@@ -35,6 +35,17 @@ def read_text(path: str | Path) -> str:
                          f"(bytes {bad}: {err.reason})") from None
 
 
+def stdin_lines() -> list[str]:
+    """Lines of standard input decoded as UTF-8; ValueError naming the byte offset otherwise."""
+    import sys
+    raw = sys.stdin.buffer.read()
+    try:
+        return raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise ValueError(f"stdin: not valid UTF-8 at byte offset {err.start} "
+                         f"(bytes {raw[err.start:err.start + 4].hex(' ')}: {err.reason})") from None
+
+
 def bundled_text(name: str = "tinyshakespeare") -> str:
     """The text of a corpus shipped inside the package (see ``BUNDLED``)."""
     if name not in BUNDLED:

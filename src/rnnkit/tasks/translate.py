@@ -18,7 +18,9 @@ from typing import Optional
 import torch
 
 from rnnkit.data.batches import collate_pairs
-from rnnkit.data.bitext import load_bitext, preparer
+from rnnkit.data.bitext import NAMED, load_bitext, preparer
+from rnnkit.data.parallel import normalize_space
+from rnnkit.data.text import stdin_lines
 from rnnkit.data.subword import RegexTokenizer, SentencePieceTokenizer, Vocab, tokenizer_from_json
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.train import checkpoint as ckpt
@@ -196,6 +198,9 @@ class TrainedTranslator(TrainedModel):
         hypotheses and the scores go beside the checkpoint (``eval_{split}_beam{K}.txt/json``)."""
         data = self.sections["data"]
         if data_dir is not None:
+            if data.dataset not in NAMED:
+                raise ValueError(f"--data-dir applies only to runs on a named data set ({', '.join(NAMED)}); "
+                                 f"this run read {data.dataset}")
             data = dataclasses.replace(data, data_dir=data_dir)
         pairs = load_bitext(data, self.sections["train"].seed, self.meta.get("split_lines")).splits[split]
         options = SearchOptions(beam=beam, length_penalty=length_penalty, max_ratio=max_ratio,
@@ -207,8 +212,12 @@ class TrainedTranslator(TrainedModel):
         result = {"split": split, "sentences": len(pairs), "beam": beam, "length_penalty": length_penalty,
                   **corpus_scores(hyps, [p.tgt for p in pairs]), "ppl": float(torch.tensor(loss["loss"]).exp()),
                   "unknown_source_tokens": unknown, "source_tokens": sum(len(t.source) for t in translations)}
+        result.update(max_ratio=max_ratio, replace_unk=replace_unk,
+                      references="raw" if preparer(data) is normalize_space else "normalised like training")
         if write and self.run_dir is not None:
-            stem = self.run_dir / f"eval_{split}_beam{beam}"
+            extra = (f"_lp{length_penalty:g}" if length_penalty != 1.0 else "") + \
+                (f"_ratio{max_ratio:g}" if max_ratio != 2.0 else "") + ("_unk" if replace_unk else "")
+            stem = self.run_dir / f"eval_{split}_beam{beam}{extra}"
             ckpt.atomic_write_text(f"{stem}.txt", "".join(h + "\n" for h in hyps))
             ckpt.atomic_write_text(f"{stem}.json", json.dumps(result, indent=1) + "\n")
             result["hypotheses"] = f"{stem}.txt"
@@ -222,18 +231,30 @@ class TrainedTranslator(TrainedModel):
                  f"{result['source_tokens']:,}",
                  f"  {result['signature_bleu']}", f"  {result['signature_bleu_lowercased']}",
                  f"  {result['signature_chrf']}"]
+        if result.get("references", "raw") != "raw":
+            lines.append("  references: normalised like the training text (lowercasing, accents, punctuation "
+                         "as configured), so scores are on that form")
         if "hypotheses" in result:
             lines.append(f"hypotheses: {result['hypotheses']}")
         return "\n".join(lines)
 
 
 def _translate(model: TrainedTranslator, args) -> int:
-    lines = list(args.text) if args.text else sys.stdin.read().splitlines()
+    lines = list(args.text) if args.text else stdin_lines()
+    if not lines:
+        raise ValueError("no input: give sentences as arguments or one per line on stdin")
     options = SearchOptions(beam=args.beam, length_penalty=args.length_penalty, max_ratio=args.max_ratio,
                             replace_unk=args.replace_unk)
-    if args.attention_plot and not Path(args.attention_plot).resolve().parent.is_dir():
-        raise ValueError(f"--attention-plot {args.attention_plot}: the folder "
-                         f"{Path(args.attention_plot).parent} does not exist")
+    options.check()
+    if args.attention_plot:  # everything that would stop the plot is checked before translating
+        if not Path(args.attention_plot).resolve().parent.is_dir():
+            raise ValueError(f"--attention-plot {args.attention_plot}: the folder "
+                             f"{Path(args.attention_plot).parent} does not exist")
+        if model.model.attention is None:
+            raise ValueError("--attention-plot: this model was trained with --attention none; "
+                             "it has no attention to plot")
+        if not any(line.strip() for line in lines):
+            raise ValueError("--attention-plot: every input line is empty; nothing to plot")
     translations = model.translator.translate(lines, options)
     sys.stdout.write("".join(t.text + "\n" for t in translations))
     if args.verbose:
@@ -242,9 +263,7 @@ def _translate(model: TrainedTranslator, args) -> int:
         print(f"{sum(unknown.values()):,} source tokens outside the vocabulary" + (f": {shown}" if shown else ""),
               file=sys.stderr)
     if args.attention_plot:
-        first = next((t for t in translations if t.source), None)
-        if first is None:
-            raise ValueError("--attention-plot: every input line is empty; nothing to plot")
+        first = next(t for t in translations if t.source)
         plot_attention(first, args.attention_plot, f"{model.translator.src_tokenizer.detokenize(first.source)}")
         print(f"attention plot: {args.attention_plot}", file=sys.stderr)
     return 0

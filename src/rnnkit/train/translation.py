@@ -23,7 +23,8 @@ from .supervised import SupervisedObjective, evaluating
 
 def pair_loss(model, batch, reduction: str = "mean", label_smoothing: float = 0.0,
               teacher_forcing: float = 1.0) -> tuple[Tensor, int]:
-    """Cross-entropy of every real target token (padding ignored); (loss, target tokens)."""
+    """Cross-entropy of every real target token: logits (N, T, V) against batch.tgt_out (N, T),
+    padding ignored; returns (loss, number of non-padding target tokens)."""
     device = next(model.parameters()).device
     logits = model(batch.src.to(device), batch.src_lengths, batch.tgt_in.to(device), teacher_forcing)
     gold = batch.tgt_out.to(device)
@@ -144,7 +145,8 @@ class Translator:
             tokens = [_copied(source, attention[t]) if tok == Vocab.SPECIALS[Vocab.UNK] else tok
                       for t, tok in enumerate(tokens)]
         text = self.tgt_tokenizer.detokenize(tokens)
-        return Translation(text, source, tokens, attention, self.src_vocab.unknown(source), hyp.score)
+        unknown = [t for t in source if t not in self.src_vocab.index]  # every occurrence
+        return Translation(text, source, tokens, attention, unknown, hyp.score)
 
 
 def _copied(source: list[str], weights: Tensor) -> str:
