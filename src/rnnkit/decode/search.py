@@ -23,40 +23,16 @@ hypothesis. ``length_penalty=0`` ranks by the raw sum of log-probabilities.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import torch
 from torch import Tensor
 
+from .hypotheses import Hypothesis, collect_finished, collect_live, extend_history, rank_hypotheses
+
+#: ``constrain(log_probs (R, V), history (R, T)) -> log_probs (R, V)``: e.g. n-gram blocking
+Constrain = Callable[[Tensor, Tensor], Tensor]
 StepFn = Callable[[Tensor, Any, Any], tuple[Tensor, Any, Optional[Tensor]]]
-
-
-@dataclass
-class Hypothesis:
-    """One decoded output.
-
-    Attributes:
-        tokens: output ids, without ``sos`` and without the final ``eos``.
-        score: sum of the log-probabilities of ``tokens`` (and of ``eos`` when finished).
-        attention: (T, S) attention weights of each step, T = ``len(tokens) + 1`` when
-            finished (the ``eos`` step included), else ``len(tokens)``; None when the
-            step function gives no attention.
-        finished: True when it ended with ``eos``, False when cut by the length limit.
-    """
-    tokens: list[int]
-    score: float
-    attention: Optional[Tensor]
-    finished: bool
-
-    @property
-    def length(self) -> int:
-        """Number of emitted tokens, counting the final ``eos`` of a finished hypothesis."""
-        return len(self.tokens) + int(self.finished)
-
-    def normalised_score(self, length_penalty: float = 1.0) -> float:
-        """``score / max(1, length) ** length_penalty`` (0 = the raw score)."""
-        return self.score / max(1, self.length) ** length_penalty
 
 
 def map_state(fn: Callable[[Tensor], Tensor], state: Any) -> Any:
@@ -99,27 +75,13 @@ def _check_lengths(max_lengths: Tensor, batch_size: int, device: torch.device) -
     return max_lengths.to(device=device, dtype=torch.long)
 
 
-def _extend(history: Optional[Tensor], rows: Optional[Tensor], new: Optional[Tensor]) -> Optional[Tensor]:
-    """Reorder ``history`` (R, T, ...) by ``rows`` (None = keep), then append ``new`` (R, ...) at T.
-
-    ``new`` is already in the new row order; a None ``history`` starts one from ``new``.
-    """
-    if new is None:
-        return None
-    if history is None:
-        return new.unsqueeze(1)
-    if rows is not None:
-        history = history.index_select(0, rows)
-    return torch.cat([history, new.unsqueeze(1)], dim=1)
-
-
 def _empty(max_lengths: Tensor) -> dict[int, Hypothesis]:
     """The empty unfinished hypothesis of every sentence allowed no step."""
     return {b: Hypothesis([], 0.0, None, False) for b in (max_lengths <= 0).nonzero().flatten().tolist()}
 
 
 def greedy_search(step: StepFn, state: Any, context: Any, batch_size: int, sos: int, eos: int,
-                  max_lengths: Tensor) -> list[Hypothesis]:
+                  max_lengths: Tensor, constrain: Optional[Constrain] = None) -> list[Hypothesis]:
     """Decode B sentences together, taking the most probable token at each step.
 
     Args:
@@ -128,6 +90,8 @@ def greedy_search(step: StepFn, state: Any, context: Any, batch_size: int, sos: 
         batch_size: B.
         sos, eos: start and end ids; ``sos`` is fed first.
         max_lengths: (B,) the most steps of each sentence (see the module's length rule).
+        constrain: optional ``constrain(log_probs (R, V), history (R, T)) -> log_probs``
+            applied before each choice, e.g. :func:`rnnkit.decode.no_repeat_ngram`.
 
     Returns:
         One hypothesis per sentence, in input order. Done sentences leave the batch.
@@ -144,10 +108,13 @@ def greedy_search(step: StepFn, state: Any, context: Any, batch_size: int, sos: 
     steps = 0
     while len(alive):
         log_probs, state, attention = step(tokens, state, context)
+        if constrain is not None:
+            past = history if history is not None else tokens.new_empty((len(tokens), 0))
+            log_probs = constrain(log_probs, past)
         best, tokens = log_probs.max(dim=-1)
         scores = best if scores is None else scores + best
-        history = _extend(history, None, tokens)  # (R, steps)
-        attention_history = _extend(attention_history, None, attention)  # (R, steps, S)
+        history = extend_history(history, None, tokens)  # (R, steps)
+        attention_history = extend_history(attention_history, None, attention)  # (R, steps, S)
         steps += 1
         ended = tokens == eos
         done = ended | (limit <= steps)
@@ -173,51 +140,9 @@ def _check_beam(beam: int, n_best: int) -> None:
         raise ValueError(f"n_best: expected 1 <= n_best <= beam ({beam}), got {n_best}")
 
 
-def _collect_finished(found: list[list[Hypothesis]], take: Tensor, sentences: Tensor, values: Tensor,
-                      rows: Tensor, history: Tensor, attention_history: Optional[Tensor],
-                      attention: Optional[Tensor], beam: int) -> None:
-    """Turn the ``eos`` candidates marked in ``take`` (A, C) into finished hypotheses.
-
-    ``values`` (A, C) are the candidate scores and ``rows`` (A, C) their parent rows;
-    ``history`` (A*beam, T) and ``attention_history`` (A*beam, T, S) are the parents'
-    pasts and ``attention`` (A*beam, S) this step's. A sentence takes candidates in rank
-    order until it has ``beam`` finished hypotheses.
-    """
-    slots, ranks = take.nonzero(as_tuple=True)  # row-major: by sentence, then by rank
-    parents = rows[slots, ranks]
-    weights = None
-    if attention is not None:
-        weights = _extend(attention_history.index_select(0, parents), None, attention.index_select(0, parents))
-    for i, (b, ids, score) in enumerate(zip(sentences[slots].tolist(), history[parents].tolist(),
-                                            values[slots, ranks].tolist())):
-        if len(found[b]) < beam:
-            found[b].append(Hypothesis(ids, score, None if weights is None else weights[i], True))
-
-
-def _collect_live(found: list[list[Hypothesis]], cut: Tensor, sentences: Tensor, scores: Tensor,
-                  history: Tensor, attention_history: Optional[Tensor], beam: int) -> None:
-    """Turn the live beams (finite score) of the sentences marked in ``cut`` (A,) into unfinished hypotheses.
-
-    ``scores`` is (A, beam); ``history`` (A*beam, T) and ``attention_history`` (A*beam, T, S).
-    """
-    live = cut.unsqueeze(1) & torch.isfinite(scores)  # (A, beam)
-    slots, beams = live.nonzero(as_tuple=True)
-    rows = slots * beam + beams
-    weights = None if attention_history is None else attention_history[rows]
-    for i, (b, ids, score) in enumerate(zip(sentences[slots].tolist(), history[rows].tolist(),
-                                            scores[slots, beams].tolist())):
-        found[b].append(Hypothesis(ids, score, None if weights is None else weights[i], False))
-
-
-def _rank(hypotheses: list[Hypothesis], length_penalty: float, n_best: int) -> list[Hypothesis]:
-    """The ``n_best`` best: finished first, then by normalised score, best first."""
-    order = sorted(hypotheses, key=lambda h: (not h.finished, -h.normalised_score(length_penalty)))
-    return order[:n_best]
-
-
 def beam_search(step: StepFn, state: Any, context: Any, batch_size: int, sos: int, eos: int,
                 max_lengths: Tensor, beam: int = 5, length_penalty: float = 1.0,
-                n_best: int = 1) -> list[list[Hypothesis]]:
+                n_best: int = 1, constrain: Optional[Constrain] = None) -> list[list[Hypothesis]]:
     """Decode B sentences together with ``beam`` hypotheses each.
 
     Rows are sentence-major, A*beam for the A sentences still decoding (rows
@@ -235,6 +160,7 @@ def beam_search(step: StepFn, state: Any, context: Any, batch_size: int, sos: in
         beam: hypotheses kept per sentence. Default: 5.
         length_penalty: exponent of the length normalisation. Default: 1.0.
         n_best: hypotheses returned per sentence (<= beam). Default: 1.
+        constrain: as in :func:`greedy_search`, on each beam's own history.
 
     Returns:
         Per sentence, in input order, up to ``n_best`` hypotheses, best first.
@@ -256,6 +182,8 @@ def beam_search(step: StepFn, state: Any, context: Any, batch_size: int, sos: in
     steps = 0
     while len(sentences):
         log_probs, state, attention = step(tokens, state, context)
+        if constrain is not None:
+            log_probs = constrain(log_probs, history)
         n, vocab = len(sentences), log_probs.shape[-1]
         if vocab < 2:
             raise ValueError(f"beam_search: expected log_probs over at least 2 tokens, got {vocab}")
@@ -274,21 +202,21 @@ def beam_search(step: StepFn, state: Any, context: Any, batch_size: int, sos: in
         take = is_eos & torch.isfinite(values)
         take[:, beam:] = False
         if bool(take.any()):
-            _collect_finished(found, take, sentences, values, parents, history, attention_history, attention, beam)
+            collect_finished(found, take, sentences, values, parents, history, attention_history, attention, beam)
             count = torch.clamp(count + take.sum(dim=1), max=beam)
         # best `beam` non-eos candidates in rank order (ranks are distinct, so argsort is exact)
         rank = torch.arange(2 * beam, device=device) + is_eos.long() * (2 * beam)
         chosen = rank.argsort(dim=1)[:, :beam]  # (A, beam)
         scores, tokens = values.gather(1, chosen), token.gather(1, chosen).flatten()
         rows = parents.gather(1, chosen).flatten()  # (A*beam,)
-        history = _extend(history, rows, tokens)  # (A*beam, steps)
+        history = extend_history(history, rows, tokens)  # (A*beam, steps)
         if attention is not None:
             attention = attention.index_select(0, rows)
-        attention_history = _extend(attention_history, rows, attention)  # (A*beam, steps, S)
+        attention_history = extend_history(attention_history, rows, attention)  # (A*beam, steps, S)
         done = (count >= beam) | (limit <= steps)
         cut = done & (count < beam)
         if bool(cut.any()):
-            _collect_live(found, cut, sentences, scores, history, attention_history, beam)
+            collect_live(found, cut, sentences, scores, history, attention_history, beam)
         if bool(done.any()):
             keep = (~done).nonzero().flatten()
             beams = (keep.unsqueeze(1) * beam + torch.arange(beam, device=device)).flatten()
@@ -297,4 +225,4 @@ def beam_search(step: StepFn, state: Any, context: Any, batch_size: int, sos: in
             tokens, history = tokens[beams], history[beams]
             attention_history = None if attention_history is None else attention_history[beams]
         state = _select(state, rows)  # reorder by parent and drop done sentences in one pass
-    return [_rank(hypotheses, length_penalty, n_best) for hypotheses in found]
+    return [rank_hypotheses(hypotheses, length_penalty, n_best) for hypotheses in found]
