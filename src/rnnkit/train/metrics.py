@@ -1,6 +1,7 @@
-"""Classification metrics: confusion matrix, per-class precision/recall/F1, accuracy, macro-F1."""
+"""Metrics: confusion matrix, per-class precision/recall/F1, accuracy, macro-F1; distinct-n and a unigram baseline for generated text."""
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -90,3 +91,29 @@ def plot_confusion(confusion: Tensor, names: Sequence[str], path, title: str = "
     size = max(5.0, 0.38 * len(names) + 2)
     plot_matrix(rates.numpy(), list(names), list(names), path, title=title, xlabel="predicted", ylabel="true",
                 colorbar="fraction of the true class", size=(size, size * 0.9))
+
+
+def distinct_n(sequences: Sequence[Sequence[str]], n: int) -> float:
+    """distinct-n (Li et al., 2016): distinct n-grams / all n-grams over the generated ``sequences``
+    (0.0 when there is none)."""
+    if n < 1:
+        raise ValueError(f"distinct_n: expected n >= 1, got {n}")
+    grams = [tuple(seq[i:i + n]) for seq in sequences for i in range(len(seq) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def unigram_perplexity(train: Sequence[Sequence[str]], test: Sequence[Sequence[str]], end: str = "</s>") -> float:
+    """Per-token perplexity of ``test`` under an add-one unigram model of ``train``; each sequence
+    ends with ``end`` (counted as a token, as a decoder's ``<eos>`` is), and every test token the
+    training sequences lack shares one unknown slot."""
+    from collections import Counter
+    counts = Counter(token for seq in train for token in [*seq, end])
+    total, vocab = sum(counts.values()), len(counts) + 1  # + the unknown slot
+    nll, tokens = 0.0, 0
+    for seq in test:
+        for token in [*seq, end]:
+            nll -= math.log((counts.get(token, 0) + 1) / (total + vocab))
+            tokens += 1
+    if not tokens:
+        raise ValueError("unigram_perplexity: the test sequences are empty")
+    return math.exp(nll / tokens)
