@@ -1,4 +1,5 @@
-"""Metrics: confusion matrix, per-class precision/recall/F1, accuracy, macro-F1; distinct-n and a unigram baseline for generated text."""
+"""Metrics: confusion matrix, per-class precision/recall/F1, accuracy, macro-F1; for generated
+text, distinct-n and a unigram-perplexity baseline."""
 from __future__ import annotations
 
 import math
