@@ -88,3 +88,21 @@ def test_repetition_penalty_divides_seen_probabilities_and_renormalises():
 def test_bad_constraint_arguments(make, value, message):
     with pytest.raises(ValueError, match=message):
         make(value)
+
+
+def test_greedy_search_with_a_sampling_pick_is_seeded_and_scored():
+    from rnnkit.decode import sample_token
+    state = torch.zeros(4, 1, dtype=torch.float64)
+
+    def run(seed):
+        g = torch.Generator().manual_seed(seed)
+        pick = lambda lp: sample_token(lp, temperature=1.5, generator=g)  # noqa: E731
+        return greedy_search(step, state, state, 4, SOS, EOS, torch.full((4,), 9), pick=pick)
+    first, again, other = run(0), run(0), run(1)
+    assert [h.tokens for h in first] == [h.tokens for h in again]
+    assert [h.tokens for h in first] != [h.tokens for h in other]
+    for h in first:  # the score is the log-probability of what was drawn
+        prev, total = [SOS] + h.tokens, 0.0
+        for a, b in zip(prev, h.tokens + ([EOS] if h.finished else [])):
+            total += float(TABLE[a, b])
+        assert h.score == pytest.approx(total)

@@ -81,7 +81,8 @@ def _empty(max_lengths: Tensor) -> dict[int, Hypothesis]:
 
 
 def greedy_search(step: StepFn, state: Any, context: Any, batch_size: int, sos: int, eos: int,
-                  max_lengths: Tensor, constrain: Optional[Constrain] = None) -> list[Hypothesis]:
+                  max_lengths: Tensor, constrain: Optional[Constrain] = None,
+                  pick: Optional[Callable[[Tensor], Tensor]] = None) -> list[Hypothesis]:
     """Decode B sentences together, taking the most probable token at each step.
 
     Args:
@@ -92,6 +93,8 @@ def greedy_search(step: StepFn, state: Any, context: Any, batch_size: int, sos: 
         max_lengths: (B,) the most steps of each sentence (see the module's length rule).
         constrain: optional ``constrain(log_probs (R, V), history (R, T)) -> log_probs``
             applied before each choice, e.g. :func:`rnnkit.decode.no_repeat_ngram`.
+        pick: optional ``pick(log_probs (R, V)) -> ids (R,)`` instead of the argmax, e.g.
+            :func:`rnnkit.decode.sample_token` with a temperature (sampled replies).
 
     Returns:
         One hypothesis per sentence, in input order. Done sentences leave the batch.
@@ -111,7 +114,11 @@ def greedy_search(step: StepFn, state: Any, context: Any, batch_size: int, sos: 
         if constrain is not None:
             past = history if history is not None else tokens.new_empty((len(tokens), 0))
             log_probs = constrain(log_probs, past)
-        best, tokens = log_probs.max(dim=-1)
+        if pick is None:
+            best, tokens = log_probs.max(dim=-1)
+        else:
+            tokens = pick(log_probs)
+            best = log_probs.gather(1, tokens.unsqueeze(1)).squeeze(1)
         scores = best if scores is None else scores + best
         history = extend_history(history, None, tokens)  # (R, steps)
         attention_history = extend_history(attention_history, None, attention)  # (R, steps, S)

@@ -21,15 +21,15 @@ from rnnkit.data.batches import collate_pairs
 from rnnkit.data.bitext import NAMED, load_bitext, preparer
 from rnnkit.data.parallel import normalize_space
 from rnnkit.data.text import stdin_lines
-from rnnkit.data.subword import RegexTokenizer, SentencePieceTokenizer, Vocab, tokenizer_from_json
+from rnnkit.data.subword import Vocab
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.config import PATH, bound, finite_float, only_with, positive_int
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg
 from rnnkit.train.supervised import mean_loss
-from rnnkit.train.translation import (PairObjective, SearchOptions, Translator, corpus_scores, pair_loss,
-                                      plot_attention, sacrebleu_metrics)
+from rnnkit.train.pairs import PairLossConfig, build_pairs, pair_example, translator_from_meta
+from rnnkit.train.translation import SearchOptions, corpus_scores, pair_loss, plot_attention, sacrebleu_metrics
 
 SPLITS = ("train", "valid", "test")
 
@@ -82,23 +82,9 @@ class TranslateDataConfig:
             raise ValueError(f"src and tgt: expected two different languages, got {self.src!r} twice")
 
 
-@dataclass
-class TranslateLossConfig:
-    """Training signal: label smoothing, teacher forcing (linear from the first ratio to the final).
-
-    Attributes:
-        label_smoothing: mass spread over the other tokens (0 = plain cross-entropy).
-        teacher_forcing: probability of reading the gold previous token at the start.
-        teacher_forcing_final: the same at the end of the run (negative = as at the start).
-    """
-    label_smoothing: float = field(default=0.1, metadata=bound(0, 1))
-    teacher_forcing: float = field(default=1.0, metadata=bound(0, 1))
-    teacher_forcing_final: float = field(default=-1.0, metadata=bound(-1, 1))
-
-
 def defaults():
     return {"data": TranslateDataConfig(), "model": Seq2SeqConfig(embedding_dim=512, tie_embeddings=True),
-            "loss": TranslateLossConfig(),
+            "loss": PairLossConfig(),
             "train": TrainConfig(optimizer="adam", lr=2e-3, schedule="cosine", max_steps=0, max_minutes=55.0,
                                  anneal_by_time=True, warmup_steps=200, final_lr_ratio=0.02, eval_every=0,
                                  eval_each_epoch=True, grad_clip=1.0, monitor="bleu")}
@@ -121,60 +107,16 @@ HELP = {"dataset": "multi30k, eng-fra, a folder of {train,val,test}.LANG files o
         "teacher_forcing_final": "teacher-forcing ratio at the end of the run (-1 = as at the start)"}
 
 
-def make_tokenizer(data: TranslateDataConfig, sentences: list[str], seed: int):
-    """The run's tokenizer for one side, trained on ``sentences`` when it is a subword model."""
-    if data.tokenizer == "regex":
-        return RegexTokenizer()
-    return SentencePieceTokenizer.train(sentences, data.vocab_size, data.tokenizer, seed=seed)
-
-
 def build(sections, resume_meta: Optional[dict]) -> Built:
     """Model, objective and checkpoint metadata of a translation run."""
     data: TranslateDataConfig = sections["data"]
-    seed = sections["train"].seed
     sacrebleu_metrics()  # validation scores BLEU: fail now, not after the first pass
-    corpus = load_bitext(data, seed, (resume_meta or {}).get("split_lines"))
-    train, valid = corpus.splits["train"], corpus.splits["valid"]
-    if resume_meta is not None:
-        tokenizers = [tokenizer_from_json(resume_meta[k]) for k in ("src_tokenizer", "tgt_tokenizer")]
-    else:
-        tokenizers = [make_tokenizer(data, [getattr(p, side) for p in train], seed) for side in ("src", "tgt")]
-    tokens = {side: [tok.tokenize(getattr(p, side)) for p in train] for side, tok in zip(("src", "tgt"), tokenizers)}
-    min_freq = data.min_freq if data.tokenizer == "regex" else 1
-    vocabs = [Vocab.build(tokens[side], min_freq) for side in ("src", "tgt")]
-    if resume_meta is not None and [v.to_json() for v in vocabs] != [resume_meta["src_vocab"], resume_meta["tgt_vocab"]]:
-        raise ValueError(f"{corpus.origin}: the training data changed since the run started; resume needs the same data")
-    print(f"translate: {corpus.origin}: {len(train):,} training pairs, {len(valid):,} valid, "
-          f"{len(corpus.splits['test']):,} test" + (f"; {corpus.skipped:,} bad lines skipped" if corpus.skipped else "")
-          + f"; vocabularies {len(vocabs[0]):,} {data.src} / {len(vocabs[1]):,} {data.tgt} ({data.tokenizer})",
-          file=sys.stderr)
-    model = Seq2Seq(len(vocabs[0]), len(vocabs[1]), sections["model"], sos=Vocab.SOS)
-    translator = Translator(model, preparer(data), *tokenizers, *vocabs)
-    encode = lambda pairs: [_example(translator, p) for p in pairs]  # noqa: E731
-    valid_examples = encode(valid)
-
-    def validate(model, examples) -> dict[str, float]:
-        loss = mean_loss(model, examples, collate_pairs, pair_loss)
-        hyps = [t.text for t in translator.translate([p.src for p in valid])]
-        return {"loss": loss["loss"], "ppl": float(torch.tensor(loss["loss"]).exp()),
-                "bleu": corpus_scores(hyps, [p.tgt for p in valid])["bleu"]}
-
-    lc = sections["loss"]
-    objective = PairObjective(encode(train), valid_examples, collate_pairs, pair_loss, length=lambda x: len(x[0]),
-                              batch_size=data.batch_size, seed=seed, evaluate=validate,
-                              metrics={"loss": "min", "ppl": "min", "bleu": "max"},
-                              label_smoothing=lc.label_smoothing, teacher_forcing=lc.teacher_forcing,
-                              teacher_forcing_final=None if lc.teacher_forcing_final < 0 else lc.teacher_forcing_final)
-    meta = {"src_tokenizer": tokenizers[0].to_json(), "tgt_tokenizer": tokenizers[1].to_json(),
-            "src_vocab": vocabs[0].to_json(), "tgt_vocab": vocabs[1].to_json(), "split_lines": corpus.split_lines,
-            "corpus": corpus.origin}
-    return Built(model, objective, meta)
-
-
-def _example(translator: Translator, pair) -> tuple[torch.Tensor, torch.Tensor]:
-    src = translator.source_ids(translator.src_tokenizer.tokenize(pair.src))
-    tgt = [Vocab.SOS] + translator.tgt_vocab.encode(translator.tgt_tokenizer.tokenize(pair.tgt)) + [Vocab.EOS]
-    return torch.tensor(src), torch.tensor(tgt)
+    corpus = load_bitext(data, sections["train"].seed, (resume_meta or {}).get("split_lines"))
+    if corpus.skipped:
+        print(f"translate: {corpus.skipped:,} bad lines skipped", file=sys.stderr)
+    built = build_pairs(sections, corpus.splits, corpus.origin, preparer(data), resume_meta, "translate", bleu=True)
+    built.meta["split_lines"] = corpus.split_lines
+    return built
 
 
 class TrainedTranslator(TrainedModel):
@@ -188,9 +130,7 @@ class TrainedTranslator(TrainedModel):
 
     def __init__(self, model, sections, meta: dict, path=None) -> None:
         super().__init__(model, sections, meta, path)
-        self.translator = Translator(model, preparer(sections["data"]), tokenizer_from_json(meta["src_tokenizer"]),
-                                     tokenizer_from_json(meta["tgt_tokenizer"]), Vocab.from_json(meta["src_vocab"]),
-                                     Vocab.from_json(meta["tgt_vocab"]))
+        self.translator = translator_from_meta(model, preparer(sections["data"]), meta)
 
     def evaluate(self, split: str = "test", beam: int = 1, length_penalty: float = 1.0, max_ratio: float = 2.0,
                  replace_unk: bool = False, data_dir: Optional[str] = None, write: bool = True) -> dict:
@@ -207,7 +147,7 @@ class TrainedTranslator(TrainedModel):
                                 replace_unk=replace_unk)
         translations = self.translator.translate([p.src for p in pairs], options)
         hyps = [t.text for t in translations]
-        loss = mean_loss(self.model, [_example(self.translator, p) for p in pairs], collate_pairs, pair_loss)
+        loss = mean_loss(self.model, [pair_example(self.translator, p) for p in pairs], collate_pairs, pair_loss)
         unknown = sum(len(t.unknown) for t in translations)
         result = {"split": split, "sentences": len(pairs), "beam": beam, "length_penalty": length_penalty,
                   **corpus_scores(hyps, [p.tgt for p in pairs]), "ppl": float(torch.tensor(loss["loss"]).exp()),
