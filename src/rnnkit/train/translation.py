@@ -16,7 +16,8 @@ import torch
 from torch import Tensor
 
 from rnnkit.data.subword import Vocab
-from rnnkit.decode import beam_search, greedy_search
+from rnnkit.decode import (beam_search, check_sampling, greedy_search, no_repeat_ngram, repetition_penalty,
+                           sample_token)
 
 from .supervised import SupervisedObjective, evaluating
 
@@ -69,21 +70,48 @@ class Translation:
 
 @dataclass
 class SearchOptions:
-    """``beam`` 1 is greedy; at most ``max_ratio`` * source length + ``max_extra`` tokens."""
+    """At most ``max_ratio`` * source length + ``max_extra`` tokens (ratio 0: a fixed cap).
+    ``beam`` 1 is greedy (or sampling with ``temperature`` > 0, ``top_k``, ``top_p``, seeded by
+    ``seed``); ``no_repeat_ngram``
+    n > 0 blocks repeated n-grams and ``repetition_penalty`` > 1 discourages emitted tokens."""
     beam: int = 1
     length_penalty: float = 1.0
     max_ratio: float = 2.0
     max_extra: int = 10
     replace_unk: bool = False
     batch_size: int = 64
+    temperature: float = 0.0
+    top_k: int = 0
+    top_p: float = 1.0
+    seed: Optional[int] = None
+    no_repeat_ngram: int = 0
+    repetition_penalty: float = 1.0
+
+    def constraint(self):
+        """The search's ``constrain`` for these options (None without any)."""
+        steps = ([no_repeat_ngram(self.no_repeat_ngram)] if self.no_repeat_ngram else []) + \
+            ([repetition_penalty(self.repetition_penalty)] if self.repetition_penalty != 1.0 else [])
+        if not steps:
+            return None
+
+        def constrain(log_probs: Tensor, history: Tensor) -> Tensor:
+            for step in steps:
+                log_probs = step(log_probs, history)
+            return log_probs
+        return constrain
 
     def check(self) -> None:
+        if self.temperature and self.beam > 1:
+            raise ValueError("--temperature samples one reply; it cannot be combined with --beam > 1")
+        check_sampling(self.temperature, self.top_k, self.top_p)
+        if self.no_repeat_ngram < 0 or self.repetition_penalty < 1 or not math.isfinite(self.repetition_penalty):
+            raise ValueError("--no-repeat-ngram must be >= 0 and --repetition-penalty >= 1")
         if self.beam < 1:
             raise ValueError(f"--beam: expected >= 1, got {self.beam}")
         if self.length_penalty < 0 or not math.isfinite(self.length_penalty):
             raise ValueError(f"--length-penalty: expected a number >= 0, got {self.length_penalty}")
-        if self.max_ratio <= 0 or self.max_extra < 0:
-            raise ValueError("--max-ratio must be > 0 and --max-extra >= 0")
+        if self.max_ratio < 0 or self.max_extra < 0 or not math.isfinite(self.max_ratio):
+            raise ValueError("--max-ratio and --max-extra must be >= 0")
         if self.batch_size < 1:
             raise ValueError(f"--batch-size: expected >= 1, got {self.batch_size}")
 
@@ -116,23 +144,32 @@ class Translator:
             if not toks:
                 out[i] = Translation("", [], [], None, [])
         order = sorted((i for i, t in enumerate(tokens) if t), key=lambda i: len(tokens[i]))
+        generator = None
+        if options.temperature and options.seed is not None:
+            generator = torch.Generator(next(self.model.parameters()).device).manual_seed(options.seed)
         with evaluating(self.model):
             for start in range(0, len(order), options.batch_size):
                 rows = order[start:start + options.batch_size]
-                for i, result in zip(rows, self._batch([tokens[i] for i in rows], options)):
+                for i, result in zip(rows, self._batch([tokens[i] for i in rows], options, generator)):
                     out[i] = result
         return out  # type: ignore[return-value]
 
-    def _batch(self, sources: list[list[str]], options: SearchOptions) -> list[Translation]:
+    def _batch(self, sources: list[list[str]], options: SearchOptions,
+               generator: Optional[torch.Generator] = None) -> list[Translation]:
         device = next(self.model.parameters()).device
         ids = [torch.tensor(self.source_ids(s)) for s in sources]
         lengths = torch.tensor([len(x) for x in ids])
         src = torch.nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=Vocab.PAD).to(device)
         max_lengths = (lengths.double() * options.max_ratio).ceil().long() + options.max_extra
         state, memory = self.model.start(src, lengths)
-        common = dict(batch_size=len(sources), sos=Vocab.SOS, eos=Vocab.EOS, max_lengths=max_lengths)
+        common = dict(batch_size=len(sources), sos=Vocab.SOS, eos=Vocab.EOS, max_lengths=max_lengths,
+                      constrain=options.constraint())
         if options.beam == 1:
-            best = greedy_search(self.model.step, state, memory, **common)
+            pick = None
+            if options.temperature:
+                pick = lambda lp: sample_token(lp, options.temperature, options.top_k, options.top_p,  # noqa: E731
+                                               generator)
+            best = greedy_search(self.model.step, state, memory, pick=pick, **common)
         else:
             best = [h[0] for h in beam_search(self.model.step, state, memory, beam=options.beam,
                                               length_penalty=options.length_penalty, **common)]

@@ -1,0 +1,253 @@
+"""Recipe: a seq2seq chatbot on dialogue pairs (bundled Tiny Shakespeare, Cornell Movie-Dialogs, any TSV).
+
+Train: ``rnnkit train chat`` (the bundled Shakespeare: each speech and the next one of the same
+conversation form a pair)
+Talk: ``rnnkit chat RUN`` (a ``> `` prompt on a terminal; one reply per stdin line otherwise)
+Evaluate: ``rnnkit eval RUN --split test`` (reference perplexity, distinct-1/2 and reply length for
+greedy, beam 5 and sampling, beside a unigram model and the most frequent reply)
+"""
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from rnnkit.data.batches import collate_pairs
+from rnnkit.data.bitext import preparer
+from rnnkit.data.dialogue import (conversation_pairs, read_cornell, read_pairs, shakespeare_conversations,
+                                  split_conversations)
+from rnnkit.data.parallel import Pair, split_indices
+from rnnkit.data.subword import Vocab
+from rnnkit.data.text import stdin_lines
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnkit.train import checkpoint as ckpt
+from rnnkit.train.config import PATH, bound, finite_float, only_with, positive_int
+from rnnkit.train.metrics import distinct_n, unigram_perplexity
+from rnnkit.train.options import TrainConfig
+from rnnkit.train.pairs import PairLossConfig, build_pairs, pair_example, translator_from_meta
+from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg, sampling_arguments
+from rnnkit.train.supervised import mean_loss
+from rnnkit.train.translation import SearchOptions, pair_loss
+
+SPLITS = ("train", "valid", "test")
+QUIT = ("q", "quit")
+MAX_REPLY = 25  # tokens
+
+
+@dataclass
+class ChatDataConfig:
+    """Dialogue pairs, normalised and trimmed like the PyTorch chatbot tutorial.
+
+    Attributes:
+        dataset: ``shakespeare`` (bundled), a Cornell Movie-Dialogs folder (``movie_lines.txt``,
+            ``movie_conversations.txt``) or a TSV of ``utterance<TAB>reply``.
+        lowercase, ascii_fold, tutorial_punctuation: the tutorial's normalisation.
+        max_length: words kept of each utterance and reply (longer ones are cut).
+        min_freq: words seen fewer times in training become ``<unk>`` (the tutorial trims at 3).
+        skip_bad_lines: skip (and count) malformed Cornell or TSV lines.
+        valid_fraction, test_fraction: the seeded split of conversations (of pairs for a TSV).
+        tokenizer, vocab_size: ``regex`` words, or ``bpe`` / ``unigram`` subwords.
+        batch_size: pairs per batch.
+    """
+    dataset: str = field(default="shakespeare", metadata=PATH)
+    lowercase: bool = True
+    ascii_fold: bool = True
+    tutorial_punctuation: bool = True
+    max_length: int = field(default=20, metadata=bound(1))
+    min_freq: int = field(default=3, metadata={**bound(1), **only_with("tokenizer", "regex")})
+    skip_bad_lines: bool = False
+    valid_fraction: float = field(default=0.05, metadata=bound(0, 0.5, open_low=True))
+    test_fraction: float = field(default=0.05, metadata=bound(0, 0.5, open_low=True))
+    tokenizer: str = "regex"
+    vocab_size: int = field(default=8000, metadata={**bound(16), **only_with("tokenizer", "bpe", "unigram")})
+    batch_size: int = field(default=64, metadata=bound(1))
+
+
+def defaults():
+    return {"data": ChatDataConfig(),
+            "model": Seq2SeqConfig(cell="gru", embedding_dim=256, hidden_size=512, encoder_layers=2, decoder_layers=1,
+                                   attention="luong", score="dot", dropout=0.2, tie_embeddings=True),
+            "loss": PairLossConfig(label_smoothing=0.0),
+            "train": TrainConfig(optimizer="adam", lr=1e-3, schedule="cosine", max_steps=0, max_minutes=13.0,
+                                 anneal_by_time=True, warmup_steps=100, final_lr_ratio=0.05, eval_every=0,
+                                 eval_each_epoch=True, grad_clip=1.0, monitor="loss")}
+
+
+PRESETS = {"cpu-quick": {"train": {"max_minutes": 13.0}}}  # the whole command within 15 minutes on 2 cores
+HELP = {"dataset": "shakespeare (bundled), a Cornell Movie-Dialogs folder, or a TSV of utterance<TAB>reply",
+        "max_length": "words kept of each utterance and reply"}
+
+
+def _cut(text: str, words: int) -> str:
+    return " ".join(text.split()[:words])
+
+
+def load_dialogue(data: ChatDataConfig, seed: int, saved: Optional[dict] = None) -> tuple[dict, str, dict]:
+    """({split: pairs}, origin, the split to keep in the checkpoint)."""
+    prepare = preparer(data)
+    if data.dataset == "shakespeare":
+        conversations, origin = shakespeare_conversations(), "the bundled Tiny Shakespeare"
+    elif Path(data.dataset).is_dir():
+        folder = Path(data.dataset)
+        conversations, report = read_cornell(folder / "movie_lines.txt", folder / "movie_conversations.txt",
+                                             data.skip_bad_lines)
+        origin = f"{folder} ({report['bad_lines']:,} bad lines skipped, {report['missing_line_ids']:,} missing line ids)"
+    elif Path(data.dataset).is_file():
+        pairs = read_pairs(data.dataset, data.skip_bad_lines)
+        split = saved or split_indices(len(pairs), seed, data.valid_fraction, data.test_fraction)
+        return ({name: [_prepared(pairs[i], prepare, data.max_length) for i in split[name]] for name in SPLITS},
+                data.dataset, split)
+    else:
+        raise ValueError(f"--dataset {data.dataset}: expected shakespeare, a Cornell Movie-Dialogs folder or a "
+                         "TSV file of utterance<TAB>reply pairs")
+    split = saved or split_conversations(conversations, seed, data.valid_fraction, data.test_fraction)
+    splits = {name: [_prepared(p, prepare, data.max_length)
+                     for p in conversation_pairs([conversations[i] for i in split[name]])] for name in SPLITS}
+    return splits, origin, split
+
+
+def _prepared(pair: Pair, prepare, words: int) -> Pair:
+    return Pair(_cut(prepare(pair.src), words), _cut(prepare(pair.tgt), words), pair.line)
+
+
+def build(sections, resume_meta: Optional[dict]) -> Built:
+    """Model, objective and checkpoint metadata of a chat run (best checkpoint by validation loss)."""
+    splits, origin, split = load_dialogue(sections["data"], sections["train"].seed, (resume_meta or {}).get("split"))
+    built = build_pairs(sections, splits, origin, preparer(sections["data"]), resume_meta, "chat", bleu=False)
+    built.meta["split"] = split
+    return built
+
+
+class ChatBot(TrainedModel):
+    """A trained chatbot: replies to lines, figures on a split of its dialogue data."""
+
+    config_defaults = staticmethod(defaults)
+
+    @classmethod
+    def build_model(cls, sections, meta: dict) -> Seq2Seq:
+        return Seq2Seq(len(meta["src_vocab"]), len(meta["tgt_vocab"]), sections["model"], sos=Vocab.SOS)
+
+    def __init__(self, model, sections, meta: dict, path=None) -> None:
+        super().__init__(model, sections, meta, path)
+        self.translator = translator_from_meta(model, preparer(sections["data"]), meta)
+
+    def replies(self, lines: list[str], options: SearchOptions) -> list:
+        words = self.sections["data"].max_length
+        return self.translator.translate([_cut(line, words) for line in lines], options)
+
+    def evaluate(self, split: str = "test", temperature: float = 0.8, top_k: int = 0, top_p: float = 0.9,
+                 seed: Optional[int] = 0) -> dict:
+        """Reference perplexity; distinct-1/2 and mean length of greedy, beam-5 and sampled replies;
+        the unigram model's perplexity and the most frequent training reply on the same split."""
+        splits, _, _ = load_dialogue(self.sections["data"], self.sections["train"].seed, self.meta.get("split"))
+        pairs, train = splits[split], splits["train"]
+        if not pairs:
+            raise ValueError(f"split {split!r} of this run has no pairs")
+        loss = mean_loss(self.model, [pair_example(self.translator, p) for p in pairs], collate_pairs, pair_loss)["loss"]
+        tok = self.translator.tgt_tokenizer.tokenize
+        result = {"split": split, "pairs": len(pairs), "perplexity": float(torch.tensor(loss).exp()),
+                  "unigram_perplexity": unigram_perplexity([tok(p.tgt) for p in train], [tok(p.tgt) for p in pairs])}
+        cap = dict(max_ratio=0.0, max_extra=MAX_REPLY)
+        searches = {"greedy": SearchOptions(**cap), "beam 5": SearchOptions(beam=5, **cap),
+                    f"sampling (T={temperature:g}, top-p {top_p:g})": SearchOptions(
+                        temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, **cap)}
+        frequent = Counter(p.tgt for p in train).most_common(1)[0][0]
+        result["most_frequent_reply"] = frequent
+        outputs = {name: [t.text for t in self.replies([p.src for p in pairs], o)] for name, o in searches.items()}
+        outputs["most frequent reply"] = [frequent] * len(pairs)
+        result["replies"] = {name: _reply_figures(texts) for name, texts in outputs.items()}
+        result["examples"] = [{"utterance": p.src, "reference": p.tgt, **{n: outputs[n][i] for n in outputs}}
+                              for i, p in enumerate(pairs[:10])]
+        return result
+
+    def describe(self, result: dict) -> str:
+        lines = [f"{result['split']}: perplexity {result['perplexity']:.2f} of the reference replies "
+                 f"(unigram baseline {result['unigram_perplexity']:.2f}) over {result['pairs']:,} pairs",
+                 f"{'replies':<32} {'distinct-1':>10} {'distinct-2':>10} {'mean words':>10}"]
+        for name, row in result["replies"].items():
+            lines.append(f"{name:<32} {row['distinct_1']:>10.3f} {row['distinct_2']:>10.3f} {row['mean_words']:>10.2f}")
+        return "\n".join(lines)
+
+
+def _reply_figures(texts: list[str]) -> dict:
+    words = [t.split() for t in texts]
+    return {"distinct_1": distinct_n(words, 1), "distinct_2": distinct_n(words, 2),
+            "mean_words": sum(map(len, words)) / max(len(words), 1)}
+
+
+def _options(args) -> SearchOptions:
+    return SearchOptions(beam=args.beam, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                         seed=args.seed, no_repeat_ngram=args.no_repeat_ngram,
+                         repetition_penalty=args.repetition_penalty, max_ratio=0.0, max_extra=args.max_reply)
+
+
+def _chat(bot: ChatBot, args) -> int:
+    options = _options(args)
+    options.check()
+    seen: set[str] = set()
+    interactive = not args.text and sys.stdin.isatty()
+    lines = None if interactive else (list(args.text) if args.text else stdin_lines())
+    while True:
+        if interactive:
+            try:
+                line = input("> ")
+            except EOFError:
+                return 0
+        else:
+            if not lines:
+                return 0
+            line = lines.pop(0)
+        if line.strip().lower() in QUIT:
+            return 0
+        if not line.strip():
+            continue
+        print(_answer(bot, line, options, seen), flush=True)
+
+
+def _answer(bot: ChatBot, line: str, options: SearchOptions, seen: set) -> str:
+    """One reply; notes on stderr for a cut line and (once each) unknown words."""
+    words = bot.sections["data"].max_length
+    if len(bot.translator.prepare(line).split()) > words:
+        print(f"(only the first {words} words are read)", file=sys.stderr)
+    reply = bot.replies([line], options)[0]
+    new = [w for w in dict.fromkeys(reply.unknown) if w not in seen]
+    if new:
+        seen.update(new)
+        print(f"(not in the vocabulary: {', '.join(new)})", file=sys.stderr)
+    return reply.text
+
+
+CHAT_COMMAND = Command("chat", "talk to the bot (a > prompt on a terminal; one reply per line of stdin or argument)", (
+    arg("text", nargs="*", help="lines to answer, one reply each (default: stdin, or the prompt on a terminal)"),
+    arg("--beam", type=positive_int, default=1, help="beam width (1 = greedy or sampling)"),
+    *sampling_arguments("seed for repeatable sampled replies"),
+    arg("--no-repeat-ngram", type=int, default=0, help="never repeat an n-gram of this size (0 = off)"),
+    arg("--repetition-penalty", type=finite_float, default=1.0, help="divide the probability of used words (1 = off)"),
+    arg("--max-reply", type=positive_int, default=MAX_REPLY, help=f"most tokens in a reply (default {MAX_REPLY})"),
+), _chat)
+
+
+def report(run_dir: Path) -> str:
+    """After training: test figures of the best checkpoint (report_test.json)."""
+    bot = ChatBot.from_checkpoint(ckpt.load(run_dir))
+    result = bot.evaluate("test")
+    ckpt.atomic_write_text(run_dir / "report_test.json", json.dumps(result, indent=1) + "\n")
+    return bot.describe(result)
+
+
+RECIPE = Recipe(
+    name="chat", summary="a seq2seq chatbot on dialogue pairs (bundled Shakespeare, Cornell Movie-Dialogs, any TSV)",
+    defaults=defaults, presets=PRESETS, build=build, trained=ChatBot, commands=(CHAT_COMMAND,),
+    eval_arguments=(arg("--split", default="test", choices=SPLITS, help="split of the run's dialogue to score"),),
+    help=HELP, report=report, outputs=("report_test.json",),
+    smoke=Smoke(train=("--embedding-dim", "8", "--hidden-size", "8", "--encoder-layers", "1", "--batch-size", "8",
+                       "--max-minutes", "0", "--max-steps", "6", "--warmup-steps", "0", "--valid-fraction", "0.02",
+                       "--test-fraction", "0.02", "--max-length", "8"),
+                uses={"chat": ("What is thy name?", "Whither goest thou?"), "eval": ("--split", "valid")},
+                expect={"chat": r"^[^\n]*\n[^\n]*\n$", "eval": r"^valid: perplexity \d+\.\d\d"}),
+)
