@@ -70,6 +70,10 @@ def build_pairs(sections, splits: dict[str, list[Pair]], origin: str, prepare: C
     """
     data, seed = sections["data"], sections["train"].seed
     train, valid = splits["train"], splits["valid"]
+    for name in ("train", "valid"):
+        if not splits[name]:
+            raise ValueError(f"{origin}: the {name} split has no pairs; give more data or a larger "
+                             f"--{name}-fraction" if name == "valid" else f"{origin}: no training pairs")
     if resume_meta is not None:
         tokenizers = [tokenizer_from_json(resume_meta[k]) for k in ("src_tokenizer", "tgt_tokenizer")]
     else:
