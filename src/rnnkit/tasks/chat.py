@@ -22,15 +22,14 @@ from rnnkit.data.bitext import preparer
 from rnnkit.data.dialogue import (conversation_pairs, read_cornell, read_pairs, shakespeare_conversations,
                                   split_conversations)
 from rnnkit.data.parallel import Pair, split_indices
-from rnnkit.data.subword import Vocab
 from rnnkit.data.text import stdin_lines
-from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.config import PATH, bound, finite_float, only_with, positive_int
 from rnnkit.train.metrics import distinct_n, unigram_perplexity
 from rnnkit.train.options import TrainConfig
-from rnnkit.train.pairs import PairLossConfig, build_pairs, pair_example, translator_from_meta
-from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg, sampling_arguments
+from rnnkit.train.pairs import PairLossConfig, TrainedPairModel, build_pairs, pair_example
+from rnnkit.train.recipe import Built, Command, Recipe, Smoke, arg, sampling_arguments
 from rnnkit.train.supervised import mean_loss
 from rnnkit.train.translation import SearchOptions, pair_loss
 
@@ -125,18 +124,10 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     return built
 
 
-class ChatBot(TrainedModel):
+class ChatBot(TrainedPairModel):
     """A trained chatbot: replies to lines, figures on a split of its dialogue data."""
 
     config_defaults = staticmethod(defaults)
-
-    @classmethod
-    def build_model(cls, sections, meta: dict) -> Seq2Seq:
-        return Seq2Seq(len(meta["src_vocab"]), len(meta["tgt_vocab"]), sections["model"], sos=Vocab.SOS)
-
-    def __init__(self, model, sections, meta: dict, path=None) -> None:
-        super().__init__(model, sections, meta, path)
-        self.translator = translator_from_meta(model, preparer(sections["data"]), meta)
 
     def replies(self, lines: list[str], options: SearchOptions) -> list:
         words = self.sections["data"].max_length

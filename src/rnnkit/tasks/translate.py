@@ -21,14 +21,13 @@ from rnnkit.data.batches import collate_pairs
 from rnnkit.data.bitext import NAMED, load_bitext, preparer
 from rnnkit.data.parallel import normalize_space
 from rnnkit.data.text import stdin_lines
-from rnnkit.data.subword import Vocab
-from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.config import PATH, bound, finite_float, only_with, positive_int
 from rnnkit.train.options import TrainConfig
-from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg
+from rnnkit.train.recipe import Built, Command, Recipe, Smoke, arg
 from rnnkit.train.supervised import mean_loss
-from rnnkit.train.pairs import PairLossConfig, build_pairs, pair_example, translator_from_meta
+from rnnkit.train.pairs import PairLossConfig, TrainedPairModel, build_pairs, pair_example
 from rnnkit.train.translation import SearchOptions, corpus_scores, pair_loss, plot_attention, sacrebleu_metrics
 
 SPLITS = ("train", "valid", "test")
@@ -119,18 +118,10 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     return built
 
 
-class TrainedTranslator(TrainedModel):
+class TrainedTranslator(TrainedPairModel):
     """A trained translation model: translations of text, BLEU/chrF on a split of its corpus."""
 
     config_defaults = staticmethod(defaults)
-
-    @classmethod
-    def build_model(cls, sections, meta: dict) -> Seq2Seq:
-        return Seq2Seq(len(meta["src_vocab"]), len(meta["tgt_vocab"]), sections["model"], sos=Vocab.SOS)
-
-    def __init__(self, model, sections, meta: dict, path=None) -> None:
-        super().__init__(model, sections, meta, path)
-        self.translator = translator_from_meta(model, preparer(sections["data"]), meta)
 
     def evaluate(self, split: str = "test", beam: int = 1, length_penalty: float = 1.0, max_ratio: float = 2.0,
                  replace_unk: bool = False, data_dir: Optional[str] = None, write: bool = True) -> dict:

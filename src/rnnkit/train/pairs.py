@@ -14,12 +14,13 @@ from typing import Callable, Optional
 import torch
 
 from rnnkit.data.batches import collate_pairs
+from rnnkit.data.bitext import preparer
 from rnnkit.data.parallel import Pair
 from rnnkit.data.subword import RegexTokenizer, SentencePieceTokenizer, Vocab, tokenizer_from_json
 from rnnkit.models.seq2seq import Seq2Seq
 
 from .config import bound
-from .recipe import Built
+from .recipe import Built, TrainedModel
 from .supervised import mean_loss
 from .translation import PairObjective, Translator, corpus_scores, pair_loss
 
@@ -107,3 +108,16 @@ def build_pairs(sections, splits: dict[str, list[Pair]], origin: str, prepare: C
     meta = {"src_tokenizer": tokenizers[0].to_json(), "tgt_tokenizer": tokenizers[1].to_json(),
             "src_vocab": vocabs[0].to_json(), "tgt_vocab": vocabs[1].to_json(), "corpus": origin}
     return Built(model, objective, meta)
+
+
+class TrainedPairModel(TrainedModel):
+    """A trained sentence-pair model (translate, chat): the :class:`Seq2Seq` of a checkpoint
+    and its :class:`Translator` (``self.translator``)."""
+
+    @classmethod
+    def build_model(cls, sections, meta: dict) -> Seq2Seq:
+        return Seq2Seq(len(meta["src_vocab"]), len(meta["tgt_vocab"]), sections["model"], sos=Vocab.SOS)
+
+    def __init__(self, model, sections, meta: dict, path=None) -> None:
+        super().__init__(model, sections, meta, path)
+        self.translator = translator_from_meta(model, preparer(sections["data"]), meta)
