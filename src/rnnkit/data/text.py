@@ -27,23 +27,23 @@ def read_text(path: str | Path) -> str:
     raw = path.read_bytes()
     if not raw:
         raise ValueError(f"{path}: the file is empty; expected UTF-8 text")
+    return decode_utf8(raw, str(path))
+
+
+def decode_utf8(raw: bytes, what: str) -> str:
+    """``raw`` as UTF-8; ValueError naming ``what`` (a file, ``stdin``), the byte offset and bytes."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
         bad = raw[err.start:err.start + 4].hex(" ")
-        raise ValueError(f"{path}: not valid UTF-8 at byte offset {err.start} "
+        raise ValueError(f"{what}: not valid UTF-8 at byte offset {err.start} "
                          f"(bytes {bad}: {err.reason})") from None
 
 
 def stdin_lines() -> list[str]:
-    """Lines of standard input decoded as UTF-8; ValueError naming the byte offset otherwise."""
+    """Lines of standard input decoded as UTF-8 (:func:`decode_utf8`)."""
     import sys
-    raw = sys.stdin.buffer.read()
-    try:
-        return raw.decode("utf-8").splitlines()
-    except UnicodeDecodeError as err:
-        raise ValueError(f"stdin: not valid UTF-8 at byte offset {err.start} "
-                         f"(bytes {raw[err.start:err.start + 4].hex(' ')}: {err.reason})") from None
+    return decode_utf8(sys.stdin.buffer.read(), "stdin").splitlines()
 
 
 def bundled_text(name: str = "tinyshakespeare") -> str:
