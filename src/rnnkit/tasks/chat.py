@@ -179,27 +179,29 @@ def _options(args) -> SearchOptions:
                          repetition_penalty=args.repetition_penalty, max_ratio=0.0, max_extra=args.max_reply)
 
 
+def _prompted():
+    """Lines typed at a ``> `` prompt, until end of input."""
+    while True:
+        try:
+            yield input("> ")
+        except EOFError:
+            return
+
+
 def _chat(bot: ChatBot, args) -> int:
     options = _options(args)
     options.check()
     seen: set[str] = set()
-    interactive = not args.text and sys.stdin.isatty()
-    lines = None if interactive else (list(args.text) if args.text else stdin_lines())
-    while True:
-        if interactive:
-            try:
-                line = input("> ")
-            except EOFError:
-                return 0
-        else:
-            if not lines:
-                return 0
-            line = lines.pop(0)
+    if args.text:
+        lines = iter(args.text)
+    else:
+        lines = _prompted() if sys.stdin.isatty() else iter(stdin_lines())
+    for line in lines:
         if line.strip().lower() in QUIT:
-            return 0
-        if not line.strip():
-            continue
-        print(_answer(bot, line, options, seen), flush=True)
+            break
+        if line.strip():
+            print(_answer(bot, line, options, seen), flush=True)
+    return 0
 
 
 def _answer(bot: ChatBot, line: str, options: SearchOptions, seen: set) -> str:
