@@ -115,3 +115,37 @@ def test_empty_pairs_file_is_one_line(tmp_path, capsys):
     empty.write_text("\n\n")
     assert main(["train", "chat", "--dataset", str(empty), "--run-dir", str(tmp_path / "run")]) == 2
     assert "no utterance<TAB>reply pairs" in capsys.readouterr().err
+
+
+def test_replies_never_hold_unk_unless_allowed(tsv_run, capsys):
+    lines = ["Der Hund."] * 30
+    assert main(["chat", str(tsv_run), *lines, "--temperature", "20", "--seed", "0"]) == 0
+    assert "<unk>" not in capsys.readouterr().out
+    assert main(["chat", str(tsv_run), *lines, "--temperature", "20", "--seed", "0", "--allow-unk"]) == 0
+    assert "<unk>" in capsys.readouterr().out
+
+
+def test_a_terminal_gets_a_prompt_and_quit_leaves(tsv_run):
+    """On a pseudo-terminal (Python writes input()'s prompt to stderr): '> ' before each line, a reply per line, 'quit' ends with exit 0."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "rnnkit", "chat", str(tsv_run)], stdin=secondary,
+                               stdout=secondary, stderr=secondary, close_fds=True)
+    os.close(secondary)
+    os.write(primary, b"Der rote Hund l\xc3\xa4uft.\n\nquit\n")
+    output = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # the terminal closed: the bot has left
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert process.wait(timeout=60) == 0
+    os.close(primary)
+    text = output.decode(errors="replace")
+    assert text.count("> ") >= 3 and "the red dog runs ." in text

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from rnnkit.decode import beam_search, greedy_search, no_repeat_ngram, repetition_penalty
+from rnnkit.decode import beam_search, forbid, greedy_search, no_repeat_ngram, repetition_penalty
 
 SOS, EOS, A, B, C = 0, 1, 2, 3, 4
 # next-token log-probabilities given the previous token: a <-> b loop, c a fallback, eos unlikely
@@ -82,7 +82,17 @@ def test_repetition_penalty_divides_seen_probabilities_and_renormalises():
     assert with_penalty != decode()[0] and C in with_penalty
 
 
-@pytest.mark.parametrize("make, value, message", [(no_repeat_ngram, 0, "n >= 1"),
+@pytest.mark.parametrize("beam", [0, 3])
+def test_forbidden_tokens_never_appear_and_the_rest_is_unchanged(beam):
+    assert B in decode(beam=beam)[0]
+    for tokens in decode(forbid([B]), beam=beam):
+        assert B not in tokens and tokens
+    log_probs = torch.log_softmax(torch.randn(3, 5, dtype=torch.float64), -1)
+    out = forbid([1, 3])(log_probs, torch.zeros(3, 0, dtype=torch.long))
+    assert torch.isinf(out[:, [1, 3]]).all() and torch.equal(out[:, [0, 2, 4]], log_probs[:, [0, 2, 4]])
+
+
+@pytest.mark.parametrize("make, value, message", [(no_repeat_ngram, 0, "n >= 1"), (forbid, [], "at least one"),
                                                   (repetition_penalty, 0.5, ">= 1"),
                                                   (repetition_penalty, float("nan"), ">= 1")])
 def test_bad_constraint_arguments(make, value, message):

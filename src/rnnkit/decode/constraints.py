@@ -6,6 +6,7 @@ holds the tokens each row has emitted so far (``<sos>`` not included).
 
 * :func:`no_repeat_ngram`: a token that would complete an n-gram the row already contains
   gets log-probability -inf (n-gram blocking, as in Paulus et al., 2018).
+* :func:`forbid`: the given tokens (e.g. ``<unk>``) get log-probability -inf at every step.
 * :func:`repetition_penalty`: every token the row already emitted loses ``log(penalty)``
   (dividing its probability by ``penalty``; CTRL's penalty, Keskar et al., 2019, on
   probabilities rather than logits), then the row is renormalised.
@@ -60,4 +61,17 @@ def repetition_penalty(penalty: float) -> Constrain:
             return log_probs
         seen = torch.zeros_like(log_probs, dtype=torch.bool).scatter_(1, history, True)
         return torch.log_softmax(log_probs - cost * seen.to(log_probs.dtype), dim=-1)
+    return constrain
+
+
+def forbid(tokens) -> Constrain:
+    """Never emit any of ``tokens`` (ids); their log-probability becomes -inf at every step."""
+    ids = sorted({int(t) for t in tokens})
+    if not ids:
+        raise ValueError("forbid: expected at least one token id")
+
+    def constrain(log_probs: Tensor, history: Tensor) -> Tensor:
+        out = log_probs.clone()
+        out[:, ids] = float("-inf")
+        return out
     return constrain

@@ -4,7 +4,7 @@ Train: ``rnnkit train chat`` (the bundled Shakespeare: each speech and the next 
 conversation form a pair)
 Talk: ``rnnkit chat RUN`` (a ``> `` prompt on a terminal; one reply per stdin line otherwise)
 Evaluate: ``rnnkit eval RUN --split test`` (reference perplexity, distinct-1/2 and reply length for
-greedy, beam 5 and sampling, beside a unigram model and the most frequent reply)
+greedy, beam 5 and sampling, never emitting ``<unk>``, beside a unigram model and the most frequent reply)
 """
 from __future__ import annotations
 
@@ -145,7 +145,7 @@ class ChatBot(TrainedPairModel):
         tok = self.translator.tgt_tokenizer.tokenize
         result = {"split": split, "pairs": len(pairs), "perplexity": float(torch.tensor(loss).exp()),
                   "unigram_perplexity": unigram_perplexity([tok(p.tgt) for p in train], [tok(p.tgt) for p in pairs])}
-        cap = dict(max_ratio=0.0, max_extra=MAX_REPLY)
+        cap = dict(max_ratio=0.0, max_extra=MAX_REPLY, no_unk=True)  # as `rnnkit chat` replies by default
         searches = {"greedy": SearchOptions(**cap), "beam 5": SearchOptions(beam=5, **cap),
                     f"sampling (T={temperature:g}, top-p {top_p:g})": SearchOptions(
                         temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, **cap)}
@@ -176,7 +176,8 @@ def _reply_figures(texts: list[str]) -> dict:
 def _options(args) -> SearchOptions:
     return SearchOptions(beam=args.beam, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                          seed=args.seed, no_repeat_ngram=args.no_repeat_ngram,
-                         repetition_penalty=args.repetition_penalty, max_ratio=0.0, max_extra=args.max_reply)
+                         repetition_penalty=args.repetition_penalty, max_ratio=0.0, max_extra=args.max_reply,
+                         no_unk=not args.allow_unk)
 
 
 def _prompted():
@@ -223,6 +224,7 @@ CHAT_COMMAND = Command("chat", "talk to the bot (a > prompt on a terminal; one r
     *sampling_arguments("seed for repeatable sampled replies"),
     arg("--no-repeat-ngram", type=int, default=0, help="never repeat an n-gram of this size (0 = off)"),
     arg("--repetition-penalty", type=finite_float, default=1.0, help="divide the probability of used words (1 = off)"),
+    arg("--allow-unk", action="store_true", help="let replies contain <unk> (by default it is never emitted)"),
     arg("--max-reply", type=positive_int, default=MAX_REPLY, help=f"most tokens in a reply (default {MAX_REPLY})"),
 ), _chat)
 

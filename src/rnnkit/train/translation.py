@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.data.subword import Vocab
-from rnnkit.decode import (beam_search, check_sampling, greedy_search, no_repeat_ngram, repetition_penalty,
+from rnnkit.decode import (beam_search, check_sampling, forbid, greedy_search, no_repeat_ngram, repetition_penalty,
                            sample_token)
 
 from .supervised import SupervisedObjective, evaluating
@@ -73,7 +73,8 @@ class SearchOptions:
     """At most ``max_ratio`` * source length + ``max_extra`` tokens (ratio 0: a fixed cap).
     ``beam`` 1 is greedy (or sampling with ``temperature`` > 0, ``top_k``, ``top_p``, seeded by
     ``seed``); ``no_repeat_ngram``
-    n > 0 blocks repeated n-grams and ``repetition_penalty`` > 1 discourages emitted tokens."""
+    n > 0 blocks repeated n-grams, ``repetition_penalty`` > 1 discourages emitted tokens and
+    ``no_unk`` never emits ``<unk>``."""
     beam: int = 1
     length_penalty: float = 1.0
     max_ratio: float = 2.0
@@ -86,11 +87,13 @@ class SearchOptions:
     seed: Optional[int] = None
     no_repeat_ngram: int = 0
     repetition_penalty: float = 1.0
+    no_unk: bool = False
 
     def constraint(self):
         """The search's ``constrain`` for these options (None without any)."""
         steps = ([no_repeat_ngram(self.no_repeat_ngram)] if self.no_repeat_ngram else []) + \
-            ([repetition_penalty(self.repetition_penalty)] if self.repetition_penalty != 1.0 else [])
+            ([repetition_penalty(self.repetition_penalty)] if self.repetition_penalty != 1.0 else []) + \
+            ([forbid([Vocab.UNK])] if self.no_unk else [])
         if not steps:
             return None
 
