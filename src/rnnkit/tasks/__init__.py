@@ -11,7 +11,7 @@ from rnnkit.train.recipe import Recipe
 
 #: recipe name -> module under rnnkit.tasks
 REGISTRY = {"charlm": "charlm", "wordlm": "wordlm", "names": "names", "names-gen": "namesgen",
-            "postag": "postag", "translate": "translate", "chat": "chat"}
+            "postag": "postag", "translate": "translate", "chat": "chat", "seqmnist": "seqmnist"}
 
 
 def recipe(name: str) -> Recipe:

@@ -93,3 +93,22 @@ def plot_matrix(values: Any, rows: list[str], cols: list[str], path: str | Path,
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=colorbar)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def plot_digits(images: Any, captions: list[str], path: str | Path, title: str = "", columns: int = 8) -> Path:
+    """Greyscale images (M, H, W) in a grid, each with its caption, written atomically.
+    An empty set gives a figure that says so."""
+    plt = pyplot()
+    rows = max(1, -(-len(images) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(1.2 * columns, 1.35 * rows + 0.4), dpi=100, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images):
+            ax.imshow(images[i], cmap="gray", vmin=0, vmax=255)
+            ax.set_title(captions[i], fontsize=8)
+    if not len(images):
+        axes.flat[0].text(0.0, 0.5, "none", fontsize=10)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
