@@ -11,7 +11,8 @@ from rnnkit.train.recipe import Recipe
 
 #: recipe name -> module under rnnkit.tasks
 REGISTRY = {"charlm": "charlm", "wordlm": "wordlm", "names": "names", "names-gen": "namesgen",
-            "postag": "postag", "translate": "translate", "chat": "chat", "seqmnist": "seqmnist"}
+            "postag": "postag", "translate": "translate", "chat": "chat", "seqmnist": "seqmnist",
+            "timeseries": "timeseries"}
 
 
 def recipe(name: str) -> Recipe:

@@ -1,0 +1,325 @@
+"""Recipe: forecast a time series (a generated sine, noisy sines, or any CSV column).
+
+Train: ``rnnkit train timeseries`` (the seeds' sine wave), ``--preset sines``, ``--preset sunspots``,
+``--preset co2`` (from ``$RNNKIT_DATA`` / ``../shared/data``/timeseries), or ``--csv FILE --column NAME``
+Forecast: ``rnnkit forecast RUN --horizon 12`` (after the run's own series) or ``--csv FILE --column NAME``
+Evaluate: ``rnnkit eval RUN --split test --horizon 1`` (MSE, MAE, MASE beside naive and seasonal-naive
+forecasts of the same points; forecast_test.png)
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from rnnkit.data.corpus import data_dir as default_data_dir
+from rnnkit.data.series import (GAPS, Normaliser, Series, csv_columns, noisy_sines, read_csv_column,
+                                sine_wave, split_points, window_targets, windows)
+from rnnkit.models.forecaster import Forecaster, ForecasterConfig
+from rnnkit.train import checkpoint as ckpt
+from rnnkit.train.config import PATH, bound, only_with, positive_int
+from rnnkit.train.options import TrainConfig
+from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg
+from rnnkit.train.supervised import SupervisedObjective, evaluating
+
+from .timeseries_eval import describe_result, evaluate_split, future_rows
+
+SIGNALS = ("sine", "sines")
+
+
+@dataclass
+class SeriesDataConfig:
+    """The series, its split and its windows.
+
+    Attributes:
+        signal: a generated ``sine`` (the seeds' exercise) or ``sines`` (three sines and noise);
+            ``csv`` replaces it.
+        csv: a CSV file, or its name under ``data_dir``/timeseries (``sunspots.csv``).
+        column, time_column: the CSV's value column and (optional) time column.
+        data_dir: where ``timeseries/`` lives (default ``$RNNKIT_DATA`` or ``../shared/data``).
+        gaps: empty CSV values are ``interpolate`` d linearly or ``refuse`` d (never read as 0).
+        length, period, noise, signal_seed: the generated signal.
+        window: past values per input.
+        horizon: steps ahead scored on validation and the held-out tail (predictions fed back).
+        season: the seasonal-naive baseline's lag and MASE's (0 = no season).
+        valid_fraction, test_fraction: the validation part and the held-out tail, at the end.
+        normalise: scale by the training part's mean and standard deviation.
+        target: ``level`` (the next value) or ``change`` (next minus last; for trends).
+        batch_size: windows per batch.
+    """
+    signal: str = "sine"
+    csv: str = field(default="", metadata=PATH)
+    column: str = ""
+    time_column: str = ""
+    data_dir: str = field(default="", metadata=PATH)
+    gaps: str = "interpolate"
+    length: int = field(default=1000, metadata=bound(2))
+    period: float = field(default=62.83185307179586, metadata=bound(1))
+    noise: float = field(default=0.2, metadata={**bound(0), **only_with("signal", "sines")})
+    signal_seed: int = 0
+    window: int = field(default=20, metadata=bound(1))
+    horizon: int = field(default=1, metadata=bound(1))
+    season: int = field(default=63, metadata=bound(0))
+    valid_fraction: float = field(default=0.1, metadata=bound(0, 0.5, open_low=True))
+    test_fraction: float = field(default=0.15, metadata=bound(0, 0.5, open_low=True))
+    normalise: bool = True
+    target: str = "level"
+    batch_size: int = field(default=32, metadata=bound(1))
+
+
+def defaults():
+    return {"data": SeriesDataConfig(), "model": ForecasterConfig(),
+            "train": TrainConfig(optimizer="adam", lr=3e-3, schedule="cosine", max_steps=3000, warmup_steps=50,
+                                 final_lr_ratio=0.02, eval_every=100, grad_clip=1.0, monitor="mse")}
+
+
+_REAL = {"valid_fraction": 0.1, "test_fraction": 0.15}
+PRESETS = {
+    # the sine of period 20*pi steps (sin(0.1 t)), season 63; see benchmarks/timeseries_RESULTS_draft.md
+    "cpu-quick": {},
+    "sines": {"data": {"signal": "sines", "length": 2000, "period": 50.0, "season": 50, "window": 60}},
+    "sunspots": {"data": {"csv": "sunspots.csv", "column": "SUNACTIVITY", "time_column": "YEAR", "window": 22,
+                          "season": 11, **_REAL},
+                 "train": {"max_steps": 2000}},
+    "co2": {"data": {"csv": "co2.csv", "column": "co2", "time_column": "date", "window": 60, "season": 52,
+                     "target": "change", **_REAL},
+            "train": {"max_steps": 2000}},
+}
+HELP = {"signal": "sine or sines (generated); --csv replaces it",
+        "csv": "a CSV file, or its name under --data-dir/timeseries (sunspots.csv, co2.csv)",
+        "data_dir": "folder holding timeseries/ (default $RNNKIT_DATA or ../shared/data)",
+        "gaps": "empty CSV values: interpolate (linear) or refuse (error naming the rows)",
+        "season": "seasonal-naive lag (0 = none)", "target": "level, or change (next minus last value)",
+        "head": "gaussian (mean and variance, intervals) or point (mean, MSE loss)"}
+
+
+def csv_path(data: SeriesDataConfig) -> Path:
+    """The CSV file: ``data.csv`` as given, else under the data directory's ``timeseries/``."""
+    given = Path(data.csv)
+    if given.is_file():
+        return given
+    under = default_data_dir(data.data_dir or None) / "timeseries" / data.csv
+    if under.is_file():
+        return under
+    raise ValueError(f"--csv {data.csv}: no such file (nor {under}; point --data-dir or RNNKIT_DATA at the "
+                     "folder holding timeseries/)")
+
+
+def load_series(data: SeriesDataConfig, path: Optional[str | Path] = None) -> Series:
+    """The configured series: a CSV column (``path`` overrides the configured file) or a signal."""
+    if data.gaps not in GAPS:
+        raise ValueError(f"--gaps: expected {' or '.join(GAPS)}, got {data.gaps!r}")
+    if data.target not in ("level", "change"):
+        raise ValueError(f"--target: expected level or change, got {data.target!r}")
+    if path is not None or data.csv:
+        file = Path(path) if path is not None else csv_path(data)
+        if not data.column:
+            raise ValueError(f"--column: name the column of {file} to forecast; the columns are "
+                             f"{', '.join(csv_columns(file))}")
+        return read_csv_column(file, data.column, data.time_column, data.gaps)
+    if data.signal == "sine":
+        return sine_wave(data.length, data.period, data.signal_seed)
+    if data.signal == "sines":
+        return noisy_sines(data.length, data.period, data.noise, data.signal_seed)
+    raise ValueError(f"--signal: expected {' or '.join(SIGNALS)} (or give --csv), got {data.signal!r}")
+
+
+@dataclass
+class Prepared:
+    """A series split for a run: values (T,), the split indices and the fitted normaliser."""
+    series: Series
+    train_end: int
+    valid_end: int
+    normaliser: Normaliser
+
+
+def prepare(data: SeriesDataConfig, saved: Optional[dict] = None) -> Prepared:
+    """Load, split and fit the normaliser on the training part only; ``saved`` (a checkpoint's
+    metadata) must describe the same series."""
+    series = load_series(data)
+    train_end, valid_end = split_points(len(series), data.window, data.horizon, data.valid_fraction,
+                                        data.test_fraction, series.source)
+    if data.season and valid_end < data.season * -(-data.horizon // data.season) + 1:
+        raise ValueError(f"--season {data.season}: the series is too short for a seasonal-naive forecast")
+    if saved is not None and saved.get("series", {}).get("length") != len(series):
+        raise ValueError(f"{series.source}: the series has {len(series)} values, the run was trained on "
+                         f"{saved.get('series', {}).get('length')}; the data changed since the run")
+    normaliser = Normaliser.fit(series.values[:train_end], data.target, data.normalise)
+    return Prepared(series, train_end, valid_end, normaliser)
+
+
+def examples(prep: Prepared, start: int, end: int, window: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """One-step (normalised input (W,), normalised target ()) pairs for targets in [start, end)."""
+    raw_in, raw_out = windows(prep.series.values, window_targets(start, end, window), window)
+    norm = prep.normaliser
+    inputs, targets = norm.inputs(raw_in).float(), norm.encode_target(raw_out, raw_in).float()
+    return list(zip(inputs, targets))
+
+
+def collate(batch):
+    """(inputs (N, W), targets (N,)) from (input (W,), target ()) pairs."""
+    return torch.stack([x for x, _ in batch]), torch.stack([y for _, y in batch])
+
+
+def forecast_loss(model: Forecaster, batch, reduction: str = "mean"):
+    """Gaussian negative log-likelihood (``gaussian`` head) or squared error of normalised next values."""
+    inputs, targets = batch
+    device = next(model.parameters()).device
+    mean, log_var = model(inputs.to(device))
+    targets = targets.to(device)
+    if model.config.head == "gaussian":
+        loss = F.gaussian_nll_loss(mean.float(), targets, log_var.float().exp(), full=True, reduction=reduction)
+    else:
+        loss = F.mse_loss(mean.float(), targets, reduction=reduction)
+    return loss, len(targets)
+
+
+def validation_scores(prep: Prepared, window: int, horizon: int):
+    """evaluate(model, valid): the one-step loss and the ``horizon``-step MSE and MAE (in the
+    series' units) on the validation part."""
+    def evaluate(model, valid) -> dict[str, float]:
+        with evaluating(model):
+            loss = sum(float(forecast_loss(model, collate(valid[i:i + 512]), "sum")[0])
+                       for i in range(0, len(valid), 512)) / len(valid)
+            lstm = evaluate_split(model, prep, "valid", horizon, window, intervals=False)["methods"]["lstm"]
+        return {"loss": loss, "mse": lstm["mse"], "mae": lstm["mae"]}
+    return evaluate
+
+
+def series_meta(prep: Prepared) -> dict:
+    """What a checkpoint keeps of its series: origin, length, split, normaliser, the last values."""
+    values = prep.series.values
+    return {"series": {"source": prep.series.source, "length": len(values), "train_end": prep.train_end,
+                       "valid_end": prep.valid_end, "gaps_interpolated": len(prep.series.gap_rows),
+                       "tail": values[-512:].tolist(), "times": (prep.series.times or [])[-2:]},
+            "normaliser": prep.normaliser.to_json()}
+
+
+def build(sections, resume_meta: Optional[dict]) -> Built:
+    """Model, objective and checkpoint metadata of a timeseries run."""
+    data: SeriesDataConfig = sections["data"]
+    prep = prepare(data, resume_meta)
+    if prep.series.gap_rows:
+        print(f"note: {prep.series.gap_note()}", file=sys.stderr)
+    train = examples(prep, 0, prep.train_end, data.window)
+    valid = examples(prep, prep.train_end, prep.valid_end, data.window)
+    print(f"timeseries: {prep.series.source}: {len(prep.series):,} values; windows of {data.window}: "
+          f"train {len(train):,}, validation {len(valid):,}, held-out tail {len(prep.series) - prep.valid_end:,} "
+          f"points", file=sys.stderr)
+    objective = SupervisedObjective(train, valid, collate, forecast_loss, length=lambda _: data.window,
+                                    batch_size=data.batch_size, seed=sections["train"].seed,
+                                    evaluate=validation_scores(prep, data.window, data.horizon),
+                                    metrics={"loss": "min", "mse": "min", "mae": "min"})
+    return Built(Forecaster(sections["model"]), objective, series_meta(prep))
+
+
+class TrainedForecaster(TrainedModel):
+    """A trained forecaster: scores on its series' split, forecasts after any series."""
+
+    config_defaults = staticmethod(defaults)
+
+    @classmethod
+    def build_model(cls, sections, meta: dict) -> Forecaster:
+        return Forecaster(sections["model"])
+
+    def __init__(self, model, sections, meta: dict, path=None) -> None:
+        super().__init__(model, sections, meta, path)
+        self.normaliser = Normaliser.from_json(meta["normaliser"])
+
+    def prepared(self) -> Prepared:
+        """The run's series and split, checked against the checkpoint."""
+        prep = prepare(self.sections["data"], self.meta)
+        return Prepared(prep.series, self.meta["series"]["train_end"], self.meta["series"]["valid_end"],
+                        self.normaliser)
+
+    def evaluate(self, split: str = "test", horizon: Optional[int] = None,
+                 plot: Optional[str] = "auto") -> dict:
+        """MSE, MAE, MASE of ``horizon``-step forecasts (default the run's) of every point of ``split``,
+        beside the naive and seasonal-naive forecasts of the same points; a PNG of truth vs forecast."""
+        data = self.sections["data"]
+        horizon = horizon or data.horizon
+        if plot == "auto":
+            plot = str(self.run_dir / f"forecast_{split}.png") if self.run_dir else None
+        return evaluate_split(self.model, self.prepared(), split, horizon, data.window, data.season, plot)
+
+    def describe(self, result: dict) -> str:
+        return describe_result(result)
+
+    def forecast(self, values: torch.Tensor, horizon: int, source: str, samples: int = 200, seed: int = 0):
+        """The next ``horizon`` values after ``values`` (T,): rows of (step, mean, lower, upper)."""
+        window = self.sections["data"].window
+        if len(values) < window:
+            raise ValueError(f"{source}: the series has {len(values)} values, fewer than the run's window {window}")
+        return future_rows(self.model, values, window, horizon, self.normaliser, samples, seed)
+
+
+def _forecast(model: TrainedForecaster, args) -> int:
+    data = model.sections["data"]
+    if args.csv:
+        column = args.column or data.column
+        if not column:
+            raise ValueError(f"--column: name the column of {args.csv}; the columns are "
+                             f"{', '.join(csv_columns(args.csv))}")
+        series = read_csv_column(args.csv, column, args.time_column, args.gaps)
+        if series.gap_rows:
+            print(f"note: {series.gap_note()}", file=sys.stderr)
+        values, source, times = series.values, series.source, series.times
+    else:
+        saved = model.meta["series"]
+        values, source, times = torch.tensor(saved["tail"], dtype=torch.float64), saved["source"], saved["times"]
+    rows = model.forecast(values, args.horizon, source, args.samples, args.seed)
+    step = _time_step(times)
+    print("step," + ("time," if step else "") + "forecast,lower,upper")
+    for k, mean, lower, upper in rows:
+        when = f"{float(times[-1]) + k * step:g}," if step else ""
+        print(f"{k},{when}{mean:.6g},{lower:.6g},{upper:.6g}")
+    return 0
+
+
+def _time_step(times) -> float:
+    """The spacing of a numeric, evenly spaced time column's last values (0 when there is none)."""
+    try:
+        last = [float(t) for t in (times or [])[-2:]]
+    except ValueError:
+        return 0.0
+    return last[1] - last[0] if len(last) == 2 and last[1] > last[0] else 0.0
+
+
+def report(run_dir: Path) -> str:
+    """After training: held-out tail figures of the best checkpoint (report_test.json, forecast_test.png)."""
+    model = TrainedForecaster.from_checkpoint(ckpt.load(run_dir))
+    result = model.evaluate("test", plot=str(run_dir / "forecast_test.png"))
+    ckpt.atomic_write_text(run_dir / "report_test.json", json.dumps(result, indent=1) + "\n")
+    return model.describe(result)
+
+
+FORECAST = Command("forecast", "the next values after a series, as CSV (step,forecast,lower,upper)", (
+    arg("--csv", default=None, help="CSV file of the series (default: continue the run's own series)"),
+    arg("--column", default="", help="its value column (default: the run's)"),
+    arg("--time-column", default="", help="its time column (numeric, evenly spaced: forecast times are printed)"),
+    arg("--gaps", default="interpolate", choices=GAPS, help="empty values: interpolate or refuse"),
+    arg("--horizon", type=positive_int, default=12, help="values to forecast"),
+    arg("--samples", type=positive_int, default=200, help="sampled paths for the 95%% interval (gaussian head)"),
+    arg("--seed", type=int, default=0, help="seed of the sampled paths"),
+), _forecast)
+
+RECIPE = Recipe(
+    name="timeseries", summary="forecast a time series (sine, noisy sines, sunspots, CO2 or any CSV column)",
+    defaults=defaults, presets=PRESETS, build=build, trained=TrainedForecaster, commands=(FORECAST,),
+    eval_arguments=(arg("--split", default="test", choices=("valid", "test"), help="part of the run's series"),
+                    arg("--horizon", type=positive_int, default=None, help="steps ahead (default: the run's)"),
+                    arg("--plot", default="auto", help="PNG of truth vs forecast (default forecast_SPLIT.png "
+                                                         "in the run)")),
+    help=HELP, report=report, outputs=("report_test.json", "forecast_test.png", "forecast_valid.png"),
+    smoke=Smoke(train=("--csv", "{fixtures}/timeseries/tiny.csv", "--column", "value", "--time-column", "t",
+                       "--window", "8", "--season", "12", "--hidden-size", "8", "--batch-size", "8",
+                       "--max-steps", "6", "--eval-every", "3", "--warmup-steps", "0"),
+                uses={"forecast": ("--horizon", "3"), "eval": ("--split", "valid")},
+                expect={"forecast": r"^step,time,forecast,lower,upper\n1,\d+,",
+                        "eval": r"^valid, 1-step"}),
+)
