@@ -81,7 +81,7 @@ def evaluate_split(model, prep, split: str, horizon: int, window: int, season: i
         result["interval_95_coverage"] = coverage(lower, upper, truth)
     if plot:
         result["plot"] = str(plot_forecast(plot, prep, targets, predicted, lower, upper, result))
-    result["forecast"] = predicted.tolist()
+    result["targets"], result["forecast"] = targets, predicted.tolist()
     return result
 
 
