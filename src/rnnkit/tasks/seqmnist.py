@@ -70,7 +70,10 @@ PRESETS = {
 }
 HELP = {"data_dir": "folder of the MNIST idx files, or one holding mnist/ (default $RNNKIT_DATA or ../shared/data)",
         "mode": "rows (28 steps), pixels (784 steps) or permuted (784, fixed order)",
-        "cell": "lstm, gru, rnn_tanh or rnn_relu"}
+        "cell": "lstm, gru, rnn_tanh or rnn_relu", "valid_size": "training images held out for validation",
+        "shift": "move training images by up to this many pixels each way (augmentation; 0 = off)",
+        "permutation_seed": "seed of the fixed pixel order (saved in the checkpoint)",
+        "irnn": "identity-initialised ReLU RNN (Le et al., 2015; needs --cell rnn_relu)"}
 
 
 def mnist_folder(explicit: str) -> Path:
