@@ -1,6 +1,7 @@
 """Command-line entry point.
 
-``rnnkit train RECIPE``, ``rnnkit list``, ``rnnkit plot RUN_DIR``, ``rnnkit bench ...``
+``rnnkit train RECIPE``, ``rnnkit list``, ``rnnkit plot RUN_DIR``, ``rnnkit bench ...``,
+``rnnkit analyze ...``
 and the use commands of trained models: ``rnnkit eval RUN`` for every recipe,
 and what each recipe offers (``rnnkit sample RUN``, ``rnnkit predict RUN`` ...).
 The commands and their options come from the recipe registry and the
@@ -84,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", default=None, help="PNG path (default RUN_DIR/curves.png)")
     from rnnkit.bench import add_parsers
     add_parsers(sub)
+    from rnnkit.analysis import add_parsers as add_analyses
+    add_analyses(sub)
     return parser
 
 
@@ -191,6 +194,9 @@ def _dispatch(args) -> int:
         return _train(args)
     elif args.command == "list":
         return _list()
+    elif args.command == "analyze":
+        from rnnkit.analysis import run as analyze
+        return analyze(args)
     elif args.command == "plot":
         from rnnkit.train.plots import plot_run
         print(plot_run(args.run_dir, args.out))

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from rnnkit.nn.init import forget_bias_, recurrent_init_
+
 from .lm import build_rnn
 
 
@@ -28,6 +30,8 @@ class VectorClassifierConfig:
         dropout: between layers and before the output layer.
         irnn: identity-initialised ReLU RNN (needs ``cell`` ``rnn_relu``).
         irnn_scale: the recurrent weights start as this times the identity.
+        forget_bias: an LSTM's forget-gate bias at the start (0 = torch's init; 1 helps long
+            sequences such as 784 pixels remember).
     """
     cell: str = "lstm"
     hidden_size: int = 128
@@ -36,10 +40,13 @@ class VectorClassifierConfig:
     dropout: float = 0.0
     irnn: bool = False
     irnn_scale: float = 1.0
+    forget_bias: float = 0.0
 
     def __post_init__(self) -> None:
         if self.irnn and self.cell != "rnn_relu":
             raise ValueError(f"--irnn is a ReLU RNN: it needs --cell rnn_relu, got {self.cell}")
+        if self.forget_bias and self.cell != "lstm":
+            raise ValueError(f"--forget-bias is an LSTM gate's: it needs --cell lstm, got {self.cell}")
 
 
 class VectorClassifier(nn.Module):
@@ -57,6 +64,8 @@ class VectorClassifier(nn.Module):
         self.output = nn.Linear(self.directions * config.hidden_size, num_classes)
         if config.irnn:
             identity_init(self.rnn, config.irnn_scale)
+        if config.forget_bias:
+            forget_bias_(self.rnn, config.forget_bias)
 
     def forward(self, x: Tensor) -> Tensor:
         _, state = self.rnn(x)
@@ -65,13 +74,12 @@ class VectorClassifier(nn.Module):
         return self.output(self.drop(features))
 
 
+@torch.no_grad()
 def identity_init(rnn: nn.Module, scale: float = 1.0, input_std: float = 0.001) -> None:
     """IRNN initialisation of every layer and direction of ``rnn`` (torch.nn parameter names)."""
-    with torch.no_grad():
-        for name, weight in rnn.named_parameters():
-            if name.startswith("weight_hh"):
-                weight.copy_(scale * torch.eye(weight.shape[0], weight.shape[1], dtype=weight.dtype))
-            elif name.startswith("weight_ih"):
-                weight.normal_(0.0, input_std)
-            elif name.startswith("bias"):
-                weight.zero_()
+    recurrent_init_(rnn, "identity", scale)
+    for name, weight in rnn.named_parameters():
+        if name.startswith("weight_ih"):
+            weight.normal_(0.0, input_std)
+        elif name.startswith("bias"):
+            weight.zero_()

@@ -59,7 +59,8 @@ def defaults():
                                  eval_each_epoch=True, grad_clip=1.0, monitor="accuracy")}
 
 
-PIXELS = {"data": {"mode": "pixels"}, "train": {"max_minutes": 55.0, "eval_each_epoch": False, "eval_every": 500}}
+PIXELS = {"data": {"mode": "pixels"}, "model": {"forget_bias": 1.0},
+          "train": {"max_minutes": 55.0, "eval_each_epoch": False, "eval_every": 500, "lr": 1e-3}}
 PRESETS = {
     # rows: the whole command within 15 minutes on 2 CPU cores (benchmarks/RESULTS.md, issue 16)
     "cpu-quick": {"model": {"bidirectional": True, "dropout": 0.1}, "data": {"shift": 2},

@@ -19,12 +19,14 @@ class Progress:
         total: the step count the run stops at, if known (for the bar and ETA).
         start: the step the run starts from (non-zero when resuming).
         every: steps between plain log lines.
+        stream: where to write (default: ``sys.stderr`` at the time of the call).
         bar: force the bar on/off; default: on when ``stream`` is a terminal.
         quiet: show nothing.
     """
 
     def __init__(self, total: Optional[int], start: int = 0, every: int = 50,
-                 stream: TextIO = sys.stderr, bar: Optional[bool] = None, quiet: bool = False) -> None:
+                 stream: Optional[TextIO] = None, bar: Optional[bool] = None, quiet: bool = False) -> None:
+        stream = stream if stream is not None else sys.stderr  # looked up now: it may have been replaced
         self.total, self.every, self.stream, self.quiet = total, max(1, every), stream, quiet
         use_bar = (stream.isatty() if bar is None else bar) and not quiet
         self.bar = None
