@@ -1,0 +1,190 @@
+"""``rnnkit analyze gates RUN``: what the cells and gates of a char-LM do, character by character.
+
+As in Karpathy, Johnson & Fei-Fei (2015), "Visualizing and Understanding Recurrent
+Networks": chosen units (``--units``) or the units most correlated with a feature of
+the text (``--find``) drawn as coloured text (HTML and PNG), and how often each gate is
+saturated, per layer (table and plot). The measuring is in
+:mod:`rnnkit.analysis.activations`, the drawing in :mod:`rnnkit.analysis.render`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from . import activations as A
+from . import render
+
+DEFAULT_CHARS = 2000
+
+
+def add_parser(sub) -> None:
+    """``rnnkit analyze gates`` and its options, under the analyses' subparsers ``sub``."""
+    p = sub.add_parser("gates", help="per-character activations of a char-LM's cells and gates "
+                       "(HTML/PNG), units correlated with text features, gate saturation",
+                       description="As in Karpathy, Johnson & Fei-Fei (2015), 'Visualizing and "
+                       "Understanding Recurrent Networks': chosen units (--units) or the units most "
+                       "correlated with a feature of the text (--find) drawn as coloured text (HTML "
+                       "and PNG), and how often each gate is saturated, per layer (table and plot).")
+    p.add_argument("run", metavar="RUN", help="charlm run directory or checkpoint file")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--text", help="the text to read (default: the start of the run's "
+                        "validation text, e.g. Tiny Shakespeare's last 10%%)")
+    source.add_argument("--text-file", metavar="FILE", help="read the text from a UTF-8 file")
+    p.add_argument("--max-chars", type=int, default=DEFAULT_CHARS, metavar="N",
+                   help=f"use the first N characters of the text (default {DEFAULT_CHARS}; 0 = all)")
+    p.add_argument("--skip-unknown", action="store_true",
+                   help="drop characters the model does not know instead of failing")
+    p.add_argument("--layer", type=int, metavar="L", help="layer, 1 = lowest (default: the top one "
+                   "for --units; every layer for --find)")
+    p.add_argument("--units", metavar="LIST", help="units to show, e.g. 0,5,17 or 3-7 "
+                   "(default 0-3 when --find is not given)")
+    p.add_argument("--gate", help="LSTM i, f, g, o or the states c, h; GRU r, z, n, h; RNN h "
+                   "(default: c for an LSTM, h otherwise)")
+    p.add_argument("--find", choices=sorted(A.FEATURES), metavar="FEATURE",
+                   help="rank units by correlation with a feature of the text: "
+                   + ", ".join(f"{k} ({v[1]})" for k, v in A.FEATURES.items()))
+    p.add_argument("--top", type=int, default=3, metavar="K", help="units shown with --find (default 3)")
+    p.add_argument("--png-chars", type=int, default=400, metavar="N",
+                   help="characters drawn in the PNG (default 400; the HTML has them all)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default RUN/analysis)")
+    p.add_argument("--threads", type=int, default=0, metavar="N", help="CPU threads (default: torch's)")
+
+
+def load_charlm(path: str):
+    """The :class:`rnnkit.tasks.charlm.CharLM` in ``path``; ValueError for any other task."""
+    from rnnkit import tasks
+    from rnnkit.train import checkpoint as ckpt
+    task = ckpt.load(path).meta.get("task")
+    if task != "charlm":
+        raise ValueError(f"analyze gates needs a charlm checkpoint; {path} is a {task} checkpoint")
+    return tasks.load(path)
+
+
+def read_text(args: argparse.Namespace, lm) -> tuple[str, str]:
+    """(text, where it came from): ``--text``, ``--text-file`` or the run's validation text,
+    cut to ``--max-chars`` and with unknown characters refused or dropped."""
+    from rnnkit.data import split_text
+    from rnnkit.tasks.charlm import load_corpus
+    if args.text is not None:
+        text, label = args.text, "--text"
+    elif args.text_file is not None:
+        text, label = Path(args.text_file).read_text(encoding="utf-8"), args.text_file
+    else:
+        data = lm.sections["data"]
+        corpus, name = load_corpus(data.text)
+        text, label = split_text(corpus, data.val_fraction)[1], f"validation part of {name}"
+    if args.max_chars < 0:
+        raise ValueError(f"--max-chars: expected >= 0, got {args.max_chars}")
+    if args.max_chars and len(text) > args.max_chars:
+        text, label = text[:args.max_chars], f"first {args.max_chars:,} characters of {label}"
+    # the run's own text is read as validation reads it: unseen characters skipped
+    own = args.text is None and args.text_file is None
+    lm.vocab.encode(text, skip_unknown=args.skip_unknown or own, what=label)  # names unknown ones
+    text = "".join(ch for ch in text if ch in lm.vocab.index)
+    if not text:
+        dropped = " after dropping unknown characters" if args.skip_unknown else ""
+        raise ValueError(f"{label}: the text is empty{dropped}; nothing to analyse")
+    return text, label
+
+
+def pick_layers(args: argparse.Namespace, layers: int) -> list[int]:
+    """0-based layers to look at."""
+    if args.layer is None:
+        return list(range(layers)) if args.find else [layers - 1]
+    if not 1 <= args.layer <= layers:
+        raise ValueError(f"--layer {args.layer}: out of range; the model has layers 1-{layers}")
+    return [args.layer - 1]
+
+
+def choose_units(args, acts: torch.Tensor, text: str, layers: list[int]) -> list[tuple[int, int, float | None]]:
+    """``[(layer, unit, r or None)]`` to show, from ``--find`` and/or ``--units``; acts ``(K, L, H)``."""
+    chosen: list[tuple[int, int, float | None]] = []
+    target = A.feature(args.find, text) if args.find else None
+    if args.find:
+        if args.top < 1:
+            raise ValueError(f"--top: expected >= 1, got {args.top}")
+        ranked = A.rank_units(acts[layers], target, args.top)
+        chosen = [(layers[k], unit, r) for k, unit, r in ranked]
+    if args.units or not args.find:
+        for unit in A.parse_units(args.units or "0-3", acts.shape[2]):
+            r = float(A.correlations(acts[layers[-1], :, unit:unit + 1], target)[0]) if args.find else None
+            if (layers[-1], unit) not in [(k, u) for k, u, _ in chosen]:
+                chosen.append((layers[-1], unit, r))
+    return chosen
+
+
+def saturation_table(rows: list[dict]) -> list[list[str]]:
+    """The saturation rows as text cells, header first."""
+    table = [["layer", "gate", "left < 0.1", "right > 0.9", "units left > 50%", "units right > 50%"]]
+    for r in rows:
+        table.append([str(r["layer"]), r["gate"], f"{r['left']:.3f}", f"{r['right']:.3f}",
+                      f"{r['units_left_half']}/{r['units']}", f"{r['units_right_half']}/{r['units']}"])
+    return table
+
+
+def print_table(table: list[list[str]]) -> None:
+    widths = [max(len(row[j]) for row in table) for j in range(len(table[0]))]
+    for row in table:
+        print("  " + "  ".join(cell.rjust(w) for cell, w in zip(row, widths)))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Record, rank, measure saturation, write HTML/PNG/JSON, print what was written."""
+    start = time.perf_counter()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    lm = load_charlm(args.run)
+    config = lm.model.config
+    gate = args.gate or ("c" if config.cell == "lstm" else "h")
+    A.check_gate(config.cell, gate)
+    layers = pick_layers(args, config.num_layers)
+    if args.png_chars < 1:
+        raise ValueError(f"--png-chars: expected >= 1, got {args.png_chars}")
+    text, label = read_text(args, lm)
+    acts = A.record(lm.model, lm.vocab.encode(text))
+    chosen = choose_units(args, acts[gate], text, layers)
+    print(f"read {len(text):,} characters ({label}) with a {config.num_layers}-layer "
+          f"{config.cell} of {config.hidden_size} units; showing {gate}")
+    if args.find:
+        print(f"units of {gate} most correlated with {args.find} ({A.FEATURES[args.find][1]}):")
+    rows, records = [], []
+    for layer, unit, r in chosen:
+        note = f", r = {r:+.3f} with {args.find}" if r is not None else ""
+        values, legend = render.scaled(acts[gate][layer, :, unit], gate)
+        rows.append((f"layer {layer + 1}, unit {unit} ({gate}){note}", values, legend))
+        records.append({"layer": layer + 1, "unit": unit, "gate": gate, "r": r})
+        if r is not None:
+            print(f"  layer {layer + 1}  unit {unit:4d}  r = {r:+.3f}")
+    sat = A.saturation({g: acts[g] for g in A.SIGMOID_GATES[config.cell]})
+    sat_rows = A.saturation_rows(sat)
+    table = saturation_table(sat_rows) if sat_rows else []
+    if table:
+        print(f"gate saturation (fraction of the {len(text):,} steps, mean over units):")
+        print_table(table)
+    out = Path(args.out) if args.out else lm.path.parent / "analysis"
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"find-{args.find}-{gate}" if args.find else f"units-L{layers[-1] + 1}-{gate}"
+    title = f"{config.cell} char-LM, {gate}" + (f": units vs {args.find}" if args.find else "")
+    notes = [f"{lm.path}: {config.num_layers} x {config.hidden_size} {config.cell}; "
+             f"{len(text):,} characters from {label}. Each character is coloured by the unit's "
+             "value after reading it; \u21b5 marks a newline."]
+    (out / f"{stem}.html").write_text(render.html_page(title, text, rows, notes, table), encoding="utf-8")
+    short = text[:args.png_chars]
+    written = [out / f"{stem}.html",
+               render.activation_png(short, [(h, v[:len(short)], g) for h, v, g in rows], out / f"{stem}.png")]
+    if sat:
+        written.append(render.saturation_png(sat, out / "saturation.png", f"{config.cell}: gate saturation "
+                                             f"on {len(text):,} characters"))
+    summary = {"checkpoint": str(lm.path), "text": label, "chars": len(text), "gate": gate,
+               "find": args.find, "units": records, "saturation": sat_rows}
+    (out / f"{stem}.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    written.append(out / f"{stem}.json")
+    for path in written:
+        print(f"wrote {path}")
+    print(f"done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return 0
