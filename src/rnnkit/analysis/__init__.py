@@ -11,7 +11,7 @@ import argparse
 from importlib import import_module
 
 #: analysis name -> module under rnnkit.analysis
-ANALYSES = {"gradients": "gradients"}
+ANALYSES = {"gradients": "gradients", "gates": "gates"}
 
 
 def _module(name: str):
