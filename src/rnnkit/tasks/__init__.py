@@ -12,7 +12,7 @@ from rnnkit.train.recipe import Recipe
 #: recipe name -> module under rnnkit.tasks
 REGISTRY = {"charlm": "charlm", "wordlm": "wordlm", "names": "names", "names-gen": "namesgen",
             "postag": "postag", "translate": "translate", "chat": "chat", "seqmnist": "seqmnist",
-            "timeseries": "timeseries"}
+            "timeseries": "timeseries", "adding": "adding", "copy": "copy"}
 
 
 def recipe(name: str) -> Recipe:

@@ -1,0 +1,66 @@
+"""Networks for the long-range memory tasks: a last-step regressor (adding problem) and a per-step
+classifier of ids (copy memory), each one rnnkit RNN/LSTM/GRU layer stack with a linear read-out.
+
+Shapes: N batch, T steps, F input features, V ids.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.nn.init import forget_bias_, recurrent_init_
+
+from .lm import build_rnn
+
+
+@dataclass
+class MemoryModelConfig:
+    """Attributes:
+        cell: ``lstm``, ``gru``, ``rnn_tanh`` or ``rnn_relu``.
+        hidden_size, num_layers: the recurrent stack.
+        init: recurrent weights ``default`` (torch's uniform), ``orthogonal`` or ``identity``.
+        forget_bias: the LSTM forget gate's starting bias (used only by ``lstm``).
+    """
+    cell: str = "lstm"
+    hidden_size: int = 128
+    num_layers: int = 1
+    init: str = "default"
+    forget_bias: float = 1.0
+
+
+def _recurrent(input_size: int, config: MemoryModelConfig) -> nn.Module:
+    rnn = build_rnn(config.cell, input_size, config.hidden_size, config.num_layers, 0.0)
+    recurrent_init_(rnn, config.init)
+    if config.cell == "lstm":
+        forget_bias_(rnn, config.forget_bias)
+    return rnn
+
+
+class LastStepRegressor(nn.Module):
+    """Inputs (N, T, F) float -> one number per sequence (N,), read from the last step's state."""
+
+    def __init__(self, input_size: int, config: MemoryModelConfig) -> None:
+        super().__init__()
+        self.rnn = _recurrent(input_size, config)
+        self.output = nn.Linear(config.hidden_size, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        output, _ = self.rnn(x)  # (N, T, H)
+        return self.output(output[:, -1]).squeeze(-1)
+
+
+class StepClassifier(nn.Module):
+    """Ids (N, T) -> logits (N, T, V) at every step; ids enter one-hot."""
+
+    def __init__(self, vocab_size: int, config: MemoryModelConfig) -> None:
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.rnn = _recurrent(vocab_size, config)
+        self.output = nn.Linear(config.hidden_size, vocab_size)
+
+    def forward(self, ids: Tensor) -> Tensor:
+        x = torch.nn.functional.one_hot(ids, self.vocab_size).to(self.output.weight.dtype)
+        output, _ = self.rnn(x)
+        return self.output(output)

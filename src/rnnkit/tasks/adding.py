@@ -1,0 +1,114 @@
+"""Recipe: the adding problem, a long-range memory task (sum of the two marked numbers among T).
+
+Train: ``rnnkit train adding --length 200 --cell lstm`` (batches generated afresh every step)
+Evaluate: ``rnnkit eval RUN --split test`` (MSE beside the 0.167 of always answering 1, computed)
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from rnnkit.data.synthetic import adding_baseline, adding_batch
+from rnnkit.models.memory import LastStepRegressor, MemoryModelConfig
+from rnnkit.train import checkpoint as ckpt
+from rnnkit.train.config import bound
+from rnnkit.train.generated import GeneratedObjective, fixed_set
+from rnnkit.train.options import TrainConfig
+from rnnkit.train.recipe import Built, Recipe, Smoke, TrainedModel, arg
+from rnnkit.train.supervised import evaluating
+
+SPLIT_SEEDS = {"valid": 10**9, "test": 2 * 10**9}  # offsets: far from the training batches' seeds
+
+
+@dataclass
+class AddingConfig:
+    """Attributes:
+        length: steps T per sequence.
+        batch_size: sequences per training batch (each one new).
+        valid_size, test_size: the fixed validation and test sets.
+        data_seed: seed of those two sets.
+    """
+    length: int = field(default=200, metadata=bound(2))
+    batch_size: int = field(default=64, metadata=bound(1))
+    valid_size: int = field(default=1000, metadata=bound(1))
+    test_size: int = field(default=2000, metadata=bound(1))
+    data_seed: int = 0
+
+
+def defaults():
+    return {"data": AddingConfig(), "model": MemoryModelConfig(),
+            "train": TrainConfig(optimizer="adam", lr=1e-3, schedule="cosine", max_minutes=13.0, anneal_by_time=True,
+                                 warmup_steps=100, final_lr_ratio=0.05, eval_every=200, grad_clip=1.0, monitor="mse")}
+
+
+PRESETS = {"cpu-quick": {}}
+HELP = {"length": "steps per sequence (T)", "cell": "lstm, gru, rnn_tanh or rnn_relu",
+        "init": "recurrent weights: default, orthogonal or identity",
+        "forget_bias": "LSTM forget-gate bias at the start (LSTM only)"}
+
+
+def mse(model, inputs, targets) -> tuple[torch.Tensor, int]:
+    device = next(model.parameters()).device
+    return torch.nn.functional.mse_loss(model(inputs.to(device)).float(), targets.to(device)), len(targets)
+
+
+def scores(model, inputs, targets) -> dict:
+    value = float(mse(model, inputs, targets)[0])
+    return {"loss": value, "mse": value}
+
+
+def split_set(data: AddingConfig, split: str):
+    size = data.valid_size if split == "valid" else data.test_size
+    return fixed_set(lambda n, g: adding_batch(n, data.length, g), size, SPLIT_SEEDS[split] + data.data_seed)
+
+
+def build(sections, resume_meta: Optional[dict]) -> Built:
+    data: AddingConfig = sections["data"]
+    objective = GeneratedObjective(lambda n, g: adding_batch(n, data.length, g), mse, scores,
+                                   {"loss": "min", "mse": "min"}, split_set(data, "valid"), data.batch_size,
+                                   sections["train"].seed)
+    return Built(LastStepRegressor(2, sections["model"]), objective, {})
+
+
+class AddingModel(TrainedModel):
+    """A trained adding-problem network: MSE on the run's validation or test set."""
+
+    config_defaults = staticmethod(defaults)
+
+    @classmethod
+    def build_model(cls, sections, meta: dict):
+        return LastStepRegressor(2, sections["model"])
+
+    def evaluate(self, split: str = "test") -> dict:
+        inputs, targets = split_set(self.sections["data"], split)
+        with evaluating(self.model):
+            value = float(mse(self.model, inputs, targets)[0])
+        return {"split": split, "length": self.sections["data"].length, "cell": self.sections["model"].cell,
+                "sequences": len(targets), "mse": value, "baseline_mse": adding_baseline(targets)}
+
+    def describe(self, result: dict) -> str:
+        return (f"{result['split']}: MSE {result['mse']:.5f} over {result['sequences']:,} sequences of "
+                f"{result['length']} steps ({result['cell']}); always answering 1: {result['baseline_mse']:.5f}")
+
+
+def report(run_dir: Path) -> str:
+    model = AddingModel.from_checkpoint(ckpt.load(run_dir))
+    result = model.evaluate("test")
+    ckpt.atomic_write_text(run_dir / "report_test.json", json.dumps(result, indent=1) + "\n")
+    return model.describe(result)
+
+
+RECIPE = Recipe(
+    name="adding", summary="the adding problem: sum the two marked numbers among T (long-range memory)",
+    defaults=defaults, presets=PRESETS, build=build, trained=AddingModel, commands=(),
+    eval_arguments=(arg("--split", default="test", choices=("valid", "test"), help="which fixed set to score"),),
+    help=HELP, report=report, outputs=("report_test.json",),
+    smoke=Smoke(train=("--length", "12", "--hidden-size", "8", "--batch-size", "16", "--valid-size", "32",
+                       "--test-size", "32", "--max-minutes", "0", "--max-steps", "6", "--eval-every", "3",
+                       "--warmup-steps", "0"),
+                uses={"eval": ("--split", "valid")}, expect={"eval": r"^valid: MSE \d\.\d{5} over 32 sequences"}),
+)
