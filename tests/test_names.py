@@ -183,6 +183,7 @@ def test_names_listed_under_several_languages_are_right_for_any_of_them():
 def test_predict_format():
     text = format_predictions(["Schmidhuber "], [[(-0.1912, "German"), (-2.4833, "Czech")]])
     assert text == "Schmidhuber\n    (-0.19) German\n    (-2.48) Czech"
+    assert format_predictions(["Nakamura"], [[(0.0, "Japanese")]]) == "Nakamura\n    (-0.00) Japanese"
 
 
 SMALL = ["--embedding-dim", "16", "--hidden-size", "32", "--batch-size", "16", "--quiet",

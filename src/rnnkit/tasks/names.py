@@ -1,12 +1,14 @@
 """Recipe: which language is a surname from (18 classes, the PyTorch tutorial data).
 
 Train: ``rnnkit train names`` (bundled data, or ``--data-dir`` with [Language].txt files)
-Predict: ``rnnkit predict RUN_DIR Schmidhuber Hinton Nakamura --top 3`` (or names on stdin)
-Evaluate: ``rnnkit eval RUN_DIR --split test`` (accuracy, macro-F1, per class, confusion PNG)
+Predict: ``rnnkit predict RUN_DIR Schmidhuber Hinton Nakamura --top 3 [--prior uniform|data|FILE]``
+Evaluate: ``rnnkit eval RUN_DIR --split test`` (accuracy, balanced accuracy, top-3, macro-F1 under
+the data and the uniform prior; calibration before and after temperature scaling; PNGs)
 """
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -21,11 +23,16 @@ from rnnkit.data.names_split import NamesDataConfig, load_split, run_split, spli
 from rnnkit.models.classifier import ClassifierConfig, build_classifier
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.config import positive_int
-from rnnkit.train.metrics import any_label_scores, classification_scores, plot_confusion
+from rnnkit.train import calibration as cal
+from rnnkit.train.metrics import balanced_accuracy, classification_scores, plot_confusion, top_k_accuracy
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg, split_arguments
 from rnnkit.train.supervised import SupervisedObjective, class_weights, predict_in_batches
 
+from . import names_eval as ev
+
+#: the prior ``predict`` uses unless told (README, names: measured choice)
+DEFAULT_PRIOR = "uniform"
 
 
 def defaults():
@@ -76,24 +83,25 @@ def predict_log_probs(model: nn.Module, encoded: Sequence[Tensor], batch_size: i
     return predict_in_batches(forward, encoded, len, model, batch_size)
 
 
-def validation_scores(model, valid) -> dict[str, float]:
-    log_probs = predict_log_probs(model, [ids for ids, _ in valid])
-    labels = torch.tensor([label for _, label in valid])
-    result = classification_scores(log_probs, labels, [str(c) for c in range(log_probs.shape[1])])
-    return {"loss": result["loss"], "accuracy": result["accuracy"], "macro_f1": result["macro_f1"]}
+#: what validation reports, and which way is better (any of them can be ``--monitor``)
+VALIDATION_METRICS = {"loss": "min", "accuracy": "max", "macro_f1": "max", "balanced_accuracy": "max",
+                      f"top{ev.TOP_K}_accuracy": "max", "uniform_balanced_accuracy": "max"}
 
 
-def score_split(log_probs: Tensor, pairs: Sequence[tuple[str, int]], names) -> dict:
-    """Figures for the (name, label) ``pairs`` of a split given their log-probabilities (M, C):
-    per pair at the top level, and per distinct name under ``by_name`` (right when any of its
-    languages)."""
-    result = classification_scores(log_probs, torch.tensor([label for _, label in pairs]), names.languages)
-    pair_names, labels_of = [name for name, _ in pairs], names.label_sets()
-    result["by_name"] = any_label_scores(log_probs.argmax(-1).tolist(), pair_names, labels_of,
-                                         names.languages)
-    result["examples"] = len(pairs)
-    result["multi_label_examples"] = sum(len(labels_of[name]) > 1 for name in pair_names)
-    return result
+def validation_scores(to_uniform: Tensor):
+    """``evaluate(model, valid)``: :data:`VALIDATION_METRICS` per pair; ``uniform_balanced_accuracy``
+    after moving the log-probabilities to the uniform prior by the log-ratio ``to_uniform`` (C,)."""
+    def evaluate(model, valid) -> dict[str, float]:
+        log_probs = predict_log_probs(model, [ids for ids, _ in valid])
+        labels = torch.tensor([label for _, label in valid])
+        result = classification_scores(log_probs, labels, [str(c) for c in range(log_probs.shape[1])])
+        uniform = (log_probs.double() + to_uniform).argmax(-1)
+        uniform_confusion = torch.bincount(labels * len(to_uniform) + uniform, minlength=len(to_uniform) ** 2)
+        return {"loss": result["loss"], "accuracy": result["accuracy"], "macro_f1": result["macro_f1"],
+                "balanced_accuracy": balanced_accuracy(result["confusion"]),
+                f"top{ev.TOP_K}_accuracy": top_k_accuracy(log_probs, labels, ev.TOP_K),
+                "uniform_balanced_accuracy": balanced_accuracy(uniform_confusion.view(len(to_uniform), -1))}
+    return evaluate
 
 
 def build(sections, resume_meta: Optional[dict]) -> Built:
@@ -109,17 +117,21 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     train = encode("train")
     labels = [label for _, label in train]
     weights = class_weights(labels, len(names.languages), data.balance_power)
+    counts = torch.bincount(torch.tensor(labels), minlength=len(names.languages)).tolist()
+    to_uniform = -ev.training_prior(counts, data.balance, data.balance_power).log()  # + log(1/C): a constant
     objective = SupervisedObjective(
         train, encode("valid"), collate, cross_entropy(weights if data.balance == "weighted" else None),
         length=lambda example: len(example[0]), batch_size=data.batch_size, seed=sections["train"].seed,
-        evaluate=validation_scores, metrics={"loss": "min", "accuracy": "max", "macro_f1": "max"},
+        evaluate=validation_scores(to_uniform), metrics=VALIDATION_METRICS,
         sample_weights=weights[torch.tensor(labels)].double() if data.balance == "sampler" else None)
     model = build_classifier(len(vocab), len(names.languages), sections["model"])
-    return Built(model, objective, dict(split_meta(names, assignment), vocab=vocab.to_json()))
+    return Built(model, objective, dict(split_meta(names, assignment), vocab=vocab.to_json(),
+                                        train_counts=counts))
 
 
 class NameClassifier(TrainedModel):
-    """A trained classifier: top languages of names, metrics on a split of the run's data."""
+    """A trained classifier: top languages of names under a chosen prior, with calibrated
+    probabilities; figures on a split of the run's data."""
 
     config_defaults = staticmethod(defaults)
 
@@ -131,18 +143,63 @@ class NameClassifier(TrainedModel):
     def __init__(self, model, sections, meta: dict, path=None) -> None:
         super().__init__(model, sections, meta, path)
         self.vocab, self.languages = NameVocab.from_json(meta["vocab"]), meta["languages"]
+        self._calibration: Optional[dict] = None
+        counts = meta.get("train_counts")  # older runs: counted from the saved split
+        if counts is None:
+            labels = torch.tensor([label for _, label in self.split()[1]["train"]])
+            counts = torch.bincount(labels, minlength=len(self.languages)).tolist()
+        self.counts = list(counts)
+        data = sections["data"]
+        self.train_log_prior = ev.training_prior(self.counts, data.balance, data.balance_power).log()
 
-    def log_probs(self, names: Sequence[str]) -> Tensor:
-        """log p(language | name) (M, C), languages in :attr:`languages` order."""
+    def log_prior(self, prior: str) -> Tensor:
+        """Log-prior (C,) of ``data``, ``uniform`` or a weights file (:func:`names_eval.resolve_prior`)."""
+        return ev.resolve_prior(prior, self.languages, self.counts)
+
+    def raw_log_probs(self, encoded: Sequence[Tensor]) -> Tensor:
+        """The model's log-probabilities (M, C), moved from its training prior to the data's
+        (a no-op unless it trained with ``--balance``); no temperature."""
+        shift = self.log_prior("data") - self.train_log_prior
+        return torch.log_softmax(predict_log_probs(self.model, encoded).double() + shift, -1)
+
+    def calibration(self) -> dict:
+        """The run's temperature (calibration.json beside the checkpoint), fitted on the
+        validation split and saved when missing or fitted for another checkpoint."""
+        if self._calibration is None:
+            step = int(self.meta.get("step", -1))
+            saved = ev.read_calibration(self.run_dir, self.path, step)
+            if saved is None:
+                _, parts = self.split()
+                valid = parts["valid"]
+                log_probs = self.raw_log_probs([self.vocab.encode(n, warn=False) for n, _ in valid])
+                saved = ev.fit_calibration(log_probs, torch.tensor([label for _, label in valid]),
+                                           torch.zeros(len(self.languages), dtype=torch.float64))
+                saved.update(checkpoint=self.path.name if self.path else None, step=step)
+                ev.write_calibration(self.run_dir, saved)
+            self._calibration = saved
+        return self._calibration
+
+    def adjust(self, log_probs: Tensor, prior: str, calibrated: bool = True) -> Tensor:
+        """Data-prior log-probabilities (M, C) -> the run's temperature, then ``prior``."""
+        if calibrated:
+            log_probs = cal.apply_temperature(log_probs, self.calibration()["temperature"])
+        return cal.prior_shift(log_probs, self.log_prior(prior), self.log_prior("data"))
+
+    def log_probs(self, names: Sequence[str], prior: str = DEFAULT_PRIOR, calibrated: bool = True) -> Tensor:
+        """log p(language | name) (M, C) under ``prior``, languages in :attr:`languages` order."""
         cleaned = clean_names(names, self.sections["data"].ascii)
-        return predict_log_probs(self.model, [self.vocab.encode(name) for name in cleaned])
+        self.log_prior(prior)  # a bad --prior fails before the model runs
+        return self.adjust(self.raw_log_probs([self.vocab.encode(name) for name in cleaned]), prior,
+                           calibrated).float()
 
-    def predict(self, names: Sequence[str], top: int = 3) -> list[list[tuple[float, str]]]:
-        """For each name, its ``top`` languages as (log-probability, language), best first."""
+    def predict(self, names: Sequence[str], top: int = 3,
+                prior: str = DEFAULT_PRIOR) -> list[list[tuple[float, str]]]:
+        """For each name, its ``top`` languages as (log-probability, language), best first;
+        languages the prior rules out (weight 0) are left out."""
         if top < 1:
             raise ValueError(f"--top: expected >= 1, got {top}")
-        values, indices = self.log_probs(names).topk(min(top, len(self.languages)), dim=-1)
-        return [[(float(v), self.languages[int(i)]) for v, i in zip(vs, ix)]
+        values, indices = self.log_probs(names, prior).topk(min(top, len(self.languages)), dim=-1)
+        return [[(float(v), self.languages[int(i)]) for v, i in zip(vs, ix) if v > -math.inf]
                 for vs, ix in zip(values, indices)]
 
     def split(self, data_dir: Optional[str] = None):
@@ -150,19 +207,29 @@ class NameClassifier(TrainedModel):
         return run_split(self.sections["data"], self.meta, data_dir)
 
     def evaluate(self, split: str = "test", data_dir: Optional[str] = None,
-                 confusion_png: Optional[str | Path] = "auto") -> dict:
-        """Accuracy, macro-F1, per-class precision/recall/F1 on a split of the run's data, scored two ways.
+                 confusion_png: Optional[str | Path] = "auto", prior: Optional[str] = None) -> dict:
+        """Figures on a split of the run's data under the data and the uniform prior (and
+        ``prior``, a weights file, when given), scored two ways, and its calibration.
 
-        Top level, per pair: each (name, language) pair is one example, so a
-        name listed under two languages is right for at most one of them.
-        ``by_name``: each distinct name once, right when the prediction is any
-        of its languages; a wrong one is charged to its first language
-        (:func:`~rnnkit.train.metrics.any_label_reference`).
+        Per pair (top level, and each entry of ``priors``): each (name, language)
+        pair is one example, so a name listed under two languages is right for at
+        most one of them. ``by_name``: each distinct name once, right when the
+        prediction is any of its languages; a wrong one is charged to its first
+        language (:func:`~rnnkit.train.metrics.any_label_reference`). The top
+        level holds the data prior's figures; ``calibration`` the ECE and NLL
+        before and after temperature scaling; PNGs go beside the checkpoint.
         """
         names, parts = self.split(data_dir)
-        log_probs = predict_log_probs(self.model, [self.vocab.encode(n, warn=False) for n, _ in parts[split]])
-        result = score_split(log_probs, parts[split], names)
-        result["split"] = split
+        pairs = parts[split]
+        labels = torch.tensor([label for _, label in pairs])
+        raw = self.raw_log_probs([self.vocab.encode(n, warn=False) for n, _ in pairs])
+        priors = [*ev.PRIORS, *([prior] if prior and prior not in ev.PRIORS else [])]
+        figures = {p: ev.split_figures(self.adjust(raw, p).float(), pairs, names) for p in priors}
+        result = figures["data"]
+        result.update(split=split, examples=len(pairs), priors={p: ev.headline(f) for p, f in figures.items()},
+                      multi_label_examples=sum(len(names.label_sets()[n]) > 1 for n, _ in pairs))
+        result["per_class_uniform_recall"] = {k: v["recall"] for k, v in figures["uniform"]["per_class"].items()}
+        result["calibration"] = self.calibration_report(raw, labels, split)
         if confusion_png == "auto":  # beside the checkpoint
             confusion_png = self.run_dir / f"confusion_{split}.png"
         if confusion_png is not None:
@@ -172,21 +239,15 @@ class NameClassifier(TrainedModel):
         result["confusion"] = result["confusion"].tolist()
         return result
 
+    def calibration_report(self, raw: Tensor, labels: Tensor, split: str) -> dict:
+        """ECE and NLL before and after the temperature, and reliability_<split>.png
+        (:func:`names_eval.calibration_report`)."""
+        return ev.calibration_report(self.adjust, raw, labels, self.calibration()["temperature"],
+                                     self.run_dir and self.run_dir / f"reliability_{split}.png", split)
+
     def describe(self, result: dict) -> str:
-        """Totals both ways, then a per-class table."""
-        by_name = result["by_name"]
-        lines = [f"{result['split']}, per (name, language) pair: accuracy {result['accuracy']:.4f}, "
-                 f"macro-F1 {result['macro_f1']:.4f} over {result['examples']:,} pairs "
-                 f"({result['multi_label_examples']} belong to names listed under 2+ languages)",
-                 f"{result['split']}, per distinct name (right if any of its languages): accuracy "
-                 f"{by_name['accuracy']:.4f}, macro-F1 {by_name['macro_f1']:.4f} over {by_name['examples']:,} names",
-                 f"{'per pair':<12} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>7}"]
-        for language, row in result["per_class"].items():
-            lines.append(f"{language:<12} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} "
-                         f"{row['support']:>7}")
-        if "confusion_png" in result:
-            lines.append(f"confusion matrix: {result['confusion_png']}")
-        return "\n".join(lines)
+        """Totals both ways, the figures under each prior, calibration, then a per-class table."""
+        return ev.describe(result)
 
 
 def format_predictions(names: Sequence[str], predictions) -> str:
@@ -194,7 +255,8 @@ def format_predictions(names: Sequence[str], predictions) -> str:
     lines = []
     for name, top in zip(names, predictions):
         lines.append(name.strip())
-        lines += [f"    ({log_prob:.2f}) {language}" for log_prob, language in top]
+        # a log-probability is <= 0; print a rounded 0 as -0.00, as the tutorial does
+        lines += [f"    ({log_prob if log_prob < 0 else -0.0:.2f}) {language}" for log_prob, language in top]
     return "\n".join(lines)
 
 
@@ -202,7 +264,7 @@ def _predict(classifier: NameClassifier, args) -> int:
     names = args.names or [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not names:
         raise ValueError("no names given (as arguments or one per line on stdin)")
-    print(format_predictions(names, classifier.predict(names, args.top)))
+    print(format_predictions(names, classifier.predict(names, args.top, args.prior)))
     return 0
 
 
@@ -218,18 +280,26 @@ def report(run_dir: Path) -> str:
     return classifier.describe(result)
 
 
+PRIOR_HELP = ("how likely each language is before reading the name: uniform (all equally likely), "
+              "data (as often as in the training data) or a file of language weights, "
+              "'Language<TAB>weight' lines or a JSON object (unlisted languages get 0); "
+              f"default {DEFAULT_PRIOR}")
 PREDICT = Command("predict", "top languages of names", (
     arg("names", nargs="*", help="names to classify (default: one per line on stdin)"),
     arg("--top", type=positive_int, default=3, help="languages per name"),
+    arg("--prior", default=DEFAULT_PRIOR, help=PRIOR_HELP),
 ), _predict)
 
 RECIPE = Recipe(
     name="names", summary="the language of a surname (18 languages, the PyTorch tutorial data)",
     defaults=defaults, presets=PRESETS, build=build, trained=NameClassifier, commands=(PREDICT,),
-    eval_arguments=split_arguments("the names folder (default: the run's)"),
+    eval_arguments=(*split_arguments("the names folder (default: the run's)"),
+                    arg("--prior", default=None, help="also score under this file of language weights "
+                        "(data and uniform are always scored)")),
     help=HELP, report=report,
     outputs=("split.json", "report_test.json", "confusion_train.png", "confusion_valid.png",
-             "confusion_test.png"),
+             "confusion_test.png", ev.CALIBRATION, "reliability_train.png", "reliability_valid.png",
+             "reliability_test.png"),
     smoke=Smoke(train=("--data-dir", "{fixtures}/names", "--embedding-dim", "8", "--hidden-size", "8",
                        "--batch-size", "16", "--max-steps", "6", "--max-minutes", "0", "--members", "2"),
                 uses={"predict": ("Kateov", "Kateson", "--top", "2"), "eval": ("--split", "valid")},

@@ -1,5 +1,5 @@
-"""Metrics: confusion matrix, per-class precision/recall/F1, accuracy, macro-F1; for generated
-text, distinct-n and a unigram-perplexity baseline."""
+"""Metrics: confusion matrix, per-class precision/recall/F1, accuracy, macro-F1, balanced and
+top-k accuracy; for generated text, distinct-n and a unigram-perplexity baseline."""
 from __future__ import annotations
 
 import math
@@ -118,3 +118,35 @@ def unigram_perplexity(train: Sequence[Sequence[str]], test: Sequence[Sequence[s
     if not tokens:
         raise ValueError("unigram_perplexity: the test sequences are empty")
     return math.exp(nll / tokens)
+
+
+def balanced_accuracy(confusion: Tensor) -> float:
+    """Mean recall over the classes that occur as a label (rows of ``confusion`` (C, C) with
+    support), as scikit-learn's ``balanced_accuracy_score``: the accuracy on a test set in which
+    every class is equally frequent."""
+    confusion = confusion.double()
+    support = confusion.sum(1)
+    present = support > 0
+    if not present.any():
+        raise ValueError("balanced_accuracy: no examples")
+    return float((confusion.diag()[present] / support[present]).mean())
+
+
+def top_k_accuracy(log_probs: Tensor, labels: Tensor, k: int) -> float:
+    """Share of the M examples whose label (M,) is among the ``k`` highest scores (M, C)."""
+    if k < 1:
+        raise ValueError(f"top_k_accuracy: expected k >= 1, got {k}")
+    top = log_probs.topk(min(k, log_probs.shape[-1]), dim=-1).indices  # (M, k)
+    return float((top == labels.long().unsqueeze(-1)).any(-1).double().mean())
+
+
+def top_k_any_label(log_probs: Tensor, keys: Sequence, label_sets: dict, k: int) -> float:
+    """Top-k accuracy with each distinct item counted once (its first row of ``log_probs``
+    (M, C)): right when any of its labels ``label_sets[key]`` is among the ``k`` best."""
+    first: dict = {}
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)
+    if not first:
+        raise ValueError("top_k_any_label: no examples")
+    top = log_probs.topk(min(k, log_probs.shape[-1]), dim=-1).indices.tolist()
+    return sum(bool(set(top[i]) & set(label_sets[key])) for key, i in first.items()) / len(first)

@@ -1,0 +1,107 @@
+"""Names: the prior chosen at prediction time, the run's temperature, balanced figures, through the CLI."""
+import json
+import math
+import re
+
+import pytest
+import torch
+
+from rnnkit.cli import main
+from rnnkit.tasks import load
+from rnnkit.tasks.names_eval import CALIBRATION, training_prior
+from rnnkit.train import calibration as cal
+
+from test_names import write_languages
+
+SMALL = ["--embedding-dim", "16", "--hidden-size", "32", "--batch-size", "16", "--quiet",
+         "--max-minutes", "0", "--lr", "0.01", "--members", "1"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A run on three made-up languages, 120 / 40 / 20 names: the prior matters."""
+    root = tmp_path_factory.mktemp("names_prior")
+    data = write_languages(root / "langs", per_language=120)
+    for language, keep in (("Sonish", 40), ("Mcish", 20)):
+        path = data / f"{language}.txt"
+        path.write_text("\n".join(path.read_text().split()[:keep]) + "\n")
+    run = root / "run"
+    assert main(["train", "names", "--data-dir", str(data), "--run-dir", str(run), "--max-steps", "120",
+                 "--monitor", "uniform_balanced_accuracy", *SMALL]) == 0
+    return run
+
+
+def test_training_prior_follows_the_balancing():
+    counts = [80, 15, 5]
+    torch.testing.assert_close(training_prior(counts, "none", 0.5), torch.tensor([0.8, 0.15, 0.05],
+                               dtype=torch.float64))
+    # fully balanced sampling (or loss weights) make every class equally likely in training
+    torch.testing.assert_close(training_prior(counts, "sampler", 1.0), torch.full((3,), 1 / 3, dtype=torch.float64))
+    half = training_prior(counts, "weighted", 0.5)  # counts * counts ** -0.5 = sqrt(counts)
+    torch.testing.assert_close(half, torch.tensor(counts).double().sqrt() / sum(math.sqrt(c) for c in counts))
+
+
+def test_prior_is_bayes_rule_on_the_trained_model_and_temperature_is_saved(run):
+    classifier = load(run)
+    saved = json.loads((run / CALIBRATION).read_text())
+    assert saved["checkpoint"] == "best.safetensors" and saved["temperature"] > 0
+    assert saved["valid_nll"]["after"] <= saved["valid_nll"]["before"]
+    assert classifier.counts == [16, 96, 32]  # Mcish, Ovish, Sonish in training: 80% of 20 / 120 / 40
+    names = ["Kateov", "Kateson", "McKate", "Rimo"]
+    data, uniform = classifier.log_probs(names, "data"), classifier.log_probs(names, "uniform")
+    counts = torch.tensor(classifier.counts).double()
+    by_hand = (data.double().exp() * (1 / 3) / (counts / counts.sum()))  # p(c|x) pi'(c) / pi_train(c)
+    torch.testing.assert_close(uniform.double().exp(), by_hand / by_hand.sum(-1, keepdim=True), atol=1e-6, rtol=0)
+    raw = classifier.log_probs(names, "data", calibrated=False)
+    torch.testing.assert_close(data, cal.apply_temperature(raw, saved["temperature"]), atol=1e-6, rtol=0)
+
+
+def test_predict_takes_a_prior_file_and_names_bad_ones(run, tmp_path, capsys):
+    capsys.readouterr()
+    only = tmp_path / "only_sonish.tsv"
+    only.write_text("Sonish\t1\nOvish\t0\n")
+    assert main(["predict", str(run), "Kateov", "--top", "2", "--prior", str(only)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["Kateov", "    (-0.00) Sonish"]  # the prior overrules the name; weight 0 is left out
+    assert main(["predict", str(run), "Kateov", "--prior", "data"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].endswith("Ovish")
+    for text, message in (("Sonish\t1\nKlingon\t1\n", "unknown language 'Klingon'; expected one of Mcish, Ovish, Sonish"),
+                          ("Sonish\t-1\n", "weight of 'Sonish' must be a number >= 0")):
+        bad = tmp_path / "bad.tsv"
+        bad.write_text(text)
+        assert main(["predict", str(run), "Kateov", "--prior", str(bad)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and str(bad) in err and len(err.splitlines()) == 1
+    assert main(["predict", str(run), "Kateov", "--prior", str(tmp_path / "nope.json")]) == 2
+    assert "cannot read it" in capsys.readouterr().err
+
+
+def test_eval_reports_every_figure_under_each_prior(run, tmp_path, capsys):
+    report = json.loads((run / "report_test.json").read_text())
+    for prior in ("data", "uniform"):
+        figures = report["priors"][prior]
+        for scoring in (figures, figures["by_name"]):
+            assert {"accuracy", "balanced_accuracy", "top3_accuracy", "macro_f1"} <= set(scoring)
+            assert all(0 <= scoring[k] <= 1 for k in ("accuracy", "balanced_accuracy", "top3_accuracy"))
+    assert report["priors"]["data"]["accuracy"] == report["accuracy"]
+    assert report["top3_accuracy"] == 1.0  # three languages
+    calib = report["calibration"]
+    assert calib["ece_bins"] == 15 and set(calib["ece"]) == {"before", "after"}
+    assert (run / "reliability_test.png").read_bytes()[:4] == b"\x89PNG"
+    weights = tmp_path / "w.json"
+    weights.write_text('{"Ovish": 1, "Sonish": 1}')
+    capsys.readouterr()
+    assert main(["eval", str(run), "--split", "valid", "--prior", str(weights)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^  uniform  per pair  (\d\.\d{4}  ){3}\d\.\d{4}$", out, re.M), out
+    assert str(weights) in out and "ECE (15 equal-width bins)" in out
+    assert (run / "reliability_valid.png").exists()
+
+
+def test_validation_metrics_can_pick_the_best_checkpoint(run):
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in records if "uniform_balanced_accuracy" in r]
+    assert evals and all("balanced_accuracy" in r and "top3_accuracy" in r for r in evals)
+    state = json.loads((run / "config.json").read_text())
+    assert state["train"]["monitor"] == "uniform_balanced_accuracy"
+    assert state["train"]["monitor_mode"] in ("auto", "max")
