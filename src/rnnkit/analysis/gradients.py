@@ -48,7 +48,7 @@ def add_parser(sub) -> None:
     p.add_argument("--scale", type=finite_float, default=1.0, help="multiply W_hh (spectral radius) by this")
     p.add_argument("--checkpoint", default=None, help="a trained run of any recipe: its first recurrent layer")
     p.add_argument("--out", default=".", help="folder for gradients.csv and gradients.png (default: here)")
-    p.add_argument("--threads", type=positive_int, default=None, help="torch threads")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1: the tensors are small)")
 
 
 def init_curves(cell: str, args) -> tuple[torch.Tensor, float]:
