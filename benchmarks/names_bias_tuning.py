@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 from rnnkit.data.names_split import NamesDataConfig, load_split
-from rnnkit.tasks.names import score_split
+from rnnkit.tasks.names_eval import split_figures as score_split
 
 STEPS = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0)
 

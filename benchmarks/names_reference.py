@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rnnkit.tasks import load
-from rnnkit.tasks.names import NameClassifier, score_split
+from rnnkit.tasks.names import NameClassifier
+from rnnkit.tasks.names_eval import split_figures as score_split
 from rnnkit.tasks.namesgen import NameGenerator
 
 
@@ -112,7 +113,7 @@ def main() -> None:
         probabilities.append(log_probs.exp())
         rows.append(row(label, score_split(log_probs, pairs, names_data)))
 
-    add("rnnkit names (recurrent classifier)", classifier.log_probs(pair_names))
+    add("rnnkit names (recurrent classifier)", classifier.log_probs(pair_names, "data", calibrated=False))
     ngram, l2 = ngram_reference(parts, len(names_data.languages), names_data)
     add(f"char 1-5-gram logistic regression (L2 {l2:g})", ngram.log_probs(pair_names))
     if args.generator:

@@ -30,7 +30,8 @@ from rnnkit.data.batches import BatchCycler, pad_batch
 from rnnkit.data.names import NameVocab
 from rnnkit.models.lm import build_rnn
 from rnnkit.data.names_split import NamesDataConfig, load_split
-from rnnkit.tasks.names import predict_log_probs, score_split
+from rnnkit.tasks.names import predict_log_probs
+from rnnkit.tasks.names_eval import split_figures as score_split
 
 
 def parse_args() -> argparse.Namespace:

@@ -21,9 +21,9 @@ from rnnkit.data.batches import pad_batch
 from rnnkit.data.names import NameVocab, clean_names
 from rnnkit.data.names_split import NamesDataConfig, load_split, run_split, split_meta, split_record
 from rnnkit.models.classifier import ClassifierConfig, build_classifier
+from rnnkit.train import calibration as cal
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.config import positive_int
-from rnnkit.train import calibration as cal
 from rnnkit.train.metrics import balanced_accuracy, classification_scores, plot_confusion, top_k_accuracy
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg, split_arguments
@@ -90,7 +90,8 @@ VALIDATION_METRICS = {"loss": "min", "accuracy": "max", "macro_f1": "max", "bala
 
 def validation_scores(to_uniform: Tensor):
     """``evaluate(model, valid)``: :data:`VALIDATION_METRICS` per pair; ``uniform_balanced_accuracy``
-    after moving the log-probabilities to the uniform prior by the log-ratio ``to_uniform`` (C,)."""
+    after moving the log-probabilities to the uniform prior by the log-ratio ``to_uniform`` (C,)
+    (before temperature scaling, which is fitted only after training)."""
     def evaluate(model, valid) -> dict[str, float]:
         log_probs = predict_log_probs(model, [ids for ids, _ in valid])
         labels = torch.tensor([label for _, label in valid])
@@ -172,8 +173,7 @@ class NameClassifier(TrainedModel):
                 _, parts = self.split()
                 valid = parts["valid"]
                 log_probs = self.raw_log_probs([self.vocab.encode(n, warn=False) for n, _ in valid])
-                saved = ev.fit_calibration(log_probs, torch.tensor([label for _, label in valid]),
-                                           torch.zeros(len(self.languages), dtype=torch.float64))
+                saved = ev.fit_calibration(log_probs, torch.tensor([label for _, label in valid]))
                 saved.update(checkpoint=self.path.name if self.path else None, step=step)
                 ev.write_calibration(self.run_dir, saved)
             self._calibration = saved

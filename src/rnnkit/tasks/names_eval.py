@@ -51,11 +51,10 @@ def resolve_prior(spec: str, languages: Sequence[str], counts: Sequence[int]) ->
     return cal.log_prior(cal.read_prior(spec, list(languages), kind="language"))
 
 
-def fit_calibration(log_probs: Tensor, labels: Tensor, to_data: Tensor) -> dict:
-    """Temperature fitted on validation log-probabilities (M, C) moved to the data prior by
-    the log-ratio ``to_data`` (C,) (zero unless training balanced the classes), and the
-    validation NLL and ECE before and after."""
-    shifted = torch.log_softmax(log_probs.double() + to_data, -1)
+def fit_calibration(log_probs: Tensor, labels: Tensor) -> dict:
+    """Temperature fitted on validation log-probabilities (M, C) under the data prior (the
+    validation split's own), with the validation NLL and ECE before and after."""
+    shifted = log_probs.double()
     temperature = cal.fit_temperature(shifted, labels)
     after = cal.apply_temperature(shifted, temperature)
     return {"temperature": temperature, "fitted_on": "valid", "ece_bins": cal.ECE_BINS,
