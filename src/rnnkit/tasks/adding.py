@@ -5,20 +5,17 @@ Evaluate: ``rnnkit eval RUN --split test`` (MSE beside the 0.167 of always answe
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional
 
 import torch
 
 from rnnkit.data.synthetic import adding_baseline, adding_batch
 from rnnkit.models.memory import LastStepRegressor, MemoryModelConfig
-from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.config import bound
 from rnnkit.train.generated import GeneratedObjective, fixed_set
 from rnnkit.train.options import TrainConfig
-from rnnkit.train.recipe import Built, Recipe, Smoke, TrainedModel, arg
+from rnnkit.train.recipe import Built, Recipe, Smoke, TrainedModel, arg, report_on_test
 from rnnkit.train.supervised import evaluating
 
 SPLIT_SEEDS = {"valid": 10**9, "test": 2 * 10**9}  # offsets: far from the training batches' seeds
@@ -95,18 +92,11 @@ class AddingModel(TrainedModel):
                 f"{result['length']} steps ({result['cell']}); always answering 1: {result['baseline_mse']:.5f}")
 
 
-def report(run_dir: Path) -> str:
-    model = AddingModel.from_checkpoint(ckpt.load(run_dir))
-    result = model.evaluate("test")
-    ckpt.atomic_write_text(run_dir / "report_test.json", json.dumps(result, indent=1) + "\n")
-    return model.describe(result)
-
-
 RECIPE = Recipe(
     name="adding", summary="the adding problem: sum the two marked numbers among T (long-range memory)",
     defaults=defaults, presets=PRESETS, build=build, trained=AddingModel, commands=(),
     eval_arguments=(arg("--split", default="test", choices=("valid", "test"), help="which fixed set to score"),),
-    help=HELP, report=report, outputs=("report_test.json",),
+    help=HELP, report=report_on_test(AddingModel), outputs=("report_test.json",),
     smoke=Smoke(train=("--length", "12", "--hidden-size", "8", "--batch-size", "16", "--valid-size", "32",
                        "--test-size", "32", "--max-minutes", "0", "--max-steps", "6", "--eval-every", "3",
                        "--warmup-steps", "0"),

@@ -8,7 +8,6 @@ greedy, beam 5 and sampling, never emitting ``<unk>``, beside a unigram model an
 """
 from __future__ import annotations
 
-import json
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,12 +23,11 @@ from rnnkit.data.dialogue import (conversation_pairs, read_cornell, read_pairs, 
 from rnnkit.data.parallel import Pair, split_indices
 from rnnkit.data.text import stdin_lines
 from rnnkit.models.seq2seq import Seq2SeqConfig
-from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.config import PATH, bound, finite_float, only_with, positive_int
 from rnnkit.train.metrics import distinct_n, unigram_perplexity
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.pairs import PairLossConfig, TrainedPairModel, build_pairs, pair_example
-from rnnkit.train.recipe import Built, Command, Recipe, Smoke, arg, sampling_arguments
+from rnnkit.train.recipe import Built, Command, Recipe, Smoke, arg, sampling_arguments, report_on_test
 from rnnkit.train.supervised import mean_loss
 from rnnkit.train.translation import SearchOptions, pair_loss
 
@@ -229,19 +227,11 @@ CHAT_COMMAND = Command("chat", "talk to the bot (a > prompt on a terminal; one r
 ), _chat)
 
 
-def report(run_dir: Path) -> str:
-    """After training: test figures of the best checkpoint (report_test.json)."""
-    bot = ChatBot.from_checkpoint(ckpt.load(run_dir))
-    result = bot.evaluate("test")
-    ckpt.atomic_write_text(run_dir / "report_test.json", json.dumps(result, indent=1) + "\n")
-    return bot.describe(result)
-
-
 RECIPE = Recipe(
     name="chat", summary="a seq2seq chatbot on dialogue pairs (bundled Shakespeare, Cornell Movie-Dialogs, any TSV)",
     defaults=defaults, presets=PRESETS, build=build, trained=ChatBot, commands=(CHAT_COMMAND,),
     eval_arguments=(arg("--split", default="test", choices=SPLITS, help="split of the run's dialogue to score"),),
-    help=HELP, report=report, outputs=("report_test.json",),
+    help=HELP, report=report_on_test(ChatBot), outputs=("report_test.json",),
     smoke=Smoke(train=("--embedding-dim", "8", "--hidden-size", "8", "--encoder-layers", "1", "--batch-size", "8",
                        "--max-minutes", "0", "--max-steps", "6", "--warmup-steps", "0", "--valid-fraction", "0.02",
                        "--test-fraction", "0.02", "--max-length", "8"),

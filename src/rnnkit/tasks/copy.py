@@ -8,9 +8,7 @@ Evaluate: ``rnnkit eval RUN --split test`` (cross-entropy per step beside the me
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional
 
 import torch
@@ -18,11 +16,10 @@ import torch.nn.functional as F
 
 from rnnkit.data.synthetic import copy_baseline, copy_batch, memoryless_copy_loss
 from rnnkit.models.memory import MemoryModelConfig, StepClassifier
-from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.config import bound
 from rnnkit.train.generated import GeneratedObjective, fixed_set
 from rnnkit.train.options import TrainConfig
-from rnnkit.train.recipe import Built, Recipe, Smoke, TrainedModel, arg
+from rnnkit.train.recipe import Built, Recipe, Smoke, TrainedModel, arg, report_on_test
 from rnnkit.train.supervised import evaluating
 
 ALPHABET = 8
@@ -119,18 +116,11 @@ class CopyModel(TrainedModel):
                 f"(guessing: {100 * result['baseline_recall']:.1f}%)")
 
 
-def report(run_dir: Path) -> str:
-    model = CopyModel.from_checkpoint(ckpt.load(run_dir))
-    result = model.evaluate("test")
-    ckpt.atomic_write_text(run_dir / "report_test.json", json.dumps(result, indent=1) + "\n")
-    return model.describe(result)
-
-
 RECIPE = Recipe(
     name="copy", summary="copy memory: repeat 10 digits after a delay of T blanks (long-range memory)",
     defaults=defaults, presets=PRESETS, build=build, trained=CopyModel, commands=(),
     eval_arguments=(arg("--split", default="test", choices=("valid", "test"), help="which fixed set to score"),),
-    help=HELP, report=report, outputs=("report_test.json",),
+    help=HELP, report=report_on_test(CopyModel), outputs=("report_test.json",),
     smoke=Smoke(train=("--length", "5", "--hidden-size", "8", "--batch-size", "16", "--valid-size", "32",
                        "--test-size", "32", "--max-minutes", "0", "--max-steps", "6", "--eval-every", "3",
                        "--warmup-steps", "0"),

@@ -7,7 +7,6 @@ Evaluate: ``rnnkit eval RUN --split test`` (accuracy, per class, confusion and m
 """
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +19,11 @@ from rnnkit.data import mnist
 from rnnkit.data.corpus import data_dir as default_data_dir
 from rnnkit.data.images import read_digit_image
 from rnnkit.models.vector_classifier import VectorClassifier, VectorClassifierConfig
-from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.config import PATH, bound, only_with
 from rnnkit.train.metrics import classification_scores, plot_confusion
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.plots import plot_digits
-from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg
+from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg, report_on_test
 from rnnkit.train.supervised import SupervisedObjective, evaluating
 
 DIGITS = [str(d) for d in range(10)]
@@ -234,14 +232,6 @@ def _predict(classifier: DigitClassifier, args) -> int:
     return 0
 
 
-def report(run_dir: Path) -> str:
-    """After training: test figures of the best checkpoint (report_test.json and the two PNGs)."""
-    classifier = DigitClassifier.from_checkpoint(ckpt.load(run_dir))
-    result = classifier.evaluate("test")
-    ckpt.atomic_write_text(run_dir / "report_test.json", json.dumps(result, indent=1) + "\n")
-    return classifier.describe(result)
-
-
 PREDICT = Command("predict", "the digit in 28x28 greyscale images (PNG) or in one image of an idx file", (
     arg("images", nargs="*", help="image files (other sizes are resized, with a note)"),
     arg("--idx", help="an MNIST idx image file"),
@@ -253,7 +243,7 @@ RECIPE = Recipe(
     defaults=defaults, presets=PRESETS, build=build, trained=DigitClassifier, commands=(PREDICT,),
     eval_arguments=(arg("--split", default="test", choices=("train", "valid", "test"), help="which images to score"),
                     arg("--data-dir", help="the MNIST folder (default: the run's)")),
-    help=HELP, report=report,
+    help=HELP, report=report_on_test(DigitClassifier),
     outputs=("report_test.json", "confusion_*.png", "errors_*.png"),
     smoke=Smoke(train=("--data-dir", "{fixtures}/mnist", "--hidden-size", "8", "--batch-size", "16",
                        "--valid-size", "20", "--max-minutes", "0", "--max-steps", "6", "--warmup-steps", "0"),

@@ -217,3 +217,18 @@ def _older_average(meta: dict) -> Optional[str]:
     """Checkpoints written before callbacks kept NT-ASGD's average under ``avg/``."""
     averager = meta.get("averager") or {}
     return "avg" if averager.get("trigger_step", -1) >= 0 else None
+
+
+def report_on_test(trained: type, **options) -> Callable[[Path], str]:
+    """A recipe's ``report``: the best checkpoint's ``evaluate("test", **options)`` written to
+    ``report_test.json`` in the run directory, described for the terminal."""
+    def report(run_dir: Path) -> str:
+        import json
+
+        from .checkpoint import atomic_write_text, load
+        model = trained.from_checkpoint(load(run_dir))
+        result = model.evaluate("test", **options)
+        atomic_write_text(Path(run_dir) / "report_test.json", json.dumps(result, indent=1) + "\n")
+        return model.describe(result)
+    report.__doc__ = f"After training: {trained.__name__}.evaluate('test') of the best checkpoint (report_test.json)."
+    return report
