@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from rnnkit.nn.init import forget_bias_, recurrent_init_
+from rnnkit.nn.init import chrono_init_, forget_bias_, recurrent_init_
 
 from .lm import build_rnn
 
@@ -21,29 +21,35 @@ class MemoryModelConfig:
         cell: ``lstm``, ``gru``, ``rnn_tanh`` or ``rnn_relu``.
         hidden_size, num_layers: the recurrent stack.
         init: recurrent weights ``default`` (torch's uniform), ``orthogonal`` or ``identity``.
-        forget_bias: the LSTM forget gate's starting bias (used only by ``lstm``).
+        forget_bias: the LSTM forget gate's starting bias (used only by ``lstm`` without chrono).
+        chrono: chrono initialisation of the LSTM/GRU gate biases for the task's length
+            (Tallec & Ollivier, 2018); ignored by the plain RNNs.
     """
     cell: str = "lstm"
     hidden_size: int = 128
     num_layers: int = 1
     init: str = "default"
     forget_bias: float = 1.0
+    chrono: bool = True
 
 
-def _recurrent(input_size: int, config: MemoryModelConfig) -> nn.Module:
+def _recurrent(input_size: int, config: MemoryModelConfig, length: int) -> nn.Module:
     rnn = build_rnn(config.cell, input_size, config.hidden_size, config.num_layers, 0.0)
     recurrent_init_(rnn, config.init)
-    if config.cell == "lstm":
+    if config.chrono and config.cell in ("lstm", "gru"):
+        chrono_init_(rnn, max(length, 3))
+    elif config.cell == "lstm":
         forget_bias_(rnn, config.forget_bias)
     return rnn
 
 
 class LastStepRegressor(nn.Module):
-    """Inputs (N, T, F) float -> one number per sequence (N,), read from the last step's state."""
+    """Inputs (N, T, F) float -> one number per sequence (N,), read from the last step's state.
+    ``length``: the task's T (for the chrono initialisation)."""
 
-    def __init__(self, input_size: int, config: MemoryModelConfig) -> None:
+    def __init__(self, input_size: int, config: MemoryModelConfig, length: int) -> None:
         super().__init__()
-        self.rnn = _recurrent(input_size, config)
+        self.rnn = _recurrent(input_size, config, length)
         self.output = nn.Linear(config.hidden_size, 1)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -52,12 +58,13 @@ class LastStepRegressor(nn.Module):
 
 
 class StepClassifier(nn.Module):
-    """Ids (N, T) -> logits (N, T, V) at every step; ids enter one-hot."""
+    """Ids (N, T) -> logits (N, T, V) at every step; ids enter one-hot. ``length``: the span
+    the memory must bridge (for the chrono initialisation)."""
 
-    def __init__(self, vocab_size: int, config: MemoryModelConfig) -> None:
+    def __init__(self, vocab_size: int, config: MemoryModelConfig, length: int) -> None:
         super().__init__()
         self.vocab_size = vocab_size
-        self.rnn = _recurrent(vocab_size, config)
+        self.rnn = _recurrent(vocab_size, config, length)
         self.output = nn.Linear(config.hidden_size, vocab_size)
 
     def forward(self, ids: Tensor) -> Tensor:

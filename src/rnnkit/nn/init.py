@@ -38,3 +38,33 @@ def recurrent_init_(rnn: nn.Module, kind: str, scale: float = 1.0) -> None:
             elif kind != "default":
                 raise ValueError(f"recurrent init: expected default, orthogonal or identity, got {kind!r}")
         weight.mul_(scale)
+
+
+@torch.no_grad()
+def chrono_init_(rnn: nn.Module, t_max: int, generator: torch.Generator = None) -> None:
+    """Chrono initialisation (Tallec & Ollivier, 2018) for dependencies up to ``t_max`` steps.
+
+    LSTM: forget-gate bias log(u), u ~ U(1, t_max - 1), input-gate bias -log(u), so unit j
+    keeps its memory for about u_j steps at the start. GRU (torch's h = (1 - z) n + z h): the
+    update gate z plays the forget gate's part, bias log(u). Totals over ``bias_ih`` +
+    ``bias_hh`` (``bias_hh`` set to 0 for those gates)."""
+    if t_max < 3:
+        raise ValueError(f"chrono init: expected t_max >= 3, got {t_max}")
+    hidden = rnn.hidden_size
+    gru = type(rnn).__name__ == "GRU"
+    if not gru and type(rnn).__name__ != "LSTM":
+        raise ValueError(f"chrono init is for LSTM and GRU layers, got {type(rnn).__name__}")
+    for name, bias in rnn.named_parameters():
+        if not name.startswith("bias_"):
+            continue
+        u = 1 + (t_max - 2) * torch.rand(hidden, generator=generator, dtype=torch.float64)
+        keep = u.log().to(bias.dtype)
+        if name.startswith("bias_hh"):
+            bias[hidden:2 * hidden] = 0.0  # i,f,g,o: f block; r,z,n: z block
+            if not gru:
+                bias[:hidden] = 0.0
+        elif gru:
+            bias[hidden:2 * hidden] = keep
+        else:
+            bias[hidden:2 * hidden] = keep
+            bias[:hidden] = -keep

@@ -45,7 +45,8 @@ def defaults():
 PRESETS = {"cpu-quick": {}}
 HELP = {"length": "steps per sequence (T)", "cell": "lstm, gru, rnn_tanh or rnn_relu",
         "init": "recurrent weights: default, orthogonal or identity",
-        "forget_bias": "LSTM forget-gate bias at the start (LSTM only)"}
+        "forget_bias": "LSTM forget-gate bias at the start (LSTM only, without --chrono)",
+        "chrono": "chrono initialisation of the LSTM/GRU gate biases for the task's length (Tallec & Ollivier, 2018)"}
 
 
 def mse(model, inputs, targets) -> tuple[torch.Tensor, int]:
@@ -68,7 +69,7 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     objective = GeneratedObjective(lambda n, g: adding_batch(n, data.length, g), mse, scores,
                                    {"loss": "min", "mse": "min"}, split_set(data, "valid"), data.batch_size,
                                    sections["train"].seed)
-    return Built(LastStepRegressor(2, sections["model"]), objective, {})
+    return Built(LastStepRegressor(2, sections["model"], sections["data"].length), objective, {})
 
 
 class AddingModel(TrainedModel):
@@ -78,7 +79,7 @@ class AddingModel(TrainedModel):
 
     @classmethod
     def build_model(cls, sections, meta: dict):
-        return LastStepRegressor(2, sections["model"])
+        return LastStepRegressor(2, sections["model"], sections["data"].length)
 
     def evaluate(self, split: str = "test") -> dict:
         inputs, targets = split_set(self.sections["data"], split)

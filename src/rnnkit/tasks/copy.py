@@ -53,10 +53,16 @@ def defaults():
 PRESETS = {"cpu-quick": {}}
 HELP = {"length": "the delay T", "cell": "lstm, gru, rnn_tanh or rnn_relu",
         "init": "recurrent weights: default, orthogonal or identity",
-        "forget_bias": "LSTM forget-gate bias at the start (LSTM only)"}
+        "forget_bias": "LSTM forget-gate bias at the start (LSTM only, without --chrono)",
+        "chrono": "chrono initialisation of the LSTM/GRU gate biases for the task's length (Tallec & Ollivier, 2018)"}
 
 
-def make(data: "CopyConfig"):
+def span(data: CopyConfig) -> int:
+    """Steps from the first digit to the last answer."""
+    return data.length + 2 * data.symbols
+
+
+def make(data: CopyConfig):
     return lambda n, generator: copy_batch(n, data.length, generator, data.symbols, ALPHABET)
 
 
@@ -87,7 +93,7 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     objective = GeneratedObjective(make(data), cross_entropy, scorer(data.symbols),
                                    {"loss": "min", "recall_accuracy": "max"}, split_set(data, "valid"),
                                    data.batch_size, sections["train"].seed)
-    return Built(StepClassifier(VOCAB, sections["model"]), objective, {})
+    return Built(StepClassifier(VOCAB, sections["model"], span(sections["data"])), objective, {})
 
 
 class CopyModel(TrainedModel):
@@ -97,7 +103,7 @@ class CopyModel(TrainedModel):
 
     @classmethod
     def build_model(cls, sections, meta: dict):
-        return StepClassifier(VOCAB, sections["model"])
+        return StepClassifier(VOCAB, sections["model"], span(sections["data"]))
 
     def evaluate(self, split: str = "test") -> dict:
         data = self.sections["data"]
