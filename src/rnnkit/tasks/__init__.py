@@ -12,7 +12,8 @@ from rnnkit.train.recipe import Recipe
 #: recipe name -> module under rnnkit.tasks
 REGISTRY = {"charlm": "charlm", "wordlm": "wordlm", "names": "names", "names-gen": "namesgen",
             "postag": "postag", "translate": "translate", "chat": "chat", "seqmnist": "seqmnist",
-            "timeseries": "timeseries", "adding": "adding", "copy": "copy"}
+            "timeseries": "timeseries", "adding": "adding", "copy": "copy",
+            "embeddings": "embeddings"}
 
 
 def recipe(name: str) -> Recipe:

@@ -1,0 +1,135 @@
+"""Word-vector models: skip-gram and CBOW with negative sampling, and the N-gram LM.
+
+Skip-gram (Mikolov et al. 2013) scores a centre word ``c`` against a context word
+``o`` and K negatives ``n_k`` drawn from unigram^0.75 (drawn once per centre word
+and shared by the pairs of its window: the same expected gradient as fresh draws
+per pair, and a batch about 3x cheaper)::
+
+    loss = -log sigmoid(u_o . v_c) - sum_k log sigmoid(-u_{n_k} . v_c)
+
+with ``v`` the input vectors (``input.weight``, the word vectors) and ``u`` the
+output vectors (``output.weight``, zeros at the start as in word2vec.c). CBOW
+uses the mean of the context words' input vectors as ``v_c`` and the centre word
+as the positive. The N-gram model is the PyTorch tutorial's: the embeddings of
+the ``context`` previous words, concatenated -> linear -> ReLU -> linear ->
+log-softmax over the vocabulary.
+
+Shape legend: N examples, K negatives, C context slots, V vocabulary, D dimension.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+METHODS = ("skipgram", "cbow", "ngram")
+
+
+@dataclass
+class EmbeddingModelConfig:
+    """Attributes:
+        method: skipgram, cbow or ngram.
+        dim: vector size D.
+        context: words before the target (ngram only).
+        hidden_size: the N-gram model's hidden layer (ngram only).
+    """
+    method: str = "skipgram"
+    dim: int = field(default=100, metadata={"bound": (1, None, False)})
+    context: int = field(default=2, metadata={"bound": (1, None, False)})
+    hidden_size: int = field(default=128, metadata={"bound": (1, None, False)})
+
+
+def _positive_loss(centre: Tensor, positive: Tensor) -> Tensor:
+    """-log sigmoid(u . v) (N,) from centre vectors (N, D) and positive vectors (N, D)."""
+    return -F.logsigmoid((centre * positive).sum(-1))
+
+
+def _negative_loss(centre: Tensor, negatives: Tensor) -> Tensor:
+    """-sum_k log sigmoid(-u_k . v) (N,) from centre vectors (N, D) and negatives (N, K, D)."""
+    against = (negatives * centre.unsqueeze(1)).sum(-1)  # (N, K); bmm is 3x slower here
+    return -F.logsigmoid(-against).sum(-1)
+
+
+class WordVectorModel(nn.Module):
+    """Input and output vectors (V, D) trained with negative sampling (skip-gram or CBOW).
+
+    Args:
+        vocab_size: V.
+        config: :class:`EmbeddingModelConfig`.
+
+    Attributes:
+        input: word vectors, uniform in ``(-0.5/D, 0.5/D)`` as word2vec.c starts them.
+        output: context vectors, zeros.
+    """
+
+    def __init__(self, vocab_size: int, config: EmbeddingModelConfig) -> None:
+        super().__init__()
+        if config.method not in ("skipgram", "cbow"):
+            raise ValueError(f"method: WordVectorModel trains skipgram or cbow, got {config.method!r}")
+        self.method = config.method
+        self.input = nn.Embedding(vocab_size, config.dim)
+        self.output = nn.Embedding(vocab_size, config.dim)
+        nn.init.uniform_(self.input.weight, -0.5 / config.dim, 0.5 / config.dim)
+        nn.init.zeros_(self.output.weight)
+
+    @property
+    def vectors(self) -> Tensor:
+        """The word vectors (V, D)."""
+        return self.input.weight
+
+    def _rows(self, table: nn.Embedding, ids: Tensor) -> Tensor:
+        """Rows of ``table`` for ``ids`` of any shape: (*ids.shape, D)."""
+        return table.weight.index_select(0, ids.flatten()).view(*ids.shape, -1)
+
+    def forward(self, batch: dict) -> Tensor:
+        """Per-example loss (P,).
+
+        ``batch``: skip-gram ``centre`` (n,), ``owner`` (P,) (pair p is
+        ``(centre[owner[p]], context[p])``), ``context`` (P,), ``negatives`` (n, K) shared
+        by the pairs of a centre; CBOW ``target`` (N,), ``contexts`` (N, C), ``mask``
+        (N, C) bool, ``negatives`` (N, K).
+        """
+        if self.method == "skipgram":
+            centre = self._rows(self.input, batch["centre"])                 # (n, D)
+            negative = _negative_loss(centre, self._rows(self.output, batch["negatives"]))
+            owner = batch["owner"]
+            positive = _positive_loss(centre[owner], self._rows(self.output, batch["context"]))
+            return positive + negative[owner]
+        mask = batch["mask"].unsqueeze(2).to(self.input.weight.dtype)       # (N, C, 1)
+        mean = (self._rows(self.input, batch["contexts"]) * mask).sum(1) / mask.sum(1)  # (N, D)
+        return (_positive_loss(mean, self._rows(self.output, batch["target"]))
+                + _negative_loss(mean, self._rows(self.output, batch["negatives"])))
+
+
+class NGramLanguageModel(nn.Module):
+    """The PyTorch tutorial's N-gram LM: ``context`` previous words -> next word.
+
+    Inputs: ``batch["contexts"]`` (N, context) ids, oldest first; ``batch["target"]`` (N,).
+    Output: per-example negative log-likelihood (N,) under a full softmax over V.
+    """
+
+    def __init__(self, vocab_size: int, config: EmbeddingModelConfig) -> None:
+        super().__init__()
+        self.input = nn.Embedding(vocab_size, config.dim)
+        self.hidden = nn.Linear(config.context * config.dim, config.hidden_size)
+        self.decoder = nn.Linear(config.hidden_size, vocab_size)
+
+    @property
+    def vectors(self) -> Tensor:
+        return self.input.weight
+
+    def forward(self, batch: dict) -> Tensor:
+        embedded = self.input(batch["contexts"]).flatten(1)  # (N, context, D) -> (N, context*D)
+        logits = self.decoder(torch.relu(self.hidden(embedded)))
+        return F.cross_entropy(logits, batch["target"], reduction="none")
+
+
+def build_embedding_model(vocab_size: int, config: EmbeddingModelConfig) -> nn.Module:
+    """The model of ``config.method``; ValueError naming the method otherwise."""
+    if config.method not in METHODS:
+        raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {config.method!r}")
+    if config.method == "ngram":
+        return NGramLanguageModel(vocab_size, config)
+    return WordVectorModel(vocab_size, config)

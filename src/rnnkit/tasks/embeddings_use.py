@@ -1,0 +1,117 @@
+"""The use commands of trained word vectors: neighbors, analogy, plot-embeddings, export.
+
+Each prints its result; unknown query words are a one-line error naming them (exit 2).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from rnnkit.data.text import read_text
+from rnnkit.data.vectors import format_word2vec
+from rnnkit.train import wordsim
+from rnnkit.train.checkpoint import atomic_write_text
+from rnnkit.train.recipe import Command, arg
+
+PCA_PNG, TSNE_PNG, EXPORTED = "embeddings_pca.png", "embeddings_tsne.png", "vectors.word2vec.txt"
+OUTPUTS = (PCA_PNG, TSNE_PNG, EXPORTED)
+
+
+def _shown(model, cosines, ids) -> str:
+    return ", ".join(f"{model.words[i]} {c:.3f}" for c, i in zip(cosines.tolist(), ids.tolist()))
+
+
+def neighbors(model, args) -> int:
+    """Nearest words by cosine to each query word (the word itself left out)."""
+    ids = model.ids(args.words)
+    cosines, found = wordsim.nearest(model.vectors, model.vectors[ids], args.top, ids[:, None])
+    for word, row_c, row_i in zip(args.words, cosines, found):
+        print(f"{word}: {_shown(model, row_c, row_i)}")
+    return 0
+
+
+def analogy(model, args) -> int:
+    """``a b c``: the words nearest ``b - a + c`` (3CosAdd on unit vectors), question words left out."""
+    ids = model.ids([args.a, args.b, args.c])
+    unit = wordsim.unit_rows(model.vectors)
+    query = (unit[ids[1]] - unit[ids[0]] + unit[ids[2]])[None, :]
+    cosines, found = wordsim.nearest(model.vectors, query, args.top, ids[None, :])
+    print(f"{args.a} : {args.b} :: {args.c} : {_shown(model, cosines[0], found[0])}")
+    return 0
+
+
+def _plot_words(model, args) -> list[str]:
+    if args.words:
+        listed = [w for w in read_text(args.words).split()]
+        model.ids(listed)  # unknown words: the one-line error
+        return listed
+    return model.words[:args.top]
+
+
+def project_2d(vectors: torch.Tensor) -> torch.Tensor:
+    """PCA: the centred rows (n, D) on their first two principal axes (n, 2)."""
+    centred = vectors - vectors.mean(0, keepdim=True)
+    _, _, v = torch.linalg.svd(centred, full_matrices=False)
+    return centred @ v[:2].T
+
+
+def _draw(points: torch.Tensor, words: list[str], title: str, out: Path) -> Path:
+    from rnnkit.train.plots import pyplot, save_figure
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(12, 12))
+    ax.scatter(points[:, 0], points[:, 1], s=6, alpha=0.5)
+    for (x, y), word in zip(points.tolist(), words):
+        ax.annotate(word, (x, y), fontsize=7)
+    ax.set_title(title)
+    return save_figure(fig, out)
+
+
+def plot_embeddings(model, args) -> int:
+    """A 2-D PCA map of the words (and t-SNE with --tsne where scikit-learn is installed)."""
+    words = _plot_words(model, args)
+    if len(words) < 3:
+        raise ValueError(f"plot-embeddings: need at least 3 words, got {len(words)}")
+    vectors = model.vectors[model.ids(words)]
+    folder = Path(args.out_dir) if args.out_dir else model.run_dir
+    print(_draw(project_2d(vectors), words, f"PCA of {len(words)} word vectors", folder / PCA_PNG))
+    if args.tsne:
+        try:
+            from sklearn.manifold import TSNE
+        except ImportError:
+            raise ValueError("--tsne needs scikit-learn: pip install scikit-learn") from None
+        points = TSNE(perplexity=min(30.0, len(words) - 1), random_state=0).fit_transform(vectors.numpy())
+        print(_draw(torch.as_tensor(points), words, f"t-SNE of {len(words)} word vectors", folder / TSNE_PNG))
+    return 0
+
+
+def export(model, args) -> int:
+    """The vectors in word2vec's text format, written atomically."""
+    out = Path(args.out) if args.out else model.run_dir / EXPORTED
+    atomic_write_text(out, format_word2vec(model.words, model.vectors))
+    print(f"wrote {len(model.words):,} vectors of dimension {model.vectors.shape[1]} to {out}")
+    return 0
+
+
+def _positive(text: str) -> int:
+    from rnnkit.train.config import positive_int
+    return positive_int(text)
+
+
+COMMANDS = (
+    Command("neighbors", "nearest words by cosine", (
+        arg("words", nargs="+", help="query words"),
+        arg("--top", type=_positive, default=10, help="neighbours per word")), neighbors),
+    Command("analogy", "a : b :: c : ? (3CosAdd), e.g. man king woman", (
+        arg("a"), arg("b"), arg("c"),
+        arg("--top", type=_positive, default=5, help="answers shown")), analogy),
+    Command("plot-embeddings", "2-D PCA map of word vectors with their words as labels", (
+        arg("--words", default=None, metavar="FILE", help="words to draw (whitespace-separated)"),
+        arg("--top", type=_positive, default=300, help="else the most frequent words"),
+        arg("--tsne", action="store_true", help="also a t-SNE map (needs scikit-learn)"),
+        arg("--out-dir", default=None, help="folder of the PNGs (default: the run directory)")),
+        plot_embeddings),
+    Command("export", "write the vectors to a file", (
+        arg("--format", default="word2vec", choices=("word2vec",), help="word2vec text format"),
+        arg("--out", default=None, help=f"file (default RUN_DIR/{EXPORTED})")), export),
+)

@@ -1,0 +1,122 @@
+"""The objective that trains word vectors (skip-gram, CBOW, N-gram LM) for the trainer.
+
+Each pass subsamples the training stream afresh (seeded by the pass); batch k
+takes the next ``batch_words`` centre positions of that pass and draws their
+windows and negatives from a generator seeded by (seed, pass, position). The
+state is just (pass, position), so a resumed run draws exactly the batches an
+uninterrupted one would have, and a fixed seed reproduces a run.
+
+Loss scale: the value returned is always the mean loss per example (what the
+trainer logs). With ``sum_gradient`` (the recipe sets it for SGD) the *gradient*
+is that of the sum, so ``--lr`` means what it means in word2vec.c (0.025
+skip-gram, 0.05 CBOW, per example, decayed linearly); otherwise (Adam, and always
+for the N-gram LM) it is the mean's.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.data import skipgram as sg
+
+from .supervised import evaluating
+
+
+def _generator(*keys: int) -> torch.Generator:
+    seed = 0
+    for key in keys:
+        seed = (seed * 1_000_003 + int(key)) % (2**63 - 1)
+    return torch.Generator().manual_seed(seed)
+
+
+class WordVectorObjective:
+    """Args:
+        train: training stream ids (T,), words below the cut-off already dropped.
+        valid: held-out stream ids (T_v,), scored on a fixed draw of examples.
+        counts: word counts (V,), for subsampling and the negative distribution.
+        method: skipgram, cbow or ngram.
+        window: largest window (skip-gram, CBOW); context: words before the target (ngram).
+        negatives: K per example; sample: subsampling threshold t (0 = off).
+        batch_words: centre positions per batch; seed: of every draw.
+        sum_gradient: the gradient of the summed loss (word2vec's per-example lr; skipgram/cbow).
+    """
+
+    metrics = {"loss": "min"}
+
+    def __init__(self, train: Tensor, valid: Tensor, counts: Tensor, method: str, window: int,
+                 context: int, negatives: int, sample: float, batch_words: int, seed: int,
+                 valid_words: int = 20_000, sum_gradient: bool = True) -> None:
+        self.train, self.method, self.window, self.context = train, method, window, context
+        self.negatives, self.batch_words, self.seed = negatives, batch_words, seed
+        self.sum_gradient = sum_gradient and method != "ngram"
+        self.keep = sg.keep_probabilities(counts, sample if method != "ngram" else 0.0)
+        self.sampler = sg.NegativeSampler(counts)
+        self.epoch, self.position = 0, 0
+        self._cached: tuple[int, Tensor] = (-1, train)
+        held = valid[:valid_words] if len(valid) > self.span else train[:valid_words]
+        self.valid = self.examples(held, 0, len(held), _generator(seed, 7, 7, 7))
+
+    @property
+    def span(self) -> int:
+        """The fewest tokens that give one example."""
+        return self.context if self.method == "ngram" else 1
+
+    def stream(self) -> Tensor:
+        """This pass's subsampled training stream (T',)."""
+        if self._cached[0] != self.epoch:
+            kept = sg.subsample(self.train, self.keep, _generator(self.seed, 1, self.epoch))
+            self._cached = (self.epoch, kept if len(kept) > self.span else self.train)
+        return self._cached[1]
+
+    def examples(self, stream: Tensor, start: int, stop: int, generator: torch.Generator) -> dict:
+        """A batch for the centres ``stream[start:stop]``: dict of id tensors (see the model)."""
+        if self.method == "ngram":
+            contexts, target = sg.ngram_examples(stream, start, stop, self.context)
+            return {"contexts": contexts, "target": target, "words": stop - start}
+        if self.method == "cbow":
+            target, contexts, mask = sg.cbow_windows(stream, start, stop, self.window, generator)
+            batch = {"target": target, "contexts": contexts, "mask": mask}
+        else:
+            centre, owner, context = sg.skipgram_pairs(stream, start, stop, self.window, generator)
+            batch = {"centre": centre, "owner": owner, "context": context}
+        rows = len(next(iter(batch.values())))  # skip-gram: per centre, shared by its window's pairs
+        batch["negatives"] = self.sampler.sample((rows, self.negatives), generator)
+        batch["words"] = stop - start
+        return batch
+
+    def next_batch(self) -> Any:
+        stream = self.stream()
+        start = self.position
+        stop = min(start + self.batch_words, len(stream))
+        batch = self.examples(stream, start, stop, _generator(self.seed, 2, self.epoch, start))
+        self.position = stop
+        if stop >= len(stream):
+            self.epoch, self.position = self.epoch + 1, 0
+        return batch
+
+    def loss(self, model: nn.Module, batch: dict) -> Tensor:
+        device = next(model.parameters()).device
+        losses = model({k: v.to(device) for k, v in batch.items() if k != "words"})
+        if len(losses) == 0:
+            return next(model.parameters()).sum() * 0.0
+        mean = losses.mean()
+        if not self.sum_gradient:
+            return mean
+        total = losses.sum()
+        return mean.detach() + (total - total.detach())  # value: the mean; gradient: the sum's
+
+    def step(self, model: nn.Module, batch: dict, info=None) -> tuple[Tensor, int]:
+        """(loss, training words in the batch): the trainer's rate is words/s after subsampling."""
+        return self.loss(model, batch), int(batch["words"])
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        with evaluating(model), torch.no_grad():
+            return {"loss": float(self.loss(model, self.valid))}
+
+    def state_dict(self) -> tuple[dict[str, Tensor], dict]:
+        return {}, {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, tensors: dict[str, Tensor], meta: dict) -> None:
+        self.epoch, self.position = int(meta["epoch"]), int(meta["position"])
