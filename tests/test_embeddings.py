@@ -155,3 +155,41 @@ def test_the_vocabulary_cut_off_and_a_corpus_too_small_are_errors():
     words, counts = sg.count_vocabulary(["b", "a", "b", "c", "a", "b"], 2)
     assert words == ["b", "a"] and counts.tolist() == [3, 2]
     assert sg.encode_known(["a", "c", "b"], words).tolist() == [1, 0]
+
+
+def test_huffman_paths_give_frequent_words_short_codes_and_a_proper_distribution():
+    from rnnkit.data.huffman import huffman_paths
+    from rnnkit.models.embeddings import _path_loss
+    counts = torch.tensor([50., 20, 10, 8, 5, 3, 2, 1, 1])
+    nodes, codes, mask = huffman_paths(counts)
+    lengths = mask.sum(1)
+    assert lengths[0] == lengths.min() and lengths[-1] == lengths.max()
+    assert (nodes[:, 0] == len(counts) - 2).all() and int(nodes[mask].max()) == len(counts) - 2
+    as_strings = ["".join(str(int(c)) for c in codes[w, :lengths[w]]) for w in range(len(counts))]
+    assert len(set(as_strings)) == len(counts)
+    assert not any(a != b and b.startswith(a) for a in as_strings for b in as_strings)  # prefix-free
+    g = torch.Generator().manual_seed(0)
+    centre, table = torch.randn(1, 4, generator=g), torch.randn(len(counts), 4, generator=g)
+    signs = (1 - 2 * codes) * mask
+    probability = sum(float(torch.exp(-_path_loss(centre, table[nodes[w]][None], signs[w][None])))
+                      for w in range(len(counts)))
+    assert probability == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("method", ["skipgram", "cbow"])
+def test_hierarchical_softmax_trains(method):
+    objective = _objective(method, hierarchical=True)
+    batch = objective.next_batch()
+    assert "negatives" not in batch and batch["path"].shape == batch["signs"].shape
+    model = build_embedding_model(40, EmbeddingModelConfig(method=method, dim=16, output="hierarchical"))
+    torch.nn.init.normal_(model.output.weight, std=0.1)
+    optimizer = torch.optim.Adam(model.parameters(), 0.02)
+    before = objective.evaluate(model)["loss"]
+    for _ in range(30):
+        loss, _ = objective.step(model, objective.next_batch())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert objective.evaluate(model)["loss"] < before
+    with pytest.raises(ValueError, match="applies to skipgram and cbow"):
+        build_embedding_model(40, EmbeddingModelConfig(method="ngram", output="hierarchical"))

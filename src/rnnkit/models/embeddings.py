@@ -25,17 +25,21 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 METHODS = ("skipgram", "cbow", "ngram")
+OUTPUTS = ("negative", "hierarchical")
 
 
 @dataclass
 class EmbeddingModelConfig:
     """Attributes:
         method: skipgram, cbow or ngram.
+        output: ``negative`` (sampling) or ``hierarchical`` (softmax over a Huffman tree;
+            skipgram and cbow).
         dim: vector size D.
         context: words before the target (ngram only).
         hidden_size: the N-gram model's hidden layer (ngram only).
     """
     method: str = "skipgram"
+    output: str = "negative"
     dim: int = field(default=100, metadata={"bound": (1, None, False)})
     context: int = field(default=2, metadata={"bound": (1, None, False)})
     hidden_size: int = field(default=128, metadata={"bound": (1, None, False)})
@@ -44,6 +48,13 @@ class EmbeddingModelConfig:
 def _positive_loss(centre: Tensor, positive: Tensor) -> Tensor:
     """-log sigmoid(u . v) (N,) from centre vectors (N, D) and positive vectors (N, D)."""
     return -F.logsigmoid((centre * positive).sum(-1))
+
+
+def _path_loss(centre: Tensor, nodes: Tensor, signs: Tensor) -> Tensor:
+    """Hierarchical softmax: -sum_j log sigmoid(s_j u_j . v) (N,) from centre vectors (N, D),
+    the path's node vectors (N, L, D) and signs (N, L) (+1 left, -1 right, 0 unused slot)."""
+    scores = (nodes * centre.unsqueeze(1)).sum(-1)  # (N, L)
+    return -(F.logsigmoid(signs * scores) * signs.abs()).sum(-1)
 
 
 def _negative_loss(centre: Tensor, negatives: Tensor) -> Tensor:
@@ -68,6 +79,8 @@ class WordVectorModel(nn.Module):
         super().__init__()
         if config.method not in ("skipgram", "cbow"):
             raise ValueError(f"method: WordVectorModel trains skipgram or cbow, got {config.method!r}")
+        if config.output not in OUTPUTS:
+            raise ValueError(f"output: expected one of {', '.join(OUTPUTS)}, got {config.output!r}")
         self.method = config.method
         self.input = nn.Embedding(vocab_size, config.dim)
         self.output = nn.Embedding(vocab_size, config.dim)
@@ -89,16 +102,21 @@ class WordVectorModel(nn.Module):
         ``batch``: skip-gram ``centre`` (n,), ``owner`` (P,) (pair p is
         ``(centre[owner[p]], context[p])``), ``context`` (P,), ``negatives`` (n, K) shared
         by the pairs of a centre; CBOW ``target`` (N,), ``contexts`` (N, C), ``mask``
-        (N, C) bool, ``negatives`` (N, K).
+        (N, C) bool, ``negatives`` (N, K). Hierarchical softmax: ``path`` (P or N, L) inner
+        nodes of the positive word's path and ``signs`` (same shape) instead of negatives.
         """
         if self.method == "skipgram":
             centre = self._rows(self.input, batch["centre"])                 # (n, D)
-            negative = _negative_loss(centre, self._rows(self.output, batch["negatives"]))
             owner = batch["owner"]
+            if "path" in batch:
+                return _path_loss(centre[owner], self._rows(self.output, batch["path"]), batch["signs"])
+            negative = _negative_loss(centre, self._rows(self.output, batch["negatives"]))
             positive = _positive_loss(centre[owner], self._rows(self.output, batch["context"]))
             return positive + negative[owner]
         mask = batch["mask"].unsqueeze(2).to(self.input.weight.dtype)       # (N, C, 1)
         mean = (self._rows(self.input, batch["contexts"]) * mask).sum(1) / mask.sum(1)  # (N, D)
+        if "path" in batch:
+            return _path_loss(mean, self._rows(self.output, batch["path"]), batch["signs"])
         return (_positive_loss(mean, self._rows(self.output, batch["target"]))
                 + _negative_loss(mean, self._rows(self.output, batch["negatives"])))
 
@@ -131,5 +149,8 @@ def build_embedding_model(vocab_size: int, config: EmbeddingModelConfig) -> nn.M
     if config.method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {config.method!r}")
     if config.method == "ngram":
+        if config.output != "negative":
+            raise ValueError("output: the ngram method has a full softmax; --output "
+                             f"{config.output} applies to skipgram and cbow")
         return NGramLanguageModel(vocab_size, config)
     return WordVectorModel(vocab_size, config)

@@ -21,7 +21,7 @@ from rnnkit.train import wordsim
 from rnnkit.train.config import PATH, bound
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import Built, Recipe, Smoke, TrainedModel, arg
-from rnnkit.train.wordvectors import WordVectorObjective
+from rnnkit.train.wordvectors import WordRate, WordVectorObjective
 
 from . import embeddings_use as use
 
@@ -64,6 +64,7 @@ HELP = {"corpus": "wikitext-2, ptb, a folder (train.txt/valid.txt or *.txt) or a
         "data_dir": "folder holding ptb/ and wikitext-2/ (default $RNNKIT_DATA or ../shared/data)",
         "method": "skipgram or cbow (negative sampling) or ngram (the tutorial's LM, full softmax)",
         "sample": "subsampling threshold t: keep = (sqrt(f/t) + 1) t/f (word2vec.c)",
+        "output": "negative (sampling, --negatives) or hierarchical (softmax over a Huffman tree)",
         "context": "words before the target (ngram)", "hidden_size": "hidden layer (ngram)",
         "lr": "learning rate; with --optimizer sgd it is per example as in word2vec.c (0.025 "
               "skip-gram, 0.05 CBOW; use --batch-words 1024)"}
@@ -92,10 +93,11 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     objective = WordVectorObjective(stream, sg.encode_known(valid_tokens, words), counts, method,
                                     data.window, sections["model"].context, data.negatives,
                                     data.sample, data.batch_words, sections["train"].seed,
-                                    sum_gradient=sections["train"].optimizer in ("sgd", "ntasgd"))
+                                    sum_gradient=sections["train"].optimizer in ("sgd", "ntasgd"),
+                                    hierarchical=sections["model"].output == "hierarchical")
     meta = {"words": words, "counts": [int(c) for c in counts.tolist()], "vocab_sha256": _digest(words),
             "corpus": data.corpus}
-    return Built(build_embedding_model(len(words), sections["model"]), objective, meta)
+    return Built(build_embedding_model(len(words), sections["model"]), objective, meta, (WordRate(),))
 
 
 class WordEmbeddings(TrainedModel):

@@ -14,13 +14,16 @@ for the N-gram LM) it is the mean's.
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from rnnkit.data import skipgram as sg
+from rnnkit.data.huffman import huffman_paths
 
+from .callbacks import Callback
 from .supervised import evaluating
 
 
@@ -41,18 +44,24 @@ class WordVectorObjective:
         negatives: K per example; sample: subsampling threshold t (0 = off).
         batch_words: centre positions per batch; seed: of every draw.
         sum_gradient: the gradient of the summed loss (word2vec's per-example lr; skipgram/cbow).
+        hierarchical: hierarchical softmax over the Huffman tree of ``counts`` instead of negatives.
     """
 
     metrics = {"loss": "min"}
 
     def __init__(self, train: Tensor, valid: Tensor, counts: Tensor, method: str, window: int,
                  context: int, negatives: int, sample: float, batch_words: int, seed: int,
-                 valid_words: int = 20_000, sum_gradient: bool = True) -> None:
+                 valid_words: int = 20_000, sum_gradient: bool = True,
+                 hierarchical: bool = False) -> None:
         self.train, self.method, self.window, self.context = train, method, window, context
         self.negatives, self.batch_words, self.seed = negatives, batch_words, seed
         self.sum_gradient = sum_gradient and method != "ngram"
         self.keep = sg.keep_probabilities(counts, sample if method != "ngram" else 0.0)
         self.sampler = sg.NegativeSampler(counts)
+        self.paths = None
+        if hierarchical and method != "ngram":
+            nodes, codes, mask = huffman_paths(counts)
+            self.paths = (nodes, (1 - 2 * codes) * mask)  # signs: +1 branch 0, -1 branch 1, 0 unused
         self.epoch, self.position = 0, 0
         self._cached: tuple[int, Tensor] = (-1, train)
         held = valid[:valid_words] if len(valid) > self.span else train[:valid_words]
@@ -81,8 +90,12 @@ class WordVectorObjective:
         else:
             centre, owner, context = sg.skipgram_pairs(stream, start, stop, self.window, generator)
             batch = {"centre": centre, "owner": owner, "context": context}
-        rows = len(next(iter(batch.values())))  # skip-gram: per centre, shared by its window's pairs
-        batch["negatives"] = self.sampler.sample((rows, self.negatives), generator)
+        if self.paths is not None:
+            positive = batch["context"] if self.method == "skipgram" else batch["target"]
+            batch["path"], batch["signs"] = self.paths[0][positive], self.paths[1][positive]
+        else:
+            rows = len(next(iter(batch.values())))  # skip-gram: per centre, shared by its window's pairs
+            batch["negatives"] = self.sampler.sample((rows, self.negatives), generator)
         batch["words"] = stop - start
         return batch
 
@@ -120,3 +133,22 @@ class WordVectorObjective:
 
     def load_state_dict(self, tensors: dict[str, Tensor], meta: dict) -> None:
         self.epoch, self.position = int(meta["epoch"]), int(meta["position"])
+
+
+class WordRate(Callback):
+    """Prints the training speed at every evaluation: words/s after subsampling (the words the
+    batches were drawn from), since the start of this process."""
+    name = "word_rate"
+
+    def __init__(self) -> None:
+        self.words, self.start = 0, None
+
+    def on_step_end(self, trainer, loss: float, count: int) -> None:
+        if self.start is None:
+            self.start = time.perf_counter()
+        self.words += count
+
+    def on_evaluate(self, trainer, result: dict[str, float], improved: bool) -> None:
+        if self.start is not None:
+            seconds = max(time.perf_counter() - self.start, 1e-9)
+            trainer.note(f"{self.words / seconds:,.0f} words/s ({self.words:,} words in {seconds:.1f} s)")
