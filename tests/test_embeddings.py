@@ -171,8 +171,12 @@ def test_huffman_paths_give_frequent_words_short_codes_and_a_proper_distribution
     g = torch.Generator().manual_seed(0)
     centre, table = torch.randn(1, 4, generator=g), torch.randn(len(counts), 4, generator=g)
     signs = (1 - 2 * codes) * mask
-    probability = sum(float(torch.exp(-_path_loss(centre, table[nodes[w]][None], signs[w][None])))
-                      for w in range(len(counts)))
+    probability = 0.0
+    for w in range(len(counts)):
+        used = mask[w]
+        loss = _path_loss(centre.expand(int(used.sum()), 4), table[nodes[w][used]], signs[w][used],
+                          torch.zeros(int(used.sum()), dtype=torch.long), 1)
+        probability += float(torch.exp(-loss))
     assert probability == pytest.approx(1.0, abs=1e-5)
 
 
@@ -180,7 +184,7 @@ def test_huffman_paths_give_frequent_words_short_codes_and_a_proper_distribution
 def test_hierarchical_softmax_trains(method):
     objective = _objective(method, hierarchical=True)
     batch = objective.next_batch()
-    assert "negatives" not in batch and batch["path"].shape == batch["signs"].shape
+    assert "negatives" not in batch and batch["path"].shape == batch["signs"].shape == batch["slot"].shape
     model = build_embedding_model(40, EmbeddingModelConfig(method=method, dim=16, output="hierarchical"))
     torch.nn.init.normal_(model.output.weight, std=0.1)
     optimizer = torch.optim.Adam(model.parameters(), 0.02)

@@ -50,11 +50,12 @@ def _positive_loss(centre: Tensor, positive: Tensor) -> Tensor:
     return -F.logsigmoid((centre * positive).sum(-1))
 
 
-def _path_loss(centre: Tensor, nodes: Tensor, signs: Tensor) -> Tensor:
-    """Hierarchical softmax: -sum_j log sigmoid(s_j u_j . v) (N,) from centre vectors (N, D),
-    the path's node vectors (N, L, D) and signs (N, L) (+1 left, -1 right, 0 unused slot)."""
-    scores = (nodes * centre.unsqueeze(1)).sum(-1)  # (N, L)
-    return -(F.logsigmoid(signs * scores) * signs.abs()).sum(-1)
+def _path_loss(centre: Tensor, nodes: Tensor, signs: Tensor, slot: Tensor, rows: int) -> Tensor:
+    """Hierarchical softmax: -sum_j log sigmoid(s_j u_j . v) per example (rows,), from the
+    used slots of every example's path: centre vectors (M, D), node vectors (M, D), signs
+    (M,) (+1 left, -1 right) and the example each slot belongs to (M,)."""
+    per_slot = -F.logsigmoid(signs * (nodes * centre).sum(-1))  # (M,)
+    return per_slot.new_zeros(rows).index_add(0, slot, per_slot)
 
 
 def _negative_loss(centre: Tensor, negatives: Tensor) -> Tensor:
@@ -102,21 +103,24 @@ class WordVectorModel(nn.Module):
         ``batch``: skip-gram ``centre`` (n,), ``owner`` (P,) (pair p is
         ``(centre[owner[p]], context[p])``), ``context`` (P,), ``negatives`` (n, K) shared
         by the pairs of a centre; CBOW ``target`` (N,), ``contexts`` (N, C), ``mask``
-        (N, C) bool, ``negatives`` (N, K). Hierarchical softmax: ``path`` (P or N, L) inner
-        nodes of the positive word's path and ``signs`` (same shape) instead of negatives.
+        (N, C) bool, ``negatives`` (N, K). Hierarchical softmax, instead of negatives: the
+        used slots of the positive words' paths, ``path`` (M,) inner nodes, ``signs`` (M,),
+        ``slot`` (M,) the example each belongs to (P or N of them).
         """
         if self.method == "skipgram":
             centre = self._rows(self.input, batch["centre"])                 # (n, D)
             owner = batch["owner"]
             if "path" in batch:
-                return _path_loss(centre[owner], self._rows(self.output, batch["path"]), batch["signs"])
+                return _path_loss(centre[owner[batch["slot"]]], self._rows(self.output, batch["path"]),
+                                  batch["signs"], batch["slot"], len(owner))
             negative = _negative_loss(centre, self._rows(self.output, batch["negatives"]))
             positive = _positive_loss(centre[owner], self._rows(self.output, batch["context"]))
             return positive + negative[owner]
         mask = batch["mask"].unsqueeze(2).to(self.input.weight.dtype)       # (N, C, 1)
         mean = (self._rows(self.input, batch["contexts"]) * mask).sum(1) / mask.sum(1)  # (N, D)
         if "path" in batch:
-            return _path_loss(mean, self._rows(self.output, batch["path"]), batch["signs"])
+            return _path_loss(mean[batch["slot"]], self._rows(self.output, batch["path"]),
+                              batch["signs"], batch["slot"], len(mean))
         return (_positive_loss(mean, self._rows(self.output, batch["target"]))
                 + _negative_loss(mean, self._rows(self.output, batch["negatives"])))
 

@@ -51,10 +51,10 @@ class EmbeddingDataConfig:
 
 def defaults():
     return {"data": EmbeddingDataConfig(), "model": EmbeddingModelConfig(),
-            # measured on WikiText-2 (benchmarks/embeddings_RESULTS_draft.md): Adam at 0.01 on the
+            # measured on WikiText-2 (benchmarks/embeddings_RESULTS_draft.md): Adam at 0.02 on the
             # mean loss beat word2vec's SGD at 0.025 per pair, which needs batches of ~1k words
             # (larger ones diverge: a frequent word's summed update overshoots)
-            "train": TrainConfig(optimizer="adam", lr=0.01, grad_clip=0.0, schedule="linear",
+            "train": TrainConfig(optimizer="adam", lr=0.02, grad_clip=0.0, schedule="linear",
                                  final_lr_ratio=1e-3, max_minutes=5.0, anneal_by_time=True,
                                  eval_every=500, log_every=50, bf16=False)}
 

@@ -92,7 +92,9 @@ class WordVectorObjective:
             batch = {"centre": centre, "owner": owner, "context": context}
         if self.paths is not None:
             positive = batch["context"] if self.method == "skipgram" else batch["target"]
-            batch["path"], batch["signs"] = self.paths[0][positive], self.paths[1][positive]
+            signs = self.paths[1][positive]                        # (P, L)
+            slot, column = signs.nonzero(as_tuple=True)            # the used slots only: (M,)
+            batch.update(path=self.paths[0][positive][slot, column], signs=signs[slot, column], slot=slot)
         else:
             rows = len(next(iter(batch.values())))  # skip-gram: per centre, shared by its window's pairs
             batch["negatives"] = self.sampler.sample((rows, self.negatives), generator)
