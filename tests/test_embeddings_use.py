@@ -139,3 +139,14 @@ def test_a_corpus_smaller_than_the_window_is_an_error(tmp_path, capsys):
     assert main(["train", "embeddings", "--corpus", str(corpus), "--min-count", "1", "--window", "5",
                  "--max-steps", "2", "--run-dir", str(tmp_path / "r"), "--quiet"]) == 2
     assert "fewer than --window 5 needs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--method", "glove"], "method: expected one of skipgram, cbow, ngram, got 'glove'"),
+    (["--method", "ngram", "--output", "hierarchical"], "applies to skipgram and cbow"),
+    (["--output", "full"], "output: expected one of negative, hierarchical"),
+])
+def test_bad_method_options_are_named_before_the_corpus_is_read(options, message, tmp_path, capsys):
+    assert main(["train", "embeddings", "--corpus", str(tmp_path / "missing"), *options,
+                 "--max-steps", "2", "--run-dir", str(tmp_path / "r"), "--quiet"]) == 2
+    assert message in capsys.readouterr().err

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -77,6 +77,7 @@ def _digest(words: list[str]) -> str:
 def build(sections, resume_meta: Optional[dict]) -> Built:
     data: EmbeddingDataConfig = sections["data"]
     method = sections["model"].method
+    build_embedding_model(2, replace(sections["model"], dim=1, hidden_size=1))  # bad options first
     train_tokens, valid_tokens = sg.corpus_tokens(data.corpus, data.data_dir or None)
     words, counts = sg.count_vocabulary(train_tokens, data.min_count)
     if resume_meta is not None and resume_meta.get("vocab_sha256") != _digest(words):
