@@ -150,3 +150,28 @@ def test_bad_method_options_are_named_before_the_corpus_is_read(options, message
     assert main(["train", "embeddings", "--corpus", str(tmp_path / "missing"), *options,
                  "--max-steps", "2", "--run-dir", str(tmp_path / "r"), "--quiet"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_align_vectors_finds_words_and_names_both_sizes_on_a_width_mismatch(tmp_path):
+    from rnnkit.data.vectors import align_vectors
+    vectors = read_vectors(write(tmp_path, "2 2\nThe 1 2\ncat 3 4\n"))
+    matrix, found = align_vectors(vectors, ["the", "dog", "cat"], 2)
+    assert found.tolist() == [True, False, True]
+    assert matrix.tolist() == [[1, 2], [0, 0], [3, 4]]
+    with pytest.raises(ValueError, match="vectors of dimension 2, but the model's embedding size is 400"):
+        align_vectors(vectors, ["the"], 400)
+
+
+def test_tsne_without_scikit_learn_is_a_one_line_error(run, capsys, monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_sklearn(name, *args, **kwargs):
+        if name.startswith("sklearn"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_sklearn)
+    capsys.readouterr()
+    assert main(["plot-embeddings", str(run), "--top", "10", "--tsne", "--out-dir", str(run.parent)]) == 2
+    assert "--tsne needs scikit-learn: pip install scikit-learn" in capsys.readouterr().err
+    assert (run.parent / "embeddings_pca.png").stat().st_size > 1000

@@ -125,3 +125,26 @@ def format_word2vec(words: Sequence[str], vectors: Tensor) -> str:
     for word, row in zip(words, vectors.tolist()):
         rows.append(word + " " + " ".join(f"{v:.6g}" for v in row))
     return "\n".join(rows) + "\n"
+
+
+def align_vectors(vectors: WordVectors, words: Sequence[str], dim: int,
+                  source: str = "vectors file") -> tuple[Tensor, Tensor]:
+    """The rows of ``vectors`` for a model's vocabulary ``words`` (for initialising an embedding).
+
+    Returns (matrix (V, D) float32, zeros where not found; found (V,) bool). A word is
+    found exactly, else lowercased. ValueError naming both sizes when the file's
+    dimension differs from the model's ``dim``.
+    """
+    if vectors.dim != dim:
+        raise ValueError(f"{source}: vectors of dimension {vectors.dim}, but the model's embedding "
+                         f"size is {dim}; train or pick vectors of size {dim}, or change the model's")
+    exact = {w: i for i, w in enumerate(vectors.words)}
+    lower: dict[str, int] = {}
+    for i, w in enumerate(vectors.words):
+        lower.setdefault(w.lower(), i)
+    rows = [exact.get(w, lower.get(w.lower(), -1)) for w in words]
+    index = torch.tensor(rows, dtype=torch.long)
+    found = index >= 0
+    matrix = torch.zeros(len(words), dim)
+    matrix[found] = vectors.vectors[index[found]]
+    return matrix, found
