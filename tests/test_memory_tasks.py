@@ -41,7 +41,6 @@ def test_generated_batches_resume_exactly():
     make = lambda n, g: adding_batch(n, 6, g)  # noqa: E731
     first = GeneratedObjective(make, None, None, {}, (None, None), 4, seed=3)
     batches = [first.next_batch() for _ in range(5)]
-    tensors, meta = GeneratedObjective(make, None, None, {}, (None, None), 4, seed=3).state_dict()
     second = GeneratedObjective(make, None, None, {}, (None, None), 4, seed=3)
     for _ in range(2):
         second.next_batch()
@@ -67,3 +66,20 @@ def test_copy_recipe_learns_a_short_version(tmp_path):
                  "--run-dir", str(run)]) == 0
     report = json.loads((run / "report_test.json").read_text())
     assert report["loss"] < 0.6 * report["baseline_loss"] and report["recall_accuracy"] > 0.4, report  # guessing: 0.125
+
+
+def test_chrono_initialisation_sets_the_gate_biases():
+    from rnnkit.nn import GRU, LSTM
+    from rnnkit.nn.init import chrono_init_
+    lstm, gru = LSTM(3, 5), GRU(3, 5)
+    chrono_init_(lstm, 50, torch.Generator().manual_seed(0))
+    chrono_init_(gru, 50, torch.Generator().manual_seed(0))
+    total = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach()
+    i, f = total[:5], total[5:10]
+    assert torch.equal(i, -f) and (f >= 0).all() and (f <= math.log(49)).all()  # log u, u in [1, 49]
+    z = (gru.bias_ih_l0 + gru.bias_hh_l0).detach()[5:10]
+    assert (z >= 0).all() and (z <= math.log(49)).all() and not torch.equal(z, torch.zeros(5))
+    from rnnkit.models.memory import MemoryModelConfig
+    with pytest.raises(ValueError, match="add --no-chrono"):
+        MemoryModelConfig(forget_bias=2.0)
+    MemoryModelConfig(forget_bias=2.0, chrono=False)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from rnnkit.train.checkpoint import atomic_write_text
+
 from . import activations as A
 from . import render
 
@@ -173,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     notes = [f"{lm.path}: {config.num_layers} x {config.hidden_size} {config.cell}; "
              f"{len(text):,} characters from {label}. Each character is coloured by the unit's "
              "value after reading it; \u21b5 marks a newline."]
-    (out / f"{stem}.html").write_text(render.html_page(title, text, rows, notes, table), encoding="utf-8")
+    atomic_write_text(out / f"{stem}.html", render.html_page(title, text, rows, notes, table))
     short = text[:args.png_chars]
     written = [out / f"{stem}.html",
                render.activation_png(short, [(h, v[:len(short)], g) for h, v, g in rows], out / f"{stem}.png")]
@@ -182,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
                                              f"on {len(text):,} characters"))
     summary = {"checkpoint": str(lm.path), "text": label, "chars": len(text), "gate": gate,
                "find": args.find, "units": records, "saturation": sat_rows}
-    (out / f"{stem}.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(out / f"{stem}.json", json.dumps(summary, indent=2) + "\n")
     written.append(out / f"{stem}.json")
     for path in written:
         print(f"wrote {path}")

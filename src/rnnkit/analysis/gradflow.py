@@ -47,6 +47,8 @@ def make_layer(cell: str, input_size: int, hidden: int, num_layers: int = 1, ini
     """
     if cell not in CELLS:
         raise ValueError(f"--cells: unknown cell {cell!r}; expected some of {', '.join(CELLS)}")
+    if forget_bias is not None and cell != "lstm":
+        raise ValueError(f"--forget-bias is the LSTM forget gate's; it does not apply to {cell}")
     if init not in INITS:
         raise ValueError(f"--init: expected one of {', '.join(INITS)}, got {init!r}")
     if cell == "lstm":
@@ -100,8 +102,10 @@ def _spectral_radius(weight: Tensor) -> float:
 
 
 def step_factor(layer, cell: str, x: Tensor) -> float:
-    """The per-step factor predicted from the recurrent Jacobian of the first layer (see the module
-    docstring), over the states the layer visits on x (N, T, F)."""
+    """The per-step factor predicted from the recurrent Jacobian (see the module docstring), over
+    the states a one-layer ``layer`` visits on x (N, T, F); NaN for a stack of layers."""
+    if getattr(layer, "num_layers", 1) > 1:
+        return math.nan  # the rule is one layer's; a stack multiplies several Jacobians per step
     with torch.no_grad():
         inputs = x if getattr(layer, "batch_first", False) else x.transpose(0, 1)
         _, _, gates = layer.trace(inputs)
@@ -138,6 +142,8 @@ def decay_distance(ratios: Tensor, level: float) -> float:
 
 def predicted_distance(factor: float, level: float) -> float:
     """``log(level) / log(factor)``; inf when the factor does not shrink (>= 1)."""
+    if math.isnan(factor):
+        return math.nan
     return math.log(level) / math.log(factor) if 0 < factor < 1 else math.inf
 
 

@@ -124,6 +124,8 @@ def plot(path: Path, results: dict[str, torch.Tensor], title: str) -> None:
 
 
 def _distance(value: float) -> str:
+    if math.isnan(value):
+        return "n/a"  # no one-layer prediction for a stack
     return f"{value:.1f}" if math.isfinite(value) else "> T"
 
 

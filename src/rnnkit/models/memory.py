@@ -32,6 +32,10 @@ class MemoryModelConfig:
     forget_bias: float = 1.0
     chrono: bool = True
 
+    def __post_init__(self) -> None:
+        if self.chrono and self.forget_bias != 1.0 and self.cell == "lstm":
+            raise ValueError("--forget-bias sets the LSTM's start without chrono initialisation; add --no-chrono")
+
 
 def _recurrent(input_size: int, config: MemoryModelConfig, length: int) -> nn.Module:
     rnn = build_rnn(config.cell, input_size, config.hidden_size, config.num_layers, 0.0)
