@@ -37,6 +37,13 @@ class MemoryModelConfig:
             raise ValueError("--forget-bias sets the LSTM's start without chrono initialisation; add --no-chrono")
 
 
+#: help for the command line's model options
+MODEL_HELP = {"cell": "lstm, gru, rnn_tanh or rnn_relu", "init": "recurrent weights: default, orthogonal or identity",
+              "forget_bias": "LSTM forget-gate bias at the start (LSTM only, with --no-chrono)",
+              "chrono": "chrono initialisation of the LSTM/GRU gate biases for the task's length "
+                        "(Tallec & Ollivier, 2018)"}
+
+
 def _recurrent(input_size: int, config: MemoryModelConfig, length: int) -> nn.Module:
     rnn = build_rnn(config.cell, input_size, config.hidden_size, config.num_layers, 0.0)
     recurrent_init_(rnn, config.init)

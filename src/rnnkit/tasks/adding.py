@@ -11,42 +11,24 @@ from typing import Optional
 import torch
 
 from rnnkit.data.synthetic import adding_baseline, adding_batch
-from rnnkit.models.memory import LastStepRegressor, MemoryModelConfig
+from rnnkit.models.memory import MODEL_HELP, LastStepRegressor, MemoryModelConfig
 from rnnkit.train.config import bound
-from rnnkit.train.generated import GeneratedObjective, fixed_set
-from rnnkit.train.options import TrainConfig
+from rnnkit.train.generated import GeneratedObjective, GeneratedSets, generated_train_config, split_set
 from rnnkit.train.recipe import Built, Recipe, Smoke, TrainedModel, arg, report_on_test
 from rnnkit.train.supervised import evaluating
 
-SPLIT_SEEDS = {"valid": 10**9, "test": 2 * 10**9}  # offsets: far from the training batches' seeds
-
-
 @dataclass
-class AddingConfig:
-    """Attributes:
-        length: steps T per sequence.
-        batch_size: sequences per training batch (each one new).
-        valid_size, test_size: the fixed validation and test sets.
-        data_seed: seed of those two sets.
-    """
+class AddingConfig(GeneratedSets):
+    """Attributes: length: steps T per sequence; the rest as :class:`GeneratedSets`."""
     length: int = field(default=200, metadata=bound(2))
-    batch_size: int = field(default=64, metadata=bound(1))
-    valid_size: int = field(default=1000, metadata=bound(1))
-    test_size: int = field(default=2000, metadata=bound(1))
-    data_seed: int = 0
 
 
 def defaults():
-    return {"data": AddingConfig(), "model": MemoryModelConfig(),
-            "train": TrainConfig(optimizer="adam", lr=1e-3, schedule="cosine", max_minutes=13.0, anneal_by_time=True,
-                                 warmup_steps=100, final_lr_ratio=0.05, eval_every=200, grad_clip=1.0, monitor="mse")}
+    return {"data": AddingConfig(), "model": MemoryModelConfig(), "train": generated_train_config(monitor="mse")}
 
 
 PRESETS = {"cpu-quick": {}}
-HELP = {"length": "steps per sequence (T)", "cell": "lstm, gru, rnn_tanh or rnn_relu",
-        "init": "recurrent weights: default, orthogonal or identity",
-        "forget_bias": "LSTM forget-gate bias at the start (LSTM only, without --chrono)",
-        "chrono": "chrono initialisation of the LSTM/GRU gate biases for the task's length (Tallec & Ollivier, 2018)"}
+HELP = {"length": "steps per sequence (T)", **MODEL_HELP}
 
 
 def mse(model, inputs, targets) -> tuple[torch.Tensor, int]:
@@ -59,15 +41,14 @@ def scores(model, inputs, targets) -> dict:
     return {"loss": value, "mse": value}
 
 
-def split_set(data: AddingConfig, split: str):
-    size = data.valid_size if split == "valid" else data.test_size
-    return fixed_set(lambda n, g: adding_batch(n, data.length, g), size, SPLIT_SEEDS[split] + data.data_seed)
+def fixed_split(data: AddingConfig, name: str):
+    return split_set(lambda n, g: adding_batch(n, data.length, g), data, name)
 
 
 def build(sections, resume_meta: Optional[dict]) -> Built:
     data: AddingConfig = sections["data"]
     objective = GeneratedObjective(lambda n, g: adding_batch(n, data.length, g), mse, scores,
-                                   {"loss": "min", "mse": "min"}, split_set(data, "valid"), data.batch_size,
+                                   {"loss": "min", "mse": "min"}, fixed_split(data, "valid"), data.batch_size,
                                    sections["train"].seed)
     return Built(LastStepRegressor(2, sections["model"], sections["data"].length), objective, {})
 
@@ -82,7 +63,7 @@ class AddingModel(TrainedModel):
         return LastStepRegressor(2, sections["model"], sections["data"].length)
 
     def evaluate(self, split: str = "test") -> dict:
-        inputs, targets = split_set(self.sections["data"], split)
+        inputs, targets = fixed_split(self.sections["data"], split)
         with evaluating(self.model):
             value = float(mse(self.model, inputs, targets)[0])
         return {"split": split, "length": self.sections["data"].length, "cell": self.sections["model"].cell,

@@ -15,46 +15,30 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.data.synthetic import copy_baseline, copy_batch, memoryless_copy_loss
-from rnnkit.models.memory import MemoryModelConfig, StepClassifier
+from rnnkit.models.memory import MODEL_HELP, MemoryModelConfig, StepClassifier
 from rnnkit.train.config import bound
-from rnnkit.train.generated import GeneratedObjective, fixed_set
-from rnnkit.train.options import TrainConfig
+from rnnkit.train.generated import GeneratedObjective, GeneratedSets, generated_train_config, split_set
 from rnnkit.train.recipe import Built, Recipe, Smoke, TrainedModel, arg, report_on_test
 from rnnkit.train.supervised import evaluating
 
 ALPHABET = 8
 VOCAB = ALPHABET + 2  # blank, digits, cue
-SPLIT_SEEDS = {"valid": 10**9, "test": 2 * 10**9}
 
 
 @dataclass
-class CopyConfig:
-    """Attributes:
-        length: the delay T (blanks between the digits and the cue).
-        symbols: digits to remember (10 in Arjovsky et al.).
-        batch_size: sequences per training batch (each one new).
-        valid_size, test_size: the fixed validation and test sets.
-        data_seed: seed of those two sets.
-    """
+class CopyConfig(GeneratedSets):
+    """Attributes: length: the delay T (blanks between the digits and the cue); symbols: digits to
+    remember (10 in Arjovsky et al.); the rest as :class:`GeneratedSets`."""
     length: int = field(default=100, metadata=bound(1))
     symbols: int = field(default=10, metadata=bound(1))
-    batch_size: int = field(default=64, metadata=bound(1))
-    valid_size: int = field(default=1000, metadata=bound(1))
-    test_size: int = field(default=2000, metadata=bound(1))
-    data_seed: int = 0
 
 
 def defaults():
-    return {"data": CopyConfig(), "model": MemoryModelConfig(),
-            "train": TrainConfig(optimizer="adam", lr=1e-3, schedule="cosine", max_minutes=13.0, anneal_by_time=True,
-                                 warmup_steps=100, final_lr_ratio=0.05, eval_every=200, grad_clip=1.0)}
+    return {"data": CopyConfig(), "model": MemoryModelConfig(), "train": generated_train_config()}
 
 
 PRESETS = {"cpu-quick": {}}
-HELP = {"length": "the delay T", "cell": "lstm, gru, rnn_tanh or rnn_relu",
-        "init": "recurrent weights: default, orthogonal or identity",
-        "forget_bias": "LSTM forget-gate bias at the start (LSTM only, without --chrono)",
-        "chrono": "chrono initialisation of the LSTM/GRU gate biases for the task's length (Tallec & Ollivier, 2018)"}
+HELP = {"length": "the delay T", "symbols": "digits to remember", **MODEL_HELP}
 
 
 def span(data: CopyConfig) -> int:
@@ -83,15 +67,14 @@ def scorer(symbols: int):
     return scores
 
 
-def split_set(data: CopyConfig, split: str):
-    size = data.valid_size if split == "valid" else data.test_size
-    return fixed_set(make(data), size, SPLIT_SEEDS[split] + data.data_seed)
+def fixed_split(data: CopyConfig, name: str):
+    return split_set(make(data), data, name)
 
 
 def build(sections, resume_meta: Optional[dict]) -> Built:
     data: CopyConfig = sections["data"]
     objective = GeneratedObjective(make(data), cross_entropy, scorer(data.symbols),
-                                   {"loss": "min", "recall_accuracy": "max"}, split_set(data, "valid"),
+                                   {"loss": "min", "recall_accuracy": "max"}, fixed_split(data, "valid"),
                                    data.batch_size, sections["train"].seed)
     return Built(StepClassifier(VOCAB, sections["model"], span(sections["data"])), objective, {})
 
@@ -107,7 +90,7 @@ class CopyModel(TrainedModel):
 
     def evaluate(self, split: str = "test") -> dict:
         data = self.sections["data"]
-        inputs, targets = split_set(data, split)
+        inputs, targets = fixed_split(data, split)
         with evaluating(self.model):
             result = scorer(data.symbols)(self.model, inputs, targets)
         return {"split": split, "delay": data.length, "cell": self.sections["model"].cell, "sequences": len(targets),

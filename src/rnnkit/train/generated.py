@@ -6,12 +6,17 @@ are fixed sets drawn from their own seeds.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
 
+from .config import bound
+from .options import TrainConfig
 from .supervised import evaluating
+
+SPLIT_SEEDS = {"valid": 10**9, "test": 2 * 10**9}  # offsets: far from the training batches' seeds
 
 #: make(n, generator) -> (inputs, targets)
 Make = Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
@@ -20,6 +25,31 @@ Make = Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
 def fixed_set(make: Make, n: int, seed: int) -> tuple[Tensor, Tensor]:
     """``n`` examples drawn once from ``seed`` (validation, test)."""
     return make(n, torch.Generator().manual_seed(seed))
+
+
+@dataclass
+class GeneratedSets:
+    """What every generated task shares. Attributes:
+        batch_size: sequences per training batch (each one new).
+        valid_size, test_size: the fixed validation and test sets.
+        data_seed: seed of those two sets.
+    """
+    batch_size: int = field(default=64, metadata=bound(1))
+    valid_size: int = field(default=1000, metadata=bound(1))
+    test_size: int = field(default=2000, metadata=bound(1))
+    data_seed: int = 0
+
+
+def split_set(make: Make, data: GeneratedSets, split: str) -> tuple[Tensor, Tensor]:
+    """The fixed ``valid`` or ``test`` set of a generated task."""
+    size = data.valid_size if split == "valid" else data.test_size
+    return fixed_set(make, size, SPLIT_SEEDS[split] + data.data_seed)
+
+
+def generated_train_config(**overrides) -> TrainConfig:
+    """The memory tasks' training defaults: Adam 1e-3, cosine over 13 minutes, clipping at 1."""
+    return TrainConfig(**{**dict(optimizer="adam", lr=1e-3, schedule="cosine", max_minutes=13.0, anneal_by_time=True,
+                                 warmup_steps=100, final_lr_ratio=0.05, eval_every=200, grad_clip=1.0), **overrides})
 
 
 class GeneratedObjective:
