@@ -23,7 +23,7 @@ from rnnkit.data.tagging import IGNORE, TaggingVocab, collate
 from rnnkit.models.tagger import Tagger, TaggerConfig, positions
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.config import PATH, bound
-from rnnkit.train.metrics import plot_confusion
+from rnnkit.train.metrics import per_class_lines, plot_confusion
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg
 from rnnkit.train.supervised import SupervisedObjective, mean_loss
@@ -210,11 +210,7 @@ class PosTagger(TrainedModel):
                  f"{result['sentences']:,} sentences; words unseen in training: "
                  f"{result['unseen_words']:,} ({result['unseen_words'] / max(result['words'], 1):.1%})"
                  + (f", UPOS {result['unseen_upos']:.2%}" if result["unseen_words"] else ""),
-                 f"{'UPOS':<8} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>7}"]
-        for tag, row in result["per_tag"].items():
-            if row["support"] or row["precision"]:
-                lines.append(f"{tag:<8} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} "
-                             f"{row['support']:>7}")
+                 *per_class_lines(result["per_tag"], "UPOS", 8, skip_empty=True)]
         if result["unknown_gold_tags"]:
             lines.append(f"{result['unknown_gold_tags']:,} gold tags were never seen in training "
                          "(counted as errors)")

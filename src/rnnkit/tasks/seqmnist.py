@@ -20,7 +20,7 @@ from rnnkit.data.corpus import data_dir as default_data_dir
 from rnnkit.data.images import read_digit_image
 from rnnkit.models.vector_classifier import VectorClassifier, VectorClassifierConfig
 from rnnkit.train.config import PATH, bound, only_with
-from rnnkit.train.metrics import classification_scores, plot_confusion
+from rnnkit.train.metrics import classification_scores, per_class_lines, plot_confusion
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.plots import plot_digits
 from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg, report_on_test
@@ -205,10 +205,7 @@ class DigitClassifier(TrainedModel):
     def describe(self, result: dict) -> str:
         lines = [f"{result['split']}: accuracy {100 * result['accuracy']:.2f}% ({result['misclassified']} of "
                  f"{result['examples']:,} wrong), macro-F1 {result['macro_f1']:.4f}",
-                 f"{'digit':<6} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>7}"]
-        for digit, row in result["per_class"].items():
-            lines.append(f"{digit:<6} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} "
-                         f"{row['support']:>7}")
+                 *per_class_lines(result["per_class"], "digit", 6)]
         lines.append(f"figures: {', '.join(result['figures'])}")
         return "\n".join(lines)
 

@@ -150,3 +150,16 @@ def top_k_any_label(log_probs: Tensor, keys: Sequence, label_sets: dict, k: int)
         raise ValueError("top_k_any_label: no examples")
     top = log_probs.topk(min(k, log_probs.shape[-1]), dim=-1).indices.tolist()
     return sum(bool(set(top[i]) & set(label_sets[key])) for key, i in first.items()) / len(first)
+
+
+def per_class_lines(per_class: dict, label: str, width: int, skip_empty: bool = False) -> list[str]:
+    """A header and one ``name precision recall F1 support`` line per class of a
+    :func:`classification_report`'s ``per_class`` (``skip_empty``: leave out classes that were
+    neither present nor predicted)."""
+    lines = [f"{label:<{width}} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>7}"]
+    for name, row in per_class.items():
+        if skip_empty and not (row["support"] or row["precision"]):
+            continue
+        lines.append(f"{name:<{width}} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} "
+                     f"{row['support']:>7}")
+    return lines
