@@ -96,10 +96,14 @@ class TaggingVocab:
 
     @classmethod
     def from_sentences(cls, words: Sequence[Sequence[str]], tags: dict[str, Sequence[Sequence[str]]],
-                       min_count: int = 2) -> "TaggingVocab":
-        """From training sentences (lists of words) and their tags per tag set."""
+                       min_count: int = 2, extra_words: Sequence[str] = ()) -> "TaggingVocab":
+        """From training sentences (lists of words) and their tags per tag set; ``extra_words``
+        (e.g. those of a pretrained vectors file) get rows after the training words."""
         flat = [w for sentence in words for w in sentence]
-        return cls(Symbols.counted(flat, min_count), Symbols.counted(c for w in flat for c in w),
+        kept = Symbols.counted(flat, min_count).symbols[2:]
+        have = set(kept)
+        kept += [w for w in extra_words if w not in have]
+        return cls(Symbols(kept), Symbols.counted(c for w in flat for c in w),
                    {name: Labels.from_tags(t for sentence in seqs for t in sentence)
                     for name, seqs in tags.items()})
 

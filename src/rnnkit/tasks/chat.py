@@ -25,6 +25,7 @@ from rnnkit.data.text import stdin_lines
 from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.train.config import PATH, bound, finite_float, only_with, positive_int
 from rnnkit.train.metrics import distinct_n, unigram_perplexity
+from rnnkit.train import pretrained
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.pairs import PairLossConfig, TrainedPairModel, build_pairs, pair_example
 from rnnkit.train.recipe import Built, Command, Recipe, Smoke, arg, sampling_arguments, report_on_test
@@ -69,7 +70,7 @@ def defaults():
     return {"data": ChatDataConfig(),
             "model": Seq2SeqConfig(cell="gru", embedding_dim=256, hidden_size=512, encoder_layers=2, decoder_layers=1,
                                    attention="luong", score="dot", dropout=0.4, tie_embeddings=True),
-            "loss": PairLossConfig(label_smoothing=0.0),
+            "embeddings": pretrained.PairPretrainedConfig(), "loss": PairLossConfig(label_smoothing=0.0),
             "train": TrainConfig(optimizer="adam", lr=1e-3, schedule="cosine", max_steps=0, max_minutes=13.0,
                                  anneal_by_time=True, warmup_steps=100, final_lr_ratio=0.05, eval_every=0,
                                  eval_each_epoch=True, grad_clip=1.0, monitor="loss", patience=3)}
@@ -79,7 +80,8 @@ def defaults():
 # perplexity bottoms out after a few passes, so early stopping (patience 3) usually ends it sooner
 PRESETS = {"cpu-quick": {"train": {"max_minutes": 13.0}}}
 HELP = {"dataset": "shakespeare (bundled), a Cornell Movie-Dialogs folder, or a TSV of utterance<TAB>reply",
-        "max_length": "words kept of each utterance and reply"}
+        "max_length": "words kept of each utterance and reply",
+        **pretrained.HELP}
 
 
 def _cut(text: str, words: int) -> str:

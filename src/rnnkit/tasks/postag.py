@@ -10,6 +10,7 @@ import dataclasses
 import json
 import sys
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -22,6 +23,7 @@ from rnnkit.data.corpus import data_dir as default_data_dir
 from rnnkit.data.tagging import IGNORE, TaggingVocab, collate
 from rnnkit.models.tagger import Tagger, TaggerConfig, positions
 from rnnkit.train import checkpoint as ckpt
+from rnnkit.train import pretrained
 from rnnkit.train.config import PATH, bound
 from rnnkit.train.metrics import per_class_lines, plot_confusion
 from rnnkit.train.options import TrainConfig
@@ -46,6 +48,10 @@ class PosDataConfig:
         batch_size: sentences per batch (length-bucketed).
         xpos: also predict XPOS (language-specific tags).
         feats: also predict UFeats (the whole feature string as one label).
+        pretrained_vocab: also give embedding rows to the first N words of
+            ``--pretrained-embeddings`` that the training vocabulary lacks, so words unseen
+            in training start from their vectors (with ``--freeze-embeddings`` they stay
+            in the file's space, as the training words do).
     """
     treebank: str = field(default="ud-english-ewt", metadata=PATH)
     data_dir: str = field(default="", metadata=PATH)
@@ -53,10 +59,11 @@ class PosDataConfig:
     batch_size: int = field(default=32, metadata=bound(1))
     xpos: bool = True
     feats: bool = True
+    pretrained_vocab: int = field(default=0, metadata=bound(0))
 
 
 def defaults():
-    return {"data": PosDataConfig(), "model": TaggerConfig(),
+    return {"data": PosDataConfig(), "model": TaggerConfig(), "embeddings": pretrained.PretrainedConfig(),
             "train": TrainConfig(optimizer="adam", lr=2e-3, schedule="cosine", max_steps=0,
                                  max_minutes=28.0, anneal_by_time=True, warmup_steps=100,
                                  final_lr_ratio=0.02, eval_every=0, eval_each_epoch=True,
@@ -71,7 +78,10 @@ PRESETS = {
 HELP = {"treebank": "folder with *-ud-{train,dev,test}.conllu, or its name under --data-dir",
         "data_dir": "folder holding named treebanks (default $RNNKIT_DATA or ../shared/data)",
         "char_dim": "character embedding size; 0 = no character features",
-        "crf": "CRF output layer with Viterbi decoding for UPOS"}
+        "crf": "CRF output layer with Viterbi decoding for UPOS",
+        "pretrained_vocab": "also give rows to the first N words of --pretrained-embeddings not in the "
+                            "training vocabulary (unseen words then start from their vectors)",
+        **pretrained.HELP}
 
 
 def treebank_files(data: PosDataConfig) -> dict[str, Path]:
@@ -123,8 +133,15 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     files = treebank_files(data)
     train, dev = read_conllu(files["train"]), read_conllu(files["dev"])
     names = head_names(data)
-    vocab = TaggingVocab.from_sentences([s.words for s in train],
-                                        {n: [getattr(s, n) for s in train] for n in names}, data.min_count)
+    vectors_config = sections["embeddings"]
+    if data.pretrained_vocab and not vectors_config.pretrained_embeddings:
+        raise ValueError("pretrained_vocab: needs a vectors file (--pretrained-embeddings FILE)")
+    vectors = pretrained.read(vectors_config.pretrained_embeddings)
+    forms = Counter(w for s in train for w in s.words)
+    kept = [w for w, count in forms.items() if count >= data.min_count]
+    extra = pretrained.extra_words(vectors, kept, data.pretrained_vocab)
+    vocab = TaggingVocab.from_sentences([s.words for s in train], {n: [getattr(s, n) for s in train]
+                                                                   for n in names}, data.min_count, extra)
     if resume_meta is not None and resume_meta.get("vocab") != vocab.to_json():
         raise ValueError(f"{files['train']}: the training data changed since the run started; "
                          "resume needs the same treebank")
@@ -146,8 +163,14 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
         metrics={"loss": "min", **{name: "max" for name in names}})
     heads = {name: len(vocab.labels[name]) for name in names}
     model = Tagger(len(vocab.words), len(vocab.chars), heads, sections["model"])
-    training_forms = sorted({w for s in train for w in s.words})
-    return Built(model, objective, {"vocab": vocab.to_json(), "training_forms": training_forms})
+    frozen, report = pretrained.initialise(model.words, vocab.words.symbols, vectors,
+                                           vectors_config.freeze_embeddings,
+                                           vectors_config.pretrained_embeddings, "postag", skip=2,
+                                           scale=vectors_config.pretrained_scale)
+    meta = {"vocab": vocab.to_json(), "training_forms": sorted(set(forms))}
+    if report:
+        meta["pretrained_embeddings"] = dict(report, extra_words=len(extra))
+    return Built(model, objective, meta, tuple(frozen))
 
 
 class PosTagger(TrainedModel):

@@ -24,6 +24,7 @@ from rnnkit.data.text import stdin_lines
 from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.config import PATH, bound, finite_float, only_with, positive_int
+from rnnkit.train import pretrained
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import Built, Command, Recipe, Smoke, arg
 from rnnkit.train.supervised import mean_loss
@@ -83,7 +84,7 @@ class TranslateDataConfig:
 
 def defaults():
     return {"data": TranslateDataConfig(), "model": Seq2SeqConfig(embedding_dim=512, tie_embeddings=True),
-            "loss": PairLossConfig(),
+            "embeddings": pretrained.PairPretrainedConfig(), "loss": PairLossConfig(),
             "train": TrainConfig(optimizer="adam", lr=2e-3, schedule="cosine", max_steps=0, max_minutes=55.0,
                                  anneal_by_time=True, warmup_steps=200, final_lr_ratio=0.02, eval_every=0,
                                  eval_each_epoch=True, grad_clip=1.0, monitor="bleu")}
@@ -103,7 +104,8 @@ HELP = {"dataset": "multi30k, eng-fra, a folder of {train,val,test}.LANG files o
         "data_dir": "folder holding named data sets (default $RNNKIT_DATA or ../shared/data)",
         "attention": "none (Cho et al.), bahdanau (additive) or luong (global)",
         "score": "Luong score: dot, general or concat", "input_feeding": "Luong input feeding",
-        "teacher_forcing_final": "teacher-forcing ratio at the end of the run (-1 = as at the start)"}
+        "teacher_forcing_final": "teacher-forcing ratio at the end of the run (-1 = as at the start)",
+        **pretrained.HELP}
 
 
 def build(sections, resume_meta: Optional[dict]) -> Built:

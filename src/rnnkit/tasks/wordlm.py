@@ -15,6 +15,7 @@ from rnnkit.data.corpus import EOS, WordVocab, load_corpus
 from rnnkit.models.wordlm import WordLanguageModel, WordLMConfig
 from rnnkit.train.config import PATH, bound
 from rnnkit.train.lm import LMObjective, TrainedLM, evaluate_lm, sample_command
+from rnnkit.train import pretrained
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import Built, Recipe, Smoke, split_arguments
 
@@ -44,7 +45,7 @@ class WordDataConfig:
 
 
 def defaults():
-    return {"data": WordDataConfig(), "model": WordLMConfig(),
+    return {"data": WordDataConfig(), "model": WordLMConfig(), "embeddings": pretrained.PretrainedConfig(),
             "train": TrainConfig(optimizer="sgd", lr=20.0, grad_clip=0.25, schedule="plateau",
                                  max_epochs=40, eval_every=0, eval_each_epoch=True)}
 
@@ -103,7 +104,8 @@ PRESETS = {
 EXPECTED = {"zaremba-small": 114.5, "zaremba-medium": 82.7, "zaremba-large": 78.4,
             "awd-lstm": 58.8}
 HELP = {"corpus": "ptb, wikitext-2, or a folder with train.txt/valid.txt/test.txt",
-        "data_dir": "folder holding ptb/ and wikitext-2/ (default $RNNKIT_DATA or ../shared/data)"}
+        "data_dir": "folder holding ptb/ and wikitext-2/ (default $RNNKIT_DATA or ../shared/data)",
+        **pretrained.HELP}
 
 
 def _digest(vocab: WordVocab) -> str:
@@ -121,13 +123,20 @@ def build(sections, resume_meta: Optional[dict]):
         print(f"note: {corpus.unseen['valid']:,} validation tokens are not in the training "
               "vocabulary and count as <unk>", file=sys.stderr)
     model = WordLanguageModel(len(corpus.vocab), sections["model"])
+    vectors = sections["embeddings"]
+    frozen, report = pretrained.initialise(model.embedding, corpus.vocab.words,
+                                           pretrained.read(vectors.pretrained_embeddings),
+                                           vectors.freeze_embeddings, vectors.pretrained_embeddings, "wordlm",
+                                           scale=vectors.pretrained_scale)
     regularise = bool(sections["model"].ar_alpha or sections["model"].tar_beta)
     objective = LMObjective(corpus.ids["train"], corpus.ids["valid"], data.batch_size,
                             data.seq_length, data.variable_bptt, seed=sections["train"].seed,
                             metric_names=("loss", "ppl"), eval_batch_size=data.eval_batch_size,
                             regularise=regularise)
-    return Built(model, objective, {"vocab": corpus.vocab.to_json(), "corpus": data.corpus,
-                                    "vocab_sha256": _digest(corpus.vocab)}, objective.callbacks)
+    meta = {"vocab": corpus.vocab.to_json(), "corpus": data.corpus, "vocab_sha256": _digest(corpus.vocab)}
+    if report:
+        meta["pretrained_embeddings"] = report
+    return Built(model, objective, meta, tuple(objective.callbacks) + tuple(frozen))
 
 
 class WordLM(TrainedLM):

@@ -19,6 +19,7 @@ from rnnkit.data.parallel import Pair
 from rnnkit.data.subword import RegexTokenizer, SentencePieceTokenizer, Vocab, tokenizer_from_json
 from rnnkit.models.seq2seq import Seq2Seq
 
+from . import pretrained
 from .config import bound
 from .recipe import Built, TrainedModel
 from .supervised import mean_loss
@@ -52,6 +53,33 @@ def pair_example(translator: Translator, pair: Pair) -> tuple[torch.Tensor, torc
     src = translator.source_ids(translator.src_tokenizer.tokenize(pair.src))
     tgt = [Vocab.SOS] + translator.tgt_vocab.encode(translator.tgt_tokenizer.tokenize(pair.tgt)) + [Vocab.EOS]
     return torch.tensor(src), torch.tensor(tgt)
+
+
+def vector_words(vocab: Vocab, tokenizer) -> list[str]:
+    """The word each row of ``vocab`` stands for in a word-vectors file: the token itself for
+    word tokenizers, a sentencepiece piece's word when it starts one (``▁house`` -> ``house``),
+    else "" (found in no file)."""
+    if isinstance(tokenizer, RegexTokenizer):
+        return list(vocab.tokens)
+    return [t[1:] if t.startswith("\u2581") and len(t) > 1 else "" for t in vocab.tokens]
+
+
+def initialise_embeddings(model: Seq2Seq, config, vocabs, tokenizers, task: str) -> tuple[list, dict]:
+    """Start the source / target embeddings from ``config``'s vectors files
+    (:class:`~rnnkit.train.pretrained.PairPretrainedConfig`); (callbacks, report per side)."""
+    callbacks, reports = [], {}
+    if config is None:
+        return callbacks, reports
+    files = {"src": config.pretrained_embeddings, "tgt": getattr(config, "pretrained_target_embeddings", "")}
+    embeddings = {"src": model.src_embedding, "tgt": model.tgt_embedding}
+    for (side, path), vocab, tokenizer in zip(files.items(), vocabs, tokenizers):
+        if path:
+            frozen, reports[side] = pretrained.initialise(
+                embeddings[side], vector_words(vocab, tokenizer), pretrained.read(path),
+                config.freeze_embeddings, path, f"{task} ({side})", skip=len(Vocab.SPECIALS),
+                scale=config.pretrained_scale)
+            callbacks += frozen
+    return callbacks, reports
 
 
 def translator_from_meta(model, prepare: Callable[[str], str], meta: dict) -> Translator:
@@ -88,6 +116,7 @@ def build_pairs(sections, splits: dict[str, list[Pair]], origin: str, prepare: C
     print(f"{task}: {origin}: {len(train):,} training pairs, {len(valid):,} valid, {len(splits['test']):,} test; "
           f"vocabularies {len(vocabs[0]):,} / {len(vocabs[1]):,} ({data.tokenizer})", file=sys.stderr)
     model = Seq2Seq(len(vocabs[0]), len(vocabs[1]), sections["model"], sos=Vocab.SOS)
+    frozen, reports = initialise_embeddings(model, sections.get("embeddings"), vocabs, tokenizers, task)
     translator = Translator(model, prepare, *tokenizers, *vocabs)
 
     def validate(model, examples) -> dict[str, float]:
@@ -107,7 +136,9 @@ def build_pairs(sections, splits: dict[str, list[Pair]], origin: str, prepare: C
                               teacher_forcing_final=None if lc.teacher_forcing_final < 0 else lc.teacher_forcing_final)
     meta = {"src_tokenizer": tokenizers[0].to_json(), "tgt_tokenizer": tokenizers[1].to_json(),
             "src_vocab": vocabs[0].to_json(), "tgt_vocab": vocabs[1].to_json(), "corpus": origin}
-    return Built(model, objective, meta)
+    if reports:
+        meta["pretrained_embeddings"] = reports
+    return Built(model, objective, meta, tuple(frozen))
 
 
 class TrainedPairModel(TrainedModel):
