@@ -17,8 +17,9 @@ weights to use after training (NT-ASGD's average).
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
+import torch
 from torch import Tensor
 
 
@@ -49,6 +50,22 @@ class Callback:
 
     def inference_weights(self) -> Optional[str]:
         return None
+
+
+@contextlib.contextmanager
+def evaluation(trainer, autocast) -> Iterator[None]:
+    """How the trainer evaluates: its model in eval mode, no gradients, ``autocast`` and
+    every callback's ``evaluating(trainer)`` context; training mode again after."""
+    trainer.model.eval()
+    try:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(torch.no_grad())
+            stack.enter_context(autocast)
+            for callback in trainer.callbacks:
+                stack.enter_context(callback.evaluating(trainer))
+            yield
+    finally:
+        trainer.model.train()
 
 
 class LRScale(Callback):

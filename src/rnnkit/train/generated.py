@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from .config import bound
+from .distributed import shard_range
 from .options import TrainConfig
 from .supervised import evaluating
 
@@ -60,6 +61,10 @@ class GeneratedObjective:
         metrics: ``{name: "min" or "max"}`` of what ``scores`` returns.
         valid: the validation set (inputs, targets).
         batch_size, seed: of the training batches; ``per_epoch`` batches count as one pass.
+
+    On ``world`` processes (:meth:`shard`) every rank draws the same global batch and keeps
+    its contiguous share of the rows (dim 0 of each tensor); the count of batches drawn is
+    global, so a run resumes on any number of processes.
     """
 
     def __init__(self, make: Make, loss: Callable, scores: Callable, metrics: dict[str, str],
@@ -67,6 +72,7 @@ class GeneratedObjective:
         self.make, self.loss, self.scores, self.metrics = make, loss, scores, dict(metrics)
         self.valid, self.batch_size, self.seed, self.per_epoch = valid, batch_size, seed, per_epoch
         self.drawn = 0
+        self.rank, self.world = 0, 1
 
     @property
     def epoch(self) -> int:
@@ -75,7 +81,15 @@ class GeneratedObjective:
     def next_batch(self) -> Any:
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.drawn)
         self.drawn += 1
-        return self.make(self.batch_size, generator)
+        batch = self.make(self.batch_size, generator)
+        if self.world == 1:
+            return batch
+        start, stop = shard_range(self.batch_size, self.rank, self.world)
+        return tuple(part[start:stop] for part in batch) if stop > start else None
+
+    def shard(self, rank: int, world: int) -> None:
+        """Keep only this rank's rows of each global batch."""
+        self.rank, self.world = rank, world
 
     def step(self, model: nn.Module, batch, info=None) -> tuple[Tensor, int]:
         return self.loss(model, *batch)

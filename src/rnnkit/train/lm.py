@@ -1,6 +1,7 @@
 """Language models in the engine: the stateful-BPTT objective, evaluation, a trained-LM base."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from typing import Iterator, Optional
@@ -13,6 +14,7 @@ from rnnkit.decode import generate
 from rnnkit.models.lm import (RNNLanguageModel, detach_state, map_state, state_from_tensors,
                               state_tensors)
 
+from . import distributed
 from .callbacks import LRScale
 from .recipe import Command, TrainedModel, arg, sampling_arguments
 from .supervised import evaluating
@@ -56,6 +58,11 @@ class LMObjective:
     ``step`` continues from the state the previous window ended in (reset to
     zeros at the start of each pass); the state is detached, so gradients
     stop at the window boundary.
+
+    On ``world`` processes (:meth:`shard`) rank r trains streams
+    ``[r * N / world, (r + 1) * N / world)`` of the N = ``batch_size`` streams, so no
+    token is seen twice in a pass; the saved state gathers every rank's carried state
+    (all N streams), so a run resumes on any number of processes that divides N.
     """
 
     def __init__(self, train_ids: Tensor, val_ids: Tensor, batch_size: int, seq_length: int,
@@ -67,6 +74,7 @@ class LMObjective:
         self.metrics = {name: "min" for name in metric_names}  # loss, bits, ppl: lower is better
         self.regularise = regularise
         self.state = None
+        self.rows = slice(None)  # this rank's streams (all of them in a single process)
         # AWD-LSTM scales the rate by the window length under variable-length BPTT
         self.callbacks = (LRScale(),) if variable_bptt else ()
 
@@ -74,8 +82,16 @@ class LMObjective:
     def epoch(self) -> int:
         return self.stream.epoch
 
+    def shard(self, rank: int, world: int) -> None:
+        """Train only this rank's ``batch_size / world`` streams (the batch size is global)."""
+        size = distributed.split_evenly(self.batch_size, world)
+        self.rows = slice(rank * size, (rank + 1) * size)
+
     def next_batch(self) -> Window:
-        return self.stream.next_window()
+        window = self.stream.next_window()
+        if self.rows == slice(None):
+            return window
+        return dataclasses.replace(window, inputs=window.inputs[self.rows], targets=window.targets[self.rows])
 
     def step(self, model: RNNLanguageModel, window: Window, info=None) -> tuple[Tensor, int]:
         loss, self.state = window_loss(model, window, self.state)
@@ -88,14 +104,21 @@ class LMObjective:
         return {k: result[k] for k in self.metrics}
 
     def state_dict(self) -> tuple[dict[str, Tensor], dict]:
+        """The stream's position and the carried state of all N streams: each state tensor
+        is (D*num_layers, N, H) (the torch layers' contract), gathered from every rank."""
         tensors, meta = self.stream.state_dict()
         tensors = {f"stream/{k}": v for k, v in tensors.items()}
-        tensors.update({f"state/{k}": v for k, v in state_tensors(self.state).items()})
+        carried = state_tensors(self.state)
+        if self.rows != slice(None):  # every rank is here: (D*layers, N/world, H) -> (D*layers, N, H)
+            carried = {k: distributed.all_gather_cat(v, dim=-2) for k, v in carried.items()}
+        tensors.update({f"state/{k}": v for k, v in carried.items()})
         return tensors, {"stream": meta}
 
     def load_state_dict(self, tensors: dict[str, Tensor], meta: dict) -> None:
         self.stream.load_state_dict({"generator": tensors["stream/generator"]}, meta["stream"])
         carried = {k[len("state/"):]: v for k, v in tensors.items() if k.startswith("state/")}
+        if self.rows != slice(None):  # this rank's streams of the saved (D*layers, N, H) states
+            carried = {k: v[..., self.rows, :] for k, v in carried.items()}
         self.state = state_from_tensors(carried)  # moved to the model's device in window_loss
 
 

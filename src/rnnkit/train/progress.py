@@ -1,8 +1,11 @@
-"""Progress display: a tqdm bar on a terminal, plain log lines otherwise."""
+"""Progress: how far a run is (its budgets), shown as a tqdm bar on a terminal or plain log
+lines otherwise; and Ctrl-C, which asks the run to save and stop."""
 from __future__ import annotations
 
+import signal
 import sys
-from typing import Optional, TextIO
+import threading
+from typing import Callable, Optional, TextIO
 
 
 def format_seconds(seconds: float) -> str:
@@ -61,3 +64,50 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+# ---- how far a run is: its budgets (``config`` is a TrainConfig) ------------
+def schedule_fraction(config, step: int, elapsed: float) -> float:
+    """Steps over ``max_steps`` (and, with ``anneal_by_time``, time over ``max_minutes``):
+    how far a cosine or linear schedule is."""
+    by_steps = step / config.max_steps if config.max_steps else 0.0
+    by_time = elapsed / (60 * config.max_minutes) if config.anneal_by_time and config.max_minutes else 0.0
+    return max(by_steps, by_time)
+
+
+def budget_fraction(config, step: int, epoch: int, elapsed: float) -> float:
+    """How much of the run is done: the most used of its step, pass and time budgets, in [0, 1]."""
+    used = [step / config.max_steps if config.max_steps else 0.0,
+            epoch / config.max_epochs if config.max_epochs else 0.0,
+            elapsed / (60 * config.max_minutes) if config.max_minutes else 0.0]
+    return min(max(used), 1.0)
+
+
+def stop_reason(config, step: int, epoch: int, elapsed: float, bad_evals: int) -> Optional[str]:
+    """Why the run stops now (a budget is used, or early stopping), or None."""
+    if config.max_steps and step >= config.max_steps:
+        return f"reached max_steps={config.max_steps}"
+    if config.max_epochs and epoch >= config.max_epochs:
+        return f"reached max_epochs={config.max_epochs}"
+    if config.max_minutes and elapsed >= 60 * config.max_minutes:
+        return f"time budget of {config.max_minutes:g} min used"
+    if config.patience and bad_evals >= config.patience:
+        return f"early stop: no improvement in {config.patience} evaluations"
+    return None
+
+
+def catch_sigint(request_stop: Callable[[], None]) -> Callable[[], None]:
+    """The first Ctrl-C calls ``request_stop()`` (the loop saves and stops); a second one kills.
+
+    Returns the function that puts the previous handler back (nothing off the main thread).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        request_stop()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, handler)
+    return lambda: signal.signal(signal.SIGINT, previous)

@@ -258,17 +258,22 @@ def read_config(path: str | Path) -> dict[str, Any]:
 
 
 class MetricsLog:
-    """Append-only JSON-lines log, flushed after every record."""
+    """Append-only JSON-lines log, flushed after every record; with ``enabled`` False
+    (a process that is not the run's writer) it writes nothing."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | Path, enabled: bool = True) -> None:
+        self.path, self.enabled = Path(path), enabled
 
     def write(self, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
 
     def truncate_after(self, step: int) -> None:
         """Drop records logged after ``step`` (they came after the checkpoint resumed from)."""
+        if not self.enabled:
+            return
         kept = [r for r in read_metrics(self.path, skip_torn_tail=True) if r.get("step", 0) <= step]
         atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in kept).encode())
 

@@ -1,4 +1,13 @@
-"""Running a recipe's training job: run directory, config, seed, device, trainer."""
+"""Running a recipe's training job: run directory, config, seed, device, trainer.
+
+Under ``torchrun`` (:mod:`rnnkit.train.distributed`) every rank runs the same job; the
+process group is joined at the start and left at the end, and only rank 0 creates,
+overwrites or writes the run directory (the other ranks only read it, to resume). When
+the runner joined the group itself (launched by torchrun), the other ranks then leave
+with ``SystemExit(0)`` once rank 0 has written everything, so nothing that follows a run
+(the recipe's report, the summary) runs twice or writes there; rank 0's exit status is
+the job's.
+"""
 from __future__ import annotations
 
 import sys
@@ -8,7 +17,7 @@ from typing import Optional
 
 from . import checkpoint as ckpt
 from . import config as cfg
-from . import rundir
+from . import distributed, rundir
 from .callbacks import OnFirstSave
 from .device import resolve_device, seed_everything, set_threads
 from .options import check_config, check_resume_changes
@@ -21,6 +30,7 @@ class TrainOutcome:
     run_dir: Path
     result: FitResult
     kept_previous: bool = False  # --overwrite: no evaluated checkpoint, so the old run is back
+    writer: bool = True  # False on the ranks of a multi-process run that wrote nothing
 
 
 def resolve_sections(recipe: Recipe, preset: Optional[str], overrides: dict) -> cfg.Sections:
@@ -44,12 +54,28 @@ def train(recipe: Recipe, sections: cfg.Sections, run_dir: Optional[str | Path] 
     the recipes' own file names (:attr:`Recipe.outputs`; default this recipe's).
     """
     check_config(sections["train"])  # before touching the run directory
-    resolve_device(sections["train"].device)
-    path = rundir.check(run_dir or rundir.default_run_dir(recipe.name), overwrite=overwrite)
+    with distributed.session(resolve_device(sections["train"].device)) as started:
+        outcome = _train(recipe, sections, run_dir, overwrite, progress, preset, outputs)
+    return _leave(outcome, started)
+
+
+def _leave(outcome: TrainOutcome, started: bool) -> TrainOutcome:
+    if started and not outcome.writer:
+        raise SystemExit(0)
+    return outcome
+
+
+def _train(recipe: Recipe, sections, run_dir, overwrite: bool, progress: bool, preset, outputs) -> TrainOutcome:
+    # every rank takes rank 0's default name (the time may differ) and checks before any writes
+    run_dir = distributed.broadcast_object(str(run_dir or rundir.default_run_dir(recipe.name)))
+    path = rundir.check(run_dir, overwrite=overwrite)
+    distributed.barrier()
     config = {"task": recipe.name, "preset": preset, **cfg.to_dict(sections)}
     aside: list = []
 
     def ready() -> None:  # the model and data were built: only now touch the directory
+        if not distributed.is_writer():
+            return
         if path.exists() and any(path.iterdir()):
             aside.append(rundir.set_aside(path, outputs or recipe.outputs))
         else:
@@ -83,7 +109,8 @@ def resume(recipe: Recipe, run_dir: str | Path, train_overrides: dict,
     Starts from ``last.safetensors`` (or the given file). Only ``train``
     options (budgets, device, threads, weight decay...) may change, not the
     optimizer or the seed. Nothing in the run directory changes unless the
-    checkpoint loads and restores.
+    checkpoint loads and restores. The number of processes may differ from the
+    run's where the recipe's data layout allows it (see :mod:`rnnkit.train.distributed`).
     """
     run_dir = Path(run_dir)
     last = run_dir if run_dir.is_file() else run_dir / ckpt.LAST
@@ -103,27 +130,33 @@ def resume(recipe: Recipe, run_dir: str | Path, train_overrides: dict,
                 "files back to keep it: starting again with --overwrite deletes it)" if hidden else "")
         raise ValueError(f"--resume {path}: no {ckpt.LAST} yet (the run stopped before its "
                          f"first checkpoint); start it again with --overwrite{note}")
-    state = ckpt.load(last, task=recipe.name)
     resolved = {"task": recipe.name, "preset": saved.get("preset"), **cfg.to_dict(sections)}
 
     def ready() -> None:
-        rundir.clean_temporaries(path)
-        rundir.write_config(path, resolved)
-    return _fit(recipe, sections, path, state, progress, ready, ())
+        if distributed.is_writer():
+            rundir.clean_temporaries(path)
+            rundir.write_config(path, resolved)
+    with distributed.session(resolve_device(sections["train"].device)) as started:
+        state = ckpt.load(last, task=recipe.name)
+        distributed.barrier()  # every rank has read the checkpoint before rank 0 writes
+        outcome = _fit(recipe, sections, path, state, progress, ready, ())
+    return _leave(outcome, started)
 
 
 def _fit(recipe: Recipe, sections, path: Path, state, progress: bool, ready, callbacks) -> TrainOutcome:
     """Build, restore (when resuming), call ``ready()``, then train."""
     train_cfg = sections["train"]
     set_threads(train_cfg.threads)
-    seed_everything(train_cfg.seed)
-    device = resolve_device(train_cfg.device)
+    seed_everything(train_cfg.seed)  # the same on every rank: the same model and data
+    device = distributed.rank_device(resolve_device(train_cfg.device))
     built = recipe.build(sections, state.meta if state else None)
     if train_cfg.monitor not in built.objective.metrics:  # before the run directory is touched
         raise ValueError(f"--monitor: {recipe.name} validation reports "
                          f"{', '.join(built.objective.metrics)}; got {train_cfg.monitor!r}")
+    distributed.shard(built.objective)  # this rank's share of the data (before restoring)
     model = built.model.to(device)
     meta = dict(built.meta, task=recipe.name, config=cfg.to_dict(sections))
+    progress = progress and distributed.is_writer()
     trainer = Trainer(model, built.objective, train_cfg, path, meta, progress=progress,
                       callbacks=tuple(built.callbacks) + tuple(callbacks))
     if state is not None:
@@ -132,11 +165,14 @@ def _fit(recipe: Recipe, sections, path: Path, state, progress: bool, ready, cal
     if progress:
         params = sum(p.numel() for p in model.parameters())
         start = f", resuming at step {trainer.step}" if state is not None else ""
-        print(f"{recipe.name}: {params:,} parameters on {device}; run directory {path}{start}",
+        ranks = f" x {distributed.world_size()} processes" if distributed.active() else ""
+        print(f"{recipe.name}: {params:,} parameters on {device}{ranks}; run directory {path}{start}",
               file=sys.stderr)
     result = trainer.fit()
-    _plot(path)
-    return TrainOutcome(path, result)
+    if distributed.is_writer():
+        _plot(path)
+    distributed.barrier()  # the other ranks go on only once rank 0 has written everything
+    return TrainOutcome(path, result, writer=distributed.is_writer())
 
 
 def _plot(path: Path) -> None:

@@ -15,8 +15,12 @@ from . import checkpoint as ckpt
 from .options import apply_hyperparameters
 
 
-def save(trainer, path: Path) -> Path:
-    """Write ``trainer``'s state to ``path`` (atomically)."""
+def save(trainer, path: Path, write: bool = True) -> Path:
+    """Write ``trainer``'s state to ``path`` (atomically).
+
+    On several processes every rank calls it (an objective may gather its state from all
+    ranks) and only the one with ``write`` writes; the model's own ``state_dict`` is saved
+    (never DistributedDataParallel's, so names carry no ``module.`` prefix)."""
     tensors = {f"model/{k}": v for k, v in trainer.model.state_dict().items()}
     sections = {"optim": ckpt.optimizer_state(trainer.optimizer),
                 "objective": trainer.objective.state_dict(), "rng": ckpt.rng_state(trainer.device)}
@@ -37,8 +41,16 @@ def save(trainer, path: Path) -> Path:
                 optimizer=sections["optim"][1], objective=sections["objective"][1],
                 rng=sections["rng"][1], schedule=trainer.schedule.state_dict(),
                 callbacks=callbacks, inference_weights=inference)
-    ckpt.save(path, tensors, meta)
+    if write:
+        ckpt.save(path, tensors, meta)
     return path
+
+
+def last_good(path: Path) -> str:
+    """A sentence naming the checkpoint ``path`` and its step, or saying there is none."""
+    if not path.exists():
+        return "No checkpoint was saved before it."
+    return f"The last good checkpoint is {path} (step {ckpt.load(path).meta['step']})."
 
 
 def restore(trainer, state: ckpt.Checkpoint) -> None:

@@ -13,6 +13,8 @@ from torch import Tensor, nn
 
 from rnnkit.data.batches import BatchCycler
 
+from .distributed import shard_range
+
 #: loss(model, batch, reduction) -> (loss, number of targets it covers)
 LossFn = Callable[[nn.Module, Any, str], tuple[Tensor, int]]
 
@@ -82,6 +84,11 @@ class SupervisedObjective:
         metrics: ``{name: "min" or "max"}`` for what ``evaluate`` returns.
         sample_weights: one per training example: each pass draws examples with
             replacement in proportion to them (balanced sampling).
+
+    On ``world`` processes (:meth:`shard`) every rank draws the same global batch of
+    ``batch_size`` examples and collates its contiguous share (sizes differ by at most
+    one; None when a short batch leaves it none); the saved position is the global one,
+    so a run resumes on any number of processes.
     """
 
     def __init__(self, train: Sequence, valid: Sequence, collate: Callable, loss: LossFn,
@@ -93,13 +100,24 @@ class SupervisedObjective:
         self.evaluate_fn = evaluate or (lambda model, examples: mean_loss(model, examples, collate, loss))
         self.metrics = dict(metrics or {"loss": "min", "bits": "min"})
         self.cycler = BatchCycler([length(x) for x in train], batch_size, seed, sample_weights)
+        self.rank, self.world = 0, 1
 
     @property
     def epoch(self) -> int:
         return self.cycler.epoch
 
+    def shard(self, rank: int, world: int) -> None:
+        """Collate only this rank's share of each global batch."""
+        self.rank, self.world = rank, world
+
     def next_batch(self):
-        return self.collate([self.train[i] for i in self.cycler.next()])
+        rows = self.cycler.next()
+        if self.world > 1:
+            start, stop = shard_range(len(rows), self.rank, self.world)
+            if start == stop:
+                return None
+            rows = rows[start:stop]
+        return self.collate([self.train[i] for i in rows])
 
     def step(self, model: nn.Module, batch, info=None) -> tuple[Tensor, int]:
         return self.loss(model, batch, "mean")

@@ -13,6 +13,10 @@ The trainer knows no model. A recipe hands it a model and an *objective*:
 * ``objective.state_dict()`` / ``load_state_dict(tensors, meta)`` -> its
   position in the data and anything it carries between batches.
 
+On several processes the objective also gives ``shard(rank, world)``; steps go through
+DistributedDataParallel, validation runs on rank 0 and only rank 0 writes
+(:mod:`rnnkit.train.distributed`).
+
 The trainer owns the optimizer, clipping, schedule, evaluation cadence,
 checkpoints (``last`` at every evaluation, ``best`` when the monitored metric
 improves), early stopping, the time budget, Ctrl-C and NaN handling, metrics
@@ -22,8 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,16 +35,15 @@ import torch
 from torch import Tensor, nn
 
 from . import checkpoint as ckpt
-from . import snapshot
+from . import distributed, snapshot
 from .averaging import NTASGD
-from .callbacks import Callback
+from .callbacks import Callback, evaluation
 from .options import TrainConfig, check_config, make_optimizer
-from .progress import Progress
+from .progress import Progress, budget_fraction, catch_sigint, schedule_fraction, stop_reason
 from .rundir import METRICS, MetricsLog
 from .schedule import LRSchedule
 
 __all__ = ["FitResult", "Objective", "StepInfo", "TrainConfig", "Trainer", "check_config"]
-
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,8 @@ class Trainer:
                                    config.step_decay, config.step_decay_epoch)
         engine = (NTASGD(model, config.nonmono),) if config.optimizer == "ntasgd" else ()
         self.callbacks = tuple(callbacks) + engine
-        self.metrics = MetricsLog(self.run_dir / METRICS)
+        self.writer = distributed.is_writer()  # only rank 0 touches the run directory
+        self.metrics = MetricsLog(self.run_dir / METRICS, enabled=self.writer)
         mode = config.monitor_mode if config.monitor_mode != "auto" else \
             dict(objective.metrics).get(config.monitor, "min")
         self.higher_is_better = mode == "max"
@@ -111,11 +113,16 @@ class Trainer:
         self.window = [0.0, 0]  # loss sum and target count since the last log line
         self._stop_requested = False
         self._progress: Optional[Progress] = None
+        self.parallel: Optional[distributed.DataParallel] = None  # made by fit() on several ranks
 
     # ---- checkpoints -------------------------------------------------------
     def save(self, name: str) -> Path:
-        """Write checkpoint ``name`` in the run directory (see :mod:`rnnkit.train.snapshot`)."""
-        path = snapshot.save(self, self.run_dir / name)
+        """Write checkpoint ``name`` in the run directory (see :mod:`rnnkit.train.snapshot`).
+
+        Every rank calls it (the state may be gathered from all); only the writer writes."""
+        path = snapshot.save(self, self.run_dir / name, write=self.writer)
+        if not self.writer:
+            return path
         self.saved += 1
         for callback in self.callbacks:
             callback.on_save(self, name, path)
@@ -129,22 +136,15 @@ class Trainer:
 
     # ---- the loop ----------------------------------------------------------
     def progress_fraction(self) -> float:
-        c = self.config
-        by_steps = self.step / c.max_steps if c.max_steps else 0.0
-        by_time = self.elapsed / (60 * c.max_minutes) if c.anneal_by_time and c.max_minutes else 0.0
-        return max(by_steps, by_time)
+        """How far the schedule is: steps (and time, with ``anneal_by_time``) over their budgets."""
+        return schedule_fraction(self.config, self.step, self.elapsed)
+
+    def budget_fraction(self) -> float:
+        """How much of the run is done: the most used of its step, pass and time budgets."""
+        return budget_fraction(self.config, self.step, self.objective.epoch, self.elapsed)
 
     def _should_stop(self) -> Optional[str]:
-        c = self.config
-        if c.max_steps and self.step >= c.max_steps:
-            return f"reached max_steps={c.max_steps}"
-        if c.max_epochs and self.objective.epoch >= c.max_epochs:
-            return f"reached max_epochs={c.max_epochs}"
-        if c.max_minutes and self.elapsed >= 60 * c.max_minutes:
-            return f"time budget of {c.max_minutes:g} min used"
-        if c.patience and self.bad_evals >= c.patience:
-            return f"early stop: no improvement in {c.patience} evaluations"
-        return None
+        return stop_reason(self.config, self.step, self.objective.epoch, self.elapsed, self.bad_evals)
 
     def _autocast(self):
         if self.device.type == "cuda" and self.config.bf16:
@@ -166,8 +166,11 @@ class Trainer:
         self.model.train()
         info = StepInfo(self.step, self.budget_fraction(), self.objective.epoch)
         with self._autocast():
-            loss, count = self.objective.step(self.model, batch, info)
-        value = float(loss.detach())
+            if self.parallel is None:
+                loss, count = self.objective.step(self.model, batch, info)
+                value = float(loss.detach())
+            else:  # value and count: the global batch's, on every rank
+                loss, value, count = self.parallel.step(self.objective, batch, info)
         if not math.isfinite(value):
             return value, count, math.nan
         self.optimizer.zero_grad(set_to_none=True)
@@ -179,14 +182,12 @@ class Trainer:
         return value, count, norm
 
     def evaluate(self) -> dict[str, float]:
-        self.model.eval()
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(torch.no_grad())
-            stack.enter_context(self._autocast())
-            for callback in self.callbacks:
-                stack.enter_context(callback.evaluating(self))
-            result = self.objective.evaluate(self.model)
-        self.model.train()
+        """The objective's validation figures (on several ranks: rank 0's, broadcast)."""
+        result = None
+        if self.writer:
+            with evaluation(self, self._autocast()):
+                result = self.objective.evaluate(self.model)
+        result = distributed.broadcast_object(result)
         if self.config.monitor not in result:
             raise ValueError(f"monitor: this recipe's evaluation reports {', '.join(result)}, "
                              f"not {self.config.monitor!r}")
@@ -229,12 +230,15 @@ class Trainer:
         c = self.config
         progress = Progress(c.max_steps or None, self.step, c.log_every, quiet=not self.show_progress)
         self._progress = progress
-        restore_sigint = self._catch_sigint()
+        if distributed.active() and self.parallel is None:
+            self.parallel = distributed.DataParallel(self.model)  # rank 0's weights, everywhere
+            distributed.reseed(c.seed, self.step)
+        restore_sigint = catch_sigint(lambda: setattr(self, "_stop_requested", True))
         last_eval: dict[str, float] = {}
         status, message = "finished", ""
         try:
             tokens, clock, base = 0, time.perf_counter(), self.elapsed
-            while (reason := self._should_stop()) is None:
+            while (reason := self._agree() or self._should_stop()) is None:
                 if self._stop_requested:
                     status = "interrupted"
                     path = self.save(ckpt.LAST)
@@ -284,10 +288,13 @@ class Trainer:
         return FitResult(status, self.step, self.best, c.monitor, message, last_eval, self.saved)
 
     def _diverged(self, what: str, value: float, step: int) -> str:
-        good = self.run_dir / ckpt.LAST
-        saved = (f"The last good checkpoint is {good} (step {ckpt.load(good).meta['step']})."
-                 if good.exists() else "No checkpoint was saved before it.")
-        return f"{what} became {value} at step {step}; training stopped. {saved}"
+        return f"{what} became {value} at step {step}; training stopped. " + \
+            snapshot.last_good(self.run_dir / ckpt.LAST)
+
+    def _agree(self) -> None:
+        """On several ranks: every rank takes rank 0's elapsed time and stops if any was asked to."""
+        if self.parallel is not None:
+            self.elapsed, self._stop_requested = self.parallel.agree(self.elapsed, self._stop_requested)
 
     def _log_train(self, rate: float) -> None:
         loss_sum, count = self.window
@@ -297,27 +304,6 @@ class Trainer:
                                 tokens_per_s=round(rate, 1), elapsed=round(self.elapsed, 3)))
         self.window = [0.0, 0]
 
-    def budget_fraction(self) -> float:
-        """How much of the run is done: the most used of its step, pass and time budgets."""
-        c = self.config
-        used = [self.step / c.max_steps if c.max_steps else 0.0,
-                self.objective.epoch / c.max_epochs if c.max_epochs else 0.0,
-                self.elapsed / (60 * c.max_minutes) if c.max_minutes else 0.0]
-        return min(max(used), 1.0)
-
     def _eta(self) -> Optional[float]:
         fraction = self.budget_fraction()
         return self.elapsed * (1 - fraction) / fraction if fraction > 0 else None
-
-    def _catch_sigint(self):
-        """First Ctrl-C asks the loop to save and stop; a second one kills."""
-        if threading.current_thread() is not threading.main_thread():
-            return lambda: None
-        previous = signal.getsignal(signal.SIGINT)
-
-        def handler(signum, frame):
-            self._stop_requested = True
-            signal.signal(signal.SIGINT, previous)
-
-        signal.signal(signal.SIGINT, handler)
-        return lambda: signal.signal(signal.SIGINT, previous)

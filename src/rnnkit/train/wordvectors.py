@@ -11,6 +11,10 @@ trainer logs). With ``sum_gradient`` (the recipe sets it for SGD) the *gradient*
 is that of the sum, so ``--lr`` means what it means in word2vec.c (0.025
 skip-gram, 0.05 CBOW, per example, decayed linearly); otherwise (Adam, and always
 for the N-gram LM) it is the mean's.
+
+On ``world`` processes every rank draws the same global batch and keeps a contiguous share
+of its centre words (:func:`shard_batch`); the state stays global, so a run resumes on any
+number of processes.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from rnnkit.data import skipgram as sg
 from rnnkit.data.huffman import huffman_paths
 
 from .callbacks import Callback
+from .distributed import shard_range
 from .supervised import evaluating
 
 
@@ -63,6 +68,7 @@ class WordVectorObjective:
             nodes, codes, mask = huffman_paths(counts)
             self.paths = (nodes, (1 - 2 * codes) * mask)  # signs: +1 branch 0, -1 branch 1, 0 unused
         self.epoch, self.position = 0, 0
+        self.rank, self.world = 0, 1
         self._cached: tuple[int, Tensor] = (-1, train)
         held = valid[:valid_words] if len(valid) > self.span else train[:valid_words]
         self.valid = self.examples(held, 0, len(held), _generator(seed, 7, 7, 7))
@@ -109,16 +115,29 @@ class WordVectorObjective:
         self.position = stop
         if stop >= len(stream):
             self.epoch, self.position = self.epoch + 1, 0
+        if self.world > 1:
+            batch = shard_batch(batch, self.method, self.rank, self.world)
         return batch
+
+    def shard(self, rank: int, world: int) -> None:
+        """Keep only this rank's share of each global batch."""
+        self.rank, self.world = rank, world
+
+    def loss_weight(self, batch: dict, count: int) -> int:
+        """The examples this rank's mean loss is over (its share of the global mean)."""
+        return int(batch["examples"])
 
     def loss(self, model: nn.Module, batch: dict) -> Tensor:
         device = next(model.parameters()).device
-        losses = model({k: v.to(device) for k, v in batch.items() if k != "words"})
+        losses = model({k: v.to(device) for k, v in batch.items() if k not in COUNTS})
         if len(losses) == 0:
             return next(model.parameters()).sum() * 0.0
         mean = losses.mean()
         if not self.sum_gradient:
             return mean
+        if "global_examples" in batch:  # a share: the gradient of the global sum's part here,
+            # in the units DDP's weighted average expects (loss_weight / global examples)
+            return mean.detach() + (mean - mean.detach()) * float(batch["global_examples"])
         total = losses.sum()
         return mean.detach() + (total - total.detach())  # value: the mean; gradient: the sum's
 
@@ -135,6 +154,41 @@ class WordVectorObjective:
 
     def load_state_dict(self, tensors: dict[str, Tensor], meta: dict) -> None:
         self.epoch, self.position = int(meta["epoch"]), int(meta["position"])
+
+
+#: batch entries that count, not model inputs
+COUNTS = ("words", "examples", "global_examples")
+
+
+def examples_of(batch: dict, method: str) -> int:
+    """How many losses the model returns for ``batch``: pairs (skip-gram) or rows."""
+    return len(batch["owner"] if method == "skipgram" else batch["target"])
+
+
+def shard_batch(batch: dict, method: str, rank: int, world: int) -> dict:
+    """Rank ``rank``'s contiguous share of a global batch's centre rows (n), with their
+    skip-gram pairs (P: ``owner`` is sorted) and Huffman path slots (M: ``slot`` is sorted),
+    re-indexed from 0. Adds ``examples`` (the share's losses) and ``global_examples``."""
+    rows = len(batch["centre"] if method == "skipgram" else batch["target"])
+    start, stop = shard_range(rows, rank, world)
+    out = {"global_examples": examples_of(batch, method)}
+    first, last = shard_range(int(batch["words"]), rank, world)
+    out["words"] = last - first
+    for key in ("centre", "target", "contexts", "mask", "negatives"):
+        if key in batch:
+            out[key] = batch[key][start:stop]
+    examples = slice(start, stop)
+    if method == "skipgram":
+        owner = batch["owner"]
+        lo, hi = (int(torch.searchsorted(owner, torch.tensor(v))) for v in (start, stop))
+        out["owner"], out["context"] = owner[lo:hi] - start, batch["context"][lo:hi]
+        examples = slice(lo, hi)
+    if "slot" in batch:
+        slot = batch["slot"]
+        lo, hi = (int(torch.searchsorted(slot, torch.tensor(v))) for v in (examples.start, examples.stop))
+        out.update(path=batch["path"][lo:hi], signs=batch["signs"][lo:hi], slot=slot[lo:hi] - examples.start)
+    out["examples"] = examples_of(out, method)
+    return out
 
 
 class WordRate(Callback):
