@@ -71,7 +71,7 @@ class SequenceClassifier(nn.Module):
         h = state[0] if isinstance(state, tuple) else state  # (layers * D, N, H)
         directions = 2 if self.config.bidirectional else 1
         last = h[-directions:]  # the top layer's final state, each direction
-        features = torch.cat(list(last), dim=-1)  # (D, N, H) -> (N, D*H)
+        features = last.transpose(0, 1).reshape(last.shape[1], -1)  # (D, N, H) -> (N, D*H)
         return self.output(self.drop(features))
 
 

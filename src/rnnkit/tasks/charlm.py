@@ -11,6 +11,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
+from rnnkit.export import graphs
+from rnnkit.export.write import export_command, outputs as export_outputs
 from rnnkit.data import CharVocab, bundled_text, min_tokens, read_text, split_text
 from rnnkit.models.lm import LMConfig, RNNLanguageModel
 from rnnkit.train.config import PATH, bound
@@ -165,17 +167,20 @@ SAMPLE = sample_command("generate text, streamed as it goes", "--length", 1000, 
                         "text to start from (default: a newline)",
                         "drop prime characters the model does not know")
 
+EXPORT = export_command(lambda lm: graphs.lm_step(lm.model, len(lm.vocab)), ("vocab",))
+
 RECIPE = Recipe(
     name="charlm", summary="character-level language model (bundled Tiny Shakespeare or any UTF-8 text)",
-    defaults=defaults, presets=PRESETS, build=build, trained=CharLM, commands=(SAMPLE,),
+    defaults=defaults, presets=PRESETS, build=build, trained=CharLM, commands=(SAMPLE, EXPORT),
     eval_arguments=(arg("--text", dest="path", default=None, help="UTF-8 text file to score"),
                     arg("--skip-unknown", action="store_true",
                         help="drop characters the model does not know instead of failing")),
     cpu_preset="cpu-quick", gpu_preset="gpu-full", help=HELP,
+    outputs=export_outputs(("step",)),
     smoke=Smoke(train=("--text", "{fixtures}/tiny.txt", "--embedding-dim", "8", "--hidden-size", "16",
                        "--num-layers", "1", "--batch-size", "4", "--seq-length", "10",
                        "--max-steps", "6", "--eval-every", "3", "--warmup-steps", "0"),
-                uses={"sample": ("--prime", "First", "--length", "20", "--seed", "1"),
+                uses={"export": ("--format", "torchscript"), "sample": ("--prime", "First", "--length", "20", "--seed", "1"),
                       "eval": ("--text", "{fixtures}/tiny.txt", "--skip-unknown")},
                 expect={"sample": r"^First", "eval": r"nats/char, \d\.\d{4} bits/char"}),
 )

@@ -16,6 +16,8 @@ from typing import Optional
 
 import torch
 
+from rnnkit.export import graphs
+from rnnkit.export.write import export_command, outputs as export_outputs
 from rnnkit.data.batches import collate_pairs
 from rnnkit.data.bitext import preparer
 from rnnkit.data.dialogue import (conversation_pairs, read_cornell, read_pairs, shakespeare_conversations,
@@ -229,14 +231,17 @@ CHAT_COMMAND = Command("chat", "talk to the bot (a > prompt on a terminal; one r
 ), _chat)
 
 
+EXPORT = export_command(lambda t: graphs.seq2seq(t.model, len(t.meta["src_vocab"]), len(t.meta["tgt_vocab"])),
+                        ("src_tokenizer", "tgt_tokenizer", "src_vocab", "tgt_vocab"))
+
 RECIPE = Recipe(
     name="chat", summary="a seq2seq chatbot on dialogue pairs (bundled Shakespeare, Cornell Movie-Dialogs, any TSV)",
-    defaults=defaults, presets=PRESETS, build=build, trained=ChatBot, commands=(CHAT_COMMAND,),
+    defaults=defaults, presets=PRESETS, build=build, trained=ChatBot, commands=(CHAT_COMMAND, EXPORT),
     eval_arguments=(arg("--split", default="test", choices=SPLITS, help="split of the run's dialogue to score"),),
-    help=HELP, report=report_on_test(ChatBot), outputs=("report_test.json",),
+    help=HELP, report=report_on_test(ChatBot), outputs=("report_test.json",) + export_outputs(("encoder", "decoder_step")),
     smoke=Smoke(train=("--embedding-dim", "8", "--hidden-size", "8", "--encoder-layers", "1", "--batch-size", "8",
                        "--max-minutes", "0", "--max-steps", "6", "--warmup-steps", "0", "--valid-fraction", "0.02",
                        "--test-fraction", "0.02", "--max-length", "8"),
-                uses={"chat": ("What is thy name?", "Whither goest thou?"), "eval": ("--split", "valid")},
+                uses={"export": ("--format", "torchscript"), "chat": ("What is thy name?", "Whither goest thou?"), "eval": ("--split", "valid")},
                 expect={"chat": r"^[^\n]*\n[^\n]*\n$", "eval": r"^valid: perplexity \d+\.\d\d"}),
 )

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnkit.export import graphs
+from rnnkit.export.write import export_command, outputs as export_outputs
 from rnnkit.data.batches import pad_batch
 from rnnkit.data.names import NameVocab, clean_names
 from rnnkit.data.names_split import NamesDataConfig, load_split, run_split, split_meta, split_record
@@ -290,18 +292,20 @@ PREDICT = Command("predict", "top languages of names", (
     arg("--prior", default=DEFAULT_PRIOR, help=PRIOR_HELP),
 ), _predict)
 
+EXPORT = export_command(lambda c: graphs.classifier(len(c.vocab.symbols)), ("vocab", "languages", "train_counts"))
+
 RECIPE = Recipe(
     name="names", summary="the language of a surname (18 languages, the PyTorch tutorial data)",
-    defaults=defaults, presets=PRESETS, build=build, trained=NameClassifier, commands=(PREDICT,),
+    defaults=defaults, presets=PRESETS, build=build, trained=NameClassifier, commands=(PREDICT, EXPORT),
     eval_arguments=(*split_arguments("the names folder (default: the run's)"),
                     arg("--prior", default=None, help="also score under this file of language weights "
                         "(data and uniform are always scored)")),
     help=HELP, report=report,
     outputs=("split.json", "report_test.json", "confusion_train.png", "confusion_valid.png",
              "confusion_test.png", ev.CALIBRATION, "reliability_train.png", "reliability_valid.png",
-             "reliability_test.png"),
+             "reliability_test.png") + export_outputs(("classify",)),
     smoke=Smoke(train=("--data-dir", "{fixtures}/names", "--embedding-dim", "8", "--hidden-size", "8",
                        "--batch-size", "16", "--max-steps", "6", "--max-minutes", "0", "--members", "2"),
-                uses={"predict": ("Kateov", "Kateson", "--top", "2"), "eval": ("--split", "valid")},
+                uses={"export": ("--format", "torchscript"), "predict": ("Kateov", "Kateson", "--top", "2"), "eval": ("--split", "valid")},
                 expect={"predict": r"^Kateov\n    \(-\d+\.\d\d\) \w+", "eval": r"^valid, per \(name"}),
 )

@@ -18,6 +18,8 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from rnnkit.export import graphs
+from rnnkit.export.write import export_command, outputs as export_outputs
 from rnnkit.data.conllu import format_conllu, read_conllu, sentences_from_text, write_conllu
 from rnnkit.data.corpus import data_dir as default_data_dir
 from rnnkit.data.tagging import IGNORE, TaggingVocab, collate
@@ -312,19 +314,22 @@ def report(run_dir: Path) -> str:
     return tagger.describe(result)
 
 
+EXPORT = export_command(lambda t: graphs.tagger(len(t.vocab.words), len(t.vocab.chars), list(t.vocab.labels),
+                                                   bool(t.sections["model"].char_dim)), ("vocab",))
+
 RECIPE = Recipe(
     name="postag", summary="part-of-speech tagging (UPOS, XPOS, UFeats) of CoNLL-U treebanks, e.g. UD English EWT",
-    defaults=defaults, presets=PRESETS, build=build, trained=PosTagger, commands=(TAG_COMMAND,),
+    defaults=defaults, presets=PRESETS, build=build, trained=PosTagger, commands=(TAG_COMMAND, EXPORT),
     eval_arguments=(arg("--split", default="test", choices=SPLITS, help="treebank split to score"),
                     arg("--conllu", default=None, help="score this CoNLL-U file instead"),
                     arg("--data-dir", default=None, help="folder holding the treebank (default: the run's)")),
     help=HELP, report=report,
-    outputs=("report_test.json", "confusion_train.png", "confusion_dev.png", "confusion_test.png"),
+    outputs=("report_test.json", "confusion_train.png", "confusion_dev.png", "confusion_test.png") + export_outputs(("tag",)),
     smoke=Smoke(train=("--treebank", "{fixtures}/treebank", "--word-dim", "8", "--char-dim", "4",
                        "--char-hidden", "4", "--hidden-size", "8", "--num-layers", "1",
                        "--batch-size", "4", "--max-minutes", "0", "--max-steps", "6",
                        "--warmup-steps", "0", "--min-count", "1"),
-                uses={"tag": ("The old man the boat .",), "eval": ("--split", "dev")},
+                uses={"export": ("--format", "torchscript"), "tag": ("The old man the boat .",), "eval": ("--split", "dev")},
                 expect={"tag": r"^The/\w+ old/\w+ man/\w+ the/\w+ boat/\w+ \./\w+\n$",
                         "eval": r"^dev: UPOS \d+\.\d\d%"}),
 )

@@ -17,6 +17,8 @@ from typing import Optional
 
 import torch
 
+from rnnkit.export import graphs
+from rnnkit.export.write import export_command, outputs as export_outputs
 from rnnkit.data.batches import collate_pairs
 from rnnkit.data.bitext import NAMED, load_bitext, preparer
 from rnnkit.data.parallel import normalize_space
@@ -228,16 +230,19 @@ def report(run_dir: Path) -> str:
     return "\n".join(model.describe(r) for r in results)
 
 
+EXPORT = export_command(lambda t: graphs.seq2seq(t.model, len(t.meta["src_vocab"]), len(t.meta["tgt_vocab"])),
+                        ("src_tokenizer", "tgt_tokenizer", "src_vocab", "tgt_vocab"))
+
 RECIPE = Recipe(
     name="translate", summary="translation with an attentional encoder-decoder (Multi30k, eng-fra, any pairs)",
-    defaults=defaults, presets=PRESETS, build=build, trained=TrainedTranslator, commands=(TRANSLATE_COMMAND,),
+    defaults=defaults, presets=PRESETS, build=build, trained=TrainedTranslator, commands=(TRANSLATE_COMMAND, EXPORT),
     eval_arguments=(arg("--split", default="test", choices=SPLITS, help="split of the run's corpus to score"),
                     *search_arguments(1),
                     arg("--data-dir", default=None, help="folder holding the data set (default: the run's)")),
-    help=HELP, report=report, outputs=("report_test.json", "eval_*_beam*.txt", "eval_*_beam*.json"),
+    help=HELP, report=report, outputs=("report_test.json", "eval_*_beam*.txt", "eval_*_beam*.json") + export_outputs(("encoder", "decoder_step")),
     smoke=Smoke(train=("--dataset", "{fixtures}/translate", "--src", "de", "--tgt", "en", "--embedding-dim", "8",
                        "--hidden-size", "8", "--encoder-layers", "1", "--batch-size", "8", "--max-minutes", "0",
                        "--max-steps", "6", "--warmup-steps", "0", "--min-freq", "1"),
-                uses={"translate": ("Der rote Hund läuft.",), "eval": ("--split", "valid", "--beam", "2")},
+                uses={"export": ("--format", "torchscript"), "translate": ("Der rote Hund läuft.",), "eval": ("--split", "valid", "--beam", "2")},
                 expect={"translate": r"^.*\n$", "eval": r"^valid: BLEU \d+\.\d\d \(lowercased"}),
 )

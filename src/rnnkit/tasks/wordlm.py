@@ -11,6 +11,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
+from rnnkit.export import graphs
+from rnnkit.export.write import export_command, outputs as export_outputs
 from rnnkit.data.corpus import EOS, WordVocab, load_corpus
 from rnnkit.models.wordlm import WordLanguageModel, WordLMConfig
 from rnnkit.train.config import PATH, bound
@@ -190,16 +192,19 @@ SAMPLE = sample_command("generate words, streamed as they come (<eos> prints as 
                         "--words", 50, "words", "", "words to start from (default: a new sentence)",
                         "drop prime words the model does not know (default: read them as <unk>)")
 
+EXPORT = export_command(lambda lm: graphs.lm_step(lm.model, len(lm.vocab)), ("vocab", "corpus"))
+
 RECIPE = Recipe(
     name="wordlm", summary="word-level language model (PTB, WikiText-2 or a train/valid/test folder)",
-    defaults=defaults, presets=PRESETS, build=build, trained=WordLM, commands=(SAMPLE,),
+    defaults=defaults, presets=PRESETS, build=build, trained=WordLM, commands=(SAMPLE, EXPORT),
     eval_arguments=split_arguments("folder holding the corpus (default: the run's)",
                                    "(test uses batch 1 as in the papers)"),
     cpu_preset="cpu-quick", help=HELP,
+    outputs=export_outputs(("step",)),
     smoke=Smoke(train=("--corpus", "{fixtures}/wordlm", "--embedding-dim", "8", "--hidden-size", "8",
                        "--num-layers", "1", "--batch-size", "4", "--seq-length", "6",
                        "--eval-batch-size", "2", "--max-steps", "6", "--eval-every", "3",
                        "--adaptive-cutoffs", "6"),
-                uses={"sample": ("--words", "8", "--seed", "1"), "eval": ("--split", "test")},
+                uses={"export": ("--format", "torchscript"), "sample": ("--words", "8", "--seed", "1"), "eval": ("--split", "test")},
                 expect={"eval": r"^test: perplexity \d+\.\d\d"}),
 )
