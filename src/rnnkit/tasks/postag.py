@@ -15,15 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-import torch
-import torch.nn.functional as F
 
 from rnnkit.export import graphs
 from rnnkit.export.write import export_command, outputs as export_outputs
 from rnnkit.data.conllu import format_conllu, read_conllu, sentences_from_text, write_conllu
 from rnnkit.data.corpus import data_dir as default_data_dir
-from rnnkit.data.tagging import IGNORE, TaggingVocab, collate
-from rnnkit.models.tagger import Tagger, TaggerConfig, positions
+from rnnkit.data.tagging import TaggingVocab, collate
+from rnnkit.models.tagger import Tagger, TaggerConfig
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train import pretrained
 from rnnkit.train.config import PATH, bound
@@ -31,7 +29,7 @@ from rnnkit.train.metrics import per_class_lines, plot_confusion
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg
 from rnnkit.train.supervised import SupervisedObjective, mean_loss
-from rnnkit.train.tagging import accuracy, predict_tags, tag_report
+from rnnkit.train.tagging import accuracy, predict_tags, tag_report, tagging_loss
 
 SPLITS = ("train", "dev", "test")
 SHOWN = {"upos": "UPOS", "xpos": "XPOS", "feats": "UFeats"}
@@ -107,26 +105,6 @@ def head_names(data: PosDataConfig) -> list[str]:
 
 def gold_tags(sentence, names) -> dict[str, list[str]]:
     return {name: getattr(sentence, name) for name in names}
-
-
-def tagging_loss(model: Tagger, batch, reduction: str = "mean") -> tuple[torch.Tensor, int]:
-    """Sum over tag sets of the per-word cross-entropy (CRF negative log-likelihood per word
-    for the first set under ``--crf``); (loss, number of words)."""
-    device = next(model.parameters()).device
-    lengths = batch.lengths
-    emissions = model(batch.words.to(device), lengths, batch.chars.to(device), batch.char_lengths)
-    words = int(lengths.sum())
-    total = 0.0
-    for index, (name, scores) in enumerate(emissions.items()):
-        gold = batch.tags[name].to(device)
-        if index == 0 and model.crf is not None:
-            mask = positions(lengths, gold.shape[1]).to(device)
-            total = total + model.crf.nll(scores.float(), gold.clamp(min=0), mask,
-                                          reduction="token_mean" if reduction == "mean" else reduction)
-        else:
-            total = total + F.cross_entropy(scores.flatten(0, 1).float(), gold.flatten(),
-                                            ignore_index=IGNORE, reduction=reduction)
-    return total, words
 
 
 def build(sections, resume_meta: Optional[dict]) -> Built:

@@ -10,10 +10,33 @@ from typing import Optional, Sequence
 
 import torch
 
+import torch.nn.functional as F
+
 from rnnkit.data.tagging import IGNORE, Example, collate
+from rnnkit.models.tagger import positions
 
 from .metrics import classification_report, confusion_matrix
 from .supervised import evaluating
+
+
+def tagging_loss(model, batch, reduction: str = "mean") -> tuple[torch.Tensor, int]:
+    """A :class:`~rnnkit.data.tagging.TagBatch` through a tagging model: the sum over tag sets of the per-word cross-entropy (CRF negative log-likelihood per word
+    for the first set under ``--crf``); (loss, number of words)."""
+    device = next(model.parameters()).device
+    lengths = batch.lengths
+    emissions = model(batch.words.to(device), lengths, batch.chars.to(device), batch.char_lengths)
+    words = int(lengths.sum())
+    total = 0.0
+    for index, (name, scores) in enumerate(emissions.items()):
+        gold = batch.tags[name].to(device)
+        if index == 0 and model.crf is not None:
+            mask = positions(lengths, gold.shape[1]).to(device)
+            total = total + model.crf.nll(scores.float(), gold.clamp(min=0), mask,
+                                          reduction="token_mean" if reduction == "mean" else reduction)
+        else:
+            total = total + F.cross_entropy(scores.flatten(0, 1).float(), gold.flatten(),
+                                            ignore_index=IGNORE, reduction=reduction)
+    return total, words
 
 
 def predict_tags(model, examples: Sequence[Example], batch_size: int = 64) -> list[dict[str, list[int]]]:
