@@ -224,7 +224,7 @@ def test_checkpoints_with_bad_metadata_and_os_errors_are_one_line(trained, tmp_p
 def test_sample_on_a_classifier_and_predict_on_a_language_model_are_named(trained, capsys):
     capsys.readouterr()
     assert main(["predict", str(trained), "Hinton"]) == 2
-    assert "a charlm model has no command 'predict'; it offers sample, eval" in capsys.readouterr().err
+    assert "a charlm model has no command 'predict'; it offers sample, export, eval" in capsys.readouterr().err
     assert code(["sample", "--prime", "x", str(trained)]) == 2
     assert "expected the checkpoint (file or run directory) first" in capsys.readouterr().err
 
