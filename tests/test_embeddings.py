@@ -197,3 +197,13 @@ def test_hierarchical_softmax_trains(method):
     assert objective.evaluate(model)["loss"] < before
     with pytest.raises(ValueError, match="applies to skipgram and cbow"):
         build_embedding_model(40, EmbeddingModelConfig(method="ngram", output="hierarchical"))
+
+
+def test_ngram_adaptive_softmax_is_a_normalised_distribution():
+    """The adaptive N-gram loss is -log p(target) of a distribution summing to 1 over V."""
+    torch.manual_seed(0)
+    model = build_embedding_model(30, EmbeddingModelConfig(method="ngram", dim=4, hidden_size=6,
+                                                          adaptive_cutoffs="5,12"))
+    contexts = torch.randint(0, 30, (7, 2))
+    nll = torch.stack([model({"contexts": contexts, "target": torch.full((7,), t)}) for t in range(30)])
+    assert torch.allclose((-nll).exp().sum(0), torch.ones(7), atol=1e-5)

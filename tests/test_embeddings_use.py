@@ -122,16 +122,24 @@ def test_exported_vectors_load_in_gensim_with_the_same_neighbours(run, tmp_path,
         assert [w for w, _ in loaded.most_similar(word, topn=5)] == [ours.words[i] for i in found[0]]
 
 
-@pytest.mark.parametrize("method", ["cbow", "ngram"])
-def test_cbow_and_ngram_train_and_evaluate(method, tmp_path, capsys):
+@pytest.mark.parametrize("method, extra", [("cbow", []), ("ngram", []), ("ngram", ["--adaptive-cutoffs", "8,16"])])
+def test_cbow_and_ngram_train_and_evaluate(method, extra, tmp_path, capsys):
     path = tmp_path / method
-    assert main(["train", "embeddings", "--method", method, "--corpus", str(FIXTURES / "corpus.txt"),
+    assert main(["train", "embeddings", "--method", method, *extra, "--corpus", str(FIXTURES / "corpus.txt"),
                  "--min-count", "1", "--dim", "8", "--hidden-size", "8", "--max-minutes", "0",
                  "--max-steps", "4", "--eval-every", "2", "--batch-words", "64", "--run-dir", str(path),
                  "--quiet"]) == 0
     capsys.readouterr()
     assert main(["eval", str(path), "--pairs", str(FIXTURES / "pairs.tsv")]) == 0
     assert capsys.readouterr().out.startswith(f"{method} vectors of 29 words\npairs: Spearman")
+
+
+def test_adaptive_cutoffs_beyond_the_vocabulary_are_an_error(tmp_path, capsys):
+    assert main(["train", "embeddings", "--method", "ngram", "--adaptive-cutoffs", "100", "--corpus",
+                 str(FIXTURES / "corpus.txt"), "--min-count", "1", "--max-steps", "2",
+                 "--run-dir", str(tmp_path / "r"), "--quiet"]) == 2
+    assert "adaptive_cutoffs: expected increasing values between 0 and the vocabulary size 29" in \
+        capsys.readouterr().err
 
 
 def test_a_corpus_smaller_than_the_window_is_an_error(tmp_path, capsys):
@@ -144,6 +152,7 @@ def test_a_corpus_smaller_than_the_window_is_an_error(tmp_path, capsys):
 @pytest.mark.parametrize("options, message", [
     (["--method", "glove"], "method: expected one of skipgram, cbow, ngram, got 'glove'"),
     (["--method", "ngram", "--output", "hierarchical"], "applies to skipgram and cbow"),
+    (["--adaptive-cutoffs", "100"], "an adaptive softmax applies to the ngram method"),
     (["--output", "full"], "output: expected one of negative, hierarchical"),
 ])
 def test_bad_method_options_are_named_before_the_corpus_is_read(options, message, tmp_path, capsys):

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnkit.nn.adaptive import AdaptiveSoftmax, parse_cutoffs
+
 METHODS = ("skipgram", "cbow", "ngram")
 OUTPUTS = ("negative", "hierarchical")
 
@@ -37,12 +39,21 @@ class EmbeddingModelConfig:
         dim: vector size D.
         context: words before the target (ngram only).
         hidden_size: the N-gram model's hidden layer (ngram only).
+        adaptive_cutoffs: ``""`` for the tutorial's full softmax, else comma-separated ids
+            (e.g. ``"2000,10000"``) of an adaptive softmax over the frequency-sorted
+            vocabulary (Grave et al., 2017; ngram only).
     """
     method: str = "skipgram"
     output: str = "negative"
     dim: int = field(default=100, metadata={"bound": (1, None, False)})
     context: int = field(default=2, metadata={"bound": (1, None, False)})
     hidden_size: int = field(default=128, metadata={"bound": (1, None, False)})
+    adaptive_cutoffs: str = ""
+
+    def __post_init__(self) -> None:
+        if self.adaptive_cutoffs and self.method != "ngram":
+            raise ValueError(f"adaptive_cutoffs: the {self.method} method scores with --output "
+                             f"{self.output}; an adaptive softmax applies to the ngram method")
 
 
 def _positive_loss(centre: Tensor, positive: Tensor) -> Tensor:
@@ -129,14 +140,17 @@ class NGramLanguageModel(nn.Module):
     """The PyTorch tutorial's N-gram LM: ``context`` previous words -> next word.
 
     Inputs: ``batch["contexts"]`` (N, context) ids, oldest first; ``batch["target"]`` (N,).
-    Output: per-example negative log-likelihood (N,) under a full softmax over V.
+    Output: per-example negative log-likelihood (N,) under a full softmax over V, or an
+    :class:`~rnnkit.nn.adaptive.AdaptiveSoftmax` with ``config.adaptive_cutoffs``.
     """
 
     def __init__(self, vocab_size: int, config: EmbeddingModelConfig) -> None:
         super().__init__()
         self.input = nn.Embedding(vocab_size, config.dim)
         self.hidden = nn.Linear(config.context * config.dim, config.hidden_size)
-        self.decoder = nn.Linear(config.hidden_size, vocab_size)
+        cutoffs = parse_cutoffs(config.adaptive_cutoffs, vocab_size)
+        self.decoder = (AdaptiveSoftmax(config.hidden_size, vocab_size, cutoffs) if cutoffs
+                        else nn.Linear(config.hidden_size, vocab_size))
 
     @property
     def vectors(self) -> Tensor:
@@ -144,8 +158,10 @@ class NGramLanguageModel(nn.Module):
 
     def forward(self, batch: dict) -> Tensor:
         embedded = self.input(batch["contexts"]).flatten(1)  # (N, context, D) -> (N, context*D)
-        logits = self.decoder(torch.relu(self.hidden(embedded)))
-        return F.cross_entropy(logits, batch["target"], reduction="none")
+        hidden = torch.relu(self.hidden(embedded))
+        if isinstance(self.decoder, AdaptiveSoftmax):
+            return self.decoder.nll(hidden, batch["target"])
+        return F.cross_entropy(self.decoder(hidden), batch["target"], reduction="none")
 
 
 def build_embedding_model(vocab_size: int, config: EmbeddingModelConfig) -> nn.Module:

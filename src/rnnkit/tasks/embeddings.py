@@ -66,6 +66,7 @@ HELP = {"corpus": "wikitext-2, ptb, a folder (train.txt/valid.txt or *.txt) or a
         "sample": "subsampling threshold t: keep = (sqrt(f/t) + 1) t/f (word2vec.c)",
         "output": "negative (sampling, --negatives) or hierarchical (softmax over a Huffman tree)",
         "context": "words before the target (ngram)", "hidden_size": "hidden layer (ngram)",
+        "adaptive_cutoffs": "ngram: adaptive softmax cluster bounds, e.g. 2000,10000 (default: full softmax)",
         "lr": "learning rate; with --optimizer sgd it is per example as in word2vec.c (0.025 "
               "skip-gram, 0.05 CBOW; use --batch-words 1024)"}
 
@@ -77,7 +78,8 @@ def _digest(words: list[str]) -> str:
 def build(sections, resume_meta: Optional[dict]) -> Built:
     data: EmbeddingDataConfig = sections["data"]
     method = sections["model"].method
-    build_embedding_model(2, replace(sections["model"], dim=1, hidden_size=1))  # bad options first
+    # bad options first, before the corpus is read (cutoffs need the vocabulary: checked below)
+    build_embedding_model(2, replace(sections["model"], dim=1, hidden_size=1, adaptive_cutoffs=""))
     train_tokens, valid_tokens = sg.corpus_tokens(data.corpus, data.data_dir or None)
     words, counts = sg.count_vocabulary(train_tokens, data.min_count)
     if resume_meta is not None and resume_meta.get("vocab_sha256") != _digest(words):
