@@ -9,7 +9,8 @@ A recipe module under :mod:`rnnkit.tasks` defines one :class:`Recipe`:
   JSON metadata every checkpoint keeps, optional trainer callbacks);
 * ``trained``: the :class:`TrainedModel` subclass a checkpoint loads into;
 * ``commands``: the use commands (``sample``, ``predict``...), each a
-  :class:`Command` with its own arguments and its own output;
+  :class:`Command` with its own arguments and its own output, and optionally
+  its JSON form for ``rnnkit serve`` (:class:`Serving`: fields in, an object out);
 * ``eval_arguments``: the options of ``rnnkit eval`` for this recipe, passed
   as keywords to ``trained.evaluate``;
 * ``smoke``: a tiny run the test suite trains and uses (:class:`Smoke`);
@@ -30,7 +31,7 @@ from torch import nn
 from . import config as cfg
 from .checkpoint import Checkpoint
 
-RESERVED = ("train", "eval", "list", "plot", "bench")
+RESERVED = ("train", "eval", "list", "plot", "bench", "serve")
 
 
 @dataclass(frozen=True)
@@ -47,17 +48,92 @@ def arg(*flags: str, **options) -> Arg:
     return Arg(tuple(flags), options)
 
 
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+#: the ``default`` of a :class:`Field` that must be given
+REQUIRED: Any = _Required()
+#: JSON field types: one value, or a list (``strings``, ``numbers``; ``list``: items checked by ``check``)
+FIELD_TYPES = ("string", "integer", "number", "boolean", "strings", "numbers", "list")
+LIST_TYPES = ("strings", "numbers", "list")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One JSON field of a served command (``rnnkit serve``).
+
+    Args:
+        name: the JSON key (as the command-line option's ``dest``, e.g. ``top_k``).
+        type: one of :data:`FIELD_TYPES`.
+        default: the value when the field is absent; :data:`REQUIRED` when it must
+            be given; ``None`` also lets it be ``null``.
+        help: what it means (``GET /commands`` shows it).
+        minimum, maximum: bounds of a number, or of the length of a string or a list.
+        choices: the allowed values (empty: any).
+        check: ``check(value)`` -> an error text, or None when the value is right:
+            what the type cannot say (e.g. the items of a ``list``).
+    """
+    name: str
+    type: str
+    default: Any = REQUIRED
+    help: str = ""
+    minimum: Optional[float] = None
+    maximum: Optional[float] = None
+    choices: tuple = ()
+    check: Optional[Callable[[Any], Optional[str]]] = None
+
+    def __post_init__(self) -> None:
+        if self.type not in FIELD_TYPES:
+            raise ValueError(f"field {self.name}: type {self.type!r} is not one of {', '.join(FIELD_TYPES)}")
+
+
+@dataclass(frozen=True)
+class Serving:
+    """A use command as JSON for ``rnnkit serve``: an object of ``fields`` in, an object out.
+
+    ``handle(model, request)`` gets every field (types and bounds checked,
+    defaults filled in) and returns a JSON-able dict; it raises ValueError (one
+    line, naming the field) on input the model cannot take. ``example`` is a
+    request body, shown by ``GET /commands`` and sent by the load test.
+
+    Batching: ``batch`` names a list field whose items are answered independently
+    and ``output`` the key of the result holding one entry per item, in order.
+    Requests equal in every other field (and for which ``batchable(request)`` is
+    true, when given) may then be merged into one ``handle`` call and its
+    ``output`` list split back among them; the result's other keys go to each.
+    """
+    fields: tuple[Field, ...]
+    handle: Callable[[Any, dict], dict]
+    example: dict = field(default_factory=dict)
+    batch: Optional[str] = None
+    output: Optional[str] = None
+    batchable: Optional[Callable[[dict], bool]] = None
+
+    def __post_init__(self) -> None:
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f"serving fields must be unique; got {', '.join(names)}")
+        if self.batch is not None:
+            kinds = {f.name: f.type for f in self.fields}
+            if kinds.get(self.batch) not in LIST_TYPES or not self.output:
+                raise ValueError(f"serving: batch {self.batch!r} must name a list field, with an output key")
+
+
 @dataclass(frozen=True)
 class Command:
     """A use command of a trained model, e.g. ``rnnkit sample RUN ...``.
 
     ``run(model, args)`` does the work and prints the result; it returns the
     exit code. It raises ValueError (one line, naming the culprit) on bad input.
+    ``serve``: its JSON form for ``rnnkit serve`` (None: not served over HTTP).
     """
     name: str
     help: str
     arguments: tuple[Arg, ...]
     run: Callable[[Any, argparse.Namespace], int]
+    serve: Optional[Serving] = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +280,14 @@ def sampling_arguments(seed_help: str = "seed for repeatable samples") -> tuple[
             arg("--top-p", type=cfg.finite_float, default=1.0, help="nucleus mass (1 = off)"),
             arg("--seed", type=int, default=None, help=seed_help))
 
+
+def sampling_fields(temperature: float = 1.0) -> tuple[Field, ...]:
+    """The JSON twins of :func:`sampling_arguments`: ``temperature``, ``top_k``, ``top_p``, ``seed``."""
+    return (Field("temperature", "number", temperature, "0 = greedy", minimum=0),
+            Field("top_k", "integer", 0, "keep the k most likely (0 = off)", minimum=0),
+            Field("top_p", "number", 1.0, "nucleus mass in (0, 1] (1 = off)", minimum=0, maximum=1),
+            Field("seed", "integer", None, "seed for a repeatable answer (null: random)",
+                  minimum=0, maximum=2 ** 63 - 1))
 
 
 def split_arguments(data_dir_help: str, split_note: str = "") -> tuple[Arg, ...]:
