@@ -1,7 +1,7 @@
 """Command-line entry point.
 
 ``rnnkit train RECIPE``, ``rnnkit list``, ``rnnkit plot RUN_DIR``, ``rnnkit bench ...``,
-``rnnkit analyze ...``
+``rnnkit analyze ...``, ``rnnkit serve RUN`` (the use commands over HTTP)
 and the use commands of trained models: ``rnnkit eval RUN`` for every recipe,
 and what each recipe offers (``rnnkit sample RUN``, ``rnnkit predict RUN`` ...).
 The commands and their options come from the recipe registry and the
@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_parsers(sub)
     from rnnkit.analysis import add_parsers as add_analyses
     add_analyses(sub)
+    from rnnkit.serve import add_parser as add_serve
+    add_serve(sub)
     return parser
 
 
@@ -197,6 +199,9 @@ def _dispatch(args) -> int:
     elif args.command == "analyze":
         from rnnkit.analysis import run as analyze
         return analyze(args)
+    elif args.command == "serve":
+        from rnnkit.serve import run as serve
+        return serve(args)
     elif args.command == "plot":
         from rnnkit.train.plots import plot_run
         print(plot_run(args.run_dir, args.out))
