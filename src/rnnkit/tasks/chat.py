@@ -30,7 +30,8 @@ from rnnkit.train.metrics import distinct_n, unigram_perplexity
 from rnnkit.train import pretrained
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.pairs import PairLossConfig, TrainedPairModel, build_pairs, pair_example
-from rnnkit.train.recipe import Built, Command, Recipe, Smoke, arg, sampling_arguments, report_on_test
+from rnnkit.train.recipe import (Built, Command, Field, Recipe, Serving, Smoke, arg, report_on_test, sampling_arguments,
+                                 sampling_fields)
 from rnnkit.train.supervised import mean_loss
 from rnnkit.train.translation import SearchOptions, pair_loss
 
@@ -220,6 +221,26 @@ def _answer(bot: ChatBot, line: str, options: SearchOptions, seen: set) -> str:
     return reply.text
 
 
+def serve_chat(bot: ChatBot, request: dict) -> dict:
+    """``POST /chat``: one reply per line, with the line's words outside the vocabulary.
+
+    Seeded sampling answers line by line, each from the seed, as ``rnnkit chat`` does.
+    """
+    options = SearchOptions(beam=request["beam"], temperature=request["temperature"], top_k=request["top_k"],
+                            top_p=request["top_p"], seed=request["seed"], no_repeat_ngram=request["no_repeat_ngram"],
+                            repetition_penalty=request["repetition_penalty"], max_ratio=0.0,
+                            max_extra=request["max_reply"], no_unk=not request["allow_unk"])
+    options.check()
+    lines = request["text"]
+    if options.temperature and options.seed is not None:
+        replies = [bot.replies([line], options)[0] for line in lines]
+    else:
+        replies = bot.replies(lines, options)
+    return {"replies": [{"text": r.text, "unknown": list(dict.fromkeys(r.unknown))} for r in replies]}
+
+
+# batched when greedy, beam or unseeded sampling: lines are answered independently; seeded sampling
+# answers each line from its seed, so merging such requests would save nothing
 CHAT_COMMAND = Command("chat", "talk to the bot (a > prompt on a terminal; one reply per line of stdin or argument)", (
     arg("text", nargs="*", help="lines to answer, one reply each (default: stdin, or the prompt on a terminal)"),
     arg("--beam", type=positive_int, default=1, help="beam width (1 = greedy or sampling)"),
@@ -228,7 +249,16 @@ CHAT_COMMAND = Command("chat", "talk to the bot (a > prompt on a terminal; one r
     arg("--repetition-penalty", type=finite_float, default=1.0, help="divide the probability of used words (1 = off)"),
     arg("--allow-unk", action="store_true", help="let replies contain <unk> (by default it is never emitted)"),
     arg("--max-reply", type=positive_int, default=MAX_REPLY, help=f"most tokens in a reply (default {MAX_REPLY})"),
-), _chat)
+), _chat, serve=Serving((
+    Field("text", "strings", help="lines to answer, one reply each", minimum=1, maximum=64),
+    Field("beam", "integer", 1, "beam width (1 = greedy or sampling)", minimum=1, maximum=64),
+    *sampling_fields(),
+    Field("no_repeat_ngram", "integer", 0, "never repeat an n-gram of this size (0 = off)", minimum=0),
+    Field("repetition_penalty", "number", 1.0, "divide the probability of used words (1 = off)", minimum=1),
+    Field("allow_unk", "boolean", False, "let replies contain <unk>"),
+    Field("max_reply", "integer", MAX_REPLY, "most tokens in a reply", minimum=1, maximum=200)),
+    serve_chat, example={"text": ["What is thy name?"], "temperature": 0}, batch="text", output="replies",
+    batchable=lambda request: not request["temperature"] or request["seed"] is None))
 
 
 EXPORT = export_command(lambda t: graphs.seq2seq(t.model, len(t.meta["src_vocab"]), len(t.meta["tgt_vocab"])),

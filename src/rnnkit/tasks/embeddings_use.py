@@ -12,7 +12,7 @@ from rnnkit.data.text import read_text
 from rnnkit.data.vectors import format_word2vec
 from rnnkit.train import wordsim
 from rnnkit.train.checkpoint import atomic_write_text
-from rnnkit.train.recipe import Command, arg
+from rnnkit.train.recipe import Command, Field, Serving, arg
 
 PCA_PNG, TSNE_PNG, EXPORTED = "embeddings_pca.png", "embeddings_tsne.png", "vectors.word2vec.txt"
 OUTPUTS = (PCA_PNG, TSNE_PNG, EXPORTED)
@@ -93,6 +93,28 @@ def export(model, args) -> int:
     return 0
 
 
+def _cosines(model, cosines, ids) -> list[dict]:
+    return [{"word": model.words[i], "cosine": c} for c, i in zip(cosines.tolist(), ids.tolist())]
+
+
+def serve_neighbors(model, request: dict) -> dict:
+    """``POST /neighbors``: each word's nearest words with their cosines, as ``neighbors`` prints them."""
+    words = request["words"]
+    ids = model.ids(words)
+    cosines, found = wordsim.nearest(model.vectors, model.vectors[ids], request["top"], ids[:, None])
+    return {"neighbors": [{"word": word, "neighbors": _cosines(model, c, i)}
+                          for word, c, i in zip(words, cosines, found)]}
+
+
+def serve_analogy(model, request: dict) -> dict:
+    """``POST /analogy``: the words nearest ``b - a + c`` with their cosines, as ``analogy`` prints them."""
+    ids = model.ids([request["a"], request["b"], request["c"]])
+    unit = wordsim.unit_rows(model.vectors)
+    query = (unit[ids[1]] - unit[ids[0]] + unit[ids[2]])[None, :]
+    cosines, found = wordsim.nearest(model.vectors, query, request["top"], ids[None, :])
+    return {"answers": _cosines(model, cosines[0], found[0])}
+
+
 def _positive(text: str) -> int:
     from rnnkit.train.config import positive_int
     return positive_int(text)
@@ -101,10 +123,19 @@ def _positive(text: str) -> int:
 COMMANDS = (
     Command("neighbors", "nearest words by cosine", (
         arg("words", nargs="+", help="query words"),
-        arg("--top", type=_positive, default=10, help="neighbours per word")), neighbors),
+        arg("--top", type=_positive, default=10, help="neighbours per word")), neighbors,
+        # batched: each word's neighbours are one row of the same matrix product
+        serve=Serving((Field("words", "strings", help="query words", minimum=1, maximum=256),
+                       Field("top", "integer", 10, "neighbours per word", minimum=1, maximum=1000)),
+                      serve_neighbors, example={"words": ["king"], "top": 5}, batch="words", output="neighbors")),
     Command("analogy", "a : b :: c : ? (3CosAdd), e.g. man king woman", (
         arg("a"), arg("b"), arg("c"),
-        arg("--top", type=_positive, default=5, help="answers shown")), analogy),
+        arg("--top", type=_positive, default=5, help="answers shown")), analogy,
+        # not batched: one query vector per request; the call is one matrix-vector product
+        serve=Serving((Field("a", "string", help="a in a : b :: c : ?"), Field("b", "string", help="b"),
+                       Field("c", "string", help="c"),
+                       Field("top", "integer", 5, "answers", minimum=1, maximum=1000)),
+                      serve_analogy, example={"a": "man", "b": "king", "c": "woman"})),
     Command("plot-embeddings", "2-D PCA map of word vectors with their words as labels", (
         arg("--words", default=None, metavar="FILE", help="words to draw (whitespace-separated)"),
         arg("--top", type=_positive, default=300, help="else the most frequent words"),

@@ -28,7 +28,7 @@ from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.config import positive_int
 from rnnkit.train.metrics import balanced_accuracy, classification_scores, plot_confusion, top_k_accuracy
 from rnnkit.train.options import TrainConfig
-from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg, split_arguments
+from rnnkit.train.recipe import Built, Command, Field, Recipe, Serving, Smoke, TrainedModel, arg, split_arguments
 from rnnkit.train.supervised import SupervisedObjective, class_weights, predict_in_batches
 
 from . import names_eval as ev
@@ -286,11 +286,29 @@ PRIOR_HELP = ("how likely each language is before reading the name: uniform (all
               "data (as often as in the training data) or a file of language weights, "
               "'Language<TAB>weight' lines or a JSON object (unlisted languages get 0); "
               f"default {DEFAULT_PRIOR}")
+
+
+def serve_predict(classifier: NameClassifier, request: dict) -> dict:
+    """``POST /predict``: each name's top languages, ``{"language", "probability"}`` best first."""
+    names = request["names"]
+    top = classifier.predict(names, request["top"], request["prior"])
+    return {"prior": request["prior"], "predictions": [
+        {"name": name, "languages": [{"language": language, "probability": math.exp(log_prob)}
+                                     for log_prob, language in languages]}
+        for name, languages in zip(names, top)]}
+
+
+# batched: names are scored independently, so concurrent requests with the same top and prior share a call
 PREDICT = Command("predict", "top languages of names", (
     arg("names", nargs="*", help="names to classify (default: one per line on stdin)"),
     arg("--top", type=positive_int, default=3, help="languages per name"),
     arg("--prior", default=DEFAULT_PRIOR, help=PRIOR_HELP),
-), _predict)
+), _predict, serve=Serving((
+    Field("names", "strings", help="names to classify", minimum=1, maximum=256),
+    Field("top", "integer", 3, "languages per name", minimum=1),
+    Field("prior", "string", DEFAULT_PRIOR, "uniform (all languages equally likely) or data (as often as in "
+          "training); weight files are for the command line", choices=("uniform", "data"))),
+    serve_predict, example={"names": ["Nakamura", "Schmidt"], "top": 3}, batch="names", output="predictions"))
 
 EXPORT = export_command(lambda c: graphs.classifier(len(c.vocab.symbols)), ("vocab", "languages", "train_counts"))
 

@@ -23,7 +23,8 @@ from rnnkit.models.namegen import ConditionalCharModel, NameGenConfig
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.config import positive_int
 from rnnkit.train.options import TrainConfig
-from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg, split_arguments, sampling_arguments
+from rnnkit.train.recipe import (Built, Command, Field, Recipe, Serving, Smoke, TrainedModel, arg, sampling_arguments,
+                                 sampling_fields, split_arguments)
 from rnnkit.train.supervised import SupervisedObjective, class_weights, evaluating, mean_loss
 
 MAX_LENGTH = 30
@@ -210,12 +211,25 @@ def report(run_dir: Path) -> str:
             f"names, {novelty['novel']:.1%} new")
 
 
+def serve_sample(generator: NameGenerator, request: dict) -> dict:
+    """``POST /sample``: ``{"category": ..., "names": [...]}``, as ``sample_names`` gives them."""
+    names = generator.sample_names(request["category"], start=request["start"], n=request["n"],
+                                   temperature=request["temperature"], top_k=request["top_k"],
+                                   top_p=request["top_p"], seed=request["seed"])
+    return {"category": request["category"], "names": names}
+
+
+# not batched: each request draws its names from its own seeded generator, one character at a time
 SAMPLE = Command("sample", "new names in the style of a language", (
     arg("--category", default=None, help="language to generate names in (required)"),
     arg("--start", default="", help="one name per start letter, e.g. RUS"),
     arg("--n", type=positive_int, default=1, help="names to sample (per start letter with --start)"),
     *sampling_arguments(),
-), _sample)
+), _sample, serve=Serving((
+    Field("category", "string", help="language to generate names in (an unknown one is answered with the list)"),
+    Field("start", "string", "", "one name per start letter, e.g. RUS", maximum=MAX_LENGTH),
+    Field("n", "integer", 1, "names to sample (per start letter with start)", minimum=1, maximum=100),
+    *sampling_fields()), serve_sample, example={"category": "Russian", "start": "RUS", "seed": 1}))
 
 RECIPE = Recipe(
     name="names-gen", summary="new surnames in the style of a language (language-conditioned char model)",

@@ -27,7 +27,7 @@ from rnnkit.train import pretrained
 from rnnkit.train.config import PATH, bound
 from rnnkit.train.metrics import per_class_lines, plot_confusion
 from rnnkit.train.options import TrainConfig
-from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg
+from rnnkit.train.recipe import Built, Command, Field, Recipe, Serving, Smoke, TrainedModel, arg
 from rnnkit.train.supervised import SupervisedObjective, mean_loss
 from rnnkit.train.tagging import accuracy, predict_tags, tag_report, tagging_loss
 
@@ -275,13 +275,27 @@ def _tag(tagger: PosTagger, args) -> int:
     return 0
 
 
+def serve_tag(tagger: PosTagger, request: dict) -> dict:
+    """``POST /tag``: each sentence's words (tokenized as the command line does) and their tags."""
+    words = []
+    for index, line in enumerate(request["text"]):
+        sentences = sentences_from_text(line)
+        if len(sentences) != 1:
+            raise ValueError(f"field 'text': item {index} holds {len(sentences)} sentences; "
+                             "expected one, not empty and without line breaks")
+        words.append(sentences[0].words)
+    return {"sentences": [{"words": w, **tags} for w, tags in zip(words, tagger.tag(words))]}
+
+
+# batched: sentences are tagged independently, so concurrent requests share one tagger call
 TAG_COMMAND = Command("tag", "part-of-speech tags of plain text (one sentence a line)", (
     arg("text", nargs="*", help="sentences to tag (default: --input FILE or stdin)"),
     arg("--input", default=None, help="UTF-8 text file, one sentence a line"),
     arg("--format", default="pairs", choices=("pairs", "conllu", "tsv"),
         help="pairs: word/UPOS; conllu: CoNLL-U with # text lines; tsv: word, UPOS, XPOS"),
     arg("--output", default=None, help="write here (atomically) instead of stdout"),
-), _tag)
+), _tag, serve=Serving((Field("text", "strings", help="sentences to tag, one per item", minimum=1, maximum=256),),
+                       serve_tag, example={"text": ["The old man the boat ."]}, batch="text", output="sentences"))
 
 
 def report(run_dir: Path) -> str:

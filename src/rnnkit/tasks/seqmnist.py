@@ -23,7 +23,7 @@ from rnnkit.train.config import PATH, bound, only_with
 from rnnkit.train.metrics import classification_scores, per_class_lines, plot_confusion
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.plots import plot_digits
-from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg, report_on_test
+from rnnkit.train.recipe import Built, Command, Field, Recipe, Serving, Smoke, TrainedModel, arg, report_on_test
 from rnnkit.train.supervised import SupervisedObjective, evaluating
 
 DIGITS = [str(d) for d in range(10)]
@@ -229,11 +229,37 @@ def _predict(classifier: DigitClassifier, args) -> int:
     return 0
 
 
+def _not_images(images: list) -> Optional[str]:
+    """What is wrong with a list of 28x28 greyscale images (None when nothing is)."""
+    def pixel(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255
+    for index, image in enumerate(images):
+        if not (isinstance(image, list) and len(image) == 28 and all(
+                isinstance(row, list) and len(row) == 28 and all(map(pixel, row)) for row in image)):
+            return (f"item {index}: expected 28 rows of 28 integers from 0 to 255 "
+                    "(as in the MNIST files: 0 background, 255 ink)")
+    return None
+
+
+def serve_predict(classifier: DigitClassifier, request: dict) -> dict:
+    """``POST /predict``: each image's digit and probability, and its top 3."""
+    probabilities = classifier.probabilities(torch.tensor(request["images"], dtype=torch.uint8))
+    predictions = []
+    for row in probabilities:
+        p, digits = row.topk(3)
+        top = [{"digit": int(d), "probability": float(q)} for d, q in zip(digits, p)]
+        predictions.append({"digit": top[0]["digit"], "probability": top[0]["probability"], "top": top})
+    return {"predictions": predictions}
+
+
+# batched: images are read independently, so concurrent requests share one forward pass
 PREDICT = Command("predict", "the digit in 28x28 greyscale images (PNG) or in one image of an idx file", (
     arg("images", nargs="*", help="image files (other sizes are resized, with a note)"),
     arg("--idx", help="an MNIST idx image file"),
     arg("--index", type=int, default=0, help="which image of --idx (from 0)"),
-), _predict)
+), _predict, serve=Serving((Field("images", "list", help="28x28 greyscale images: 28 rows of 28 integers 0-255",
+                                  minimum=1, maximum=64, check=_not_images),),
+                           serve_predict, example={"images": [[[0] * 28] * 28]}, batch="images", output="predictions"))
 
 RECIPE = Recipe(
     name="seqmnist", summary="MNIST digits read row by row or pixel by pixel (sequential / permuted MNIST)",

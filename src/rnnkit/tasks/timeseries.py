@@ -24,7 +24,7 @@ from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.config import PATH, bound, only_with, positive_int
 from rnnkit.train.options import TrainConfig
-from rnnkit.train.recipe import Built, Command, Recipe, Smoke, TrainedModel, arg
+from rnnkit.train.recipe import Built, Command, Field, Recipe, Serving, Smoke, TrainedModel, arg
 from rnnkit.train.supervised import SupervisedObjective, evaluating
 
 from .timeseries_eval import describe_result, evaluate_split, future_rows
@@ -298,6 +298,22 @@ def report(run_dir: Path) -> str:
     return model.describe(result)
 
 
+def serve_forecast(model: TrainedForecaster, request: dict) -> dict:
+    """``POST /forecast``: the next values after ``values`` (default: the run's own series), each with
+    its 95% interval, and its time when the run's series has an evenly spaced numeric time column."""
+    if request["values"] is None:
+        saved = model.meta["series"]
+        values, source, times = torch.tensor(saved["tail"], dtype=torch.float64), saved["source"], saved["times"]
+    else:
+        values, source, times = torch.tensor(request["values"], dtype=torch.float64), "values", None
+    step = _time_step(times)
+    rows = model.forecast(values, request["horizon"], source, request["samples"], request["seed"])
+    return {"source": source, "forecast": [
+        {"step": k, **({"time": float(times[-1]) + k * step} if step else {}), "forecast": mean,
+         "lower": lower, "upper": upper} for k, mean, lower, upper in rows]}
+
+
+# not batched: each request brings its own series and seeds its own sampled paths
 FORECAST = Command("forecast", "the next values after a series, as CSV (step,forecast,lower,upper)", (
     arg("--csv", default=None, help="CSV file of the series (default: continue the run's own series)"),
     arg("--column", default="", help="its value column (default: the run's)"),
@@ -306,7 +322,13 @@ FORECAST = Command("forecast", "the next values after a series, as CSV (step,for
     arg("--horizon", type=positive_int, default=12, help="values to forecast"),
     arg("--samples", type=positive_int, default=200, help="sampled paths for the 95%% interval (gaussian head)"),
     arg("--seed", type=int, default=0, help="seed of the sampled paths"),
-), _forecast)
+), _forecast, serve=Serving((
+    Field("values", "numbers", None, "the series, oldest first (null: continue the run's own series)",
+          minimum=1, maximum=100_000),
+    Field("horizon", "integer", 12, "values to forecast", minimum=1, maximum=10_000),
+    Field("samples", "integer", 200, "sampled paths for the 95% interval (gaussian head)", minimum=1, maximum=10_000),
+    Field("seed", "integer", 0, "seed of the sampled paths", minimum=0, maximum=2 ** 63 - 1)),
+    serve_forecast, example={"horizon": 12}))
 
 RECIPE = Recipe(
     name="timeseries", summary="forecast a time series (sine, noisy sines, sunspots, CO2 or any CSV column)",

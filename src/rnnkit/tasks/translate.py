@@ -28,7 +28,7 @@ from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.config import PATH, bound, finite_float, only_with, positive_int
 from rnnkit.train import pretrained
 from rnnkit.train.options import TrainConfig
-from rnnkit.train.recipe import Built, Command, Recipe, Smoke, arg
+from rnnkit.train.recipe import Built, Command, Field, Recipe, Serving, Smoke, arg
 from rnnkit.train.supervised import mean_loss
 from rnnkit.train.pairs import PairLossConfig, TrainedPairModel, build_pairs, pair_example
 from rnnkit.train.translation import SearchOptions, corpus_scores, pair_loss, plot_attention, sacrebleu_metrics
@@ -214,12 +214,31 @@ def search_arguments(beam: int):
                 help="replace <unk> in the output by the source token with the most attention"))
 
 
+def serve_translate(model: TrainedTranslator, request: dict) -> dict:
+    """``POST /translate``: each sentence's translation and its source tokens outside the vocabulary."""
+    options = SearchOptions(beam=request["beam"], length_penalty=request["length_penalty"],
+                            max_ratio=request["max_ratio"], replace_unk=request["replace_unk"])
+    return {"translations": [{"text": t.text, "unknown": t.unknown}
+                             for t in model.translator.translate(request["text"], options)]}
+
+
+def search_fields() -> tuple[Field, ...]:
+    """The JSON twins of :func:`search_arguments` (``attention_plot`` is for the command line)."""
+    return (Field("beam", "integer", 1, "beam width (1 = greedy)", minimum=1, maximum=64),
+            Field("length_penalty", "number", 1.0, "rank finished beams by score / length ** this", minimum=0),
+            Field("max_ratio", "number", 2.0, "at most this many output tokens per source token, plus 10", minimum=0),
+            Field("replace_unk", "boolean", False, "replace <unk> by the source token with the most attention"))
+
+
+# batched: sentences are searched independently (sorted by length, as the command line does)
 TRANSLATE_COMMAND = Command("translate", "translate sentences (arguments, or one per line on stdin)", (
     arg("text", nargs="*", help="sentences to translate (default: lines of stdin)"),
     *search_arguments(1),
     arg("--attention-plot", default=None, help="save the first sentence's attention as a heatmap (PNG)"),
     arg("--verbose", action="store_true", help="report source words outside the vocabulary"),
-), _translate)
+), _translate, serve=Serving((Field("text", "strings", help="sentences to translate", minimum=1, maximum=256),
+                             *search_fields()), serve_translate,
+                             example={"text": ["Ein Mann fährt Fahrrad."]}, batch="text", output="translations"))
 
 
 def report(run_dir: Path) -> str:
