@@ -247,6 +247,7 @@ def test_bad_requests_get_clear_errors_and_the_server_goes_on(trained, serving):
         "field": "length", "expected": "an integer from 0 to 20000"}
     status, body = post(url + "/sample", {"prime": "First", "length": 5, "seed": 1})
     assert status == 200 and len(body["text"]) == 5
+    assert get(url + "/") == get(url + "/commands")
     status, health = get(url + "/health")
     assert health["answers"] == {"200": 1, "400": 4, "404": 2, "413": 1, "422": 7}
 
