@@ -159,8 +159,12 @@ def _train(args) -> int:
 
 
 def _report(recipe, outcome) -> int:
-    """Print how a run ended (and the recipe's test report when it finished); the exit code."""
+    """Print how a run ended (and the recipe's test report when it finished); the exit code.
+
+    The other ranks of a multi-process run print nothing: rank 0 reports for the job."""
     result = outcome.result
+    if not outcome.writer:
+        return {"interrupted": 130, "diverged": 1}.get(result.status, 0)
     if result.status == "finished" and recipe.report is not None:
         print(recipe.report(outcome.run_dir))
     shown = ", ".join(f"{k} {v:.4f}" for k, v in result.last_eval.items())

@@ -2,11 +2,9 @@
 
 Under ``torchrun`` (:mod:`rnnkit.train.distributed`) every rank runs the same job; the
 process group is joined at the start and left at the end, and only rank 0 creates,
-overwrites or writes the run directory (the other ranks only read it, to resume). When
-the runner joined the group itself (launched by torchrun), the other ranks then leave
-with ``SystemExit(0)`` once rank 0 has written everything, so nothing that follows a run
-(the recipe's report, the summary) runs twice or writes there; rank 0's exit status is
-the job's.
+overwrites or writes the run directory (the other ranks only read it, to resume). The
+other ranks' :class:`TrainOutcome` says ``writer=False``: what follows a run (the recipe's
+report, the summary) is rank 0's to do; every rank ends with the same status.
 """
 from __future__ import annotations
 
@@ -54,15 +52,8 @@ def train(recipe: Recipe, sections: cfg.Sections, run_dir: Optional[str | Path] 
     the recipes' own file names (:attr:`Recipe.outputs`; default this recipe's).
     """
     check_config(sections["train"])  # before touching the run directory
-    with distributed.session(resolve_device(sections["train"].device)) as started:
-        outcome = _train(recipe, sections, run_dir, overwrite, progress, preset, outputs)
-    return _leave(outcome, started)
-
-
-def _leave(outcome: TrainOutcome, started: bool) -> TrainOutcome:
-    if started and not outcome.writer:
-        raise SystemExit(0)
-    return outcome
+    with distributed.session(resolve_device(sections["train"].device)):
+        return _train(recipe, sections, run_dir, overwrite, progress, preset, outputs)
 
 
 def _train(recipe: Recipe, sections, run_dir, overwrite: bool, progress: bool, preset, outputs) -> TrainOutcome:
@@ -136,11 +127,10 @@ def resume(recipe: Recipe, run_dir: str | Path, train_overrides: dict,
         if distributed.is_writer():
             rundir.clean_temporaries(path)
             rundir.write_config(path, resolved)
-    with distributed.session(resolve_device(sections["train"].device)) as started:
+    with distributed.session(resolve_device(sections["train"].device)):
         state = ckpt.load(last, task=recipe.name)
         distributed.barrier()  # every rank has read the checkpoint before rank 0 writes
-        outcome = _fit(recipe, sections, path, state, progress, ready, ())
-    return _leave(outcome, started)
+        return _fit(recipe, sections, path, state, progress, ready, ())
 
 
 def _fit(recipe: Recipe, sections, path: Path, state, progress: bool, ready, callbacks) -> TrainOutcome:
