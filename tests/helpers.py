@@ -43,3 +43,27 @@ def assert_same_checkpoints(a: Path, b: Path) -> None:
     for key in ("step", "best", "bad_evals", "optimizer", "objective", "rng", "schedule", "callbacks",
                 "inference_weights"):
         assert first.meta[key] == second.meta[key], key
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def smoke_train(name: str, run: Path, *extra: str) -> list[str]:
+    """``rnnkit train`` arguments of recipe ``name``'s smoke run into ``run``."""
+    from rnnkit.tasks import recipe
+    args = [a.replace("{fixtures}", str(FIXTURES)) for a in recipe(name).smoke.train]
+    return ["train", name, *args, "--run-dir", str(run), "--quiet", *extra]
+
+
+def smoke_runs(tmp_path_factory, *extra: str):
+    """A function: recipe name -> the run directory of its smoke run, each trained once."""
+    from rnnkit.cli import main
+    runs = {}
+
+    def get(name: str) -> Path:
+        if name not in runs:
+            run = tmp_path_factory.mktemp(name) / "run"
+            assert main(smoke_train(name, run, *extra)) == 0
+            runs[name] = run
+        return runs[name]
+    return get

@@ -13,24 +13,15 @@ import rnnkit
 from rnnkit.cli import main
 from rnnkit.export.layers import for_export
 from rnnkit.nn import GRU, LSTM, RNN
-from rnnkit.tasks import recipe
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from helpers import smoke_runs
+
 EXPORTING = ["charlm", "wordlm", "names", "postag", "translate", "chat"]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    made = {}
-
-    def get(name):
-        if name not in made:
-            run = tmp_path_factory.mktemp(name) / "run"
-            args = [a.replace("{fixtures}", str(FIXTURES)) for a in recipe(name).smoke.train]
-            assert main(["train", name, *args, "--run-dir", str(run), "--quiet"]) == 0
-            made[name] = run
-        return made[name]
-    return get
+    return smoke_runs(tmp_path_factory)
 
 
 def export(run: Path, fmt: str, capsys, *extra: str) -> str:

@@ -15,14 +15,10 @@ from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.recipe import TrainedModel
 from rnnkit.train.trainer import Trainer
 
-from helpers import assert_same_checkpoints, comparable
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
+from helpers import FIXTURES, assert_same_checkpoints, comparable, smoke_runs, smoke_train as _smoke
 
 def smoke_train(name: str, run: Path, *extra: str) -> list[str]:
-    args = [a.replace("{fixtures}", str(FIXTURES)) for a in recipe(name).smoke.train]
-    return ["train", name, *args, "--run-dir", str(run), "--quiet", "--log-every", "1", *extra]
+    return _smoke(name, run, "--log-every", "1", *extra)
 
 
 def use_args(name: str, command: str) -> list[str]:
@@ -32,15 +28,7 @@ def use_args(name: str, command: str) -> list[str]:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Each recipe's smoke run, trained once for the module."""
-    runs = {}
-
-    def get(name):
-        if name not in runs:
-            run = tmp_path_factory.mktemp(name) / "run"
-            assert main(smoke_train(name, run)) == 0
-            runs[name] = run
-        return runs[name]
-    return get
+    return smoke_runs(tmp_path_factory, "--log-every", "1")
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))

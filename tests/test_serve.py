@@ -13,7 +13,6 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
@@ -32,12 +31,7 @@ from rnnkit.tasks import REGISTRY, recipe  # noqa: E402
 from rnnkit.train.recipe import Command, Field, Serving  # noqa: E402
 from rnnkit.train.translation import SearchOptions  # noqa: E402
 
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def smoke_train(name: str, run: Path) -> list[str]:
-    args = [a.replace("{fixtures}", str(FIXTURES)) for a in recipe(name).smoke.train]
-    return ["train", name, *args, "--run-dir", str(run), "--quiet"]
+from helpers import FIXTURES, smoke_runs  # noqa: E402
 
 
 def post(url: str, body, raw: bool = False) -> tuple[int, dict]:
@@ -61,15 +55,7 @@ def get(url: str) -> tuple[int, dict]:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Each recipe's smoke run, trained once for the module."""
-    runs = {}
-
-    def get_run(name):
-        if name not in runs:
-            run = tmp_path_factory.mktemp(name) / "run"
-            assert main(smoke_train(name, run)) == 0
-            runs[name] = run
-        return runs[name]
-    return get_run
+    return smoke_runs(tmp_path_factory)
 
 
 @pytest.fixture
