@@ -145,3 +145,15 @@ def test_word_vector_shares_give_the_global_batch_losses(method, output):
         assert sum(p["words"] for p in parts) == batch["words"]
         assert sum(p["examples"] for p in parts) == len(whole) == parts[0]["global_examples"]
         assert torch.allclose(torch.cat([model(inputs(p)) for p in parts]), whole, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, extra", [
+    ("wordlm", ("--dropout", "0", "--dropout-input", "0", "--dropout-hidden", "0",
+                "--dropout-embedding", "0", "--weight-dropout", "0")),
+    ("seqmnist", ("--dropout", "0")),  # with the preset's random shifts, drawn per global batch
+    ("translate", ("--dropout", "0")),
+])
+def test_more_recipes_match_one_process_on_two(name, extra, tmp_path):
+    main(smoke_args(name, tmp_path / "one", *extra))
+    torchrun(smoke_args(name, tmp_path / "two", *extra))
+    assert_same_rows(rows(tmp_path / "two"), rows(tmp_path / "one"))

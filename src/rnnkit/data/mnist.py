@@ -132,12 +132,18 @@ def as_sequence(images: Tensor, mode: str, permutation: Optional[Tensor] = None)
     return x.unsqueeze(-1)
 
 
-def random_shift(images: Tensor, most: int, generator: torch.Generator) -> Tensor:
-    """Each image (N, 28, 28) moved by up to ``most`` pixels each way, the border filled with 0."""
+def random_shift(images: Tensor, most: int, generator: torch.Generator,
+                 rows: Optional[slice] = None) -> Tensor:
+    """Each image (N, 28, 28) moved by up to ``most`` pixels each way, the border filled with 0.
+
+    ``rows``: the images are rows ``rows`` of a larger batch whose moves are drawn (so one
+    process of several moves its share exactly as one process moves the whole batch)."""
     if most <= 0:
         return images
     n = len(images)
-    moves = torch.randint(-most, most + 1, (n, 2), generator=generator)
+    drawn = n if rows is None else rows.stop
+    moves = torch.randint(-most, most + 1, (drawn, 2), generator=generator)
+    moves = moves if rows is None else moves[rows]
     padded = torch.nn.functional.pad(images, (most, most, most, most))
     rows = (torch.arange(SIDE) + most).unsqueeze(0) - moves[:, :1]  # (N, 28)
     cols = (torch.arange(SIDE) + most).unsqueeze(0) - moves[:, 1:]

@@ -24,6 +24,7 @@ from rnnkit.train.metrics import classification_scores, per_class_lines, plot_co
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.plots import plot_digits
 from rnnkit.train.recipe import Built, Command, Field, Recipe, Serving, Smoke, TrainedModel, arg, report_on_test
+from rnnkit.train.distributed import shard_range
 from rnnkit.train.supervised import SupervisedObjective, evaluating
 
 DIGITS = [str(d) for d in range(10)]
@@ -127,10 +128,18 @@ class ShiftedObjective(SupervisedObjective):
         logits = self.reader.logits(model, images)
         return F.cross_entropy(logits.float(), labels.to(logits.device), reduction=reduction), len(labels)
 
+    def next_batch(self):
+        """(images, labels, rows of the global batch they are): the shifts are drawn per global batch."""
+        rows = self.cycler.next()
+        start, stop = shard_range(len(rows), self.rank, self.world) if self.world > 1 else (0, len(rows))
+        if start == stop:
+            return None
+        return (*self.collate(rows[start:stop]), slice(start, stop))
+
     def step(self, model, batch, info=None):
-        images, labels = batch
+        images, labels, rows = batch
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + (info.step if info is not None else 0))
-        return self._loss(model, (mnist.random_shift(images, self.shift, generator), labels))
+        return self._loss(model, (mnist.random_shift(images, self.shift, generator, rows), labels))
 
     def _scores(self, model, valid_idx) -> dict:
         log_probs = self.reader.log_probs(model, self.images[valid_idx])
