@@ -7,6 +7,11 @@ every probe; the largest absolute difference from the eager rnnkit model is prin
 files are kept only when it is within the tolerance. A JSON file beside them names every
 input and output with its shape and holds what a runtime needs besides the weights (the
 checkpoint's vocabularies and tokenizers).
+
+torch 2.13 marks ``torch.jit`` and its TorchScript-based ONNX exporter deprecated (their
+warnings are silenced here). They are used because the torch.export-based exporter needs
+``onnxscript`` and has no place for the padded-RNN node of :mod:`.layers`; porting to it is
+work for when the old path goes.
 """
 from __future__ import annotations
 
@@ -57,7 +62,9 @@ def _trace(graph: Graph, model: torch.nn.Module, fmt: str, path: Path, opset: in
 def _runner(fmt: str, path: Path) -> tuple[Callable, Optional[set]]:
     """(inputs -> output arrays, the input names the file takes: ONNX drops unused ones)."""
     if fmt == "torchscript":
-        loaded = torch.jit.load(str(path))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # see the module doc
+            loaded = torch.jit.load(str(path))
 
         def run(inputs):
             with torch.no_grad():
