@@ -148,3 +148,7 @@ def test_too_tight_a_tolerance_fails_and_leaves_nothing(runs, capsys, tmp_path):
     assert list(tmp_path.iterdir()) == []
     assert main(["export", str(run), "--out", str(tmp_path / "missing" / "m.onnx")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    for bad in ("nan", "-1"):
+        with pytest.raises(SystemExit) as stop:
+            main(["export", str(run), "--tolerance", bad])
+        assert stop.value.code == 2 and "--tolerance" in capsys.readouterr().err

@@ -22,6 +22,8 @@ def read_text(path: str | Path) -> str:
         ValueError: the file is missing, empty, or not valid UTF-8.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; expected a text file")
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     raw = path.read_bytes()

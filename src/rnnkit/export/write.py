@@ -15,6 +15,7 @@ work for when the old path goes.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import warnings
@@ -24,6 +25,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
+from rnnkit.train.config import finite_float
 from rnnkit.train.recipe import Command, arg
 
 from .graphs import Graph
@@ -152,6 +154,14 @@ def export_model(model: torch.nn.Module, graphs: Sequence[Graph], fmt: str, out:
     return [(g.name, paths[g.name], d) for g, _, d, _ in results]
 
 
+def _tolerance(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
 def export_command(graphs: Callable, meta_keys: Sequence[str] = ()) -> Command:
     """The ``export`` use command of a recipe; ``graphs(trained)`` lists its :class:`Graph` s and
     ``meta_keys`` the checkpoint metadata a runtime needs (vocabularies, tokenizers)."""
@@ -174,6 +184,6 @@ def export_command(graphs: Callable, meta_keys: Sequence[str] = ()) -> Command:
         arg("--format", choices=tuple(FORMATS), default="onnx", help="onnx (onnxruntime) or torchscript"),
         arg("--out", default=None, help="file to write (default RUN_DIR/model.onnx or .pt; the suffix "
                                        "is added when missing)"),
-        arg("--tolerance", type=float, default=1e-4, help="largest allowed |exported - eager| (default 1e-4)"),
+        arg("--tolerance", type=_tolerance, default=1e-4, help="largest allowed |exported - eager| (default 1e-4)"),
         arg("--opset", type=int, default=17, help="ONNX opset (default 17)"),
     ), run)

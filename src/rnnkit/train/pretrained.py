@@ -66,12 +66,7 @@ HELP = {"pretrained_embeddings": "word2vec/GloVe text file whose vectors start t
 
 def read(path: str) -> Optional[WordVectors]:
     """The vectors of ``path`` (None for ""); ValueError naming the file and line on bad input."""
-    if not path:
-        return None
-    try:
-        return read_vectors(path)
-    except FileNotFoundError:
-        raise ValueError(f"pretrained_embeddings: {path}: no such file") from None
+    return read_vectors(path) if path else None
 
 
 class FrozenRows(Callback):
