@@ -96,16 +96,19 @@ class TaggingVocab:
 
     @classmethod
     def from_sentences(cls, words: Sequence[Sequence[str]], tags: dict[str, Sequence[Sequence[str]]],
-                       min_count: int = 2, extra_words: Sequence[str] = ()) -> "TaggingVocab":
-        """From training sentences (lists of words) and their tags per tag set; ``extra_words``
-        (e.g. those of a pretrained vectors file) get rows after the training words."""
+                       min_count: int = 2) -> "TaggingVocab":
+        """From training sentences (lists of words) and their tags per tag set."""
         flat = [w for sentence in words for w in sentence]
-        kept = Symbols.counted(flat, min_count).symbols[2:]
-        have = set(kept)
-        kept += [w for w in extra_words if w not in have]
-        return cls(Symbols(kept), Symbols.counted(c for w in flat for c in w),
+        return cls(Symbols.counted(flat, min_count), Symbols.counted(c for w in flat for c in w),
                    {name: Labels.from_tags(t for sentence in seqs for t in sentence)
                     for name, seqs in tags.items()})
+
+    def extended(self, extra_words: Sequence[str]) -> "TaggingVocab":
+        """The same vocabularies with rows for ``extra_words`` (e.g. a vectors file's words the
+        training data lacks) after the training words; words already known are skipped."""
+        known = self.words.symbols[2:]
+        have = set(known)
+        return TaggingVocab(Symbols(known + [w for w in extra_words if w not in have]), self.chars, self.labels)
 
     def encode(self, words: Sequence[str], tags: Optional[dict[str, Sequence[str]]] = None) -> Example:
         """A sentence as an :class:`Example` (tags all :data:`IGNORE` when not given)."""

@@ -10,7 +10,6 @@ import dataclasses
 import json
 import sys
 import warnings
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -117,11 +116,10 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     if data.pretrained_vocab and not vectors_config.pretrained_embeddings:
         raise ValueError("pretrained_vocab: needs a vectors file (--pretrained-embeddings FILE)")
     vectors = pretrained.read(vectors_config.pretrained_embeddings)
-    forms = Counter(w for s in train for w in s.words)
-    kept = [w for w, count in forms.items() if count >= data.min_count]
-    extra = pretrained.extra_words(vectors, kept, data.pretrained_vocab)
-    vocab = TaggingVocab.from_sentences([s.words for s in train], {n: [getattr(s, n) for s in train]
-                                                                   for n in names}, data.min_count, extra)
+    vocab = TaggingVocab.from_sentences([s.words for s in train],
+                                        {n: [getattr(s, n) for s in train] for n in names}, data.min_count)
+    extra = pretrained.extra_words(vectors, vocab.words.symbols, data.pretrained_vocab)
+    vocab = vocab.extended(extra)
     if resume_meta is not None and resume_meta.get("vocab") != vocab.to_json():
         raise ValueError(f"{files['train']}: the training data changed since the run started; "
                          "resume needs the same treebank")
@@ -147,7 +145,7 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
                                            vectors_config.freeze_embeddings,
                                            vectors_config.pretrained_embeddings, "postag", skip=2,
                                            scale=vectors_config.pretrained_scale)
-    meta = {"vocab": vocab.to_json(), "training_forms": sorted(set(forms))}
+    meta = {"vocab": vocab.to_json(), "training_forms": sorted({w for s in train for w in s.words})}
     if report:
         meta["pretrained_embeddings"] = dict(report, extra_words=len(extra))
     return Built(model, objective, meta, tuple(frozen))
