@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
 from rnnkit.export import graphs
@@ -18,7 +18,7 @@ from rnnkit.models.lm import LMConfig, RNNLanguageModel
 from rnnkit.train.config import PATH, bound
 from rnnkit.train.lm import LMObjective, TrainedLM, evaluate_lm, sample_command
 from rnnkit.train.options import TrainConfig
-from rnnkit.train.recipe import Built, Field, Recipe, Serving, Smoke, arg, sampling_fields
+from rnnkit.train.recipe import Built, Recipe, Smoke, arg
 
 
 @dataclass
@@ -163,23 +163,10 @@ class CharLM(TrainedLM):
                 f"over {result['chars']:,} characters")
 
 
-def serve_sample(lm: CharLM, request: dict) -> dict:
-    """``POST /sample``: ``{"prime": ..., "text": the generated characters after it}``."""
-    text = lm.sample(request["prime"], request["length"], temperature=request["temperature"],
-                     top_k=request["top_k"], top_p=request["top_p"], seed=request["seed"],
-                     skip_unknown=request["skip_unknown"])
-    return {"prime": request["prime"], "text": text}
-
-
-# not batched: each sample is its own seeded sequence of one-step calls
-SAMPLE = replace(sample_command("generate text, streamed as it goes", "--length", 1000, "characters", "\n",
-                                "text to start from (default: a newline)",
-                                "drop prime characters the model does not know"),
-                 serve=Serving((Field("prime", "string", "\n", "text to start from", maximum=10_000),
-                                Field("length", "integer", 1000, "characters to generate", minimum=0, maximum=20_000),
-                                *sampling_fields(),
-                                Field("skip_unknown", "boolean", False, "drop prime characters the model does not know")),
-                               serve_sample, example={"length": 200, "temperature": 0.8, "seed": 1}))
+SAMPLE = sample_command("generate text, streamed as it goes", "--length", 1000, "characters", "\n",
+                        "text to start from (default: a newline)",
+                        "drop prime characters the model does not know", most=20_000,
+                        example={"length": 200, "temperature": 0.8, "seed": 1})
 
 EXPORT = export_command(lambda lm: graphs.lm_step(lm.model, len(lm.vocab)), ("vocab",))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
 from rnnkit.export import graphs
@@ -19,7 +19,7 @@ from rnnkit.train.config import PATH, bound
 from rnnkit.train.lm import LMObjective, TrainedLM, evaluate_lm, sample_command
 from rnnkit.train import pretrained
 from rnnkit.train.options import TrainConfig
-from rnnkit.train.recipe import Built, Field, Recipe, Serving, Smoke, sampling_fields, split_arguments
+from rnnkit.train.recipe import Built, Recipe, Smoke, split_arguments
 
 
 
@@ -188,23 +188,10 @@ class WordLM(TrainedLM):
         return "".join(self.iter_sample(prime, length, **options)).strip(" ")
 
 
-def serve_sample(lm: WordLM, request: dict) -> dict:
-    """``POST /sample``: ``{"prime": ..., "text": the generated words, <eos> as a new line}``."""
-    text = lm.sample(request["prime"], request["words"], temperature=request["temperature"],
-                     top_k=request["top_k"], top_p=request["top_p"], seed=request["seed"],
-                     skip_unknown=request["skip_unknown"])
-    return {"prime": request["prime"], "text": text}
-
-
-# not batched: each sample is its own seeded sequence of one-step calls
-SAMPLE = replace(sample_command("generate words, streamed as they come (<eos> prints as a new line)",
-                                "--words", 50, "words", "", "words to start from (default: a new sentence)",
-                                "drop prime words the model does not know (default: read them as <unk>)"),
-                 serve=Serving((Field("prime", "string", "", "words to start from", maximum=10_000),
-                                Field("words", "integer", 50, "words to generate", minimum=0, maximum=5_000),
-                                *sampling_fields(),
-                                Field("skip_unknown", "boolean", False, "drop prime words the model does not know")),
-                               serve_sample, example={"words": 30, "seed": 1}))
+SAMPLE = sample_command("generate words, streamed as they come (<eos> prints as a new line)",
+                        "--words", 50, "words", "", "words to start from (default: a new sentence)",
+                        "drop prime words the model does not know (default: read them as <unk>)",
+                        most=5_000, example={"words": 30, "seed": 1})
 
 EXPORT = export_command(lambda lm: graphs.lm_step(lm.model, len(lm.vocab)), ("vocab", "corpus"))
 

@@ -16,7 +16,7 @@ from rnnkit.models.lm import (RNNLanguageModel, detach_state, map_state, state_f
 
 from . import distributed
 from .callbacks import LRScale
-from .recipe import Command, TrainedModel, arg, sampling_arguments
+from .recipe import Command, Field, Serving, TrainedModel, arg, sampling_arguments, sampling_fields
 from .supervised import evaluating
 
 
@@ -168,12 +168,20 @@ def stream_text(pieces: Iterator[str], start: str = "") -> None:
 
 
 def sample_command(help: str, length_flag: str, length: int, unit: str, prime: str,
-                   prime_help: str, skip_help: str) -> Command:
-    """``rnnkit sample RUN``: a trained LM's ``iter_sample`` streamed to stdout.
+                   prime_help: str, skip_help: str, most: int, example: dict) -> Command:
+    """``rnnkit sample RUN``: a trained LM's ``iter_sample`` streamed to stdout, and
+    ``POST /sample`` under ``rnnkit serve`` (``{"prime", "text"}``; at most ``most`` units
+    a request; ``example``: the request ``/commands`` shows).
 
     ``length_flag`` (e.g. ``--length``) takes how many ``unit`` to generate.
     """
     dest = length_flag.lstrip("-").replace("-", "_")
+
+    def serve(lm, request: dict) -> dict:
+        text = lm.sample(request["prime"], request[dest], temperature=request["temperature"],
+                         top_k=request["top_k"], top_p=request["top_p"], seed=request["seed"],
+                         skip_unknown=request["skip_unknown"])
+        return {"prime": request["prime"], "text": text}
 
     def run(lm, args) -> int:
         count = getattr(args, dest)
@@ -188,4 +196,9 @@ def sample_command(help: str, length_flag: str, length: int, unit: str, prime: s
         arg("--prime", default=prime, help=prime_help),
         arg(length_flag, type=int, default=length, help=f"{unit} to generate"),
         *sampling_arguments(),
-        arg("--skip-unknown", action="store_true", help=skip_help)), run)
+        arg("--skip-unknown", action="store_true", help=skip_help)), run,
+        # not batched: each sample is its own seeded sequence of one-step calls
+        serve=Serving((Field("prime", "string", prime, prime_help, maximum=10_000),
+                       Field(dest, "integer", length, f"{unit} to generate", minimum=0, maximum=most),
+                       *sampling_fields(),
+                       Field("skip_unknown", "boolean", False, skip_help)), serve, example=example))
