@@ -173,3 +173,13 @@ def seq2seq(model: nn.Module, src_vocab: int, tgt_vocab: int) -> list[Graph]:
     return [Graph("encoder", lambda m: Flat(m, encode, 2, None), sources[0], names,
                   {"src": {0: "N", 1: "S"}, "src_lengths": {0: "N"}, **axes}, sources[1:]),
             Graph("decoder_step", lambda m: Flat(m, step, 1, spec), steps[0], decoder_out, decoder_axes, steps[1:])]
+
+
+#: what a runtime needs besides the weights of a sentence-pair model (translate, chat)
+PAIR_META = ("src_tokenizer", "tgt_tokenizer", "src_vocab", "tgt_vocab")
+
+
+def pair_model(trained) -> list[Graph]:
+    """:func:`seq2seq` graphs of a trained sentence-pair model (its checkpoint metadata gives
+    the vocabulary sizes)."""
+    return seq2seq(trained.model, len(trained.meta["src_vocab"]), len(trained.meta["tgt_vocab"]))

@@ -261,8 +261,7 @@ CHAT_COMMAND = Command("chat", "talk to the bot (a > prompt on a terminal; one r
     batchable=lambda request: not request["temperature"] or request["seed"] is None))
 
 
-EXPORT = export_command(lambda t: graphs.seq2seq(t.model, len(t.meta["src_vocab"]), len(t.meta["tgt_vocab"])),
-                        ("src_tokenizer", "tgt_tokenizer", "src_vocab", "tgt_vocab"))
+EXPORT = export_command(graphs.pair_model, graphs.PAIR_META)
 
 RECIPE = Recipe(
     name="chat", summary="a seq2seq chatbot on dialogue pairs (bundled Shakespeare, Cornell Movie-Dialogs, any TSV)",

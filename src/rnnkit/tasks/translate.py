@@ -249,8 +249,7 @@ def report(run_dir: Path) -> str:
     return "\n".join(model.describe(r) for r in results)
 
 
-EXPORT = export_command(lambda t: graphs.seq2seq(t.model, len(t.meta["src_vocab"]), len(t.meta["tgt_vocab"])),
-                        ("src_tokenizer", "tgt_tokenizer", "src_vocab", "tgt_vocab"))
+EXPORT = export_command(graphs.pair_model, graphs.PAIR_META)
 
 RECIPE = Recipe(
     name="translate", summary="translation with an attentional encoder-decoder (Multi30k, eng-fra, any pairs)",
