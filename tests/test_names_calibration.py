@@ -8,6 +8,7 @@ import torch
 
 from rnnkit.cli import main
 from rnnkit.tasks import load
+from rnnkit.tasks.names import cross_entropy
 from rnnkit.tasks.names_eval import CALIBRATION, training_prior
 from rnnkit.train import calibration as cal
 
@@ -39,6 +40,38 @@ def test_training_prior_follows_the_balancing():
     torch.testing.assert_close(training_prior(counts, "sampler", 1.0), torch.full((3,), 1 / 3, dtype=torch.float64))
     half = training_prior(counts, "weighted", 0.5)  # counts * counts ** -0.5 = sqrt(counts)
     torch.testing.assert_close(half, torch.tensor(counts).double().sqrt() / sum(math.sqrt(c) for c in counts))
+    # a loss on logits + 0.5 log p_data leaves the model's softmax at p_data / p_data ** 0.5
+    torch.testing.assert_close(training_prior(counts, "logit-adjusted", 0.5), half)
+
+
+def test_logit_adjusted_loss_is_cross_entropy_of_shifted_logits_and_its_optimum_is_the_shifted_prior():
+    class Fixed(torch.nn.Module):  # member_logits (K=1, N, C) = one free logit vector for every input
+        def __init__(self):
+            super().__init__()
+            self.logit = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
+
+        def member_logits(self, ids, lengths):
+            return self.logit.expand(1, len(ids), 3)
+    labels = torch.tensor([0] * 80 + [1] * 15 + [2] * 5)
+    batch = (torch.zeros(100, 1, dtype=torch.long), torch.ones(100, dtype=torch.long), labels)
+    shift = torch.tensor([0.8, 0.15, 0.05], dtype=torch.float64).log()
+    model = Fixed()
+    with torch.no_grad():
+        model.logit.copy_(torch.tensor([0.3, -0.2, 0.1]))
+    loss, count = cross_entropy(None, shift)(model, batch)
+    by_hand = -torch.log_softmax(model.logit.float() + shift.float(), -1)[labels].mean()
+    assert count == 100 and loss.item() == pytest.approx(by_hand.item(), rel=1e-6)
+    opt = torch.optim.LBFGS(model.parameters(), max_iter=100, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        value = cross_entropy(None, shift)(model, batch)[0]
+        value.backward()
+        return value
+    opt.step(closure)
+    # the data's prior is fitted by logits + shift, so the model's own softmax is uniform
+    torch.testing.assert_close(torch.softmax(model.logit.detach(), -1), torch.full((3,), 1 / 3, dtype=torch.float64),
+                               atol=1e-4, rtol=0)
 
 
 def test_prior_is_bayes_rule_on_the_trained_model_and_temperature_is_saved(run):

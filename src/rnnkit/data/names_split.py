@@ -6,7 +6,7 @@ from typing import Optional
 
 from .names import NamesData, read_names, split_examples, stratified_split
 
-BALANCE = ("none", "weighted", "sampler")
+BALANCE = ("none", "weighted", "sampler", "logit-adjusted")
 
 
 @dataclass
@@ -19,9 +19,12 @@ class NamesDataConfig:
         split_seed: seed of the stratified 80/10/10 train/valid/test split.
         batch_size: names per batch.
         balance: class imbalance: ``none``, ``weighted`` (loss weighted by
-            inverse class frequency) or ``sampler`` (rare classes drawn more often).
+            inverse class frequency), ``sampler`` (rare classes drawn more often) or
+            ``logit-adjusted`` (the loss sees logits + power * log prior, Menon et al.
+            2021, so the model itself fits the balanced posterior).
         balance_power: how far to balance: weights (or sampling rates) are
-            (inverse class frequency) ** power; 1 = fully balanced, 0 = none.
+            (inverse class frequency) ** power, the logit adjustment is power * log
+            prior; 1 = fully balanced, 0 = none.
     """
     data_dir: str = field(default="", metadata={"path": True})  # rnnkit.train.config.PATH
     ascii: bool = False

@@ -52,7 +52,7 @@ PRESETS = {
     "cpu-quick": {"model": {"members": 3}, "train": {"max_minutes": 9.0}},
 }
 HELP = {"data_dir": "folder of [Language].txt files (default: the bundled tutorial data)",
-        "balance": "none, weighted or sampler", "cell": "lstm, gru, rnn_tanh or rnn_relu",
+        "balance": "none, weighted, sampler or logit-adjusted", "cell": "lstm, gru, rnn_tanh or rnn_relu",
         "members": "classifiers trained side by side whose probabilities are averaged"}
 
 
@@ -62,16 +62,18 @@ def collate(examples: Sequence[tuple[Tensor, int]]):
     return ids, lengths, torch.tensor([label for _, label in examples])
 
 
-def cross_entropy(weight: Optional[Tensor]):
-    """The loss of a batch: every member's cross-entropy (``weight`` per class), averaged."""
+def cross_entropy(weight: Optional[Tensor], logit_shift: Optional[Tensor] = None):
+    """The loss of a batch: every member's cross-entropy (``weight`` per class; the logits
+    plus ``logit_shift`` (C,) when given: the logit-adjusted loss), averaged."""
     def loss(model, batch, reduction: str = "mean") -> tuple[Tensor, int]:
         ids, lengths, labels = batch
         device = next(model.parameters()).device
-        logits = model.member_logits(ids.to(device), lengths)  # (K, N, C), K = 1 unless an ensemble
+        logits = model.member_logits(ids.to(device), lengths).float()  # (K, N, C), K = 1 unless an ensemble
+        if logit_shift is not None:
+            logits = logits + logit_shift.to(device)
         targets = labels.to(device).repeat(len(logits))
         w = weight.to(device) if weight is not None else None
-        return F.cross_entropy(logits.flatten(0, 1).float(), targets, weight=w,
-                               reduction=reduction), len(labels)
+        return F.cross_entropy(logits.flatten(0, 1), targets, weight=w, reduction=reduction), len(labels)
     return loss
 
 
@@ -90,20 +92,22 @@ VALIDATION_METRICS = {"loss": "min", "accuracy": "max", "macro_f1": "max", "bala
                       f"top{ev.TOP_K}_accuracy": "max", "uniform_balanced_accuracy": "max"}
 
 
-def validation_scores(to_uniform: Tensor):
-    """``evaluate(model, valid)``: :data:`VALIDATION_METRICS` per pair; ``uniform_balanced_accuracy``
-    after moving the log-probabilities to the uniform prior by the log-ratio ``to_uniform`` (C,)
-    (before temperature scaling, which is fitted only after training)."""
+def validation_scores(train_log_prior: Tensor, data_log_prior: Tensor):
+    """``evaluate(model, valid)``: :data:`VALIDATION_METRICS` per pair, with the model's
+    log-probabilities moved from the prior it trained under to the data's (C,) (a no-op
+    unless it trained with ``--balance``), and ``uniform_balanced_accuracy`` after moving
+    them to the uniform prior (before temperature scaling, which is fitted after training)."""
     def evaluate(model, valid) -> dict[str, float]:
-        log_probs = predict_log_probs(model, [ids for ids, _ in valid])
+        raw = predict_log_probs(model, [ids for ids, _ in valid]).double() - train_log_prior
+        log_probs = torch.log_softmax(raw + data_log_prior, -1).float()
         labels = torch.tensor([label for _, label in valid])
         result = classification_scores(log_probs, labels, [str(c) for c in range(log_probs.shape[1])])
-        uniform = (log_probs.double() + to_uniform).argmax(-1)
-        uniform_confusion = torch.bincount(labels * len(to_uniform) + uniform, minlength=len(to_uniform) ** 2)
+        classes = len(train_log_prior)
+        uniform_confusion = torch.bincount(labels * classes + raw.argmax(-1), minlength=classes ** 2)
         return {"loss": result["loss"], "accuracy": result["accuracy"], "macro_f1": result["macro_f1"],
                 "balanced_accuracy": balanced_accuracy(result["confusion"]),
                 f"top{ev.TOP_K}_accuracy": top_k_accuracy(log_probs, labels, ev.TOP_K),
-                "uniform_balanced_accuracy": balanced_accuracy(uniform_confusion.view(len(to_uniform), -1))}
+                "uniform_balanced_accuracy": balanced_accuracy(uniform_confusion.view(classes, -1))}
     return evaluate
 
 
@@ -121,11 +125,15 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     labels = [label for _, label in train]
     weights = class_weights(labels, len(names.languages), data.balance_power)
     counts = torch.bincount(torch.tensor(labels), minlength=len(names.languages)).tolist()
-    to_uniform = -ev.training_prior(counts, data.balance, data.balance_power).log()  # + log(1/C): a constant
+    data_log_prior = ev.resolve_prior("data", names.languages, counts)
+    loss = cross_entropy(weights if data.balance == "weighted" else None,
+                         data.balance_power * ev.training_prior(counts, "none", 0).log().float()
+                         if data.balance == "logit-adjusted" else None)
     objective = SupervisedObjective(
-        train, encode("valid"), collate, cross_entropy(weights if data.balance == "weighted" else None),
+        train, encode("valid"), collate, loss,
         length=lambda example: len(example[0]), batch_size=data.batch_size, seed=sections["train"].seed,
-        evaluate=validation_scores(to_uniform), metrics=VALIDATION_METRICS,
+        evaluate=validation_scores(ev.training_prior(counts, data.balance, data.balance_power).log(),
+                                   data_log_prior), metrics=VALIDATION_METRICS,
         sample_weights=weights[torch.tensor(labels)].double() if data.balance == "sampler" else None)
     model = build_classifier(len(vocab), len(names.languages), sections["model"])
     return Built(model, objective, dict(split_meta(names, assignment), vocab=vocab.to_json(),

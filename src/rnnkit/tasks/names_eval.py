@@ -31,9 +31,11 @@ def training_prior(counts: Sequence[int], balance: str, power: float) -> Tensor:
 
     A loss weighted by w_c and sampling in proportion to w_c both make the model fit
     p(c) proportional to count_c * w_c, so with ``--balance weighted|sampler`` the
-    training prior is that, not the data's; with ``none`` it is the data's.
+    training prior is that, not the data's; with ``none`` it is the data's. A loss on
+    logits + power * log p_data(c) (``logit-adjusted``) leaves the model's own softmax
+    at p_data(c) ** (1 - power), which is the same count_c * w_c.
     """
-    counts_t = torch.tensor(list(counts), dtype=torch.float64)
+    counts_t = torch.tensor(list(counts), dtype=torch.float64).clamp(min=1)  # a language absent from train
     if balance == "none":
         return counts_t / counts_t.sum()
     labels = [label for label, n in enumerate(counts) for _ in range(n)]
