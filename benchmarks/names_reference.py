@@ -10,8 +10,11 @@ On the split saved in a classifier run, this scores side by side:
 * ``ensemble``: the mean of the three models' probabilities.
 
 Each is scored per (name, language) pair and per distinct name (right when
-any of its languages). If models this different land on the same figures,
-the data, not the model, sets the limit.
+any of its languages), under the data prior (accuracy, macro-F1) and under
+the uniform prior (accuracy, balanced accuracy; every model's probabilities
+divided by the training prior and renormalised, the generator's taken as
+they are). If models this different land on the same figures, the data,
+not the model, sets the limit.
 
 Usage: ``python benchmarks/names_reference.py --classifier runs/names [--generator runs/names-gen]
 [--split test] [--threads 2]``.
@@ -92,6 +95,12 @@ def row(label: str, result: dict) -> str:
             f"{by_name['accuracy']:.4f} | {by_name['macro_f1']:.4f} |")
 
 
+def uniform_row(label: str, result: dict) -> str:
+    by_name = result["by_name"]
+    return (f"| {label} | {result['accuracy']:.4f} | {result['balanced_accuracy']:.4f} | "
+            f"{by_name['accuracy']:.4f} | {by_name['balanced_accuracy']:.4f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--classifier", required=True, help="run directory of `rnnkit train names`")
@@ -107,31 +116,43 @@ def main() -> None:
     names_data, parts = classifier.split()
     pairs = parts[args.split]
     pair_names = [n for n, _ in pairs]
-    probabilities, rows = [], []
+    counts = torch.bincount(torch.tensor([l for _, l in parts["train"]]), minlength=len(names_data.languages))
+    log_prior = (counts.double() / counts.sum()).log().float()
+    probabilities, rows, uniform_probabilities, uniform_rows = [], [], [], []
 
-    def add(label: str, log_probs: Tensor) -> None:
+    def add(label: str, log_probs: Tensor, uniform: Tensor) -> None:
+        """``log_probs`` (M, C) under the data prior, ``uniform`` (M, C) under the uniform one."""
         probabilities.append(log_probs.exp())
         rows.append(row(label, score_split(log_probs, pairs, names_data)))
+        uniform_probabilities.append(uniform.exp())
+        uniform_rows.append(uniform_row(label, score_split(uniform, pairs, names_data)))
 
-    add("rnnkit names (recurrent classifier)", classifier.log_probs(pair_names, "data", calibrated=False))
+    add("rnnkit names (recurrent classifier)", classifier.log_probs(pair_names, "data", calibrated=False),
+        classifier.log_probs(pair_names, "uniform"))
     ngram, l2 = ngram_reference(parts, len(names_data.languages), names_data)
-    add(f"char 1-5-gram logistic regression (L2 {l2:g})", ngram.log_probs(pair_names))
+    ngram_log_probs = ngram.log_probs(pair_names)
+    add(f"char 1-5-gram logistic regression (L2 {l2:g})", ngram_log_probs,
+        F.log_softmax(ngram_log_probs - log_prior, -1))
     if args.generator:
         generator = load(args.generator)
         if not isinstance(generator, NameGenerator):
             parser.error(f"--generator {args.generator}: expected a run of `rnnkit train names-gen`")
         if generator.split()[1] != parts:
             raise SystemExit(f"{args.generator}: its split differs from {args.classifier}'s")
-        counts = torch.bincount(torch.tensor([l for _, l in parts["train"]]), minlength=len(names_data.languages))
-        log_prior = (counts.double() / counts.sum()).log().float()
-        add("names-gen as Bayes classifier", F.log_softmax(generator.log_likelihoods(pair_names) + log_prior, -1))
+        likelihoods = generator.log_likelihoods(pair_names)
+        add("names-gen as Bayes classifier", F.log_softmax(likelihoods + log_prior, -1),
+            F.log_softmax(likelihoods, -1))
     if len(probabilities) > 1:
-        add(f"ensemble (mean of the {len(probabilities)} above)", torch.stack(probabilities).mean(0).log())
+        label = f"ensemble (mean of the {len(probabilities)} above)"
+        add(label, torch.stack(probabilities).mean(0).log(), torch.stack(uniform_probabilities).mean(0).log())
 
     print(f"{args.split}: {len(pairs):,} (name, language) pairs, {len(set(pair_names)):,} distinct names")
-    print("| model | per pair: accuracy | macro-F1 | per name: accuracy | macro-F1 |")
+    print("data prior\n| model | per pair: accuracy | macro-F1 | per name: accuracy | macro-F1 |")
     print("|---|---:|---:|---:|---:|")
     print("\n".join(rows))
+    print("\nuniform prior\n| model | per pair: accuracy | balanced accuracy | per name: accuracy | balanced accuracy |")
+    print("|---|---:|---:|---:|---:|")
+    print("\n".join(uniform_rows))
 
 
 if __name__ == "__main__":

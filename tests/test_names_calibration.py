@@ -8,7 +8,7 @@ import torch
 
 from rnnkit.cli import main
 from rnnkit.tasks import load
-from rnnkit.tasks.names import cross_entropy
+from rnnkit.tasks.names import cross_entropy, predict_log_probs
 from rnnkit.tasks.names_eval import CALIBRATION, training_prior
 from rnnkit.train import calibration as cal
 
@@ -138,3 +138,21 @@ def test_validation_metrics_can_pick_the_best_checkpoint(run):
     state = json.loads((run / "config.json").read_text())
     assert state["train"]["monitor"] == "uniform_balanced_accuracy"
     assert state["train"]["monitor_mode"] in ("auto", "max")
+
+
+def test_a_logit_adjusted_run_answers_the_uniform_prior_with_its_own_softmax(tmp_path):
+    data = write_languages(tmp_path / "langs", per_language=60)
+    path = data / "Mcish.txt"
+    path.write_text("\n".join(path.read_text().split()[:15]) + "\n")
+    run = tmp_path / "run"
+    assert main(["train", "names", "--data-dir", str(data), "--run-dir", str(run), "--max-steps", "30",
+                 "--balance", "logit-adjusted", "--balance-power", "1", *SMALL]) == 0
+    classifier = load(run)
+    names = ["Kateov", "Kateson", "McKate"]
+    own = predict_log_probs(classifier.model, [classifier.vocab.encode(n) for n in names]).double()
+    torch.testing.assert_close(classifier.log_probs(names, "uniform", calibrated=False).double(), own,
+                               atol=1e-6, rtol=0)
+    counts = torch.tensor(classifier.counts).double()
+    by_hand = torch.log_softmax(own + (counts / counts.sum()).log(), -1)  # Bayes' rule to the data prior
+    torch.testing.assert_close(classifier.log_probs(names, "data", calibrated=False).double(), by_hand,
+                               atol=1e-6, rtol=0)
