@@ -13,7 +13,7 @@ from rnnkit.tasks import load
 from rnnkit.data.batches import BatchCycler, pad_batch
 from rnnkit.data.names import (NamesData, NameVocab, fold_ascii, read_names, split_examples,
                                stratified_split)
-from rnnkit.models.classifier import (ClassifierConfig, ClassifierEnsemble, SequenceClassifier,
+from rnnkit.models.classifier import (ClassifierConfig, ClassifierEnsemble, SequenceClassifier, pool,
                                       build_classifier)
 from rnnkit.tasks.names import format_predictions
 from rnnkit.train.metrics import (any_label_reference, any_label_scores, classification_report,
@@ -107,11 +107,13 @@ def test_unseen_characters_become_unknown_with_a_warning():
     assert ids.tolist() == [vocab.index["a"], vocab.unk, vocab.index["b"]]
 
 
-@pytest.mark.parametrize("cell, bidirectional", [("lstm", True), ("gru", False), ("rnn_tanh", True)])
-def test_packed_batches_predict_as_one_name_at_a_time(cell, bidirectional):
+@pytest.mark.parametrize("cell, bidirectional, pooling", [("lstm", True, "last"), ("gru", False, "last"),
+                                                     ("rnn_tanh", True, "last"), ("lstm", True, "max"),
+                                                     ("gru", True, "mean")])
+def test_packed_batches_predict_as_one_name_at_a_time(cell, bidirectional, pooling):
     torch.manual_seed(0)
     config = ClassifierConfig(cell=cell, embedding_dim=8, hidden_size=12, num_layers=2,
-                              bidirectional=bidirectional, dropout=0.0)
+                              bidirectional=bidirectional, dropout=0.0, pooling=pooling)
     model = SequenceClassifier(20, 5, config).double().eval()
     names = [torch.randint(4, 20, (n,)) for n in (7, 1, 4, 9, 3)]
     ids, lengths = pad_batch(names)
@@ -135,6 +137,16 @@ def test_ensemble_averages_member_probabilities_and_packs_like_one_name_at_a_tim
     assert isinstance(build_classifier(20, 5, ClassifierConfig()), SequenceClassifier)
     with pytest.raises(ValueError, match="members: expected >= 1, got 0"):
         ClassifierConfig(members=0)
+    with pytest.raises(ValueError, match="pooling: expected one of last, max, mean, got 'min'"):
+        ClassifierConfig(pooling="min")
+
+
+def test_pooling_reads_only_the_real_positions_of_the_top_layer():
+    outputs = torch.tensor([[[1.0, -5.0], [3.0, -1.0], [9.0, 9.0]],
+                            [[-2.0, -4.0], [-8.0, -8.0], [-8.0, -8.0]]], dtype=torch.float64)
+    lengths = torch.tensor([2, 1])  # the 9s and the -8s are padding
+    torch.testing.assert_close(pool(outputs, lengths, "max"), torch.tensor([[3.0, -1.0], [-2.0, -4.0]]).double())
+    torch.testing.assert_close(pool(outputs, lengths, "mean"), torch.tensor([[2.0, -3.0], [-2.0, -4.0]]).double())
 
 
 def test_batch_cycler_resumes_exactly_and_balances():

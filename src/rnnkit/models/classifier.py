@@ -1,4 +1,5 @@
-"""Sequence classifier: tokens -> embedding -> rnnkit RNN/LSTM/GRU -> final state -> linear.
+"""Sequence classifier: tokens -> embedding -> rnnkit RNN/LSTM/GRU -> final state (or the
+outputs pooled over time) -> linear.
 
 :func:`build_classifier` gives one :class:`SequenceClassifier`, or with
 ``members > 1`` a :class:`ClassifierEnsemble` of independently initialised
@@ -15,6 +16,9 @@ from torch import Tensor, nn
 from .lm import build_rnn
 
 
+POOLING = ("last", "max", "mean")
+
+
 @dataclass
 class ClassifierConfig:
     """Shape of a :class:`SequenceClassifier`.
@@ -26,6 +30,8 @@ class ClassifierConfig:
         num_layers: stacked layers.
         bidirectional: read the sequence both ways; the final states of both
             directions are concatenated.
+        pooling: what the output layer reads: ``last`` (the final states), ``max``
+            or ``mean`` (the top layer's outputs pooled over the real positions).
         dropout: on the embeddings, between layers and before the output layer.
         members: classifiers trained side by side (each its own initialisation and
             dropout, the same batches); predictions average their probabilities.
@@ -37,8 +43,11 @@ class ClassifierConfig:
     bidirectional: bool = True
     dropout: float = 0.3
     members: int = 1
+    pooling: str = "last"
 
     def __post_init__(self) -> None:  # checked when the config is resolved, before any run directory
+        if self.pooling not in POOLING:
+            raise ValueError(f"pooling: expected one of {', '.join(POOLING)}, got {self.pooling!r}")
         if self.members < 1:
             raise ValueError(f"members: expected >= 1, got {self.members}")
 
@@ -67,12 +76,24 @@ class SequenceClassifier(nn.Module):
         return self(ids, lengths).unsqueeze(0)
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
-        _, state = self.rnn(self.drop(self.embedding(ids)), lengths=lengths.cpu())
-        h = state[0] if isinstance(state, tuple) else state  # (layers * D, N, H)
-        directions = 2 if self.config.bidirectional else 1
-        last = h[-directions:]  # the top layer's final state, each direction
-        features = last.transpose(0, 1).reshape(last.shape[1], -1)  # (D, N, H) -> (N, D*H)
+        outputs, state = self.rnn(self.drop(self.embedding(ids)), lengths=lengths.cpu())
+        if self.config.pooling == "last":
+            h = state[0] if isinstance(state, tuple) else state  # (layers * D, N, H)
+            directions = 2 if self.config.bidirectional else 1
+            last = h[-directions:]  # the top layer's final state, each direction
+            features = last.transpose(0, 1).reshape(last.shape[1], -1)  # (D, N, H) -> (N, D*H)
+        else:
+            features = pool(outputs, lengths.to(outputs.device), self.config.pooling)
         return self.output(self.drop(features))
+
+
+def pool(outputs: Tensor, lengths: Tensor, how: str) -> Tensor:
+    """Outputs (N, L, F) -> (N, F): their ``max`` or ``mean`` over the first ``lengths`` (N,)
+    positions of each row (padding never counts)."""
+    real = torch.arange(outputs.shape[1], device=outputs.device)[None, :] < lengths[:, None]  # (N, L)
+    if how == "max":
+        return outputs.masked_fill(~real[..., None], float("-inf")).amax(dim=1)
+    return (outputs * real[..., None]).sum(dim=1) / lengths[:, None].to(outputs.dtype)
 
 
 class ClassifierEnsemble(nn.Module):

@@ -53,7 +53,8 @@ PRESETS = {
 }
 HELP = {"data_dir": "folder of [Language].txt files (default: the bundled tutorial data)",
         "balance": "none, weighted, sampler or logit-adjusted", "cell": "lstm, gru, rnn_tanh or rnn_relu",
-        "members": "classifiers trained side by side whose probabilities are averaged"}
+        "members": "classifiers trained side by side whose probabilities are averaged",
+        "pooling": "last (final states), max or mean (outputs over time)"}
 
 
 def collate(examples: Sequence[tuple[Tensor, int]]):
