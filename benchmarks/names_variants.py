@@ -30,7 +30,7 @@ from rnnkit.data.batches import BatchCycler, pad_batch
 from rnnkit.data.names import NameVocab
 from rnnkit.models.lm import build_rnn
 from rnnkit.data.names_split import NamesDataConfig, load_split
-from rnnkit.tasks.names import predict_log_probs
+from rnnkit.train.supervised import classifier_log_probs
 from rnnkit.tasks.names_eval import split_figures as score_split
 
 
@@ -103,7 +103,7 @@ def learning_rate(args, step: int) -> float:
 
 def log_probs(model: nn.Module, examples: list[Tensor]) -> Tensor:
     """(M, C) in the given order (the recipe's batched prediction, 512 names a batch)."""
-    return predict_log_probs(model, examples, batch_size=512)
+    return classifier_log_probs(model, examples, batch_size=512)
 
 
 def batch_loss(args, model, train, rows: list[int]) -> Tensor:

@@ -8,7 +8,7 @@ import torch
 
 from rnnkit.cli import main
 from rnnkit.tasks import load
-from rnnkit.tasks.names import cross_entropy, predict_log_probs
+from rnnkit.train.supervised import classifier_log_probs, classifier_loss
 from rnnkit.tasks.names_eval import CALIBRATION, training_prior
 from rnnkit.train import calibration as cal
 
@@ -58,14 +58,14 @@ def test_logit_adjusted_loss_is_cross_entropy_of_shifted_logits_and_its_optimum_
     model = Fixed()
     with torch.no_grad():
         model.logit.copy_(torch.tensor([0.3, -0.2, 0.1]))
-    loss, count = cross_entropy(None, shift)(model, batch)
+    loss, count = classifier_loss(None, shift)(model, batch)
     by_hand = -torch.log_softmax(model.logit.float() + shift.float(), -1)[labels].mean()
     assert count == 100 and loss.item() == pytest.approx(by_hand.item(), rel=1e-6)
     opt = torch.optim.LBFGS(model.parameters(), max_iter=100, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        value = cross_entropy(None, shift)(model, batch)[0]
+        value = classifier_loss(None, shift)(model, batch)[0]
         value.backward()
         return value
     opt.step(closure)
@@ -149,7 +149,7 @@ def test_a_logit_adjusted_run_answers_the_uniform_prior_with_its_own_softmax(tmp
                  "--balance", "logit-adjusted", "--balance-power", "1", *SMALL]) == 0
     classifier = load(run)
     names = ["Kateov", "Kateson", "McKate"]
-    own = predict_log_probs(classifier.model, [classifier.vocab.encode(n) for n in names]).double()
+    own = classifier_log_probs(classifier.model, [classifier.vocab.encode(n) for n in names]).double()
     torch.testing.assert_close(classifier.log_probs(names, "uniform", calibrated=False).double(), own,
                                atol=1e-6, rtol=0)
     counts = torch.tensor(classifier.counts).double()

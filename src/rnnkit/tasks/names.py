@@ -14,12 +14,10 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.export import graphs
 from rnnkit.export.write import export_command, outputs as export_outputs
-from rnnkit.data.batches import pad_batch
 from rnnkit.data.names import NameVocab, clean_names
 from rnnkit.data.names_split import NamesDataConfig, load_split, run_split, split_meta, split_record
 from rnnkit.models.classifier import ClassifierConfig, build_classifier
@@ -29,7 +27,8 @@ from rnnkit.train.config import positive_int
 from rnnkit.train.metrics import balanced_accuracy, classification_scores, plot_confusion, top_k_accuracy
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import Built, Command, Field, Recipe, Serving, Smoke, TrainedModel, arg, split_arguments
-from rnnkit.train.supervised import SupervisedObjective, class_weights, predict_in_batches
+from rnnkit.train.supervised import (SupervisedObjective, class_weights, classifier_log_probs, classifier_loss,
+                                     collate_labelled)
 
 from . import names_eval as ev
 
@@ -57,37 +56,6 @@ HELP = {"data_dir": "folder of [Language].txt files (default: the bundled tutori
         "pooling": "last (final states), max or mean (outputs over time)"}
 
 
-def collate(examples: Sequence[tuple[Tensor, int]]):
-    """(ids (N, L) padded with 0, lengths (N,), labels (N,)) from (ids, label) pairs."""
-    ids, lengths = pad_batch([ids for ids, _ in examples])
-    return ids, lengths, torch.tensor([label for _, label in examples])
-
-
-def cross_entropy(weight: Optional[Tensor], logit_shift: Optional[Tensor] = None):
-    """The loss of a batch: every member's cross-entropy (``weight`` per class; the logits
-    plus ``logit_shift`` (C,) when given: the logit-adjusted loss), averaged."""
-    def loss(model, batch, reduction: str = "mean") -> tuple[Tensor, int]:
-        ids, lengths, labels = batch
-        device = next(model.parameters()).device
-        logits = model.member_logits(ids.to(device), lengths).float()  # (K, N, C), K = 1 unless an ensemble
-        if logit_shift is not None:
-            logits = logits + logit_shift.to(device)
-        targets = labels.to(device).repeat(len(logits))
-        w = weight.to(device) if weight is not None else None
-        return F.cross_entropy(logits.flatten(0, 1), targets, weight=w, reduction=reduction), len(labels)
-    return loss
-
-
-def predict_log_probs(model: nn.Module, encoded: Sequence[Tensor], batch_size: int = 256) -> Tensor:
-    """Log-probabilities (M, C) for ``encoded`` names (each (L,)), batched by length."""
-    device = next(model.parameters()).device
-
-    def forward(batch):
-        ids, lengths = pad_batch(batch)
-        return F.log_softmax(model(ids.to(device), lengths).float(), dim=-1)
-    return predict_in_batches(forward, encoded, len, model, batch_size)
-
-
 #: what validation reports, and which way is better (any of them can be ``--monitor``)
 VALIDATION_METRICS = {"loss": "min", "accuracy": "max", "macro_f1": "max", "balanced_accuracy": "max",
                       f"top{ev.TOP_K}_accuracy": "max", "uniform_balanced_accuracy": "max"}
@@ -99,7 +67,7 @@ def validation_scores(train_log_prior: Tensor, data_log_prior: Tensor):
     unless it trained with ``--balance``), and ``uniform_balanced_accuracy`` after moving
     them to the uniform prior (before temperature scaling, which is fitted after training)."""
     def evaluate(model, valid) -> dict[str, float]:
-        raw = predict_log_probs(model, [ids for ids, _ in valid]).double() - train_log_prior
+        raw = classifier_log_probs(model, [ids for ids, _ in valid]).double() - train_log_prior
         log_probs = torch.log_softmax(raw + data_log_prior, -1).float()
         labels = torch.tensor([label for _, label in valid])
         result = classification_scores(log_probs, labels, [str(c) for c in range(log_probs.shape[1])])
@@ -127,11 +95,11 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     weights = class_weights(labels, len(names.languages), data.balance_power)
     counts = torch.bincount(torch.tensor(labels), minlength=len(names.languages)).tolist()
     data_log_prior = ev.resolve_prior("data", names.languages, counts)
-    loss = cross_entropy(weights if data.balance == "weighted" else None,
+    loss = classifier_loss(weights if data.balance == "weighted" else None,
                          data.balance_power * ev.training_prior(counts, "none", 0).log().float()
                          if data.balance == "logit-adjusted" else None)
     objective = SupervisedObjective(
-        train, encode("valid"), collate, loss,
+        train, encode("valid"), collate_labelled, loss,
         length=lambda example: len(example[0]), batch_size=data.batch_size, seed=sections["train"].seed,
         evaluate=validation_scores(ev.training_prior(counts, data.balance, data.balance_power).log(),
                                    data_log_prior), metrics=VALIDATION_METRICS,
@@ -172,7 +140,7 @@ class NameClassifier(TrainedModel):
         """The model's log-probabilities (M, C), moved from its training prior to the data's
         (a no-op unless it trained with ``--balance``); no temperature."""
         shift = self.log_prior("data") - self.train_log_prior
-        return torch.log_softmax(predict_log_probs(self.model, encoded).double() + shift, -1)
+        return torch.log_softmax(classifier_log_probs(self.model, encoded).double() + shift, -1)
 
     def calibration(self) -> dict:
         """The run's temperature (calibration.json beside the checkpoint), fitted on the

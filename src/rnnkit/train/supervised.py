@@ -9,9 +9,10 @@ import math
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnkit.data.batches import BatchCycler
+from rnnkit.data.batches import BatchCycler, pad_batch
 
 from .distributed import shard_range
 
@@ -58,6 +59,38 @@ def predict_in_batches(forward: Callable[[list], Tensor], items: Sequence, size:
             for row, i in enumerate(rows):
                 out[i] = result[row]
     return torch.stack(out)
+
+
+def collate_labelled(examples: Sequence[tuple[Tensor, int]]):
+    """(ids (N, L) padded with 0, lengths (N,), labels (N,)) from (ids, label) pairs."""
+    ids, lengths = pad_batch([ids for ids, _ in examples])
+    return ids, lengths, torch.tensor([label for _, label in examples])
+
+
+def classifier_loss(weight: Optional[Tensor], logit_shift: Optional[Tensor] = None):
+    """The loss of a (ids, lengths, labels) batch of a classifier with ``member_logits`` (K, N, C)
+    (:mod:`rnnkit.models.classifier`): every member's cross-entropy (``weight`` per class; the logits
+    plus ``logit_shift`` (C,) when given: the logit-adjusted loss), averaged."""
+    def loss(model, batch, reduction: str = "mean") -> tuple[Tensor, int]:
+        ids, lengths, labels = batch
+        device = next(model.parameters()).device
+        logits = model.member_logits(ids.to(device), lengths).float()  # (K, N, C), K = 1 unless an ensemble
+        if logit_shift is not None:
+            logits = logits + logit_shift.to(device)
+        targets = labels.to(device).repeat(len(logits))
+        w = weight.to(device) if weight is not None else None
+        return F.cross_entropy(logits.flatten(0, 1), targets, weight=w, reduction=reduction), len(labels)
+    return loss
+
+
+def classifier_log_probs(model: nn.Module, encoded: Sequence[Tensor], batch_size: int = 256) -> Tensor:
+    """A classifier's log-probabilities (M, C) for ``encoded`` sequences (each (L,) ids), batched by length."""
+    device = next(model.parameters()).device
+
+    def forward(batch):
+        ids, lengths = pad_batch(batch)
+        return F.log_softmax(model(ids.to(device), lengths).float(), dim=-1)
+    return predict_in_batches(forward, encoded, len, model, batch_size)
 
 
 def class_weights(labels: Sequence[int], num_classes: int, power: float = 1.0) -> Tensor:
