@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from rnnkit.files import atomic_write_text
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train import plots, rundir
 
@@ -197,7 +198,7 @@ def test_stale_temporaries_are_removed_by_the_next_save_and_by_clean_temporaries
 
 def test_atomic_text_and_figures_leave_the_old_file_on_a_failed_rename(tmp_path, monkeypatch):
     report = tmp_path / "report_val.json"
-    ckpt.atomic_write_text(report, '{"accuracy": "½"}\n')
+    atomic_write_text(report, '{"accuracy": "½"}\n')
     assert report.read_text(encoding="utf-8") == '{"accuracy": "½"}\n'
     (tmp_path / "metrics.jsonl").write_text("".join(
         json.dumps({"split": split, "step": s, "loss": 2.0 / s}) + "\n"
@@ -210,13 +211,15 @@ def test_atomic_text_and_figures_leave_the_old_file_on_a_failed_rename(tmp_path,
         raise OSError("disk full (simulated)")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError, match="simulated"):
+    with pytest.raises(ValueError, match=r"curves.png: cannot write: disk full \(simulated\)"):
         plots.plot_run(tmp_path)
     fig = plots.pyplot().figure()
-    with pytest.raises(OSError, match="simulated"):
+    with pytest.raises(ValueError, match=r"confusion_val.png: cannot write: disk full"):
         plots.save_figure(fig, tmp_path / "confusion_val.png")
-    with pytest.raises(OSError, match="simulated"):
-        ckpt.atomic_write_text(report, "new")
+    with pytest.raises(ValueError, match=rf"{report}: cannot write: disk full"):
+        atomic_write_text(report, "new")
+    with pytest.raises(ValueError, match=rf"{tmp_path / 'nope' / 'x.json'}: cannot write: the folder .* does not exist"):
+        atomic_write_text(tmp_path / "nope" / "x.json", "new")
     assert png.read_bytes() == before and report.read_text(encoding="utf-8") == '{"accuracy": "½"}\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png", "metrics.jsonl", "report_val.json"]
     assert plots.pyplot().get_fignums() == []  # every figure was closed

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from rnnkit.train.checkpoint import atomic_write_text
+from rnnkit.files import atomic_write_text
 
 from . import activations as A
 from . import render

@@ -93,7 +93,7 @@ def summary_row(cell: str, curves: torch.Tensor, factor: float) -> dict:
 
 
 def write_csv(path: Path, results: dict[str, torch.Tensor]) -> None:
-    from rnnkit.train.checkpoint import atomic_write_text
+    from rnnkit.files import atomic_write_text
     buffer = io.StringIO()
     out = csv.writer(buffer, lineterminator="\n")
     out.writerow(["cell", "distance", "log10_ratio_mean", "log10_ratio_min", "log10_ratio_max"])

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 import rnnkit.nn as rnn
+from rnnkit.files import atomic_write_text
 
 IMPLS = ("torch", "auto", "reference")
 LAYERS = ("lstm", "gru", "rnn")
@@ -265,7 +266,4 @@ def _check_writable(path: str) -> None:
 
 def _write_json_atomically(path: str, records) -> None:
     """Write to a temporary file beside ``path``, then rename: no half-written file."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as fh:
-        json.dump(records, fh, indent=1)
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(records, indent=1))

@@ -18,14 +18,14 @@ are read with ``conllu``'s own comment parser, so ``Sentence.comments`` equals
 """
 from __future__ import annotations
 
-import os
 import re
-import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple, Optional, Sequence
 
 from conllu.parser import parse_comment_line
+
+from rnnkit.files import atomic_write_text
 
 from .tokenize import space_after, tokenize
 
@@ -291,29 +291,6 @@ def write_conllu(path: str | Path, sentences: Iterable[Sentence],
     tagged = [s.with_tags(**{name: tags[i] for name, tags in given.items()})
               for i, s in enumerate(sentences)]
     atomic_write_text(path, format_conllu(tagged))
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write UTF-8 ``text`` (newlines as given) to a temporary file beside ``path``, then
-    ``os.replace`` it onto ``path``: the old file stays whole if anything fails.
-
-    Raises ValueError naming the file when the folder is missing or writing fails.
-    """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise ValueError(f"{path}: cannot write: the folder {path.parent} does not exist")
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temporary, "x", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException as err:
-        temporary.unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise ValueError(f"{path}: cannot write: {err.strerror or err}") from err
-        raise
 
 
 def sentences_from_text(text: str, source: str = "<text>") -> list[Sentence]:

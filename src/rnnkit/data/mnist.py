@@ -13,7 +13,6 @@ a step in reading order; ``permuted``: (N, 784, 1) in a fixed permutation
 from __future__ import annotations
 
 import gzip
-import os
 import struct
 import zlib
 from pathlib import Path
@@ -21,6 +20,8 @@ from typing import Optional
 
 import torch
 from torch import Tensor
+
+from rnnkit.files import atomic_write
 
 IMAGES, LABELS = 2051, 2049
 FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -76,10 +77,7 @@ def write_idx(path: str | Path, values: Tensor, compress: bool = True) -> None:
         raise ValueError(f"write_idx: expected (N,) labels or (N, rows, cols) images, got {tuple(values.shape)}")
     magic = LABELS if values.dim() == 1 else IMAGES
     data = struct.pack(f">i{values.dim()}i", magic, *values.shape) + values.numpy().tobytes()
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(gzip.compress(data, mtime=0) if compress else data)
-    os.replace(partial, path)  # a reader never sees half a file
+    atomic_write(path, gzip.compress(data, mtime=0) if compress else data)  # a reader never sees half a file
 
 
 def find_file(folder: Path, name: str) -> Path:

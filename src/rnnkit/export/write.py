@@ -25,6 +25,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
+from rnnkit.files import atomic_write_text, temporary
 from rnnkit.train.config import finite_float
 from rnnkit.train.recipe import Command, arg
 
@@ -129,7 +130,7 @@ def export_model(model: torch.nn.Module, graphs: Sequence[Graph], fmt: str, out:
     written, results = [], []
     try:
         for graph in graphs:
-            temp = paths[graph.name].with_name(f".{paths[graph.name].name}.{os.getpid()}.tmp")
+            temp = temporary(paths[graph.name])
             written.append(temp)
             try:
                 _trace(graph, model, fmt, temp, opset)
@@ -146,8 +147,7 @@ def export_model(model: torch.nn.Module, graphs: Sequence[Graph], fmt: str, out:
         for graph, temp, _, _ in results:
             os.replace(temp, paths[graph.name])
         side = out.with_suffix(".json")
-        side.with_name(side.name + ".tmp").write_text(json.dumps(sidecar, indent=1) + "\n")
-        os.replace(side.with_name(side.name + ".tmp"), side)
+        atomic_write_text(side, json.dumps(sidecar, indent=1) + "\n")
     finally:
         for temp in written:
             temp.unlink(missing_ok=True)

@@ -11,7 +11,7 @@ import torch
 from rnnkit.data.text import read_text
 from rnnkit.data.vectors import format_word2vec
 from rnnkit.train import wordsim
-from rnnkit.train.checkpoint import atomic_write_text
+from rnnkit.files import atomic_write_text
 from rnnkit.train.recipe import Command, Field, Serving, arg
 
 PCA_PNG, TSNE_PNG, EXPORTED = "embeddings_pca.png", "embeddings_tsne.png", "vectors.word2vec.txt"

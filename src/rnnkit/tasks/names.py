@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from rnnkit.files import atomic_write_text
 from rnnkit.export import graphs
 from rnnkit.export.write import export_command, outputs as export_outputs
 from rnnkit.data.names import NameVocab, clean_names
@@ -252,10 +253,10 @@ def report(run_dir: Path) -> str:
     and the split (split.json)."""
     classifier = NameClassifier.from_checkpoint(ckpt.load(run_dir))
     names, parts = classifier.split()
-    ckpt.atomic_write_text(run_dir / "split.json",
+    atomic_write_text(run_dir / "split.json",
                            json.dumps(split_record(names, parts), ensure_ascii=False, indent=0) + "\n")
     result = classifier.evaluate("test", confusion_png=run_dir / "confusion_test.png")
-    ckpt.atomic_write_text(run_dir / "report_test.json", json.dumps(result, indent=1) + "\n")
+    atomic_write_text(run_dir / "report_test.json", json.dumps(result, indent=1) + "\n")
     return classifier.describe(result)
 
 

@@ -14,8 +14,8 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import Tensor
 
+from rnnkit.files import atomic_write_text
 from rnnkit.train import calibration as cal
-from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.metrics import (any_label_scores, balanced_accuracy, classification_scores,
                                   top_k_accuracy, top_k_any_label)
 from rnnkit.train.supervised import class_weights
@@ -83,7 +83,7 @@ def write_calibration(run_dir: Optional[Path], record: dict) -> None:
     if run_dir is None:
         return
     try:
-        ckpt.atomic_write_text(run_dir / CALIBRATION, json.dumps(record, indent=1) + "\n")
+        atomic_write_text(run_dir / CALIBRATION, json.dumps(record, indent=1) + "\n")
     except OSError:
         pass  # a read-only run still predicts, with the temperature fitted in memory
 

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from rnnkit.files import atomic_write_text
 from rnnkit.data.batches import pad_batch
 from rnnkit.data.names import NameVocab, clean_names, fold_ascii
 from rnnkit.data.names_split import NamesDataConfig, load_split, run_split, split_meta, split_record
@@ -200,11 +201,11 @@ def report(run_dir: Path) -> str:
     """After training: test loss per character and novelty of samples, in report_test.json."""
     generator = NameGenerator.from_checkpoint(ckpt.load(run_dir))
     names, parts = generator.split()
-    ckpt.atomic_write_text(run_dir / "split.json",
+    atomic_write_text(run_dir / "split.json",
                            json.dumps(split_record(names, parts), ensure_ascii=False, indent=0) + "\n")
     result = generator.evaluate("test")
     result["novelty"] = generator.novelty()
-    ckpt.atomic_write_text(run_dir / "report_test.json", json.dumps(result, indent=1) + "\n")
+    atomic_write_text(run_dir / "report_test.json", json.dumps(result, indent=1) + "\n")
     novelty = result["novelty"]
     return (generator.describe(result) + f"; of {novelty['samples']:,} sampled names "
             f"(temperature {novelty['temperature']:g}) {novelty['in_training']:.1%} are training "

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 
+from rnnkit.files import atomic_write_text
 from rnnkit.export import graphs
 from rnnkit.export.write import export_command, outputs as export_outputs
 from rnnkit.data.conllu import format_conllu, read_conllu, sentences_from_text, write_conllu
@@ -267,7 +268,7 @@ def _tag(tagger: PosTagger, args) -> int:
         out = "".join(" ".join(f"{w}/{u}" for w, u in zip(s.words, t["upos"])) + "\n"
                       for s, t in zip(sentences, tags))
     if args.output:
-        ckpt.atomic_write_text(args.output, out)
+        atomic_write_text(args.output, out)
     else:
         sys.stdout.write(out)
     return 0
@@ -300,7 +301,7 @@ def report(run_dir: Path) -> str:
     """After training: test figures of the best checkpoint (report_test.json, confusion_test.png)."""
     tagger = PosTagger.from_checkpoint(ckpt.load(run_dir))
     result = tagger.evaluate("test", confusion_png=run_dir / "confusion_test.png")
-    ckpt.atomic_write_text(run_dir / "report_test.json", json.dumps(result, indent=1) + "\n")
+    atomic_write_text(run_dir / "report_test.json", json.dumps(result, indent=1) + "\n")
     return tagger.describe(result)
 
 

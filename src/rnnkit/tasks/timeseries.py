@@ -17,6 +17,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from rnnkit.files import atomic_write_text
 from rnnkit.data.corpus import data_dir as default_data_dir
 from rnnkit.data.series import (GAPS, Normaliser, Series, csv_columns, noisy_sines, read_csv_column,
                                 sine_wave, split_points, window_targets, windows)
@@ -294,7 +295,7 @@ def report(run_dir: Path) -> str:
     """After training: held-out tail figures of the best checkpoint (report_test.json, forecast_test.png)."""
     model = TrainedForecaster.from_checkpoint(ckpt.load(run_dir))
     result = model.evaluate("test", plot=str(run_dir / "forecast_test.png"))
-    ckpt.atomic_write_text(run_dir / "report_test.json", json.dumps(result, indent=1) + "\n")
+    atomic_write_text(run_dir / "report_test.json", json.dumps(result, indent=1) + "\n")
     return model.describe(result)
 
 

@@ -17,6 +17,7 @@ from typing import Optional
 
 import torch
 
+from rnnkit.files import atomic_write_text
 from rnnkit.export import graphs
 from rnnkit.export.write import export_command, outputs as export_outputs
 from rnnkit.data.batches import collate_pairs
@@ -153,8 +154,8 @@ class TrainedTranslator(TrainedPairModel):
             extra = (f"_lp{length_penalty:g}" if length_penalty != 1.0 else "") + \
                 (f"_ratio{max_ratio:g}" if max_ratio != 2.0 else "") + ("_unk" if replace_unk else "")
             stem = self.run_dir / f"eval_{split}_beam{beam}{extra}"
-            ckpt.atomic_write_text(f"{stem}.txt", "".join(h + "\n" for h in hyps))
-            ckpt.atomic_write_text(f"{stem}.json", json.dumps(result, indent=1) + "\n")
+            atomic_write_text(f"{stem}.txt", "".join(h + "\n" for h in hyps))
+            atomic_write_text(f"{stem}.json", json.dumps(result, indent=1) + "\n")
             result["hypotheses"] = f"{stem}.txt"
         return result
 
@@ -245,7 +246,7 @@ def report(run_dir: Path) -> str:
     """After training: test BLEU of the best checkpoint, greedy and beam 5 (report_test.json)."""
     model = TrainedTranslator.from_checkpoint(ckpt.load(run_dir))
     results = [model.evaluate("test", beam=beam) for beam in (1, 5)]
-    ckpt.atomic_write_text(run_dir / "report_test.json", json.dumps(results, indent=1) + "\n")
+    atomic_write_text(run_dir / "report_test.json", json.dumps(results, indent=1) + "\n")
     return "\n".join(model.describe(r) for r in results)
 
 

@@ -7,17 +7,13 @@ Layout of a checkpoint file:
 * metadata key ``rnnkit``: JSON with ``format``, ``task``, ``config``, step,
   metrics and anything else the task stores (e.g. the vocabulary).
 
-Nothing is ever unpickled. Files are written to a temporary name in the same
-folder (``.<name>.tmp-<pid>``), flushed to disk, then renamed over the target,
-so a crash mid-save leaves the previous checkpoint intact; a temporary left by
-a killed process is removed by the next write of the same target.
+Nothing is ever unpickled. Files are written atomically (:mod:`rnnkit.files`), so a
+crash mid-save leaves the previous checkpoint intact.
 """
 from __future__ import annotations
 
 import json
-import os
 import random
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +22,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 from torch import Tensor
+
+from rnnkit.files import atomic_write
 
 FORMAT = "rnnkit-checkpoint/1"
 BEST, LAST = "best.safetensors", "last.safetensors"
@@ -45,69 +43,6 @@ class Checkpoint:
         """Tensors under ``prefix/``, with the prefix removed."""
         cut = len(prefix) + 1
         return {k[cut:]: v for k, v in self.tensors.items() if k.startswith(prefix + "/")}
-
-
-_TEMPORARY = re.compile(r"\.(?P<name>.+)\.tmp-(?P<pid>[0-9]+)")
-
-
-def temporary(path: str | Path, pid: int | None = None) -> Path:
-    """The temporary that process ``pid`` (default: this one) writes ``path`` through."""
-    path = Path(path)
-    return path.with_name(f".{path.name}.tmp-{os.getpid() if pid is None else pid}")
-
-
-def parse_temporary(name: str) -> tuple[str, int] | None:
-    """``(target name, pid)`` of a temporary's file name, or None if it is not one."""
-    match = _TEMPORARY.fullmatch(name)
-    return (match["name"], int(match["pid"])) if match else None
-
-
-def remove_stale_temporaries(path: str | Path) -> list[Path]:
-    """Remove the temporaries of ``path`` written by other processes; returns them.
-
-    Such a file is left when a save is killed between writing and renaming.
-    Two processes writing the same file is an error anyway, so any other
-    process's temporary of the same target is stale.
-    """
-    path = Path(path)
-    removed = []
-    try:
-        entries = list(os.scandir(path.parent))
-    except OSError:
-        return removed
-    for entry in entries:
-        parsed = parse_temporary(entry.name)
-        if parsed and parsed[0] == path.name and parsed[1] != os.getpid() and entry.is_file():
-            try:
-                os.unlink(entry.path)
-            except FileNotFoundError:
-                continue
-            removed.append(Path(entry.path))
-    return removed
-
-
-def atomic_write(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and an atomic rename.
-
-    Stale temporaries of ``path`` (see :func:`remove_stale_temporaries`) go first.
-    """
-    path = Path(path)
-    remove_stale_temporaries(path)
-    tmp = temporary(path)
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """:func:`atomic_write` of ``text`` encoded as UTF-8."""
-    atomic_write(path, text.encode("utf-8"))
 
 
 def save(path: str | Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:

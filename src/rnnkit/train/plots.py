@@ -9,7 +9,7 @@ import io
 from pathlib import Path
 from typing import Any, Optional
 
-from .checkpoint import atomic_write
+from rnnkit.files import atomic_write
 from .rundir import read_metrics, select
 
 

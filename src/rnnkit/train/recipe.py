@@ -309,7 +309,9 @@ def report_on_test(trained: type, **options) -> Callable[[Path], str]:
     def report(run_dir: Path) -> str:
         import json
 
-        from .checkpoint import atomic_write_text, load
+        from rnnkit.files import atomic_write_text
+
+        from .checkpoint import load
         model = trained.from_checkpoint(load(run_dir))
         result = model.evaluate("test", **options)
         atomic_write_text(Path(run_dir) / "report_test.json", json.dumps(result, indent=1) + "\n")

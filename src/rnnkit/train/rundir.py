@@ -31,13 +31,13 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from .checkpoint import atomic_write, parse_temporary
+from rnnkit.files import atomic_write, parse_temporary
 
 CONFIG, METRICS = "config.json", "metrics.jsonl"
 CHECKPOINTS = ("best.safetensors", "last.safetensors")
 SET_ASIDE_PREFIX = ".rnnkit-previous-"
 #: Names (fnmatch patterns) of what the engine writes at the top of a run directory:
-#: its files, its temporaries (``.<name>.tmp-<pid>``, see ``checkpoint.atomic_write``)
+#: its files, its temporaries (``.<name>.tmp-<pid>``, see :mod:`rnnkit.files`)
 #: and the folder :func:`set_aside` moves an old run into. Recipes add exact names.
 OWNED = (CONFIG, METRICS, *CHECKPOINTS, "curves.png", ".*.tmp-*", SET_ASIDE_PREFIX + "*")
 
