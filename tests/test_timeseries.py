@@ -9,7 +9,8 @@ import torch
 import rnnkit
 from rnnkit.cli import main
 from rnnkit.data.series import sine_wave
-from rnnkit.tasks.timeseries import PRESETS, SeriesDataConfig, prepare
+from rnnkit.tasks.timeseries import PRESETS
+from rnnkit.tasks.timeseries_data import SeriesDataConfig, prepare
 from rnnkit.train import config as cfg
 
 SHARED = Path(os.environ.get("RNNKIT_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
