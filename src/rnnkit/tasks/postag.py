@@ -10,57 +10,24 @@ import dataclasses
 import json
 import sys
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
-
 
 from rnnkit.files import atomic_write_text
 from rnnkit.export import graphs
 from rnnkit.export.write import export_command, outputs as export_outputs
 from rnnkit.data.conllu import format_conllu, read_conllu, sentences_from_text, write_conllu
-from rnnkit.data.corpus import data_dir as default_data_dir
 from rnnkit.data.tagging import TaggingVocab, collate
 from rnnkit.models.tagger import Tagger, TaggerConfig
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train import pretrained
-from rnnkit.train.config import PATH, bound
 from rnnkit.train.metrics import per_class_lines, plot_confusion
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import Built, Command, Field, Recipe, Serving, Smoke, TrainedModel, arg
 from rnnkit.train.supervised import SupervisedObjective, mean_loss
 from rnnkit.train.tagging import accuracy, predict_tags, tag_report, tagging_loss
 
-SPLITS = ("train", "dev", "test")
-SHOWN = {"upos": "UPOS", "xpos": "XPOS", "feats": "UFeats"}
-
-
-@dataclass
-class PosDataConfig:
-    """Treebank and batching.
-
-    Attributes:
-        treebank: a folder with ``*-ud-train.conllu``, ``*-ud-dev.conllu`` and
-            ``*-ud-test.conllu``, or its name under ``data_dir`` (``ud-english-ewt``).
-        data_dir: where named treebanks live (default ``$RNNKIT_DATA`` or ``../shared/data``).
-        min_count: training words seen fewer times share the ``<unk>`` embedding
-            (their characters still tell them apart).
-        batch_size: sentences per batch (length-bucketed).
-        xpos: also predict XPOS (language-specific tags).
-        feats: also predict UFeats (the whole feature string as one label).
-        pretrained_vocab: also give embedding rows to the first N words of
-            ``--pretrained-embeddings`` that the training vocabulary lacks, so words unseen
-            in training start from their vectors (with ``--freeze-embeddings`` they stay
-            in the file's space, as the training words do).
-    """
-    treebank: str = field(default="ud-english-ewt", metadata=PATH)
-    data_dir: str = field(default="", metadata=PATH)
-    min_count: int = field(default=2, metadata=bound(1))
-    batch_size: int = field(default=32, metadata=bound(1))
-    xpos: bool = True
-    feats: bool = True
-    pretrained_vocab: int = field(default=0, metadata=bound(0))
-
+from .postag_data import SHOWN, SPLITS, PosDataConfig, gold_tags, head_names, treebank_files
 
 def defaults():
     return {"data": PosDataConfig(), "model": TaggerConfig(), "embeddings": pretrained.PretrainedConfig(),
@@ -82,29 +49,6 @@ HELP = {"treebank": "folder with *-ud-{train,dev,test}.conllu, or its name under
         "pretrained_vocab": "also give rows to the first N words of --pretrained-embeddings not in the "
                             "training vocabulary (unseen words then start from their vectors)",
         **pretrained.HELP}
-
-
-def treebank_files(data: PosDataConfig) -> dict[str, Path]:
-    """``{"train": ..., "dev": ..., "test": ...}``: the treebank's CoNLL-U files."""
-    folder = Path(data.treebank)
-    if not folder.is_dir():
-        folder = default_data_dir(data.data_dir or None) / data.treebank
-    files = {}
-    for split in SPLITS:
-        found = sorted(folder.glob(f"*-ud-{split}.conllu")) if folder.is_dir() else []
-        if len(found) != 1:
-            raise ValueError(f"treebank {data.treebank!r}: expected one *-ud-{split}.conllu in {folder}, "
-                             f"found {len(found)}; point --treebank (or --data-dir / $RNNKIT_DATA) at it")
-        files[split] = found[0]
-    return files
-
-
-def head_names(data: PosDataConfig) -> list[str]:
-    return ["upos"] + (["xpos"] if data.xpos else []) + (["feats"] if data.feats else [])
-
-
-def gold_tags(sentence, names) -> dict[str, list[str]]:
-    return {name: getattr(sentence, name) for name in names}
 
 
 def build(sections, resume_meta: Optional[dict]) -> Built:
