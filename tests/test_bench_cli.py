@@ -53,3 +53,17 @@ def test_bad_flags_fail_before_timing_with_a_named_error(args, message, capsys):
     captured = capsys.readouterr()
     assert message in captured.err
     assert "targets:" not in captured.out  # failed before any timing
+
+
+def test_a_failed_write_after_the_timing_is_an_error_line_not_a_usage_message(tmp_path, capsys, monkeypatch):
+    import os
+
+    def full(*args):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "replace", full)
+    path = tmp_path / "layers.json"
+    assert main(["bench", "layers", "--sizes", "d", "--repeats", "1", "--layers", "rnn", "--json", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert "targets:" in captured.out  # the timing ran
+    assert captured.err.strip() == f"rnnkit bench: error: {path}: cannot write: No space left on device"
+    assert not path.exists() and list(tmp_path.iterdir()) == []

@@ -46,6 +46,19 @@ def test_every_graph_matches_the_eager_model(name, fmt, runs, capsys):
         assert any("N" in i["shape"] for i in graph["inputs"])  # the batch is a variable axis
 
 
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+@pytest.mark.parametrize("pooling", ["max", "mean"])
+def test_a_pooled_classifier_exports_and_matches(pooling, fmt, tmp_path, capsys):
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
+    from helpers import smoke_train
+    run = tmp_path / "run"
+    assert main(smoke_train("names", run, "--pooling", pooling)) == 0
+    diffs = [float(d) for d in re.findall(r"max \|exported - eager\| = (\S+) over 4 input shapes",
+                                          export(run, fmt, capsys))]
+    assert diffs and max(diffs) <= 1e-4
+
+
 def test_onnx_lm_step_generates_what_rnnkit_generates(runs, capsys):
     ort = pytest.importorskip("onnxruntime")
     run = runs("charlm")

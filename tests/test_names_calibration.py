@@ -89,6 +89,25 @@ def test_prior_is_bayes_rule_on_the_trained_model_and_temperature_is_saved(run):
     torch.testing.assert_close(data, cal.apply_temperature(raw, saved["temperature"]), atol=1e-6, rtol=0)
 
 
+def test_a_run_folder_that_cannot_be_written_still_predicts_with_the_temperature_in_memory(
+        run, tmp_path, capsys, monkeypatch):
+    import os
+    import shutil
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    (copy / CALIBRATION).unlink()
+
+    def full(*args):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "replace", full)
+    capsys.readouterr()
+    assert main(["predict", str(copy), "Kateov", "--top", "1"]) == 0
+    out = capsys.readouterr().out
+    monkeypatch.undo()
+    assert main(["predict", str(run), "Kateov", "--top", "1"]) == 0  # the temperature saved with the run
+    assert out == capsys.readouterr().out and not (copy / CALIBRATION).exists()
+
+
 def test_predict_takes_a_prior_file_and_names_bad_ones(run, tmp_path, capsys):
     capsys.readouterr()
     only = tmp_path / "only_sonish.tsv"
@@ -156,3 +175,27 @@ def test_a_logit_adjusted_run_answers_the_uniform_prior_with_its_own_softmax(tmp
     by_hand = torch.log_softmax(own + (counts / counts.sum()).log(), -1)  # Bayes' rule to the data prior
     torch.testing.assert_close(classifier.log_probs(names, "data", calibrated=False).double(), by_hand,
                                atol=1e-6, rtol=0)
+
+
+def test_build_hands_the_logit_adjusted_loss_the_log_training_prior(tmp_path):
+    from rnnkit.data.names_split import NamesDataConfig
+    from rnnkit.models.classifier import ClassifierConfig
+    from rnnkit.tasks.names import build, defaults
+    from rnnkit.train.supervised import collate_labelled
+    data = write_languages(tmp_path / "langs", per_language=60)
+    path = data / "Mcish.txt"
+    path.write_text("\n".join(path.read_text().split()[:15]) + "\n")
+    sections = defaults()
+    sections["model"] = ClassifierConfig(embedding_dim=8, hidden_size=8, dropout=0.0)
+    losses = {}
+    for balance in ("none", "logit-adjusted"):
+        sections["data"] = NamesDataConfig(data_dir=str(data), balance=balance, balance_power=1.0)
+        torch.manual_seed(0)
+        built = build(sections, None)
+        batch = collate_labelled(built.objective.train[:32])
+        losses[balance] = built.objective.loss(built.model, batch)[0]
+        logits = built.model.member_logits(batch[0], batch[1])[0]
+    counts = torch.tensor(built.meta["train_counts"]).float()
+    by_hand = torch.nn.functional.cross_entropy(logits + (counts / counts.sum()).log(), batch[2])
+    assert losses["logit-adjusted"].item() == pytest.approx(by_hand.item(), rel=1e-5)
+    assert losses["logit-adjusted"].item() != pytest.approx(losses["none"].item(), rel=1e-3)

@@ -186,14 +186,16 @@ def test_stale_temporaries_are_removed_by_the_next_save_and_by_clean_temporaries
     live = os.getppid()
     path = tmp_path / "last.safetensors"
     for name in (f".last.safetensors.tmp-{dead}", f".best.safetensors.tmp-{dead}",
-                 f".metrics.jsonl.tmp-{live}", ".last.safetensors.tmp-x"):
+                 f".metrics.jsonl.tmp-{live}", ".last.safetensors.tmp-x", f".last.safetensors.tmp-{live}"):
         (tmp_path / name).write_text("torn")
     ckpt.save(path, {"x": torch.ones(1)}, {"task": "charlm", "step": 1})
-    assert not (tmp_path / f".last.safetensors.tmp-{dead}").exists()  # same target: removed
+    assert not (tmp_path / f".last.safetensors.tmp-{dead}").exists()  # same target, dead writer: removed
+    assert (tmp_path / f".last.safetensors.tmp-{live}").exists()  # a live writer's: it may be writing now
     assert (tmp_path / f".best.safetensors.tmp-{dead}").exists()  # another target: kept
     assert rundir.clean_temporaries(tmp_path) == [tmp_path / f".best.safetensors.tmp-{dead}"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        ".last.safetensors.tmp-x", f".metrics.jsonl.tmp-{live}", "last.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([
+        ".last.safetensors.tmp-x", f".last.safetensors.tmp-{live}", f".metrics.jsonl.tmp-{live}",
+        "last.safetensors"])
 
 
 def test_atomic_text_and_figures_leave_the_old_file_on_a_failed_rename(tmp_path, monkeypatch):

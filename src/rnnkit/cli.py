@@ -18,6 +18,7 @@ import warnings
 from typing import Optional, Sequence
 
 from rnnkit import __version__
+from rnnkit.files import WriteError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -240,8 +241,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (ValueError, OSError) as err:  # expected failures: bad input, missing files
-        if args.command == "bench" and isinstance(err, ValueError):
-            parser.error(str(err))
+        if args.command == "bench" and isinstance(err, ValueError) and not isinstance(err, WriteError):
+            parser.error(str(err))  # a bad option; a failed write after the timing is not one
         print(f"rnnkit {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from rnnkit.data import CharVocab, bundled_text
+from rnnkit.files import atomic_write_text
 from rnnkit.models.lm import LMConfig, RNNLanguageModel
 from rnnkit.tasks.charlm import PRESETS, CharDataConfig, defaults
 from rnnkit.train.lm import LMObjective
@@ -126,6 +127,5 @@ def run(preset: str = "cpu-quick", threads: int = 2, pairs: int = 40, warmup: in
     summary = {"preset": preset, "threads": threads, "pairs": pairs, "warmup": warmup,
                "tokens_per_s": rates, "median": median, "ratio": ratio, "paired_ratio": paired}
     if json_path:
-        with open(json_path, "w", encoding="utf-8") as handle:
-            json.dump(summary, handle, indent=2)
+        atomic_write_text(json_path, json.dumps(summary, indent=2))
     return summary

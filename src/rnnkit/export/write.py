@@ -25,7 +25,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from rnnkit.files import atomic_write_text, temporary
+from rnnkit.files import atomic_write_text, remove_stale_temporaries, temporary
 from rnnkit.train.config import finite_float
 from rnnkit.train.recipe import Command, arg
 
@@ -130,6 +130,7 @@ def export_model(model: torch.nn.Module, graphs: Sequence[Graph], fmt: str, out:
     written, results = [], []
     try:
         for graph in graphs:
+            remove_stale_temporaries(paths[graph.name])
             temp = temporary(paths[graph.name])
             written.append(temp)
             try:

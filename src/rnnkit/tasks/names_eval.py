@@ -14,7 +14,7 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import Tensor
 
-from rnnkit.files import atomic_write_text
+from rnnkit.files import WriteError, atomic_write_text
 from rnnkit.train import calibration as cal
 from rnnkit.train.metrics import (any_label_scores, balanced_accuracy, classification_scores,
                                   top_k_accuracy, top_k_any_label)
@@ -84,8 +84,8 @@ def write_calibration(run_dir: Optional[Path], record: dict) -> None:
         return
     try:
         atomic_write_text(run_dir / CALIBRATION, json.dumps(record, indent=1) + "\n")
-    except OSError:
-        pass  # a read-only run still predicts, with the temperature fitted in memory
+    except WriteError:  # the folder is read-only, gone or full
+        pass  # the run still predicts, with the temperature fitted in memory
 
 
 def split_figures(log_probs: Tensor, pairs: Sequence[tuple[str, int]], names) -> dict:

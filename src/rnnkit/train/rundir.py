@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from rnnkit.files import atomic_write, parse_temporary
+from rnnkit.files import alive, atomic_write, parse_temporary
 
 CONFIG, METRICS = "config.json", "metrics.jsonl"
 CHECKPOINTS = ("best.safetensors", "last.safetensors")
@@ -118,22 +118,10 @@ def clean_temporaries(path: str | Path) -> list[Path]:
     removed = []
     for entry in owned(path):
         parsed = parse_temporary(entry.name)
-        if parsed and parsed[1] != os.getpid() and not _alive(parsed[1]) and entry.is_file():
+        if parsed and parsed[1] != os.getpid() and not alive(parsed[1]) and entry.is_file():
             entry.unlink(missing_ok=True)
             removed.append(entry)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    if os.name == "nt":
-        return True  # os.kill would terminate it there: never call it a dead one
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except (ProcessLookupError, OverflowError):
-        return False
-    except PermissionError:
-        pass  # a process of another user
-    return True
 
 
 # ---- starting, overwriting and resuming ------------------------------------
