@@ -13,7 +13,9 @@ Each is scored per (name, language) pair and per distinct name (right when
 any of its languages), under the data prior (accuracy, macro-F1) and under
 the uniform prior (accuracy, balanced accuracy; every model's probabilities
 divided by the training prior and renormalised, the generator's taken as
-they are). If models this different land on the same figures, the data,
+they are). Under the uniform prior the recurrent classifier's figures are
+``rnnkit predict``'s, so they include the run's temperature; the other two
+models have none (a temperature changes the answers once a prior is applied). If models this different land on the same figures, the data,
 not the model, sets the limit.
 
 Usage: ``python benchmarks/names_reference.py --classifier runs/names [--generator runs/names-gen]
