@@ -15,8 +15,7 @@ import argparse
 
 import torch
 
-from rnnkit.tasks import load
-from rnnkit.tasks.names import NameClassifier
+from runs import run_of
 
 
 def balanced_accuracy(right: torch.Tensor, labels: torch.Tensor, classes: int) -> torch.Tensor:
@@ -39,15 +38,13 @@ def stratified_resample(labels: torch.Tensor, samples: int, generator: torch.Gen
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("run", help="run directory of `rnnkit train names`")
+    parser.add_argument("run", type=run_of("names"), help="run directory of `rnnkit train names`")
     parser.add_argument("--split", default="test", choices=("valid", "test"))
     parser.add_argument("--prior", default="uniform")
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    classifier = load(args.run)
-    if not isinstance(classifier, NameClassifier):
-        parser.error(f"{args.run}: expected a run of `rnnkit train names`")
+    classifier = args.run
     _, parts = classifier.split()
     pairs = parts[args.split]
     labels = torch.tensor([label for _, label in pairs])
@@ -58,7 +55,7 @@ def main() -> None:
     draws = stratified_resample(labels, args.samples, torch.Generator().manual_seed(args.seed))
     spread = balanced_accuracy(right[draws], labels, classes)  # draws keep each position's class
     low, mid, high = spread.quantile(torch.tensor([0.025, 0.5, 0.975], dtype=torch.float64)).tolist()
-    print(f"{args.run} {args.split}, prior {args.prior}: per-pair balanced accuracy {observed:.4f}; "
+    print(f"{classifier.run_dir} {args.split}, prior {args.prior}: per-pair balanced accuracy {observed:.4f}; "
           f"stratified bootstrap ({args.samples} samples): median {mid:.4f}, 95% interval "
           f"[{low:.4f}, {high:.4f}], standard deviation {spread.std().item():.4f}")
     print(f"share of samples at or above 0.70: {(spread >= 0.70).double().mean().item():.4f}")

@@ -14,9 +14,9 @@ import argparse
 
 import torch
 
-from rnnkit.tasks import load
-from rnnkit.tasks.names import NameClassifier
 from rnnkit.train.metrics import balanced_accuracy, confusion_matrix
+
+from runs import run_of
 
 
 def scores(probs: torch.Tensor, labels: torch.Tensor) -> str:
@@ -28,12 +28,10 @@ def scores(probs: torch.Tensor, labels: torch.Tensor) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("runs", nargs="+", help="run directories of `rnnkit train names`, same split")
+    parser.add_argument("runs", nargs="+", type=run_of("names"), help="run directories of `rnnkit train names`, same split")
     parser.add_argument("--prior", default="uniform")
     args = parser.parse_args()
-    classifiers = [load(run) for run in args.runs]
-    if not all(isinstance(c, NameClassifier) for c in classifiers):
-        parser.error("expected runs of `rnnkit train names`")
+    classifiers = args.runs
     splits = [c.split()[1] for c in classifiers]
     if any(s != splits[0] for s in splits[1:]):
         parser.error("the runs were trained on different splits")
@@ -41,8 +39,8 @@ def main() -> None:
         pairs = splits[0][split]
         labels = torch.tensor([label for _, label in pairs])
         probs = [c.log_probs([n for n, _ in pairs], args.prior).double().exp() for c in classifiers]
-        for run, p in zip(args.runs, probs):
-            print(f"{split}  {run}: {scores(p, labels)}")
+        for classifier, p in zip(classifiers, probs):
+            print(f"{split}  {classifier.run_dir}: {scores(p, labels)}")
         print(f"{split}  mean of the {len(probs)} runs: {scores(torch.stack(probs).mean(0), labels)}")
 
 

@@ -15,31 +15,35 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from rnnkit.tasks import load
-from rnnkit.tasks.names import NameClassifier
+from runs import run_of
 
 HERE = Path(__file__).parent
 
 
 def read_names(path: Path) -> list[tuple[str, str]]:
+    """(name, language) rows of a 'Name<TAB>Language' file; a bad file is a one-line exit."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise SystemExit(f"{path}: cannot read it ({getattr(err, 'strerror', None) or err})") from None
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
             name, _, language = line.partition("\t")
             if not language:
                 raise SystemExit(f"{path}:{number}: expected 'Name<TAB>Language'")
             rows.append((name, language))
+    if not rows:
+        raise SystemExit(f"{path}: no names in it")
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("run", help="run directory of `rnnkit train names`")
+    parser.add_argument("run", type=run_of("names"), help="run directory of `rnnkit train names`")
     parser.add_argument("--names", type=Path, default=HERE / "names_outside.tsv")
     args = parser.parse_args()
-    classifier = load(args.run)
-    if not isinstance(classifier, NameClassifier):
-        parser.error(f"{args.run}: expected a run of `rnnkit train names`")
+    classifier = args.run
     rows = read_names(args.names)
     unknown = sorted({language for _, language in rows} - set(classifier.languages))
     if unknown:

@@ -11,19 +11,20 @@ import argparse
 
 import torch
 
-from rnnkit.tasks import load
 from rnnkit.tasks.names_eval import HEADLINE, split_figures
 from rnnkit.train import calibration as cal
+
+from runs import run_of
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run")
+    parser.add_argument("run", type=run_of("names"), help="run directory of `rnnkit train names`")
     parser.add_argument("--split", default="test", choices=("train", "valid", "test"))
     parser.add_argument("--alphas", default="1,0.75,0.5,0.25,0")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    classifier = load(args.run)
+    classifier = args.run
     names, parts = classifier.split()
     pairs = parts[args.split]
     raw = classifier.raw_log_probs([classifier.vocab.encode(n, warn=False) for n, _ in pairs])

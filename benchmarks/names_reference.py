@@ -29,10 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnkit.tasks import load
-from rnnkit.tasks.names import NameClassifier
 from rnnkit.tasks.names_eval import split_figures as score_split
-from rnnkit.tasks.namesgen import NameGenerator
+
+from runs import run_of
 
 
 def char_ngrams(name: str, longest: int = 5) -> list[str]:
@@ -105,16 +104,14 @@ def uniform_row(label: str, result: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--classifier", required=True, help="run directory of `rnnkit train names`")
-    parser.add_argument("--generator", help="run directory of `rnnkit train names-gen` (same data and split)")
+    parser.add_argument("--classifier", required=True, type=run_of("names"), help="run directory of `rnnkit train names`")
+    parser.add_argument("--generator", type=run_of("names-gen"), help="run directory of `rnnkit train names-gen` (same data and split)")
     parser.add_argument("--split", default="test", choices=("valid", "test"))
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    classifier = load(args.classifier)
-    if not isinstance(classifier, NameClassifier):
-        parser.error(f"--classifier {args.classifier}: expected a run of `rnnkit train names`")
+    classifier = args.classifier
     names_data, parts = classifier.split()
     pairs = parts[args.split]
     pair_names = [n for n, _ in pairs]
@@ -136,11 +133,9 @@ def main() -> None:
     add(f"char 1-5-gram logistic regression (L2 {l2:g})", ngram_log_probs,
         F.log_softmax(ngram_log_probs - log_prior, -1))
     if args.generator:
-        generator = load(args.generator)
-        if not isinstance(generator, NameGenerator):
-            parser.error(f"--generator {args.generator}: expected a run of `rnnkit train names-gen`")
+        generator = args.generator
         if generator.split()[1] != parts:
-            raise SystemExit(f"{args.generator}: its split differs from {args.classifier}'s")
+            parser.error(f"--generator {generator.run_dir}: its split differs from {classifier.run_dir}'s")
         likelihoods = generator.log_likelihoods(pair_names)
         add("names-gen as Bayes classifier", F.log_softmax(likelihoods + log_prior, -1),
             F.log_softmax(likelihoods, -1))

@@ -18,10 +18,11 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.data.batches import pad_batch
-from rnnkit.tasks import load
 from rnnkit.tasks.names import NameClassifier
 from rnnkit.train.metrics import balanced_accuracy, confusion_matrix
 from rnnkit.train.supervised import class_weights, evaluating
+
+from runs import run_of
 
 
 def features(classifier: NameClassifier, member: torch.nn.Module, pairs) -> torch.Tensor:
@@ -54,14 +55,12 @@ def retrained(member: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor, we
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("run", help="run directory of `rnnkit train names`")
+    parser.add_argument("run", type=run_of("names"), help="run directory of `rnnkit train names`")
     parser.add_argument("--wd", type=float, nargs="+", default=[1e-4, 1e-3, 1e-2])
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    classifier = load(args.run)
-    if not isinstance(classifier, NameClassifier):
-        parser.error(f"{args.run}: expected a run of `rnnkit train names`")
+    classifier = args.run
     _, parts = classifier.split()
     labels = {k: torch.tensor([label for _, label in parts[k]]) for k in ("train", "valid", "test")}
     classes = len(classifier.languages)

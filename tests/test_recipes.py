@@ -39,6 +39,11 @@ def test_recipe_trains_reloads_and_answers_every_command(name, trained, capsys):
     model = rnnkit.load(run)
     assert isinstance(model, found.trained) and isinstance(model, TrainedModel)
     assert model.path == run / ckpt.BEST and not model.model.training
+    assert isinstance(rnnkit.load(run, task=name), found.trained)
+    other = "charlm" if name != "charlm" else "names"
+    with pytest.raises(ckpt.CheckpointError, match=rf"a run of `rnnkit train {name}`; expected one of "
+                                                   rf"`rnnkit train {other}`"):
+        rnnkit.load(run, task=other)
     outputs = {}
     for command in [c.name for c in found.commands] + ["eval"]:
         assert main([command, str(run), *use_args(name, command)]) == 0, command

@@ -46,13 +46,17 @@ def recipe_of(meta: dict, path) -> Recipe:
     return recipe(task)
 
 
-def load(path, device: str = "cpu"):
+def load(path, device: str = "cpu", task: str | None = None):
     """The trained model in a checkpoint file or run directory, ready to use.
 
     Returns the recipe's trained model (e.g. :class:`rnnkit.tasks.charlm.CharLM`).
+    ``task``: the recipe the run must come from (a CheckpointError naming both otherwise).
     """
     from rnnkit.train import checkpoint as ckpt
     from rnnkit.train.device import resolve_device
     state = ckpt.load(path)
+    if task is not None and state.meta.get("task") != task:
+        raise ckpt.CheckpointError(f"{state.path}: a run of `rnnkit train {state.meta.get('task')}`; "
+                                   f"expected one of `rnnkit train {task}`")
     return recipe_of(state.meta, state.path).trained.from_checkpoint(
         state, device=str(resolve_device(device)))
