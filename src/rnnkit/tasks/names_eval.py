@@ -18,7 +18,6 @@ from rnnkit.files import WriteError, atomic_write_text
 from rnnkit.train import calibration as cal
 from rnnkit.train.metrics import (any_label_scores, balanced_accuracy, classification_scores,
                                   top_k_accuracy, top_k_any_label)
-from rnnkit.train.supervised import class_weights
 
 #: the run's fitted temperature, beside its checkpoints
 CALIBRATION = "calibration.json"
@@ -36,10 +35,8 @@ def training_prior(counts: Sequence[int], balance: str, power: float) -> Tensor:
     at p_data(c) ** (1 - power), which is the same count_c * w_c.
     """
     counts_t = torch.tensor(list(counts), dtype=torch.float64).clamp(min=1)  # a language absent from train
-    if balance == "none":
-        return counts_t / counts_t.sum()
-    labels = [label for label, n in enumerate(counts) for _ in range(n)]
-    weighted = counts_t * class_weights(labels, len(counts), power).double()
+    # class_weights: w_c = (N / (C * count_c)) ** power, so count_c * w_c is proportional to count_c ** (1 - power)
+    weighted = counts_t if balance == "none" else counts_t.pow(1 - power)
     return weighted / weighted.sum()
 
 
