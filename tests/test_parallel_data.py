@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnkit.data.parallel import (Pair, normalize_space, parallel_folder_files, read_pairs_tsv, read_parallel,
-                                  split_indices, tutorial_filter, tutorial_normalize)
+                                  sentence_groups, split_groups, split_indices, tutorial_filter, tutorial_normalize,
+                                  unique_pairs)
 from rnnkit.data.subword import RegexTokenizer, SentencePieceTokenizer, Vocab, tokenizer_from_json
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "translate"
@@ -181,6 +182,44 @@ def test_split_indices():
         split_indices(10, seed=0, valid_fraction=1.0)
     with pytest.raises(ValueError, match="leave no training examples"):
         split_indices(4, seed=0, valid_fraction=0.5, test_fraction=0.5 - 1e-9)
+
+
+def _leaks(pairs, split):
+    """Sentences of valid or test that occur on the same side in another split."""
+    sides = {name: ({pairs[i].src for i in split[name]}, {pairs[i].tgt for i in split[name]}) for name in split}
+    return [(a, b, side) for a in ("valid", "test") for b in split if b != a
+            for side in (0, 1) if sides[a][side] & sides[b][side]]
+
+
+def test_split_groups_keeps_repeated_sentences_in_one_split():
+    # the eng-fra pattern: one English sentence, several French ones, and chains across them
+    pairs = [Pair(f"fr{i}", f"en{i // 6}", i + 1) for i in range(120)] + [Pair("fr0", "en1", 121)] + \
+            [Pair(f"solo fr{i}", f"solo en{i}", 200 + i) for i in range(80)]
+    assert unique_pairs(pairs + pairs[:5]) == pairs
+    groups = sentence_groups(pairs)
+    assert len(groups) == 19 + 80 and sorted(i for g in groups for i in g) == list(range(201))
+    assert [6, 7, 8, 9, 10, 11, 12] not in groups and [*range(12), 120] in groups  # fr0 links en0 and en1
+    split = split_groups(pairs, seed=3)
+    assert split == split_groups(pairs, seed=3) and split != split_groups(pairs, seed=4)
+    assert sorted(split["train"] + split["valid"] + split["test"]) == list(range(201))
+    assert all(len(split[n]) >= 20 for n in ("valid", "test")) and len(split["train"]) >= 140
+    assert _leaks(pairs, split) == []
+    assert _leaks(pairs, split_indices(201, seed=3)) != []  # what a split by pairs would leak
+    with pytest.raises(ValueError, match="too few to leave training pairs"):
+        split_groups([Pair("a", f"b{i}", i) for i in range(10)], seed=0)
+
+
+def test_eng_fra_split_has_no_test_sentence_in_training():
+    needs(ENG_FRA)
+    from types import SimpleNamespace
+    from rnnkit.data.bitext import load_bitext
+    from rnnkit.tasks.translate import PRESETS
+    config = SimpleNamespace(**PRESETS["eng-fra"]["data"], data_dir=str(ENG_FRA.parent.parent),
+                             skip_bad_lines=False, valid_fraction=0.1, test_fraction=0.1)
+    splits = load_bitext(config, seed=1).splits
+    train_src, train_tgt = {p.src for p in splits["train"]}, {p.tgt for p in splits["train"]}
+    assert [len(splits[n]) for n in ("train", "valid", "test")] == [8472, 1061, 1060]  # 10,593 distinct pairs
+    assert not any(p.src in train_src or p.tgt in train_tgt for n in ("valid", "test") for p in splits[n])
 
 
 # --- the regex tokenizer -----------------------------------------------------------------------

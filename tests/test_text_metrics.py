@@ -22,3 +22,14 @@ def test_unigram_perplexity_by_hand():
     assert unigram_perplexity(train, test) == pytest.approx(math.exp(-sum(map(math.log, p)) / 3))
     with pytest.raises(ValueError, match="empty"):
         unigram_perplexity(train, [])
+
+
+def test_unigram_perplexity_over_a_models_vocabulary_by_hand():
+    vocabulary = ["<pad>", "<sos>", "<eos>", "<unk>", "a", "b"]  # 6 outcomes, as a model's softmax
+    train = [["a", "<unk>"], ["a"]]  # counts: a 2, <unk> 1, <eos> 2; total 5
+    test = [["b", "<unk>"]]  # b, <unk>, <eos>
+    p = [(0 + 1) / 11, (1 + 1) / 11, (2 + 1) / 11]
+    value = unigram_perplexity(train, test, end="<eos>", vocabulary=vocabulary)
+    assert value == pytest.approx(math.exp(-sum(map(math.log, p)) / 3))
+    with pytest.raises(ValueError, match="'c' is outside the given vocabulary"):
+        unigram_perplexity(train, [["c"]], end="<eos>", vocabulary=vocabulary)

@@ -4,7 +4,9 @@
 test2016 files per language), ``eng-fra`` (``eng-fra/eng-fra.txt``: English TAB French), any
 folder of parallel files ``{train,valid|val|dev,test}.{lang}``, or any TSV file of pairs. A TSV
 has no official split: a seeded one (``valid_fraction``, ``test_fraction``) is made and its
-line numbers are kept in the checkpoint, so evaluation scores the very same pairs.
+line numbers are kept in the checkpoint, so evaluation scores the very same pairs. Exact repeats
+are dropped first and pairs that share a source or a target sentence stay in one split, so no
+test (or validation) sentence occurs in training; a run saved before that rule keeps its own split.
 
 ``config`` below is the translation recipe's data section (``TranslateDataConfig`` in
 :mod:`rnnkit.tasks.translate`): dataset, data_dir, src, tgt, columns, lowercase,
@@ -20,10 +22,11 @@ from typing import Any, Callable, Optional
 
 from .corpus import data_dir as default_data_dir
 from .parallel import (TUTORIAL_PREFIXES, Pair, normalize_space, parallel_folder_files, read_pairs_tsv,
-                       read_parallel, split_indices, tutorial_filter, tutorial_normalize)
+                       read_parallel, split_groups, tutorial_filter, tutorial_normalize, unique_pairs)
 
 NAMED = {"multi30k": "multi30k", "eng-fra": "eng-fra/eng-fra.txt"}
 SPLITS = ("train", "valid", "test")
+GROUPED = "sentence groups"  # the split rule of a TSV's saved split (absent in runs before it)
 
 
 @dataclass
@@ -31,7 +34,7 @@ class Bitext:
     """The pairs of each split, what they came from, and the split to keep in the checkpoint."""
     splits: dict[str, list[Pair]]
     origin: str
-    split_lines: Optional[dict[str, list[int]]] = None
+    split_lines: Optional[dict] = None
     skipped: int = 0
 
 
@@ -67,15 +70,17 @@ def load_bitext(config: Any, seed: int, split_lines: Optional[dict] = None) -> B
         return Bitext(splits, f"{path} ({config.src}->{config.tgt})")
     pairs, skipped = read_pairs_tsv(path, config.skip_bad_lines, _columns(config, path))
     pairs = _filtered(_prepared(pairs, prepare), config)
+    if split_lines is None or split_lines.get("rule") == GROUPED:
+        pairs = unique_pairs(pairs)
     if len(pairs) < 3:
-        raise ValueError(f"{path}: {len(pairs)} pairs are left after the filters; expected at least 3")
+        raise ValueError(f"{path}: {len(pairs)} distinct pairs are left after the filters; expected at least 3")
     if split_lines is None:
-        index = split_indices(len(pairs), seed, config.valid_fraction, config.test_fraction)
-        split_lines = {name: [pairs[i].line for i in index[name]] for name in ("valid", "test")}
+        index = split_groups(pairs, seed, config.valid_fraction, config.test_fraction)
+        split_lines = {"rule": GROUPED, **{name: [pairs[i].line for i in index[name]] for name in ("valid", "test")}}
     held = {name: set(split_lines[name]) for name in ("valid", "test")}
     splits = {name: [p for p in pairs if p.line in held[name]] for name in ("valid", "test")}
     splits["train"] = [p for p in pairs if p.line not in held["valid"] and p.line not in held["test"]]
-    return Bitext(splits, f"{path} ({config.src}->{config.tgt}, {len(pairs):,} pairs after filters)",
+    return Bitext(splits, f"{path} ({config.src}->{config.tgt}, {len(pairs):,} distinct pairs after filters)",
                   split_lines, skipped)
 
 

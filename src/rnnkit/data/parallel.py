@@ -209,6 +209,61 @@ def tutorial_filter(pairs: Iterable[Pair], max_length: int = 10,
     return [pair for pair in pairs if keep(pair)]
 
 
+def unique_pairs(pairs: list[Pair]) -> list[Pair]:
+    """``pairs`` without exact repeats (same source and target): the first of each is kept."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for pair in pairs:
+        if (pair.src, pair.tgt) not in seen:
+            seen.add((pair.src, pair.tgt))
+            kept.append(pair)
+    return kept
+
+
+def sentence_groups(pairs: list[Pair]) -> list[list[int]]:
+    """Indices of ``pairs`` grouped so that two pairs sharing a source or a target sentence are in
+    one group (connected components), each group sorted, groups by their first index."""
+    parent = list(range(len(pairs)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+    first: dict[tuple[str, str], int] = {}
+    for i, pair in enumerate(pairs):
+        for key in (("src", pair.src), ("tgt", pair.tgt)):
+            j = first.setdefault(key, i)
+            parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(pairs)):
+        groups.setdefault(root(i), []).append(i)
+    return sorted(groups.values())
+
+
+def split_groups(pairs: list[Pair], seed: int, valid_fraction: float = 0.1,
+                 test_fraction: float = 0.1) -> dict[str, list[int]]:
+    """A seeded split of ``pairs``' indices in which no source and no target sentence of one split
+    occurs in another: whole :func:`sentence_groups` go to valid, then test (in a seeded order of
+    groups) until each holds its fraction of the pairs; train keeps the rest.
+
+    Returns:
+        ``{"train": [...], "valid": [...], "test": [...]}``, each sorted; disjoint, covering all.
+    """
+    sizes = split_indices(len(pairs), seed, valid_fraction, test_fraction)  # checks the fractions
+    groups = sentence_groups(pairs)
+    order = torch.randperm(len(groups), generator=torch.Generator().manual_seed(seed)).tolist()
+    split: dict[str, list[int]] = {"valid": [], "test": [], "train": []}
+    wanted = {"valid": len(sizes["valid"]), "test": len(sizes["test"])}
+    for g in order:
+        name = next((n for n in ("valid", "test") if len(split[n]) < wanted[n]), "train")
+        split[name].extend(groups[g])
+    if pairs and not split["train"]:
+        raise ValueError(f"split_groups: the {len(pairs)} pairs form {len(groups)} groups of shared sentences, "
+                         "too few to leave training pairs")
+    return {name: sorted(split[name]) for name in ("train", "valid", "test")}
+
+
 def _held_out(n: int, fraction: float) -> int:
     """How many of ``n`` examples ``fraction`` is, rounded; at least one when ``n >= 3``."""
     count = round(n * fraction)

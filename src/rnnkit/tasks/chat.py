@@ -54,6 +54,8 @@ class ChatDataConfig:
         valid_fraction, test_fraction: the seeded split of conversations (of pairs for a TSV).
         tokenizer, vocab_size: ``regex`` words, or ``bpe`` / ``unigram`` subwords.
         batch_size: pairs per batch.
+        ignore_prompt: the baseline that tests whether the bot listens: every utterance is replaced
+            by one fixed word, so the model becomes a language model of the replies alone.
     """
     dataset: str = field(default="shakespeare", metadata=PATH)
     lowercase: bool = True
@@ -67,6 +69,11 @@ class ChatDataConfig:
     tokenizer: str = "regex"
     vocab_size: int = field(default=8000, metadata={**bound(16), **only_with("tokenizer", "bpe", "unigram")})
     batch_size: int = field(default=64, metadata=bound(1))
+    ignore_prompt: bool = False
+
+
+# the one utterance every pair gets under --ignore-prompt (a word the normalisation keeps)
+NO_PROMPT = "prompt"
 
 
 def defaults():
@@ -84,6 +91,7 @@ def defaults():
 PRESETS = {"cpu-quick": {"train": {"max_minutes": 13.0}}}
 HELP = {"dataset": "shakespeare (bundled), a Cornell Movie-Dialogs folder, or a TSV of utterance<TAB>reply",
         "max_length": "words kept of each utterance and reply",
+        "ignore_prompt": "baseline: replace every utterance by one fixed word (a language model of the replies)",
         **pretrained.HELP}
 
 
@@ -104,19 +112,20 @@ def load_dialogue(data: ChatDataConfig, seed: int, saved: Optional[dict] = None)
     elif Path(data.dataset).is_file():
         pairs = read_pairs(data.dataset, data.skip_bad_lines)
         split = saved or split_indices(len(pairs), seed, data.valid_fraction, data.test_fraction)
-        return ({name: [_prepared(pairs[i], prepare, data.max_length) for i in split[name]] for name in SPLITS},
+        return ({name: [_prepared(pairs[i], prepare, data) for i in split[name]] for name in SPLITS},
                 data.dataset, split)
     else:
         raise ValueError(f"--dataset {data.dataset}: expected shakespeare, a Cornell Movie-Dialogs folder or a "
                          "TSV file of utterance<TAB>reply pairs")
     split = saved or split_conversations(conversations, seed, data.valid_fraction, data.test_fraction)
-    splits = {name: [_prepared(p, prepare, data.max_length)
+    splits = {name: [_prepared(p, prepare, data)
                      for p in conversation_pairs([conversations[i] for i in split[name]])] for name in SPLITS}
     return splits, origin, split
 
 
-def _prepared(pair: Pair, prepare, words: int) -> Pair:
-    return Pair(_cut(prepare(pair.src), words), _cut(prepare(pair.tgt), words), pair.line)
+def _prepared(pair: Pair, prepare, data: ChatDataConfig) -> Pair:
+    src = NO_PROMPT if data.ignore_prompt else _cut(prepare(pair.src), data.max_length)
+    return Pair(src, _cut(prepare(pair.tgt), data.max_length), pair.line)
 
 
 def build(sections, resume_meta: Optional[dict]) -> Built:
@@ -133,8 +142,9 @@ class ChatBot(TrainedPairModel):
     config_defaults = staticmethod(defaults)
 
     def replies(self, lines: list[str], options: SearchOptions) -> list:
-        words = self.sections["data"].max_length
-        return self.translator.translate([_cut(line, words) for line in lines], options)
+        data = self.sections["data"]
+        lines = [NO_PROMPT if data.ignore_prompt else _cut(line, data.max_length) for line in lines]
+        return self.translator.translate(lines, options)
 
     def evaluate(self, split: str = "test", temperature: float = 0.8, top_k: int = 0, top_p: float = 0.9,
                  seed: Optional[int] = 0) -> dict:
@@ -145,9 +155,8 @@ class ChatBot(TrainedPairModel):
         if not pairs:
             raise ValueError(f"split {split!r} of this run has no pairs")
         loss = mean_loss(self.model, [pair_example(self.translator, p) for p in pairs], collate_pairs, pair_loss)["loss"]
-        tok = self.translator.tgt_tokenizer.tokenize
         result = {"split": split, "pairs": len(pairs), "perplexity": float(torch.tensor(loss).exp()),
-                  "unigram_perplexity": unigram_perplexity([tok(p.tgt) for p in train], [tok(p.tgt) for p in pairs])}
+                  "ignore_prompt": self.sections["data"].ignore_prompt, **self._unigram(train, pairs)}
         cap = dict(max_ratio=0.0, max_extra=MAX_REPLY, no_unk=True)  # as `rnnkit chat` replies by default
         searches = {"greedy": SearchOptions(**cap), "beam 5": SearchOptions(beam=5, **cap),
                     f"sampling (T={temperature:g}, top-p {top_p:g})": SearchOptions(
@@ -161,9 +170,27 @@ class ChatBot(TrainedPairModel):
                               for i, p in enumerate(pairs[:10])]
         return result
 
+    def _unigram(self, train: list[Pair], pairs: list[Pair]) -> dict:
+        """The add-one unigram baseline on the model's own terms (its target vocabulary, every other
+        word one ``<unk>``, as the model scores it), the same per word (``open``), and the counts."""
+        tok, vocab = self.translator.tgt_tokenizer.tokenize, self.translator.tgt_vocab
+        known = set(vocab.tokens)
+
+        def closed(seqs):
+            return [[t if t in known else "<unk>" for t in seq] for seq in seqs]
+        train_seqs, test_seqs = [tok(p.tgt) for p in train], [tok(p.tgt) for p in pairs]
+        tokens = sum(len(s) + 1 for s in test_seqs)  # + </s>
+        unknown = sum(t not in known for s in test_seqs for t in s)
+        return {"unigram_perplexity": unigram_perplexity(closed(train_seqs), closed(test_seqs),
+                                                         end="<eos>", vocabulary=vocab.tokens),
+                "unigram_perplexity_open": unigram_perplexity(train_seqs, test_seqs),
+                "tokens": tokens, "unk_tokens": unknown, "vocabulary": len(vocab.tokens)}
+
     def describe(self, result: dict) -> str:
         lines = [f"{result['split']}: perplexity {result['perplexity']:.2f} of the reference replies "
-                 f"(unigram baseline {result['unigram_perplexity']:.2f}) over {result['pairs']:,} pairs",
+                 f"(unigram baseline {result['unigram_perplexity']:.2f} on the same "
+                 f"{result['vocabulary']:,}-token vocabulary, {result['unk_tokens']:,} of {result['tokens']:,} "
+                 f"tokens <unk>) over {result['pairs']:,} pairs",
                  f"{'replies':<32} {'distinct-1':>10} {'distinct-2':>10} {'mean words':>10}"]
         for name, row in result["replies"].items():
             lines.append(f"{name:<32} {row['distinct_1']:>10.3f} {row['distinct_2']:>10.3f} {row['mean_words']:>10.2f}")

@@ -3,7 +3,7 @@ top-k accuracy; for generated text, distinct-n and a unigram-perplexity baseline
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -103,13 +103,26 @@ def distinct_n(sequences: Sequence[Sequence[str]], n: int) -> float:
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
-def unigram_perplexity(train: Sequence[Sequence[str]], test: Sequence[Sequence[str]], end: str = "</s>") -> float:
+def unigram_perplexity(train: Sequence[Sequence[str]], test: Sequence[Sequence[str]], end: str = "</s>",
+                       vocabulary: Optional[Sequence[str]] = None) -> float:
     """Per-token perplexity of ``test`` under an add-one unigram model of ``train``; each sequence
-    ends with ``end`` (counted as a token, as a decoder's ``<eos>`` is), and every test token the
-    training sequences lack shares one unknown slot."""
+    ends with ``end`` (counted as a token, as a decoder's ``<eos>`` is).
+
+    Without ``vocabulary`` the outcomes are the training tokens plus one unknown slot that every
+    unseen test token shares. With it, the outcomes are exactly ``vocabulary`` and ``end`` (a
+    model's output vocabulary): the caller maps words outside it to its unknown token first, and a
+    test token outside it is an error."""
     from collections import Counter
     counts = Counter(token for seq in train for token in [*seq, end])
-    total, vocab = sum(counts.values()), len(counts) + 1  # + the unknown slot
+    if vocabulary is None:
+        vocab = len(counts) + 1  # + the unknown slot
+    else:
+        outcomes = set(vocabulary) | {end}
+        strays = [t for seq in (*train, *test) for t in seq if t not in outcomes]
+        if strays:
+            raise ValueError(f"unigram_perplexity: {strays[0]!r} is outside the given vocabulary")
+        vocab = len(outcomes)
+    total = sum(counts.values())
     nll, tokens = 0.0, 0
     for seq in test:
         for token in [*seq, end]:
