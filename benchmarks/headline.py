@@ -1,0 +1,181 @@
+"""Recompute every headline figure from its committed artifact and compare it with the docs.
+
+Each claim in ``benchmarks/headline.json`` names the figure as printed (``shown``), the artifact
+it comes from (a report JSON with counts, a metrics log, hypotheses), how to recompute it
+(``how``) and how it is printed (``fmt``, ``scale``). A claim holds when the recomputed figure,
+printed the same way, equals ``shown``, and ``shown`` stands in the headline table of
+``benchmarks/RESULTS.md`` (and in ``README.md`` when ``readme`` is true).
+
+    python benchmarks/headline.py            # one line per claim; exit 1 on any mismatch
+
+The test suite runs :func:`check` on the repository (tests/test_headline.py).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _number(text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _load(path: Path) -> Any:
+    if path.suffix == ".csv":
+        import csv
+        with path.open(newline="") as f:
+            return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return json.loads(path.read_text())
+
+
+def _get(data: Any, key: str) -> Any:
+    """``data`` at a dotted path; list items by index (``runs.0.loss``); ``|`` separates keys
+    that hold dots themselves (``replies|beam 5|distinct_2``)."""
+    parts = key.split("|") if "|" in key else key.split(".")
+    for part in parts:
+        data = data[int(part)] if isinstance(data, list) else data[part]
+    return data
+
+
+def _records(data: list, where: dict) -> list:
+    return [r for r in data if all(r.get(k) == v for k, v in where.items())]
+
+
+def _confusion(claim: dict, data: Any) -> list[list[float]]:
+    return _get(data, claim["key"])
+
+
+def _accuracy(matrix: list[list[float]]) -> float:
+    return sum(matrix[i][i] for i in range(len(matrix))) / sum(map(sum, matrix))
+
+
+def _balanced(matrix: list[list[float]]) -> float:
+    recalls = [row[i] / sum(row) for i, row in enumerate(matrix) if sum(row)]
+    return sum(recalls) / len(recalls)
+
+
+def _macro_f1(matrix: list[list[float]]) -> float:
+    scores = []
+    for i, row in enumerate(matrix):
+        predicted, support = sum(r[i] for r in matrix), sum(row)
+        if not support:
+            continue
+        p = row[i] / predicted if predicted else 0.0
+        r = row[i] / support
+        scores.append(2 * p * r / (p + r) if p + r else 0.0)
+    return sum(scores) / len(scores)
+
+
+def _bleu(claim: dict, root: Path) -> float:
+    """sacreBLEU of the committed hypotheses against the references (13a, as rnnkit eval)."""
+    import sacrebleu
+    hyps = (root / "benchmarks" / claim["artifact"]).read_text(encoding="utf-8").splitlines()
+    ref_path = Path(claim["references"])
+    ref_path = ref_path if ref_path.is_absolute() else root / ref_path
+    refs = ref_path.read_text(encoding="utf-8").splitlines()
+    if len(hyps) != len(refs):
+        raise ValueError(f"{len(hyps)} hypotheses but {len(refs)} references")
+    return sacrebleu.corpus_bleu(hyps, [refs], lowercase=claim.get("lowercase", False)).score
+
+
+def _values(claim: dict, data: Any) -> list[float]:
+    return [_get(data, k) for k in claim["keys"]]
+
+
+RECOMPUTE: dict[str, Callable[[dict, Any], float]] = {
+    "value": lambda c, d: _get(d, c["key"]),
+    "last": lambda c, d: _get(_records(d, c.get("where", {}))[-1], c["key"]),
+    "min": lambda c, d: min(_get(r, c["key"]) for r in _records(d, c.get("where", {}))),
+    "max": lambda c, d: max(_get(r, c["key"]) for r in _records(d, c.get("where", {}))),
+    "exp": lambda c, d: math.exp(_get(d, c["key"])),
+    "ratio": lambda c, d: _get(d, c["keys"][0]) / _get(d, c["keys"][1]),
+    "mean": lambda c, d: statistics.fmean(_values(c, d)),
+    "sd": lambda c, d: statistics.stdev(_values(c, d)),
+    "accuracy": lambda c, d: _accuracy(_confusion(c, d)),
+    "balanced_accuracy": lambda c, d: _balanced(_confusion(c, d)),
+    "macro_f1": lambda c, d: _macro_f1(_confusion(c, d)),
+}
+
+
+def _pooled_ratio(claim: dict, root: Path) -> float:
+    """Median of ``key``'s first list over several artifacts, over the median of its second."""
+    pooled: dict[str, list[float]] = {}
+    for name in claim["artifacts"]:
+        for side, values in _get(_load(root / "benchmarks" / name), claim["key"]).items():
+            pooled.setdefault(side, []).extend(values)
+    first, second = claim["sides"]
+    return statistics.median(pooled[first]) / statistics.median(pooled[second])
+
+
+def recompute(claim: dict, root: Path = ROOT) -> float:
+    """The figure of ``claim`` recomputed from its artifact (before ``scale`` and ``fmt``)."""
+    if claim["how"] == "bleu":
+        return _bleu(claim, root)
+    if claim["how"] == "pooled_ratio":
+        return _pooled_ratio(claim, root)
+    data = _load(root / "benchmarks" / claim["artifact"])
+    return RECOMPUTE[claim["how"]](claim, data)
+
+
+def printed(claim: dict, value: float) -> str:
+    return claim.get("fmt", "{:.4f}").format(value * claim.get("scale", 1))
+
+
+def headline_table(results: str) -> str:
+    """The part of RESULTS.md from ``## Headline figures`` to the next ``## `` heading."""
+    start = results.index("## Headline figures")
+    end = results.find("\n## ", start + 1)
+    return results[start:end if end >= 0 else None]
+
+
+def check(root: Path = ROOT) -> list[str]:
+    """One line per claim, ``ok`` or ``MISMATCH`` (or ``ERROR``) with what differs."""
+    claims = json.loads((root / "benchmarks" / "headline.json").read_text())
+    table = headline_table((root / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8"))
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    lines = []
+    for claim in claims:
+        name = f"{claim['row']}: {claim['metric']}"
+        try:
+            got = printed(claim, recompute(claim, root))
+        except (OSError, KeyError, IndexError, ValueError, TypeError, ZeroDivisionError) as error:
+            lines.append(f"ERROR    {name}: {claim.get('artifact', claim.get('artifacts'))}: "
+                         f"{type(error).__name__}: {error}")
+            continue
+        problems = []
+        if got != claim["shown"]:
+            problems.append(f"{claim.get('artifact', claim.get('artifacts'))} gives {got}, "
+                            f"the docs say {claim['shown']}")
+        if claim["shown"] not in table:
+            problems.append(f"{claim['shown']} is not in RESULTS.md's headline table")
+        if claim.get("readme") and claim["shown"] not in readme:
+            problems.append(f"{claim['shown']} is not in README.md")
+        lines.append(f"MISMATCH {name}: {'; '.join(problems)}" if problems else f"ok       {name} = {got}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=ROOT, help="repository root (default: this checkout)")
+    args = parser.parse_args(argv)
+    lines = check(args.root)
+    print("\n".join(lines))
+    bad = sum(not line.startswith("ok") for line in lines)
+    print(f"{len(lines) - bad} of {len(lines)} headline figures recomputed from their artifacts; {bad} do not match")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
