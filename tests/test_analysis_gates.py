@@ -1,5 +1,6 @@
 """``rnnkit analyze gates``: recorded activations against the cell equations, text features,
 correlation ranking, saturation, the HTML page and PNGs, and bad input through the CLI."""
+import argparse
 import json
 from html.parser import HTMLParser
 from pathlib import Path
@@ -9,6 +10,7 @@ import torch
 
 from rnnkit.analysis import activations as A
 from rnnkit.analysis import render
+from rnnkit.analysis.gates import load_charlm, read_text
 from rnnkit.cli import main
 from rnnkit.models.lm import LMConfig, RNNLanguageModel
 from rnnkit.train import checkpoint as ckpt
@@ -171,6 +173,25 @@ def test_cli_writes_html_png_json_and_prints_correlations(run, tmp_path, capsys)
     assert main(["analyze", "gates", str(run / "best.safetensors"), "--text", "First <b>\nCitizen",
                  "--skip-unknown", "--gate", "o", "--layer", "1", "--out", str(out)]) == 0
     assert (out / "units-L1-o.html").is_file() and (out / "units-L1-o.png").is_file()
+
+
+def test_held_out_r_is_each_units_correlation_on_the_next_characters(run, tmp_path, capsys):
+    out = tmp_path / "held"
+    assert main(["analyze", "gates", str(run), "--find", "line-position", "--top", "2", "--max-chars", "120",
+                 "--held-out", "150", "--out", str(out)]) == 0
+    summary = json.loads((out / "find-line-position-c.json").read_text())
+    lm = load_charlm(str(run))  # recomputed here: the same units on the 150 characters after the first 120
+    text = read_text(argparse.Namespace(text=None, text_file=None, max_chars=270, skip_unknown=False), lm)[0]
+    held = text[summary["chars"]:]
+    assert "(held out)" in capsys.readouterr().out and summary["held_out"]["chars"] == len(held) > 140
+    acts = A.record(lm.model, lm.vocab.encode(held))["c"]
+    for unit, r in zip(summary["units"], summary["held_out"]["r"]):
+        mine = float(A.correlations(acts[unit["layer"] - 1, :, unit["unit"]:unit["unit"] + 1],
+                                    A.feature("line-position", held))[0])
+        assert r == pytest.approx(mine, abs=1e-5) and r != pytest.approx(unit["r"], abs=1e-5)
+    assert main(["analyze", "gates", str(run), "--find", "space", "--held-out", "10", "--max-chars", "0",
+                 "--out", str(out)]) == 2
+    assert "--held-out needs --max-chars" in capsys.readouterr().err
 
 
 def test_default_out_is_the_run_analysis_folder(run, capsys):

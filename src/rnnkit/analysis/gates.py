@@ -51,6 +51,9 @@ def add_parser(sub) -> None:
                    help="rank units by correlation with a feature of the text: "
                    + ", ".join(f"{k} ({v[1]})" for k, v in A.FEATURES.items()))
     p.add_argument("--top", type=int, default=3, metavar="K", help="units shown with --find (default 3)")
+    p.add_argument("--held-out", type=int, default=0, metavar="N",
+                   help="with --find, also give each unit's r on the next N characters of the text, "
+                        "which played no part in choosing it (default 0 = none)")
     p.add_argument("--png-chars", type=int, default=400, metavar="N",
                    help="characters drawn in the PNG (default 400; the HTML has them all)")
     p.add_argument("--out", metavar="DIR", help="output folder (default RUN/analysis)")
@@ -120,6 +123,22 @@ def choose_units(args, acts: torch.Tensor, text: str, layers: list[int]) -> list
     return chosen
 
 
+def held_out_r(args, lm, text: str, chosen: list, gate: str) -> dict:
+    """Each chosen unit's r with ``--find`` on the ``--held-out`` characters after ``text``."""
+    if args.held_out < 0:
+        raise ValueError(f"--held-out: expected >= 0, got {args.held_out}")
+    if not args.max_chars:
+        raise ValueError("--held-out needs --max-chars (the held-out part follows the first N characters)")
+    wider = argparse.Namespace(**{**vars(args), "max_chars": args.max_chars + args.held_out})
+    held = read_text(wider, lm)[0][len(text):]
+    if len(held) < 2:
+        raise ValueError(f"--held-out {args.held_out}: the text has no characters after the first {len(text):,}")
+    acts = A.record(lm.model, lm.vocab.encode(held))[gate]
+    target = A.feature(args.find, held)
+    return {"chars": len(held), "r": [float(A.correlations(acts[layer, :, unit:unit + 1], target)[0])
+                                      for layer, unit, _ in chosen]}
+
+
 def saturation_table(rows: list[dict]) -> list[list[str]]:
     """The saturation rows as text cells, header first."""
     table = [["layer", "gate", "left < 0.1", "right > 0.9", "units left > 50%", "units right > 50%"]]
@@ -162,6 +181,10 @@ def run(args: argparse.Namespace) -> int:
         records.append({"layer": layer + 1, "unit": unit, "gate": gate, "r": r})
         if r is not None:
             print(f"  layer {layer + 1}  unit {unit:4d}  r = {r:+.3f}")
+    held = held_out_r(args, lm, text, chosen, gate) if args.find and args.held_out else None
+    if held:
+        print(f"on the next {held['chars']:,} characters (held out): " +
+              ", ".join(f"layer {k + 1} unit {u} r = {r:+.3f}" for (k, u, _), r in zip(chosen, held["r"])))
     sat = A.saturation({g: acts[g] for g in A.SIGMOID_GATES[config.cell]})
     sat_rows = A.saturation_rows(sat)
     table = saturation_table(sat_rows) if sat_rows else []
@@ -183,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
         written.append(render.saturation_png(sat, out / "saturation.png", f"{config.cell}: gate saturation "
                                              f"on {len(text):,} characters"))
     summary = {"checkpoint": str(lm.path), "text": label, "chars": len(text), "gate": gate,
-               "find": args.find, "units": records, "saturation": sat_rows}
+               "find": args.find, "units": records, "held_out": held, "saturation": sat_rows}
     atomic_write_text(out / f"{stem}.json", json.dumps(summary, indent=2) + "\n")
     written.append(out / f"{stem}.json")
     for path in written:
