@@ -98,9 +98,15 @@ def test_cornell_folder_trains_and_a_bad_line_is_named(tmp_path, capsys):
     run = tmp_path / "run"
     args = ["train", "chat", "--dataset", str(FIXTURES / "cornell"), *SMALL, "--max-steps", "2", "--eval-every", "2",
             "--min-freq", "1", "--valid-fraction", "0.3", "--test-fraction", "0.3"]
-    code = main(args + ["--run-dir", str(run)])
-    err = capsys.readouterr().err
-    assert code == 0 or "split has no pairs" in err  # a tiny fixture may leave a split empty: said in one line
+    # 4 conversations (4, 2, 1 and 2 lines: 3, 1, 0 and 1 pairs); seed 1 holds out the second and the
+    # fourth whole, so each split has pairs
+    assert main(args + ["--seed", "1", "--run-dir", str(run)]) == 0
+    assert "3 training pairs, 1 valid, 1 test" in capsys.readouterr().err
+    assert rnnkit.load(run).meta["split"] == {"train": [0, 2], "valid": [1], "test": [3]}
+    # seed 3 holds out the one-line conversation for validation: no pairs there, said in one line
+    assert main(args + ["--seed", "3", "--run-dir", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "the valid split has no pairs" in err, err
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "movie_lines.txt").write_text("L1 +++$+++ u0 +++$+++ m0 +++$+++ A +++$+++ Hi.\nL2 +++$+++ u1 +++$+++ m0\n")

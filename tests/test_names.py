@@ -245,13 +245,23 @@ def test_generator_learns_samples_and_rejects_unknown_categories(tmp_path, capsy
     capsys.readouterr()
     report = json.loads((run / "report_test.json").read_text())
     # uniform over the 18 symbols it can emit is log(18) = 2.89 nats per character
-    assert report["loss"] < 2.0 and 0 <= report["novelty"]["novel"] <= 1
+    assert report["loss"] < 2.0
+    # novelty recounted here: the report's samples drawn again (100 per language, T = 1, seed 0)
+    # and looked up in the training names of split.json
+    generator = load(run)
+    training = {(name, language) for name, language in json.loads((run / "split.json").read_text())["train"]}
+    draw = torch.Generator().manual_seed(0)
+    samples = [(generator.sample_name(language, generator=draw), language)
+               for language in generator.languages for _ in range(100)]
+    seen = sum(sample in training for sample in samples)
+    assert 0 < seen < len(samples)  # the fixture's short names are partly remembered, partly new
+    assert report["novelty"] == {"samples": 300, "in_training": pytest.approx(seen / 300),
+                                 "novel": pytest.approx(1 - seen / 300), "temperature": 1.0}
     assert main(["sample", str(run), "--category", "Mcish", "--start", "MKB", "--temperature", "0.5",
                  "--seed", "1"]) == 0
     names = capsys.readouterr().out.split()
     assert [n[0] for n in names] == ["M", "K", "B"] and all(len(n) > 2 for n in names)
     assert main(["sample", str(run), "--category", "Ovish"]) == 0 and capsys.readouterr().out.strip()
-    generator = load(run)
     scores = generator.log_likelihoods(["Kateson", "Kateov", "McKate"])  # log p(name | language)
     assert scores.shape == (3, 3) and (scores < 0).all()
     assert [generator.languages[i] for i in scores.argmax(-1)] == ["Sonish", "Ovish", "Mcish"]
@@ -267,3 +277,26 @@ def test_generator_learns_samples_and_rejects_unknown_categories(tmp_path, capsy
     assert re.match(r"valid: \d\.\d{4} nats/char", capsys.readouterr().out)
     assert main(["sample", str(run), "--category", "Klingon"]) == 2
     assert "unknown category 'Klingon'; expected one of Mcish, Ovish, Sonish" in capsys.readouterr().err
+
+
+def test_novelty_counts_the_samples_found_among_the_training_names_of_their_language(tmp_path, monkeypatch):
+    """Novelty on samples chosen by hand: 5 of 12 are training names of their language."""
+    from helpers import smoke_train
+    from rnnkit.tasks.namesgen import NameGenerator
+    run = tmp_path / "run"
+    assert main(smoke_train("names-gen", run)) == 0
+    generator = load(run)
+    train = generator.split()[1]["train"]
+    known = {language: [name for name, label in train if generator.languages[label] == language][:3]
+             for language in generator.languages}
+    chosen = {"Mcish": [known["Mcish"][0], "Mcqqq", known["Mcish"][1], "Zzz"],  # 2 of 4 known
+              "Ovish": ["Qqqov", "Zzzov", "Xxxov", known["Ovish"][0]],       # 1 of 4
+              "Sonish": known["Sonish"][:2] + ["Qqson", "Zzson"]}            # 2 of 4
+    assert sorted(chosen) == generator.languages
+    drawn = {language: iter(names) for language, names in chosen.items()}
+    monkeypatch.setattr(NameGenerator, "sample_name",
+                        lambda self, category, start="", temperature=1.0, top_k=0, top_p=1.0, generator=None:
+                        next(drawn[category]))
+    result = generator.novelty(per_language=4, temperature=0.5, seed=3)
+    assert result == {"samples": 12, "in_training": pytest.approx(5 / 12), "novel": pytest.approx(7 / 12),
+                      "temperature": 0.5}

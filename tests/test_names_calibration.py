@@ -89,6 +89,33 @@ def test_prior_is_bayes_rule_on_the_trained_model_and_temperature_is_saved(run):
     torch.testing.assert_close(data, cal.apply_temperature(raw, saved["temperature"]), atol=1e-6, rtol=0)
 
 
+def fitted_temperature(classifier, split: str) -> float:
+    """The temperature fitted, here in the test, on one split of the run's names."""
+    pairs = classifier.split()[1][split]
+    raw = classifier.raw_log_probs([classifier.vocab.encode(name, warn=False) for name, _ in pairs])
+    return cal.fit_temperature(raw, torch.tensor([label for _, label in pairs]))
+
+
+def test_the_temperature_is_fitted_on_the_validation_split_never_on_the_test_split(run, tmp_path, capsys):
+    import shutil
+    classifier = load(run)
+    valid, test = fitted_temperature(classifier, "valid"), fitted_temperature(classifier, "test")
+    assert abs(valid - test) > 0.05, (valid, test)  # the fixture tells the two splits apart
+    saved = json.loads((run / CALIBRATION).read_text())
+    assert saved["fitted_on"] == "valid"
+    assert saved["temperature"] == pytest.approx(valid, rel=1e-9), \
+        f"saved {saved['temperature']}, valid {valid}, test {test}"
+    report = json.loads((run / "report_test.json").read_text())  # scored on test, calibrated on valid
+    assert report["calibration"]["temperature"] == pytest.approx(valid, rel=1e-9)
+    copy = tmp_path / "run"  # fitted afresh when eval --split test is the first to need it
+    shutil.copytree(run, copy)
+    (copy / CALIBRATION).unlink()
+    capsys.readouterr()
+    assert main(["eval", str(copy), "--split", "test"]) == 0
+    refitted = json.loads((copy / CALIBRATION).read_text())["temperature"]
+    assert refitted == pytest.approx(valid, rel=1e-9), f"refitted {refitted}, valid {valid}, test {test}"
+
+
 def test_a_run_folder_that_cannot_be_written_still_predicts_with_the_temperature_in_memory(
         run, tmp_path, capsys, monkeypatch):
     import os

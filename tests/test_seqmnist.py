@@ -183,3 +183,52 @@ def test_missing_data_and_another_recipes_run_are_refused(rows_run, tmp_path, ca
     assert "--mode: expected one of rows, pixels, permuted" in capsys.readouterr().err
     assert main(["train", "chat", "--resume", str(rows_run)]) == 2
     assert "that run is of task 'seqmnist'" in capsys.readouterr().err
+
+
+def write_tagged_mnist(folder: Path, train: int = 60, test: int = 20) -> Path:
+    """Idx files whose every image is one grey level naming it: 10 + i for training image i, 200 + j
+    for test image j (so a moved image still shows it at its centre); label i % 10."""
+    folder.mkdir()
+    for split, count, base in (("train", train, 10), ("test", test, 200)):
+        values = torch.arange(count) + base
+        images_file, labels_file = mnist.FILES[split]
+        mnist.write_idx(folder / images_file, values.view(-1, 1, 1).expand(count, 28, 28))
+        mnist.write_idx(folder / labels_file, torch.arange(count) % 10)
+    return folder
+
+
+def test_training_reads_only_the_training_images_and_validation_only_the_held_out_ones(tmp_path, monkeypatch):
+    """Every image the network reads while it trains is tagged: no validation or test image may
+    reach a training step, and validation scores exactly the held-out images."""
+    from rnnkit.tasks.seqmnist import Reader
+    from rnnkit.train.trainer import Trainer
+    folder = write_tagged_mnist(tmp_path / "mnist")
+    read, fitting, logits, fit = [], [False], Reader.logits, Trainer.fit
+
+    def spy_logits(self, model, images):
+        if fitting[0]:
+            read.append(("train" if model.training else "eval", (images[:, 14, 14].long() - 10).tolist()))
+        return logits(self, model, images)
+
+    def spy_fit(self):
+        fitting[0] = True
+        try:
+            return fit(self)
+        finally:
+            fitting[0] = False
+    monkeypatch.setattr(Reader, "logits", spy_logits)
+    monkeypatch.setattr(Trainer, "fit", spy_fit)
+    assert main(["train", "seqmnist", "--data-dir", str(folder), "--hidden-size", "4", "--batch-size", "16",
+                 "--valid-size", "12", "--shift", "0", "--max-minutes", "0", "--max-steps", "9", "--eval-every", "3",
+                 "--no-eval-each-epoch", "--warmup-steps", "0", "--threads", "1", "--quiet",
+                 "--run-dir", str(tmp_path / "run")]) == 0
+    seed = json.loads((tmp_path / "run" / "config.json").read_text())["train"]["seed"]
+    train_idx, valid_idx = (set(rows.tolist()) for rows in mnist.validation_split(60, 12, seed))
+    trained = [i for mode, ids in read if mode == "train" for i in ids]
+    evaluated = [ids for mode, ids in read if mode == "eval"]
+    leaked = sorted(set(trained) - train_idx)
+    assert not leaked, f"training read images {leaked} (validation: {sorted(valid_idx)}; 190+: test)"
+    overlap = sorted(set(trained) & {i for ids in evaluated for i in ids})  # whatever the split says
+    assert not overlap, f"images {overlap} were trained on and validated on"
+    assert len(evaluated) == 3 and all(sorted(ids) == sorted(valid_idx) for ids in evaluated), evaluated
+    assert len(valid_idx) == 12 and len(trained) == 9 * 16 and set(trained) == train_idx  # 3 passes over 48

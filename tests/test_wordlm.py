@@ -81,7 +81,30 @@ def test_published_presets_match_the_papers():
     assert (t.optimizer, t.lr, t.grad_clip, t.weight_decay, t.nonmono) == ("ntasgd", 30.0, 0.25, 1.2e-6, 5)
     assert (d.seq_length, d.variable_bptt, d.eval_batch_size, d.test_batch_size) == (70, True, 10, 1)
     assert abs(params("awd-lstm") - 24.2e6) < 0.2e6
-    assert wordlm.EXPECTED == {"zaremba-small": 114.5, "zaremba-medium": 82.7, "zaremba-large": 78.4, "awd-lstm": 58.8}
+    small = cfg.apply(wordlm.defaults(), wordlm.PRESETS["zaremba-small"])
+    m, t, d = small["model"], small["train"], small["data"]
+    assert (m.hidden_size, m.num_layers, m.dropout, m.init_range, m.tie_weights) == (200, 2, 0.0, 0.1, False)
+    assert (t.lr, t.grad_clip, t.max_epochs, t.step_decay, t.step_decay_epoch) == (1.0, 5.0, 13, 0.5, 4)
+    assert (d.seq_length, d.batch_size) == (20, 20)
+    # by hand: embedding 10k x 200, two LSTM layers of 4 x 200 x (200 + 200) + 2 x 4 x 200, decoder 200 x 10k + 10k
+    assert params("zaremba-small") == 10_000 * 200 + 2 * (4 * 200 * 400 + 2 * 4 * 200) + 200 * 10_000 + 10_000
+    assert abs(params("zaremba-large") - 66e6) < 0.1e6  # Zaremba et al.: 66M parameters
+
+
+def test_expected_perplexities_belong_to_the_paper_presets_and_are_the_documented_ones():
+    """wordlm.EXPECTED: one published test perplexity per paper preset (every preset but the
+    measured cpu-quick), the figures README.md and benchmarks/RESULTS.md give for them."""
+    import re
+    assert set(wordlm.EXPECTED) == set(wordlm.PRESETS) - {"cpu-quick"}
+    labels = {"zaremba-small": "small", "zaremba-medium": "medium", "zaremba-large": "large", "awd-lstm": "AWD-LSTM"}
+    root = Path(__file__).resolve().parents[1]
+    for doc in ("README.md", "benchmarks/RESULTS.md"):
+        text = " ".join((root / doc).read_text().split())
+        assert text.count("Zaremba small") == 1, f"{doc}: the published perplexities are stated once"
+        sentence = text[text.index("Zaremba small"):][:100]
+        stated = {preset: float(re.search(rf"\b{label} (\d+\.\d)", sentence).group(1))
+                  for preset, label in labels.items()}
+        assert stated == wordlm.EXPECTED, f"{doc}: {sentence!r}"
 
 
 def test_nt_asgd_triggers_at_the_documented_point_and_averages():
