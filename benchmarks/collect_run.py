@@ -1,0 +1,59 @@
+"""Copy a finished run's figures into benchmarks/ under one name, with the record of how it ran.
+
+    python benchmarks/collect_run.py runs/names NAME --command "rnnkit train names" --wall-s 270 \
+        --shared "one other 1-thread run" [--extra FILE ...]
+
+writes ``NAME_report_test.json`` (when the run has one), ``NAME_metrics.jsonl``, ``NAME_config.json``,
+each ``--extra`` file as ``NAME_<its name>``, and ``NAME_run.json``: the command, wall time,
+threads, what shared the cores, the machine (benchmarks/machine.py) and the files written.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+KEPT = {"report_test.json": "report_test.json", "metrics.jsonl": "metrics.jsonl", "config.json": "config.json"}
+
+
+def collect(run: Path, name: str, command: str, wall_s: float, shared: str, extra: list[str]) -> list[Path]:
+    written = []
+    for source, suffix in KEPT.items():
+        if (run / source).is_file():
+            written.append(Path(shutil.copy(run / source, HERE / f"{name}_{suffix}")))
+    for item in extra:
+        path = Path(item)
+        written.append(Path(shutil.copy(path, HERE / f"{name}_{path.name}")))
+    record = {"name": name, "command": command, "wall_s": wall_s, "cores_shared_with": shared,
+              "collected": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
+              "files": [p.name for p in written]}
+    out = HERE / f"{name}_run.json"
+    out.write_text(json.dumps(record, indent=1) + "\n")
+    return [*written, out]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("name")
+    parser.add_argument("--command", required=True)
+    parser.add_argument("--wall-s", type=float, required=True)
+    parser.add_argument("--shared", default="nothing", help="what else ran on the cores meanwhile")
+    parser.add_argument("--extra", nargs="*", default=[], help="more files of the run to keep")
+    args = parser.parse_args()
+    if not args.run.is_dir():
+        parser.error(f"{args.run}: not a run directory")
+    for path in collect(args.run, args.name, args.command, args.wall_s, args.shared, args.extra):
+        print(f"wrote {path.relative_to(HERE.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
