@@ -5,12 +5,18 @@ most frequent vocabulary word equal to it lowercased (vocabularies are sorted by
 frequency). Pairs and questions with a word outside the vocabulary are skipped
 and counted.
 
+Choosing settings and quoting figures on the same set overstates a result, so
+:func:`halves` splits each set once, by a fixed seed, into a tuning half (choose on
+it) and a report half (quote figures from it); benchmarks/embeddings_vs_gensim.py
+uses them.
+
 Shape legend: V vocabulary, D dimension, Q questions.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence, TypeVar
 
 import torch
 from torch import Tensor
@@ -20,6 +26,12 @@ from rnnkit.data.text import read_text
 #: the test sets shipped in the gensim wheel (gensim.test.utils.datapath)
 STANDARD_PAIRS = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt"}
 STANDARD_ANALOGIES = {"google": "questions-words.txt"}
+#: the seed of the fixed tuning/report split (:func:`halves`); changing it changes every
+#: published tuning/report figure
+SPLIT_SEED = 353
+HALVES = ("tune", "report")
+
+Item = TypeVar("Item")
 
 
 def gensim_datapath(name: str) -> str:
@@ -66,6 +78,32 @@ def read_analogies(path: str | Path) -> list[tuple[str, str, str, str, str]]:
     return questions
 
 
+def pair_key(pair: tuple) -> str:
+    """A pair's identity for the split: its two words lowercased, in sorted order (a pair
+    listed twice, or as (b, a), is the same pair)."""
+    return "\t".join(sorted((pair[0].lower(), pair[1].lower())))
+
+
+def question_key(question: tuple) -> str:
+    """An analogy question's identity for the split: its four words lowercased."""
+    return " ".join(w.lower() for w in question[1:])
+
+
+def halves(items: Sequence[Item], key: Callable[[Item], str] = pair_key,
+           seed: int = SPLIT_SEED) -> dict[str, list[Item]]:
+    """``{"tune": [...], "report": [...]}``: a fixed split of ``items`` by their keys.
+
+    Distinct keys are ordered by sha256 of ``"{seed}:{key}"``; the first half of them
+    (``ceil(K / 2)``) is the tuning half. Items with the same key fall in the same half, each
+    half keeps the file's order, and the split does not depend on that order (a reordered
+    copy of the file splits the same way)."""
+    keys = sorted({key(item) for item in items},
+                  key=lambda k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest())
+    tune = set(keys[:(len(keys) + 1) // 2])
+    return {"tune": [item for item in items if key(item) in tune],
+            "report": [item for item in items if key(item) not in tune]}
+
+
 def case_index(words: Sequence[str]) -> dict[str, int]:
     """Lowercased word -> id of its first (most frequent) variant."""
     index: dict[str, int] = {}
@@ -100,35 +138,52 @@ def unit_rows(vectors: Tensor) -> Tensor:
     return vectors / vectors.norm(dim=1, keepdim=True).clamp(min=1e-12)
 
 
-def similarity(vectors: Tensor, words: Sequence[str], pairs: list) -> dict:
-    """Spearman between cosine similarity and the human scores of ``pairs``."""
+def pair_cosines(vectors: Tensor, words: Sequence[str], pairs: list) -> tuple[Tensor, Tensor, int]:
+    """(cosines (P,), human scores (P,) float64, pairs skipped as out of vocabulary) over
+    the ``pairs`` whose two words are in the vocabulary, in their order."""
     index, unit = case_index(words), unit_rows(vectors.float())
     found = [(index[a.lower()], index[b.lower()], s) for a, b, s in pairs
              if a.lower() in index and b.lower() in index]
     if not found:
-        return {"spearman": None, "pairs": 0, "oov": len(pairs)}
+        return torch.zeros(0), torch.zeros(0, dtype=torch.float64), len(pairs)
     left, right, human = (torch.tensor(column) for column in zip(*found))
-    cosine = (unit[left] * unit[right]).sum(1)
-    rho = spearman(cosine, human.double())
-    return {"spearman": rho if rho == rho else None, "pairs": len(found), "oov": len(pairs) - len(found)}
+    return (unit[left] * unit[right]).sum(1), human.double(), len(pairs) - len(found)
 
 
-def analogies(vectors: Tensor, words: Sequence[str], questions: list, chunk: int = 512) -> dict:
-    """3CosAdd accuracy (Mikolov et al. 2013): the answer to ``a:b :: c:?`` is the word nearest
-    ``b - a + c`` by cosine among all but the three question words."""
+def similarity(vectors: Tensor, words: Sequence[str], pairs: list) -> dict:
+    """Spearman between cosine similarity and the human scores of ``pairs``."""
+    cosine, human, oov = pair_cosines(vectors, words, pairs)
+    if not len(cosine):
+        return {"spearman": None, "pairs": 0, "oov": oov}
+    rho = spearman(cosine, human)
+    return {"spearman": rho if rho == rho else None, "pairs": len(cosine), "oov": oov}
+
+
+def analogy_hits(vectors: Tensor, words: Sequence[str], questions: list,
+                 chunk: int = 512) -> tuple[Tensor, int]:
+    """(hits (Q,) bool, questions skipped as out of vocabulary): 3CosAdd (Mikolov et al.
+    2013) over the questions whose four words are in the vocabulary: the answer to
+    ``a:b :: c:?`` is the word nearest ``b - a + c`` by cosine among all but the three
+    question words."""
     index, unit = case_index(words), unit_rows(vectors.float())
     known = [[index[w.lower()] for w in q[1:]] for q in questions
              if all(w.lower() in index for w in q[1:])]
-    correct = 0
+    hits = []
     for start in range(0, len(known), chunk):
         ids = torch.tensor(known[start:start + chunk])                 # (Q, 4)
         query = unit[ids[:, 1]] - unit[ids[:, 0]] + unit[ids[:, 2]]    # (Q, D)
         scores = query @ unit.T                                        # (Q, V)
         scores.scatter_(1, ids[:, :3], float("-inf"))
-        correct += int((scores.argmax(1) == ids[:, 3]).sum())
-    accuracy = correct / len(known) if known else None
-    return {"accuracy": accuracy, "correct": correct, "questions": len(known),
-            "oov": len(questions) - len(known)}
+        hits.append(scores.argmax(1) == ids[:, 3])
+    return (torch.cat(hits) if hits else torch.zeros(0, dtype=torch.bool)), len(questions) - len(known)
+
+
+def analogies(vectors: Tensor, words: Sequence[str], questions: list, chunk: int = 512) -> dict:
+    """3CosAdd accuracy (see :func:`analogy_hits`)."""
+    hits, oov = analogy_hits(vectors, words, questions, chunk)
+    correct = int(hits.sum())
+    return {"accuracy": correct / len(hits) if len(hits) else None, "correct": correct,
+            "questions": len(hits), "oov": oov}
 
 
 def nearest(vectors: Tensor, query: Tensor, top: int, exclude: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:

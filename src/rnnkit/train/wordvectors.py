@@ -193,18 +193,39 @@ def shard_batch(batch: dict, method: str, rank: int, world: int) -> dict:
 
 class WordRate(Callback):
     """Prints the training speed at every evaluation: words/s after subsampling (the words the
-    batches were drawn from), since the start of this process."""
+    batches were drawn from), since the start of this process.
+
+    Its checkpointed state counts the whole run (resumes included): ``words``, ``seconds``
+    (wall) and ``cpu_seconds`` (``time.process_time``, every thread of the process) from the
+    first batch to the last finished step; evaluations after that step are not counted. CPU
+    seconds are what a benchmark on a shared machine can hold equal (see
+    benchmarks/embeddings_vs_gensim.py)."""
     name = "word_rate"
 
     def __init__(self) -> None:
-        self.words, self.start = 0, None
+        self.words, self.start, self.cpu_start = 0, None, None
+        self.base = {"words": 0, "seconds": 0.0, "cpu_seconds": 0.0}  # earlier processes of this run
+        self.seconds = self.cpu_seconds = 0.0  # this process
+
+    def on_batch(self, trainer, batch) -> None:
+        if self.start is None:
+            self.start, self.cpu_start = time.perf_counter(), time.process_time()
 
     def on_step_end(self, trainer, loss: float, count: int) -> None:
-        if self.start is None:
-            self.start = time.perf_counter()
         self.words += count
+        self.seconds = time.perf_counter() - self.start
+        self.cpu_seconds = time.process_time() - self.cpu_start
 
     def on_evaluate(self, trainer, result: dict[str, float], improved: bool) -> None:
         if self.start is not None:
-            seconds = max(time.perf_counter() - self.start, 1e-9)
-            trainer.note(f"{self.words / seconds:,.0f} words/s ({self.words:,} words in {seconds:.1f} s)")
+            seconds = max(self.seconds, 1e-9)
+            trainer.note(f"{self.words / seconds:,.0f} words/s ({self.words:,} words in {seconds:.1f} s, "
+                         f"{self.cpu_seconds:.1f} CPU s)")
+
+    def state_dict(self) -> tuple[dict[str, Tensor], dict]:
+        return {}, {"words": self.base["words"] + self.words,
+                    "seconds": round(self.base["seconds"] + self.seconds, 4),
+                    "cpu_seconds": round(self.base["cpu_seconds"] + self.cpu_seconds, 4)}
+
+    def load_state_dict(self, tensors: dict[str, Tensor], meta: dict) -> None:
+        self.base = {k: type(v)(meta.get(k, v)) for k, v in self.base.items()}
