@@ -88,9 +88,9 @@ PRESETS = {
                   "schedule": "constant", "nonmono": 5, "max_epochs": 500, "max_steps": 0,
                   "warmup_steps": 0, "eval_every": 0, "eval_each_epoch": True},
     },
-    # chosen by measurement on a 2-core CPU; see benchmarks/RESULTS.md (issue 5): the adaptive
-    # softmax makes a step ~3x cheaper; in 10-minute runs 1x256 beat 1x400 (more steps won) and
-    # SGD beat Adam; over the full 29 minutes 1x320 beat 1x256 (test ppl 89.3 vs 91.2)
+    # chosen on validation perplexity on a 2-core CPU; see benchmarks/RESULTS.md (issue 5): the
+    # adaptive softmax makes a step ~3x cheaper; in 10-minute runs 1x256 beat 1x400 (more steps
+    # won) and SGD beat Adam; over the full 29 minutes 1x320 beat 1x256 (valid ppl 93.11 vs 95.37)
     "cpu-quick": {
         "data": {"batch_size": 32, "seq_length": 35, "variable_bptt": False},
         "model": dict(_NO_AWD, embedding_dim=320, hidden_size=320, num_layers=1,
