@@ -87,7 +87,7 @@ def _bleu(claim: dict, root: Path) -> float:
     refs = ref_path.read_text(encoding="utf-8").splitlines()
     if len(hyps) != len(refs):
         raise ValueError(f"{len(hyps)} hypotheses but {len(refs)} references")
-    return sacrebleu.corpus_bleu(hyps, [refs], lowercase=claim.get("lowercase", False)).score
+    return sacrebleu.corpus_bleu(hyps, [refs], lowercase=claim.get("lowercase", False), force=True).score
 
 
 def _values(claim: dict, data: Any) -> list[float]:
