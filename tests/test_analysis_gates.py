@@ -184,7 +184,7 @@ def test_held_out_r_is_each_units_correlation_on_the_next_characters(run, tmp_pa
     text = read_text(argparse.Namespace(text=None, text_file=None, max_chars=270, skip_unknown=False), lm)[0]
     held = text[summary["chars"]:]
     assert "(held out)" in capsys.readouterr().out and summary["held_out"]["chars"] == len(held) > 140
-    acts = A.record(lm.model, lm.vocab.encode(held))["c"]
+    acts = A.record(lm.model, lm.vocab.encode(text))["c"][:, summary["chars"]:]  # the state carries over
     for unit, r in zip(summary["units"], summary["held_out"]["r"]):
         mine = float(A.correlations(acts[unit["layer"] - 1, :, unit["unit"]:unit["unit"] + 1],
                                     A.feature("line-position", held))[0])
@@ -192,6 +192,8 @@ def test_held_out_r_is_each_units_correlation_on_the_next_characters(run, tmp_pa
     assert main(["analyze", "gates", str(run), "--find", "space", "--held-out", "10", "--max-chars", "0",
                  "--out", str(out)]) == 2
     assert "--held-out needs --max-chars" in capsys.readouterr().err
+    assert main(["analyze", "gates", str(run), "--held-out", "10", "--out", str(out)]) == 2
+    assert "--held-out needs --find" in capsys.readouterr().err
 
 
 def test_default_out_is_the_run_analysis_folder(run, capsys):

@@ -10,6 +10,7 @@ import pytest
 import rnnkit
 from rnnkit.cli import main
 from rnnkit.tasks.chat import NO_PROMPT, load_dialogue
+from rnnkit.train.translation import Translator
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL = ("--embedding-dim", "16", "--hidden-size", "16", "--encoder-layers", "1", "--batch-size", "16",
@@ -50,7 +51,7 @@ def test_the_unigram_baseline_scores_the_bots_vocabulary_and_unk(pairs_tsv):
     assert report["unigram_perplexity"] < report["unigram_perplexity_open"]  # one <unk> is cheaper than words
 
 
-def test_ignore_prompt_trains_a_language_model_of_the_replies(pairs_tsv, capsys):
+def test_ignore_prompt_trains_a_language_model_of_the_replies(pairs_tsv, capsys, monkeypatch):
     run = _train(pairs_tsv, "blind", "--ignore-prompt")
     bot = rnnkit.load(run)
     splits, _, _ = load_dialogue(bot.sections["data"], bot.sections["train"].seed, bot.meta["split"])
@@ -59,6 +60,18 @@ def test_ignore_prompt_trains_a_language_model_of_the_replies(pairs_tsv, capsys)
     report = json.loads((run / "report_test.json").read_text())
     assert report["ignore_prompt"] is True and report["examples"][0]["utterance"] == NO_PROMPT
     capsys.readouterr()
+    read = []
+    translate = Translator.translate
+    monkeypatch.setattr(Translator, "translate", lambda self, lines, options: read.extend(lines) or
+                        translate(self, lines, options))
     assert main(["chat", str(run), "Der rote Hund läuft.", "Ein Mann schläft.", "--temperature", "0"]) == 0
     first, second = capsys.readouterr().out.splitlines()
-    assert first == second  # whatever it is told, the same reply
+    assert read == [NO_PROMPT, NO_PROMPT] and first == second  # the encoder never sees the prompt
+
+
+def test_ignore_prompt_needs_word_tokens(pairs_tsv, capsys):
+    options = [o for o in SMALL if o not in ("--min-freq", "2")]
+    assert main(["train", "chat", "--dataset", str(pairs_tsv / "pairs.tsv"), *options, "--ignore-prompt",
+                 "--tokenizer", "bpe", "--run-dir", str(pairs_tsv / "bpe")]) == 2
+    err = capsys.readouterr().err
+    assert "--ignore-prompt" in err and "regex" in err and err.count("\n") == 1, err

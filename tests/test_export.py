@@ -204,13 +204,13 @@ def lm_parity(trained, texts: list, session, graph) -> None:
         zeros = [np.zeros(leaf.shape, np.float32) for leaf in pytree.tree_leaves(state)]
         got = session.run(None, {"tokens": prime.numpy(), **dict(zip(names, zeros))})
         assert_close(got[0], scores, "scores from a zero state")
-        for name, a, b in zip(names, got[1:], pytree.tree_leaves(state)):
+        for name, a, b in zip(names, got[1:], pytree.tree_leaves(state), strict=True):
             assert_close(a, b, f"next {name} from a zero state")
         scores, after = trained.model(rest, state)
         got = session.run(None, {"tokens": rest.numpy(),
                                  **{n: leaf.numpy() for n, leaf in zip(names, pytree.tree_leaves(state))}})
     assert_close(got[0], scores, "scores from the primed state")
-    for name, a, b in zip(names, got[1:], pytree.tree_leaves(after)):
+    for name, a, b in zip(names, got[1:], pytree.tree_leaves(after), strict=True):
         assert_close(a, b, f"next {name} from the primed state")
 
 
@@ -261,7 +261,7 @@ def pair_parity(trained, sentences: list[str], sessions, graphs) -> None:
     with torch.no_grad():
         state, memory = trained.model.start(src, lengths)
     got = sessions["encoder"].run(None, {"src": src.numpy(), "src_lengths": lengths.numpy()})
-    for name, a, b in zip(names, got, pytree.tree_leaves((state, memory))):
+    for name, a, b in zip(names, got, pytree.tree_leaves((state, memory)), strict=True):
         assert_close(a, b, f"encoder output {name}")
     carried = dict(zip(names, got))
     decoder = sessions["decoder_step"]

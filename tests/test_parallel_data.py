@@ -205,8 +205,29 @@ def test_split_groups_keeps_repeated_sentences_in_one_split():
     assert all(len(split[n]) >= 20 for n in ("valid", "test")) and len(split["train"]) >= 140
     assert _leaks(pairs, split) == []
     assert _leaks(pairs, split_indices(201, seed=3)) != []  # what a split by pairs would leak
-    with pytest.raises(ValueError, match="too few to leave training pairs"):
+    with pytest.raises(ValueError, match="10 pairs form 1 groups of shared sentences; none is left for the valid"):
         split_groups([Pair("a", f"b{i}", i) for i in range(10)], seed=0)
+    big = [Pair("one", f"en{i}", i) for i in range(50)] + [Pair(f"fr{i}", f"solo{i}", 50 + i) for i in range(150)]
+    for seed in range(5):  # the 50-pair group never lands in valid (20 wanted) or test
+        parts = split_groups(big, seed=seed)
+        assert all(i in parts["train"] for i in range(50)) and all(20 <= len(parts[n]) <= 22 for n in ("valid", "test"))
+
+
+def test_a_run_saved_before_the_grouped_split_keeps_its_own_split(tmp_path):
+    from types import SimpleNamespace
+    from rnnkit.data.bitext import load_bitext
+    rows = [f"en{i % 40}\tfr{i % 40}" for i in range(60)]  # 20 exact repeats
+    (tmp_path / "p.tsv").write_text("\n".join(rows) + "\n")
+    config = SimpleNamespace(dataset=str(tmp_path / "p.tsv"), data_dir="", src="fr", tgt="en", columns="en,fr",
+                             lowercase=False, ascii_fold=False, tutorial_punctuation=False, max_length=0,
+                             english_prefixes=False, skip_bad_lines=False, valid_fraction=0.1, test_fraction=0.1)
+    new = load_bitext(config, seed=0)
+    assert sum(map(len, new.splits.values())) == 40 and new.split_lines["rule"] == "sentence groups"
+    assert load_bitext(config, seed=5, split_lines=new.split_lines).splits == new.splits  # reloads as saved
+    legacy = {"valid": [1, 2, 41], "test": [3, 43, 44]}  # line numbers, repeats included
+    old = load_bitext(config, seed=0, split_lines=legacy).splits
+    assert [p.line for p in old["valid"]] == [1, 2, 41] and [p.line for p in old["test"]] == [3, 43, 44]
+    assert len(old["train"]) == 54  # nothing dropped: the run is scored as it was
 
 
 def test_eng_fra_split_has_no_test_sentence_in_training():

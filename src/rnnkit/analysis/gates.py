@@ -123,17 +123,31 @@ def choose_units(args, acts: torch.Tensor, text: str, layers: list[int]) -> list
     return chosen
 
 
-def held_out_r(args, lm, text: str, chosen: list, gate: str) -> dict:
-    """Each chosen unit's r with ``--find`` on the ``--held-out`` characters after ``text``."""
+def check_held_out(args) -> None:
+    """Refuse a ``--held-out`` that cannot be measured, before any work."""
     if args.held_out < 0:
         raise ValueError(f"--held-out: expected >= 0, got {args.held_out}")
-    if not args.max_chars:
+    if args.held_out and not args.find:
+        raise ValueError("--held-out needs --find (it measures the found units on unseen text)")
+    if args.held_out and not args.max_chars:
         raise ValueError("--held-out needs --max-chars (the held-out part follows the first N characters)")
+
+
+def held_out_r(args, lm, text: str, chosen: list, gate: str) -> dict:
+    """Each chosen unit's r with ``--find`` on the ``--held-out`` characters after ``text``.
+
+    The model reads ``text`` and the held-out part in one pass (its state carries over, as in
+    the in-sample figures); only the held-out steps are correlated.
+
+    Returns:
+        ``{"chars": K, "r": [r of each chosen unit]}``.
+    """
     wider = argparse.Namespace(**{**vars(args), "max_chars": args.max_chars + args.held_out})
-    held = read_text(wider, lm)[0][len(text):]
+    whole = read_text(wider, lm)[0]
+    held = whole[len(text):]
     if len(held) < 2:
         raise ValueError(f"--held-out {args.held_out}: the text has no characters after the first {len(text):,}")
-    acts = A.record(lm.model, lm.vocab.encode(held))[gate]
+    acts = A.record(lm.model, lm.vocab.encode(whole))[gate][:, len(text):]
     target = A.feature(args.find, held)
     return {"chars": len(held), "r": [float(A.correlations(acts[layer, :, unit:unit + 1], target)[0])
                                       for layer, unit, _ in chosen]}
@@ -164,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
     gate = args.gate or ("c" if config.cell == "lstm" else "h")
     A.check_gate(config.cell, gate)
     layers = pick_layers(args, config.num_layers)
+    check_held_out(args)
     if args.png_chars < 1:
         raise ValueError(f"--png-chars: expected >= 1, got {args.png_chars}")
     text, label = read_text(args, lm)

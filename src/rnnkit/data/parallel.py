@@ -245,7 +245,8 @@ def split_groups(pairs: list[Pair], seed: int, valid_fraction: float = 0.1,
                  test_fraction: float = 0.1) -> dict[str, list[int]]:
     """A seeded split of ``pairs``' indices in which no source and no target sentence of one split
     occurs in another: whole :func:`sentence_groups` go to valid, then test (in a seeded order of
-    groups) until each holds its fraction of the pairs; train keeps the rest.
+    groups) until each holds its fraction of the pairs, none overfilling a split by more than a
+    tenth of its size (a larger group goes to train); train keeps the rest.
 
     Returns:
         ``{"train": [...], "valid": [...], "test": [...]}``, each sorted; disjoint, covering all.
@@ -255,12 +256,14 @@ def split_groups(pairs: list[Pair], seed: int, valid_fraction: float = 0.1,
     order = torch.randperm(len(groups), generator=torch.Generator().manual_seed(seed)).tolist()
     split: dict[str, list[int]] = {"valid": [], "test": [], "train": []}
     wanted = {"valid": len(sizes["valid"]), "test": len(sizes["test"])}
-    for g in order:
-        name = next((n for n in ("valid", "test") if len(split[n]) < wanted[n]), "train")
+    for g in order:  # a group larger than a tenth of a split's size over its need goes to train
+        name = next((n for n in ("valid", "test") if len(split[n]) < wanted[n] and
+                     len(split[n]) + len(groups[g]) <= wanted[n] + max(1, wanted[n] // 10)), "train")
         split[name].extend(groups[g])
-    if pairs and not split["train"]:
-        raise ValueError(f"split_groups: the {len(pairs)} pairs form {len(groups)} groups of shared sentences, "
-                         "too few to leave training pairs")
+    for name in ("train", *(n for n in wanted if wanted[n])):
+        if pairs and not split[name]:
+            raise ValueError(f"split_groups: the {len(pairs)} pairs form {len(groups)} groups of shared sentences; "
+                             f"none is left for the {name} split")
     return {name: sorted(split[name]) for name in ("train", "valid", "test")}
 
 

@@ -69,7 +69,7 @@ class ChatDataConfig:
     tokenizer: str = "regex"
     vocab_size: int = field(default=8000, metadata={**bound(16), **only_with("tokenizer", "bpe", "unigram")})
     batch_size: int = field(default=64, metadata=bound(1))
-    ignore_prompt: bool = False
+    ignore_prompt: bool = field(default=False, metadata=only_with("tokenizer", "regex"))
 
 
 # the one utterance every pair gets under --ignore-prompt (a word the normalisation keeps)
