@@ -1,11 +1,12 @@
 """Copy a finished run's figures into benchmarks/ under one name, with the record of how it ran.
 
-    python benchmarks/collect_run.py runs/names NAME --command "rnnkit train names" --wall-s 270 \
+    python benchmarks/collect_run.py runs/names NAME --command "rnnkit train names" --commit abc1234 --wall-s 270 \
         --shared "one other 1-thread run" [--extra FILE ...]
 
 writes ``NAME_report_test.json`` (when the run has one), ``NAME_metrics.jsonl``, ``NAME_config.json``,
-each ``--extra`` file as ``NAME_<its name>``, and ``NAME_run.json``: the command, wall time,
-threads, what shared the cores, the machine (benchmarks/machine.py) and the files written.
+each ``--extra`` file as ``NAME_<its name>``, and ``NAME_run.json``: the command (threads
+included), the commit it ran at, wall time, what shared the cores, the machine
+(benchmarks/machine.py; its ``commit`` is HEAD at collection) and the files written.
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ HERE = Path(__file__).resolve().parent
 KEPT = {"report_test.json": "report_test.json", "metrics.jsonl": "metrics.jsonl", "config.json": "config.json"}
 
 
-def collect(run: Path, name: str, command: str, wall_s: float, shared: str, extra: list[str]) -> list[Path]:
+def collect(run: Path, name: str, command: str, commit: str, wall_s: float, shared: str,
+            extra: list[str]) -> list[Path]:
     written = []
     for source, suffix in KEPT.items():
         if (run / source).is_file():
@@ -31,7 +33,7 @@ def collect(run: Path, name: str, command: str, wall_s: float, shared: str, extr
     for item in extra:
         path = Path(item)
         written.append(Path(shutil.copy(path, HERE / f"{name}_{path.name}")))
-    record = {"name": name, "command": command, "wall_s": wall_s, "cores_shared_with": shared,
+    record = {"name": name, "command": command, "run_commit": commit, "wall_s": wall_s, "cores_shared_with": shared,
               "collected": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
               "files": [p.name for p in written]}
     out = HERE / f"{name}_run.json"
@@ -44,13 +46,14 @@ def main() -> int:
     parser.add_argument("run", type=Path)
     parser.add_argument("name")
     parser.add_argument("--command", required=True)
+    parser.add_argument("--commit", required=True, help="the commit the run was started at (machine's is HEAD now)")
     parser.add_argument("--wall-s", type=float, required=True)
     parser.add_argument("--shared", default="nothing", help="what else ran on the cores meanwhile")
     parser.add_argument("--extra", nargs="*", default=[], help="more files of the run to keep")
     args = parser.parse_args()
     if not args.run.is_dir():
         parser.error(f"{args.run}: not a run directory")
-    for path in collect(args.run, args.name, args.command, args.wall_s, args.shared, args.extra):
+    for path in collect(args.run, args.name, args.command, args.commit, args.wall_s, args.shared, args.extra):
         print(f"wrote {path.relative_to(HERE.parent)}")
     return 0
 

@@ -28,11 +28,13 @@ def machine() -> dict:
     info = lscpu()
     flags = set(info.get("Flags", "").split())
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                text=True).stdout.strip())
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
     return {"cpu_model": info.get("Model name", platform.processor()), "cores": os.cpu_count(),
             "flags": {f: f in flags for f in FLAGS}, "memory_gib": round(memory, 1),
             "gpu": torch.cuda.is_available(), "python": platform.python_version(), "torch": torch.__version__,
-            "commit": commit}
+            "commit": commit, "tree_dirty": dirty}
 
 
 if __name__ == "__main__":
