@@ -94,6 +94,9 @@ def _bleu(claim: dict, root: Path) -> float:
 
 
 def _values(claim: dict, data: Any) -> list[float]:
+    """``keys`` of one artifact, or ``key`` of each of ``artifacts`` (``data`` is then their list)."""
+    if "artifacts" in claim:
+        return [_get(one, claim["key"]) for one in data]
     return [_get(data, k) for k in claim["keys"]]
 
 
@@ -124,7 +127,10 @@ def recompute(claim: dict, root: Path = ROOT) -> float:
         return _bleu(claim, root)
     if claim["how"] == "pooled_ratio":
         return _pooled_ratio(claim, root)
-    data = _load(root / "benchmarks" / claim["artifact"])
+    if "artifacts" in claim:
+        data = [_load(root / "benchmarks" / name) for name in claim["artifacts"]]
+    else:
+        data = _load(root / "benchmarks" / claim["artifact"])
     return RECOMPUTE[claim["how"]](claim, data)
 
 

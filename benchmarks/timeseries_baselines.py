@@ -1,125 +1,176 @@
-"""The classical forecaster beside rnnkit's LSTM: ARIMA or Holt-Winters from statsmodels, fitted on
-the same training part of each run's series and scored on the same held-out points.
+"""Classical forecasters beside rnnkit's LSTM on the same held-out points of each series.
 
     pip install -e '.[bench]'   # statsmodels: not a dependency of rnnkit
-    python benchmarks/timeseries_baselines.py RUN [RUN ...] [--model auto|arima|holt-winters] [--horizon H]
+    python benchmarks/timeseries_baselines.py RUN [RUN ...] [--json FILE] [--json-multistep FILE]
 
-For each run (a ``rnnkit train timeseries`` run directory) it loads the best checkpoint, scores the LSTM,
-naive and seasonal-naive forecasts of the held-out tail (rnnkit's own evaluation), then fits the
-classical model on the training part only (parameters chosen there, by AIC for ARIMA) and makes the same
-``horizon``-step forecasts of the same points with those parameters fixed, each from the values up to its
-origin. ``auto`` takes Holt-Winters (additive trend and season) for runs that predict the change (a
-trend, ``--target change``) with a season, else ARIMA. Writes the table and a JSON file.
+RUNs are ``rnnkit train timeseries`` run directories; runs of the same series and horizon (seeds)
+form one row. For each row, on rnnkit's own split of the series (``TrainedForecaster.prepared``):
+
+1. a bounded automatic search, fitted on the training part only, for each transform (none; for a
+   series never negative, Box-Cox with lambda by Guerrero's method, and the square root where it
+   holds zeros): the ARIMA(p, d, q) of lowest AIC (p <= 10, q <= 3, d by a KPSS test, constant or
+   drift; for a calendar season, weekly or monthly dates, 0-3 Fourier pairs of the year chosen
+   first) and the ETS variant of lowest AIC (error, trend, damping, season);
+2. among those winners the one of lowest validation MASE (``horizon``-step forecasts of the
+   validation points, parameters from the training fit) is the chosen model;
+3. every winner is refitted on training + validation and forecasts the test tail (``test_mase``;
+   null with ``refit_error`` where the refit fails, as on the noise-free sine). The LSTM is not
+   refitted: its weights see the training part only, so the test MASE of the training-only fit
+   (``test_mase_train_fit``) is reported beside it; the LSTM's is the mean, sd (n - 1), min and max
+   over the seeds.
+
+MASE, the naive and seasonal-naive forecasts and the points scored are rnnkit's
+(``rnnkit.data.series_eval``, ``rnnkit.tasks.timeseries_eval.evaluate_split``); the test tail is
+never used to choose anything. The search runs once per series (its horizons share it). Writes the
+table, the one-step rows to ``--json`` and the multi-step rows to ``--json-multistep``.
 """
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
+import statistics
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-import rnnkit
 from rnnkit.data.series_eval import mase_scale, scores
-
-ARIMA_GRID = {"p": (1, 2, 3, 4, 6, 9, 12), "q": (0, 1)}
-
-
-def fit_arima(train: np.ndarray):
-    """ARIMA(p, 0, q) with a constant, (p, q) by AIC on ``train``."""
-    from statsmodels.tsa.arima.model import ARIMA
-    best = None
-    for p, q in itertools.product(ARIMA_GRID["p"], ARIMA_GRID["q"]):
-        fitted = ARIMA(train, order=(p, 0, q), trend="c").fit()
-        if best is None or fitted.aic < best.aic:
-            best = fitted
-    return best, f"ARIMA({best.model.order[0]},0,{best.model.order[2]})"
+from rnnkit.tasks.timeseries_eval import evaluate_split
+from runs import run_of
+from timeseries_classical import Plan, family_winners
 
 
-def arima_forecasts(fitted, values: np.ndarray, targets: list[int], horizon: int) -> np.ndarray:
-    """``horizon``-step forecasts of ``values[t]`` from ``values[:t - horizon + 1]``, parameters fixed."""
-    if horizon == 1:
-        return fitted.apply(values).get_prediction().predicted_mean[targets]
-    return np.array([fitted.apply(values[:t - horizon + 1]).forecast(horizon)[-1] for t in targets])
-
-
-def fit_holt_winters(train: np.ndarray, season: int):
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
-    fitted = ExponentialSmoothing(train, trend="add", seasonal="add", seasonal_periods=season,
-                                  initialization_method="estimated").fit()
-    return fitted, f"Holt-Winters (additive trend and season {season})"
-
-
-def holt_winters_forecasts(fitted, values: np.ndarray, targets: list[int], horizon: int, season: int) -> np.ndarray:
-    """The same forecasts with the training fit's smoothing parameters and initial states fixed."""
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
-    p = fitted.params
-
-    def run(upto: np.ndarray):
-        model = ExponentialSmoothing(upto, trend="add", seasonal="add", seasonal_periods=season,
-                                     initialization_method="known", initial_level=p["initial_level"],
-                                     initial_trend=p["initial_trend"], initial_seasonal=p["initial_seasons"])
-        return model.fit(smoothing_level=p["smoothing_level"], smoothing_trend=p["smoothing_trend"],
-                         smoothing_seasonal=p["smoothing_seasonal"], optimized=False)
-    if horizon == 1:
-        return run(values).fittedvalues[targets]  # one-step forecasts given the values before each
-    return np.array([run(values[:t - horizon + 1]).forecast(horizon)[-1] for t in targets])
-
-
-def compare(run: Path, model_kind: str, horizon: int | None) -> dict:
-    """rnnkit's figures and the classical model's on the same points of one run."""
-    trained = rnnkit.load(run)
+def series_name(trained) -> str:
     data = trained.sections["data"]
-    prep = trained.prepared()
-    result = trained.evaluate("test", horizon=horizon, plot=None)
-    values, targets, h = prep.series.values.numpy(), result["targets"], result["horizon"]
-    train = values[:prep.train_end]
-    if model_kind == "auto":
-        model_kind = "holt-winters" if data.target == "change" and data.season > 1 else "arima"
+    return Path(data.csv).stem if data.csv else data.signal
+
+
+def calendar_period(times) -> float:
+    """Steps per year when the time column holds YYYYMMDD dates a week or a month apart, else 0."""
+    if not times or not all(len(t) == 8 and t.isdigit() for t in times[:50]):
+        return 0.0
+    days = np.diff([np.datetime64(f"{t[:4]}-{t[4:6]}-{t[6:]}") for t in times[:50]]).astype(int)
+    spacing = float(np.median(days))
+    return 365.25 / 7 if spacing == 7 else 12.0 if 28 <= spacing <= 31 else 0.0
+
+
+def lstm_scores(trained, horizon: int) -> dict:
+    """The run's validation and test results (rnnkit's evaluation, no intervals)."""
+    data, prep = trained.sections["data"], trained.prepared()
+    return {split: evaluate_split(trained.model, prep, split, horizon, data.window, data.season, intervals=False)
+            for split in ("valid", "test")}
+
+
+def spread(values: list[float]) -> dict:
+    return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "min": min(values), "max": max(values)}
+
+
+def compare(name: str, runs: list, horizon: int, max_p: int, max_q: int, searched: dict) -> dict:
+    """One row: the LSTM seeds and the classical search on the same split and points (``searched``
+    keeps each series' family winners for its other horizons)."""
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # statsmodels' convergence chatter
-        if model_kind == "arima":
-            fitted, name = fit_arima(train)
-            predicted = arima_forecasts(fitted, values, targets, h)
-        else:
-            fitted, name = fit_holt_winters(train, data.season)
-            predicted = holt_winters_forecasts(fitted, values, targets, h, data.season)
-    seconds = time.perf_counter() - start
-    truth = torch.from_numpy(values[targets])
-    methods = dict(result["methods"])
-    methods["statsmodels"] = dict(scores(torch.from_numpy(np.asarray(predicted)), truth,
-                                         mase_scale(torch.from_numpy(train), data.season)), model=name,
-                                  seconds=round(seconds, 2))
-    return {"run": str(run), "source": result["source"], "horizon": h, "points": result["points"],
-            "train_values": prep.train_end, "season": data.season, "methods": methods}
+    first = runs[0]
+    data, prep = first.sections["data"], first.prepared()
+    per_run = [lstm_scores(trained, horizon) for trained in runs]
+    for trained, result in zip(runs, per_run):
+        if [r["targets"] for r in result.values()] != [r["targets"] for r in per_run[0].values()]:
+            raise SystemExit(f"{trained.run_dir}: another split or window than {first.run_dir}")
+    values = prep.series.values
+    y, valid_t, test_t = values.numpy(), per_run[0]["valid"]["targets"], per_run[0]["test"]["targets"]
+    scale = mase_scale(values[:prep.train_end], data.season)
+
+    def mase(predicted: np.ndarray, targets: list[int]) -> float:
+        return scores(torch.from_numpy(np.asarray(predicted, dtype=np.float64)), values[targets], scale)["mase"]
+
+    period = calendar_period(prep.series.times)
+    plan = Plan(data.season, max_p, max_q, calendar_period=period)
+    print(f"{name}, h = {horizon}: train {prep.train_end}, validation {len(valid_t)}, test {len(test_t)} points; "
+          f"season {data.season}{f', calendar year {period:.4g} steps' if period else ''}", flush=True)
+    key = (prep.series.source, prep.train_end, data.season)
+    if key not in searched:
+        search_start = time.perf_counter()
+        searched[key] = (family_winners(y[:prep.train_end], plan), time.perf_counter() - search_start)
+    winners, search_seconds = searched[key]
+    candidates = []
+    for fitted in winners:
+        row = {"family": fitted.group, "transform": fitted.transform.label, "model": fitted.label,
+               "aic_train": fitted.aic, **fitted.roots, "fits": fitted.searched, "failed_fits": fitted.failed,
+               "search_seconds": round(fitted.seconds, 2),
+               "valid_mase": mase(fitted.forecasts(y, valid_t, horizon), valid_t),
+               "test_mase_train_fit": mase(fitted.forecasts(y, test_t, horizon), test_t)}
+        try:
+            refit = fitted.refit(y[:prep.valid_end])
+            row.update(test_mase=mase(refit.forecasts(y, test_t, horizon), test_t), refit_roots=refit.roots)
+        except (np.linalg.LinAlgError, ValueError, RuntimeError) as err:
+            row.update(test_mase=None, refit_error=str(err))
+        candidates.append(row)
+    chosen = min(candidates, key=lambda c: c["valid_mase"])
+    lstm_test = [r["test"]["methods"]["lstm"]["mase"] for r in per_run]
+    lstm_valid = [r["valid"]["methods"]["lstm"]["mase"] for r in per_run]
+    test_methods, valid_methods = per_run[0]["test"]["methods"], per_run[0]["valid"]["methods"]
+    return {"series": name, "source": prep.series.source, "horizon": horizon, "train_values": prep.train_end,
+            "valid_points": len(valid_t), "test_points": len(test_t), "first_test_target": test_t[0],
+            "season": data.season, "mase_scale": scale,
+            "selection": "orders and variants by AIC on the training part within each family and transform; "
+                         "the family winner of lowest validation MASE; refitted on training + validation for the "
+                         "test tail",
+            "chosen": chosen,
+            "lstm": {"runs": [str(t.run_dir) for t in runs], "seeds": [t.sections["train"].seed for t in runs],
+                     "test_mase": lstm_test, "valid_mase": lstm_valid, "test": spread(lstm_test)},
+            "naive": {"valid_mase": valid_methods["naive"]["mase"], "test_mase": test_methods["naive"]["mase"]},
+            **({"seasonal_naive": {"valid_mase": valid_methods["seasonal_naive"]["mase"],
+                                   "test_mase": test_methods["seasonal_naive"]["mase"]}} if data.season else {}),
+            "candidates": candidates, "search_seconds": round(search_seconds, 1),
+            "seconds": round(time.perf_counter() - start, 1)}
 
 
 def table(rows: list[dict]) -> str:
-    lines = [f"{'series':<44} {'h':>2} {'pts':>4} {'method':<15} {'MSE':>11} {'MAE':>10} {'MASE':>7}  model"]
+    lines = []
     for row in rows:
-        for name, m in row["methods"].items():
-            lines.append(f"{Path(row['source']).name[:44]:<44} {row['horizon']:>2} {row['points']:>4} {name:<15} "
-                         f"{m['mse']:>11.5g} {m['mae']:>10.5g} {m['mase']:>7.4f}  {m.get('model', '')}")
+        lstm = row["lstm"]["test"]
+        lines += [f"\n{row['series']}, h = {row['horizon']}: {row['test_points']} test points "
+                  f"(validation {row['valid_points']}, training {row['train_values']} values)",
+                  f"  LSTM, {len(row['lstm']['seeds'])} seeds: test MASE {lstm['mean']:.4f} +- {lstm['sd']:.4f} "
+                  f"(min {lstm['min']:.4f}, max {lstm['max']:.4f}); naive {row['naive']['test_mase']:.4f}"
+                  + (f", seasonal naive {row['seasonal_naive']['test_mase']:.4f}" if "seasonal_naive" in row else ""),
+                  f"  {'family':<16} {'valid':>7} {'test':>7} {'test*':>7}  model (* fitted on training only)"]
+        for c in row["candidates"]:
+            mark = "<" if c is row["chosen"] or c == row["chosen"] else " "
+            refit = "failed" if c["test_mase"] is None else f"{c['test_mase']:.4f}"
+            lines.append(f"{mark} {c['family']:<16} {c['valid_mase']:>7.4f} {refit:>7} "
+                         f"{c['test_mase_train_fit']:>7.4f}  {c['model']}")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="timeseries run directories")
-    parser.add_argument("--model", choices=("auto", "arima", "holt-winters"), default="auto")
+    parser.add_argument("runs", nargs="+", type=run_of("timeseries"), help="timeseries run directories")
     parser.add_argument("--horizon", type=int, default=None, help="steps ahead (default: each run's)")
-    parser.add_argument("--json", type=Path, default=Path(__file__).with_name("timeseries_baselines.json"))
+    parser.add_argument("--max-p", type=int, default=10, help="largest AR order searched")
+    parser.add_argument("--max-q", type=int, default=3, help="largest MA order searched")
+    parser.add_argument("--json", type=Path, default=Path(__file__).with_name("timeseries_baselines.json"),
+                        help="where the one-step rows go")
+    parser.add_argument("--json-multistep", type=Path,
+                        default=Path(__file__).with_name("timeseries_baselines_multistep.json"),
+                        help="where the rows of horizons above 1 go")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    rows = [compare(run, args.model, args.horizon) for run in args.runs]
+    start = time.perf_counter()
+    groups: dict[tuple[str, int], list] = {}
+    for trained in args.runs:
+        horizon = args.horizon or trained.sections["data"].horizon
+        groups.setdefault((series_name(trained), horizon), []).append(trained)
+    searched: dict = {}
+    rows = [compare(name, runs, horizon, args.max_p, args.max_q, searched) for (name, horizon), runs in groups.items()]
     print(table(rows))
-    args.json.write_text(json.dumps(rows, indent=1) + "\n")
-    print(f"written: {args.json}")
+    for path, part in ((args.json, [r for r in rows if r["horizon"] == 1]),
+                       (args.json_multistep, [r for r in rows if r["horizon"] > 1])):
+        if part:
+            path.write_text(json.dumps(part, indent=1) + "\n")
+            print(f"written: {path}")
+    print(f"whole script: {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """The timeseries recipe: multi-step forecasts of a pure sine, forecasts after a series, the
-presets on the shared real series, and every bad input of issue 16 as a one-line error."""
+normaliser fitted on the training part only, the presets on the shared real series, and every bad
+input of issue 16 as a one-line error."""
+import math
 import os
 from pathlib import Path
 
@@ -8,9 +10,9 @@ import torch
 
 import rnnkit
 from rnnkit.cli import main
-from rnnkit.data.series import sine_wave
+from rnnkit.data.series import Normaliser, noisy_sines, sine_wave
 from rnnkit.tasks.timeseries import PRESETS
-from rnnkit.tasks.timeseries_data import SeriesDataConfig, prepare
+from rnnkit.tasks.timeseries_data import SeriesDataConfig, examples, prepare
 from rnnkit.train import config as cfg
 
 SHARED = Path(os.environ.get("RNNKIT_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -140,6 +142,41 @@ def test_missing_data_dir_names_the_way_to_point_at_it(tmp_path, capsys, monkeyp
     assert "--csv sunspots.csv: no such file" in err and "RNNKIT_DATA" in err
 
 
+@pytest.mark.parametrize("target", ["level", "change"])
+def test_the_normaliser_sees_the_training_part_only(tmp_path, target, capsys):
+    """200 values: the first 150 (training) swing around 10, the validation and test parts around
+    1000 with steps ten times larger, so statistics of the whole series would differ by orders of
+    magnitude; the normaliser, the training windows and the checkpoint must hold the training part's."""
+    values = [10 + math.sin(t / 3) + 0.1 * (t % 7) for t in range(150)] + \
+             [1000 + 10 * math.sin(t / 3) + (t % 5) for t in range(150, 200)]
+    csv = write(tmp_path / "levels.csv", "t,v\n" + "".join(f"{t},{v:.6f}\n" for t, v in enumerate(values)))
+    data = SeriesDataConfig(csv=str(csv), column="v", time_column="t", window=8, season=12, target=target)
+    prep = prepare(data)
+    assert (prep.train_end, prep.valid_end) == (150, 170)
+    train, whole = prep.series.values[:150], prep.series.values
+    expected = Normaliser(float(train.mean()), float(train.std()), float(train.diff().std()), target)
+    assert same(prep.normaliser, expected)
+    everything = Normaliser.fit(whole, target)  # what a leak would give: far from the training part's
+    assert abs(everything.std - expected.std) > 100 * expected.std
+    assert abs(everything.step_std - expected.step_std) > expected.step_std
+    inputs, targets = map(torch.stack, zip(*examples(prep, 0, prep.train_end, 8)))
+    raw = train.unfold(0, 8, 1)[:-1]  # the windows before targets 8..149
+    base = raw[:, -1:] if target == "change" else expected.mean
+    assert torch.allclose(inputs.double(), (raw - base) / expected.std, atol=1e-5)
+    step = train[8:] - raw[:, -1] if target == "change" else train[8:] - expected.mean
+    assert torch.allclose(targets.double(), step / (expected.step_std if target == "change" else expected.std),
+                          atol=1e-5)
+    run_dir = tmp_path / "run"  # and what the recipe trains with and keeps in its checkpoint
+    assert run(["train", "timeseries", "--csv", csv, "--column", "v", "--window", "8", "--season", "12", "--target",
+                target, "--run-dir", run_dir, "--threads", "1", *TINY]) == 0
+    assert same(rnnkit.load(run_dir).normaliser, expected)
+
+
+def same(norm: Normaliser, expected: Normaliser) -> bool:
+    return norm.target == expected.target and (norm.mean, norm.std, norm.step_std) == pytest.approx(
+        (expected.mean, expected.std, expected.step_std), rel=1e-9)
+
+
 @pytest.mark.skipif(not (SHARED / "timeseries").is_dir(), reason=f"{SHARED}/timeseries not present")
 @pytest.mark.parametrize("preset, length, gaps", [("sunspots", 309, 0), ("co2", 2284, 59)])
 def test_presets_read_the_shared_series(preset, length, gaps, monkeypatch):
@@ -150,3 +187,27 @@ def test_presets_read_the_shared_series(preset, length, gaps, monkeypatch):
     assert prep.valid_end == length - round(length * 0.15)
     train = prep.series.values[:prep.train_end]
     assert prep.normaliser.mean == pytest.approx(float(train.mean()))  # the training part only
+
+
+def test_the_classical_baselines_forecast_from_the_origin_only(monkeypatch):
+    """benchmarks/timeseries_classical.py: an h-step forecast of y[t] is the same whatever follows
+    y[t - h]; transforms invert exactly."""
+    pytest.importorskip("statsmodels")
+    import numpy as np
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import timeseries_classical as classical
+    y = 5 + noisy_sines(160, 20.0, 0.2, 3).values.numpy()
+    for transform in classical.transforms_for(y[:120], 20):
+        assert np.allclose(transform.inverse(transform.forward(y)), y)
+    targets, h = [125, 140, 159], 3
+    for family, model in (("arima", classical.arima_spec(2, 0, 1)),
+                          ("ets", {"error": "add", "trend": "add", "damped_trend": True, "seasonal": None,
+                                   "seasonal_periods": None})):
+        fitted = classical.fit(family, classical.Transform("boxcox", 0.5), model, y[:120])
+        for horizon in (1, h):
+            forecasts = fitted.forecasts(y, targets, horizon)
+            for t, value in zip(targets, forecasts):
+                altered = y.copy()
+                altered[t - horizon + 1:] += 50.0  # everything after the origin
+                assert fitted.forecasts(altered, [t], horizon)[0] == pytest.approx(value, rel=1e-9)
+            assert np.isfinite(forecasts).all() and np.abs(forecasts - y[targets]).max() < 3

@@ -36,7 +36,8 @@ def defaults():
 
 _REAL = {"valid_fraction": 0.1, "test_fraction": 0.15}
 PRESETS = {
-    # the sine of period 20*pi steps (sin(0.1 t)), season 63; see benchmarks/timeseries_RESULTS_draft.md
+    # the sine of period 20*pi steps (sin(0.1 t)), season 63; measured in benchmarks/RESULTS.md, "Issue 16"
+    # (time series) and "Issue 27" (seeds and classical baselines)
     "cpu-quick": {},
     "sines": {"data": {"signal": "sines", "length": 2000, "period": 50.0, "season": 50, "window": 60}},
     "sunspots": {"data": {"csv": "sunspots.csv", "column": "SUNACTIVITY", "time_column": "YEAR", "window": 22,
