@@ -67,3 +67,13 @@ def smoke_runs(tmp_path_factory, *extra: str):
             runs[name] = run
         return runs[name]
     return get
+
+
+def pairs_tsv(folder: Path) -> Path:
+    """The translate fixture's 'German' lines and their 'English' translations as a TSV of
+    ``utterance<TAB>reply`` in ``folder``."""
+    de = (FIXTURES / "translate" / "train.de").read_text().splitlines()
+    en = (FIXTURES / "translate" / "train.en").read_text().splitlines()
+    path = folder / "pairs.tsv"
+    path.write_text("".join(f"{a}\t{b}\n" for a, b in zip(de, en)))
+    return path

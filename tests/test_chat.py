@@ -14,6 +14,8 @@ from rnnkit.tasks.chat import ChatDataConfig, load_dialogue
 from rnnkit.train.pairs import pair_example
 from rnnkit.train.translation import pair_loss
 
+from helpers import pairs_tsv
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL = ("--embedding-dim", "32", "--hidden-size", "64", "--encoder-layers", "1", "--batch-size", "16",
          "--max-minutes", "0", "--warmup-steps", "0", "--lr", "0.01", "--dropout", "0.1", "--quiet", "--threads", "1",
@@ -28,9 +30,7 @@ def stdin(text: str):
 def tsv_run(tmp_path_factory):
     """A chatbot trained on 'German' lines answered by their 'English' translations (a TSV)."""
     folder = tmp_path_factory.mktemp("chat")
-    de = (FIXTURES / "translate" / "train.de").read_text().splitlines()
-    en = (FIXTURES / "translate" / "train.en").read_text().splitlines()
-    (folder / "pairs.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in zip(de, en)))
+    pairs_tsv(folder)
     run = folder / "run"
     assert main(["train", "chat", "--dataset", str(folder / "pairs.tsv"), *SMALL, "--max-steps", "200",
                  "--eval-every", "200", "--min-freq", "1", "--valid-fraction", "0.1", "--test-fraction", "0.1",

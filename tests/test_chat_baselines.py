@@ -3,7 +3,6 @@ hand from the run's data) and ``--ignore-prompt``, the language model of the rep
 import json
 import math
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -12,7 +11,8 @@ from rnnkit.cli import main
 from rnnkit.tasks.chat import NO_PROMPT, load_dialogue
 from rnnkit.train.translation import Translator
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from helpers import pairs_tsv as write_pairs
+
 SMALL = ("--embedding-dim", "16", "--hidden-size", "16", "--encoder-layers", "1", "--batch-size", "16",
          "--max-minutes", "0", "--warmup-steps", "0", "--max-steps", "30", "--eval-every", "30", "--quiet",
          "--threads", "1", "--no-eval-each-epoch", "--min-freq", "2", "--valid-fraction", "0.1",
@@ -22,9 +22,7 @@ SMALL = ("--embedding-dim", "16", "--hidden-size", "16", "--encoder-layers", "1"
 @pytest.fixture(scope="module")
 def pairs_tsv(tmp_path_factory):
     folder = tmp_path_factory.mktemp("chat-baselines")
-    de = (FIXTURES / "translate" / "train.de").read_text().splitlines()
-    en = (FIXTURES / "translate" / "train.en").read_text().splitlines()
-    (folder / "pairs.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in zip(de, en)))
+    write_pairs(folder)
     return folder
 
 

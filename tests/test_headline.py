@@ -41,6 +41,9 @@ def copy(tmp_path):
     shutil.copytree(ROOT / "benchmarks", tmp_path / "benchmarks",
                     ignore=shutil.ignore_patterns("*.png", "*.html", "__pycache__"))
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    for ref in {c["references"] for c in CLAIMS if c.get("references", "").startswith("..")} - set(OUTSIDE):
+        (tmp_path / ref).parent.mkdir(parents=True, exist_ok=True)  # the shared data beside the copy
+        shutil.copy(ROOT / ref, tmp_path / ref)
     return tmp_path
 
 

@@ -15,6 +15,8 @@ from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.pairs import pair_example
 from rnnkit.train.trainer import Trainer
 
+from helpers import pairs_tsv
+
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = ("--embedding-dim", "16", "--hidden-size", "32", "--encoder-layers", "1", "--batch-size", "16",
         "--max-minutes", "0", "--warmup-steps", "0", "--lr", "0.02", "--dropout", "0.0", "--min-freq", "1",
@@ -84,9 +86,7 @@ def test_translate_selects_on_validation_and_trains_on_training_pairs(tmp_path, 
 
 def test_chat_selects_on_validation(tmp_path, monkeypatch):
     """Chat keeps the checkpoint of the lowest validation loss (its default monitor), through the CLI."""
-    de = (FIXTURES / "translate" / "train.de").read_text().splitlines()
-    en = (FIXTURES / "translate" / "train.en").read_text().splitlines()
-    (tmp_path / "pairs.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in zip(de, en)))
+    pairs_tsv(tmp_path)
     run = tmp_path / "run"
     evaluations, sources = spied_training(monkeypatch, ["train", "chat", "--dataset", str(tmp_path / "pairs.tsv"),
                                                         *TINY, "--valid-fraction", "0.1", "--test-fraction", "0.1",
