@@ -102,6 +102,7 @@ def _values(claim: dict, data: Any) -> list[float]:
 
 RECOMPUTE: dict[str, Callable[[dict, Any], float]] = {
     "value": lambda c, d: _get(d, c["key"]),
+    "abs": lambda c, d: abs(_get(d, c["key"])),
     "last": lambda c, d: _get(_records(d, c.get("where", {}))[-1], c["key"]),
     "mean": lambda c, d: statistics.fmean(_values(c, d)),
     "sd": lambda c, d: statistics.stdev(_values(c, d)),
@@ -143,6 +144,11 @@ def occurrences(figure: str, text: str) -> int:
     return len(re.findall(r"(?<![\d.])" + re.escape(figure) + r"(?![\d])", text))
 
 
+def cells_of(row: str) -> list[str]:
+    """A table row split at its unescaped ``|`` (a cell may hold ``\\|``)."""
+    return re.split(r"(?<!\\)\|", row)
+
+
 def headline_rows(results: str) -> dict[str, str]:
     """The rows of RESULTS.md's headline table by their first cell (text from ``## Headline
     figures`` to the next ``## `` heading)."""
@@ -150,7 +156,7 @@ def headline_rows(results: str) -> dict[str, str]:
     end = results.find("\n## ", start + 1)
     rows = {}
     for line in results[start:end if end >= 0 else None].splitlines():
-        cells = line.split("|")
+        cells = cells_of(line)
         if line.startswith("| ") and len(cells) > 3 and not set(cells[1].strip()) <= set("-"):
             first = cells[1].strip()
             rows[first if first not in rows else f"{first} (DUPLICATE first cell)"] = line
@@ -159,7 +165,7 @@ def headline_rows(results: str) -> dict[str, str]:
 
 def bold_figures(row: str) -> list[str]:
     """The numbers set in bold in a table row's value cell (its third cell)."""
-    value = row.split("|")[3]
+    value = cells_of(row)[3]
     return [n for part in re.findall(r"\*\*(.+?)\*\*", value) for n in re.findall(r"-?\d[\d,]*(?:\.\d+)?x?", part)]
 
 
