@@ -53,6 +53,9 @@ def main() -> int:
     args = parser.parse_args()
     if not args.run.is_dir():
         parser.error(f"{args.run}: not a run directory")
+    for item in args.extra:
+        if not Path(item).is_file():
+            parser.error(f"--extra {item}: no such file")
     for path in collect(args.run, args.name, args.command, args.commit, args.wall_s, args.shared, args.extra):
         print(f"wrote {path.relative_to(HERE.parent)}")
     return 0

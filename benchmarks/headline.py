@@ -212,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="repository root (default: this checkout)")
     args = parser.parse_args(argv)
+    for need in ("benchmarks/headline.json", "benchmarks/RESULTS.md", "README.md"):
+        if not (args.root / need).is_file():
+            parser.error(f"--root {args.root}: no {need} there (expected a checkout of rnnkit)")
     lines = check(args.root)
     print("\n".join(lines))
     bad = sum(not line.startswith("ok") for line in lines)
