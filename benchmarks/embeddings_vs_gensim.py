@@ -39,10 +39,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import copy  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -260,14 +259,13 @@ def tables(search: list[dict], summary: dict) -> str:
     return "\n".join(lines)
 
 
-def machine() -> dict:
+def run_machine() -> dict:
+    """benchmarks/machine.py's record plus what this benchmark holds fixed."""
     import gensim
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    model = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines()
-                  if line.startswith("Model name")), "")
-    return {"cpu": model, "cores": os.cpu_count(), "load_avg_start": os.getloadavg(), "torch_threads": 1,
-            "gensim_workers": 1, "torch": torch.__version__, "gensim": gensim.__version__,
-            "python": platform.python_version()}
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from machine import machine
+    return {**machine(), "load_avg_start": os.getloadavg(), "torch_threads": 1, "gensim_workers": 1,
+            "gensim": gensim.__version__}
 
 
 def prepare_corpus(args, folder: Path) -> tuple[str, list[str]]:
@@ -285,7 +283,7 @@ def benchmark(args) -> dict:
     """Search, then the final runs; the JSON artifact."""
     budgets = [float(b) for b in args.budgets.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
-    started, cpu_started, info = time.perf_counter(), time.process_time(), machine()
+    started, cpu_started, info = time.perf_counter(), time.process_time(), run_machine()
     with tempfile.TemporaryDirectory() as tmp:
         corpus, tokens = prepare_corpus(args, Path(tmp))
         ctx = {"args": args, "corpus": corpus, "tmp": Path(tmp), "sets": Sets(), "cost": {}, "items": {},
