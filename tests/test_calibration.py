@@ -112,8 +112,12 @@ def test_read_prior_tsv_and_json(tmp_path):
     ("p.tsv", "Czech\t0\n", r"no language has a weight > 0"),
     ("p.json", '{"Czech": -2}', r"p.json: weight of 'Czech' must be a number >= 0, got -2"),
     ("p.json", '["Czech"]', r"p.json: expected a JSON object"),
+    # as the TSV form: a repeated language is refused, not the last value kept silently
+    ("p.json", '{"Czech": 1, "English": 1, "Czech": 5}', r"p.json: 'Czech' is listed twice"),
+    ("p.json", '{"Czech": {"a": 1}}', r"p.json: weight of 'Czech' must be a number >= 0"),
+    ("p.json", "[" * 100_000 + "]" * 100_000, r"p.json: (nested too deeply|expected a JSON object)"),
     ("p.json", '{"Czech": 1', r"p.json:1: not JSON"),
-    ("missing.tsv", None, r"missing.tsv: cannot read it")])
+    ("missing.tsv", None, r"missing.tsv: no such file")])
 def test_read_prior_bad_files_are_one_line_errors(tmp_path, name, text, message):
     if text is not None:
         (tmp_path / name).write_text(text)

@@ -92,9 +92,12 @@ def test_forbidden_tokens_never_appear_and_the_rest_is_unchanged(beam):
     assert torch.isinf(out[:, [1, 3]]).all() and torch.equal(out[:, [0, 2, 4]], log_probs[:, [0, 2, 4]])
 
 
-@pytest.mark.parametrize("make, value, message", [(no_repeat_ngram, 0, "n >= 1"), (forbid, [], "at least one"),
-                                                  (repetition_penalty, 0.5, ">= 1"),
-                                                  (repetition_penalty, float("nan"), ">= 1")])
+@pytest.mark.parametrize("make, value, message", [(no_repeat_ngram, 0, "an integer from 1 to 100"),
+                                                  (no_repeat_ngram, 101, "an integer from 1 to 100"),
+                                                  (forbid, [], "at least one"),
+                                                  (repetition_penalty, 0.5, "a number from 1 to 100"),
+                                                  (repetition_penalty, 1e308, "a number from 1 to 100"),
+                                                  (repetition_penalty, float("nan"), "a number from 1 to 100")])
 def test_bad_constraint_arguments(make, value, message):
     with pytest.raises(ValueError, match=message):
         make(value)

@@ -122,11 +122,12 @@ def test_exported_vectors_load_in_gensim_with_the_same_neighbours(run, tmp_path,
         assert [w for w, _ in loaded.most_similar(word, topn=5)] == [ours.words[i] for i in found[0]]
 
 
-@pytest.mark.parametrize("method, extra", [("cbow", []), ("ngram", []), ("ngram", ["--adaptive-cutoffs", "8,16"])])
+@pytest.mark.parametrize("method, extra", [("cbow", []), ("ngram", ["--hidden-size", "8"]),
+                                           ("ngram", ["--hidden-size", "8", "--adaptive-cutoffs", "8,16"])])
 def test_cbow_and_ngram_train_and_evaluate(method, extra, tmp_path, capsys):
-    path = tmp_path / method
+    path = tmp_path / method  # --hidden-size is the ngram model's only (a contradictory option is refused)
     assert main(["train", "embeddings", "--method", method, *extra, "--corpus", str(FIXTURES / "corpus.txt"),
-                 "--min-count", "1", "--dim", "8", "--hidden-size", "8", "--max-minutes", "0",
+                 "--min-count", "1", "--dim", "8", "--max-minutes", "0",
                  "--max-steps", "4", "--eval-every", "2", "--batch-words", "64", "--run-dir", str(path),
                  "--quiet"]) == 0
     capsys.readouterr()
@@ -184,3 +185,30 @@ def test_tsne_without_scikit_learn_is_a_one_line_error(run, capsys, monkeypatch)
     assert main(["plot-embeddings", str(run), "--top", "10", "--tsne", "--out-dir", str(run.parent)]) == 2
     assert "--tsne needs scikit-learn: pip install scikit-learn" in capsys.readouterr().err
     assert (run.parent / "embeddings_pca.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("score", ["nan", "NaN", "inf", "-Infinity", "1e999"])
+def test_eval_refuses_a_pair_score_that_is_not_finite(run, tmp_path, capsys, score):
+    """Issue 28: NaN or inf scores were accepted and changed Spearman's rho."""
+    pairs = write(tmp_path, (FIXTURES / "pairs.tsv").read_text() + f"man\tking\t{score}\n", "scores.tsv")
+    line = len(pairs.read_text().splitlines())
+    capsys.readouterr()
+    assert main(["eval", str(run), "--pairs", str(pairs)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == (f"rnnkit eval: error: {pairs}:{line}: score {score!r} of 'man' and "
+                                                   "'king' is not a finite number; expected 'word1 word2 score'\n")
+
+
+def test_vectors_pairs_and_word_lists_that_are_folders_or_fifos_are_named(run, tmp_path, capsys):
+    import os
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    capsys.readouterr()
+    for path, what in ((tmp_path, "is a directory"), (fifo, "not a regular file (a FIFO (named pipe))")):
+        for argv in (["eval", str(run), "--pairs", str(path)], ["eval", str(run), "--analogies", str(path)],
+                     ["plot-embeddings", str(run), "--words", str(path)]):
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and f"{path}: {what}; expected a text file" in err, (argv, err)
+        with pytest.raises(ValueError, match=f"{what.split(' (')[0]}"):
+            read_vectors(path)

@@ -152,12 +152,12 @@ def test_an_option_of_another_optimizer_is_refused(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["--batch-size", "0"], "batch_size: expected >= 1, got 0"),
-    (["--seq-length", "0"], "seq_length: expected >= 1, got 0"),
+    (["--batch-size", "0"], "--batch-size: expected an integer in [1, 65536], got 0"),
+    (["--seq-length", "0"], "--seq-length: expected an integer in [1, 100000], got 0"),
     (["--lr", "nan"], "expected a finite number, got 'nan'"),
     (["--grad-clip", "inf"], "expected a finite number, got 'inf'"),
-    (["--lr", "-1"], "lr: expected > 0, got -1.0"),
-    (["--val-fraction", "1.5"], "val_fraction: expected <= 1, got 1.5"),
+    (["--lr", "-1"], "--lr: expected a number in (0, 1000], got -1.0"),
+    (["--val-fraction", "1.5"], "--val-fraction: expected a number in (0, 0.5], got 1.5"),
     (["--device", "cpu:x"], "device: expected e.g. cpu, cuda or cuda:1, got 'cpu:x'"),
 ])
 def test_numeric_and_device_options_are_checked_before_the_run_directory_exists(tmp_path, capsys, extra, message):
@@ -174,9 +174,9 @@ def trained(tmp_path_factory):
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["--temperature", "nan"], "argument --temperature: expected a finite number, got 'nan'"),
-    (["--top-p", "inf"], "argument --top-p: expected a finite number, got 'inf'"),
-    (["--length", "-1"], "--length: expected >= 0, got -1"),
+    (["--temperature", "nan"], "argument --temperature: expected a number from 0 to 100, got nan"),
+    (["--top-p", "inf"], "argument --top-p: expected a number in (0, 1], got inf"),
+    (["--length", "-1"], "argument --length: expected an integer from 0 to 100,000, got -1"),
     (["--device", "cpu:x"], "device: expected e.g. cpu, cuda or cuda:1, got 'cpu:x'"),
 ])
 def test_bad_sampling_options_are_one_line(trained, capsys, extra, message):
@@ -199,10 +199,11 @@ def test_checkpoints_with_bad_metadata_and_os_errors_are_one_line(trained, tmp_p
     cases = {
         "list.safetensors": (["not", "an", "object"], "checkpoint metadata is a JSON list, expected an object"),
         "noconfig.safetensors": ({k: v for k, v in good.items() if k != "config"},
-                                 "checkpoint metadata has no config section"),
+                                 "checkpoint metadata lacks field 'config' (an object expected)"),
         "novocab.safetensors": ({k: v for k, v in good.items() if k != "vocab"},
-                                "checkpoint does not fit its recipe (KeyError: 'vocab')"),
-        "badconfig.safetensors": (dict(good, config={"train": 5}), "checkpoint does not fit its recipe"),
+                                "checkpoint metadata lacks field 'vocab' (a list of strings expected)"),
+        "badconfig.safetensors": (dict(good, config={"train": 5}),
+                                  "checkpoint metadata field 'config.train': expected an object, got 5"),
         "badvalue.safetensors": (dict(good, config=dict(good["config"], data={"batch_size": "x"})),
                                  "checkpoint config: data.batch_size: expected int, got 'x'"),
         "badaliases.safetensors": (dict(good, aliases=[1]), "'aliases' is not a JSON object"),

@@ -62,7 +62,7 @@ def test_generate_carries_state_one_step_per_token_and_checks_settings():
     with pytest.raises(ValueError, match="top_p: expected a number in \\(0, 1\\]"):
         list(generate(step, torch.tensor([1]), 2, top_p=0.0))
     for bad in (-1, float("nan"), float("inf")):
-        with pytest.raises(ValueError, match="temperature: expected a finite number >= 0"):
+        with pytest.raises(ValueError, match=r"temperature: expected a number from 0 to 100 \(0 = greedy\)"):
             list(generate(step, torch.tensor([1]), 2, temperature=bad))
 
 
@@ -73,3 +73,55 @@ def test_dropout_never_deletes_one_hot_characters():
     model.train()
     model(torch.randint(0, 7, (4, 6)))
     assert torch.equal(seen[0].sum(-1), torch.ones(4, 6))  # every input still one-hot
+
+
+@pytest.mark.parametrize("temperature", [1e-300, 1e-45, 1e-30, 5e-324])
+def test_a_tiny_temperature_is_greedy_not_nan(temperature):
+    # issue 28: 1e-300 and 1e-45 ended in "probability tensor contains inf/nan"
+    logits = torch.randn(64, 50, generator=torch.Generator().manual_seed(0)) * 5
+    for seed in range(3):
+        drawn = sample_token(logits, temperature, generator=torch.Generator().manual_seed(seed))
+        assert torch.equal(drawn, logits.argmax(-1))
+    tied = torch.tensor([[2.0, 2.0, -1.0, float("-inf")]])  # ties stay a fair draw, never a blocked token
+    draws = {int(sample_token(tied, temperature, generator=torch.Generator().manual_seed(s))) for s in range(40)}
+    assert draws == {0, 1}
+
+
+def test_a_tiny_top_p_keeps_the_most_likely_token_alone():
+    logits = torch.randn(8, 30, generator=torch.Generator().manual_seed(1))
+    for top_p in (1e-300, 1e-45, 1e-9):
+        kept = torch.isfinite(filter_logits(logits, top_p=top_p))
+        assert kept.sum(-1).tolist() == [1] * 8 and kept.gather(1, logits.argmax(-1, keepdim=True)).all()
+        assert torch.equal(sample_token(logits, 1.0, top_p=top_p), logits.argmax(-1))
+
+
+def test_sampling_settings_have_a_range_with_a_maximum():
+    def step(tokens, state):
+        return torch.zeros(1, tokens.shape[1], 5), state
+
+    for settings, message in [({"temperature": 101.0}, r"temperature: expected a number from 0 to 100"),
+                              ({"temperature": 1e308}, r"temperature: expected a number from 0 to 100"),
+                              ({"top_k": 100_001}, r"top_k: expected an integer from 0 to 100,000"),
+                              ({"top_k": -1}, r"top_k: expected an integer from 0 to 100,000"),
+                              ({"top_p": 1.5}, r"top_p: expected a number in \(0, 1\]"),
+                              ({"length": 100_001}, r"length: expected an integer from 0 to 100,000")]:
+        kwargs = {"length": 2, **settings}
+        with pytest.raises(ValueError, match=message):
+            list(generate(step, torch.tensor([1]), **kwargs))
+    # the ends are taken: a huge temperature is an almost uniform draw
+    assert len(list(generate(step, torch.tensor([1]), 3, temperature=100.0, top_k=100_000))) == 3
+
+
+def test_generation_stops_at_the_time_limit_of_rnnkit_serve():
+    from rnnkit import deadline
+    steps = []
+
+    def step(tokens, state):
+        steps.append(1)
+        return torch.zeros(1, tokens.shape[1], 5), state
+
+    with deadline.limit(0.0):
+        with pytest.raises(deadline.WorkTimeout):
+            list(generate(step, torch.tensor([1]), 100_000))
+    assert len(steps) <= 2  # the prime, then the first check stops it
+    assert len(list(generate(step, torch.tensor([1]), 5))) == 5  # outside a limit: never stops

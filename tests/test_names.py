@@ -76,9 +76,9 @@ def test_too_few_names_for_a_split_is_an_error(tmp_path):
 
 @pytest.mark.parametrize("flags, message", [
     (["--balance", "foo"], "balance: expected one of none, weighted, sampler, logit-adjusted, got 'foo'"),
-    (["--members", "0"], "members: expected >= 1, got 0"),
+    (["--members", "0"], "--members: expected an integer in [1, 64], got 0"),
     (["--pooling", "min"], "pooling: expected one of last, max, mean, got 'min'"),
-    (["--balance", "logit-adjusted", "--balance-power", "-1"], "balance_power: expected >= 0, got -1.0")])
+    (["--balance", "logit-adjusted", "--balance-power", "-1"], "--balance-power: expected a number in [0, 10], got -1.0")])
 def test_a_bad_flag_fails_before_the_run_directory_exists(tmp_path, capsys, flags, message):
     assert main(["train", "names", *flags, "--run-dir", str(tmp_path / "run")]) == 2
     assert message in capsys.readouterr().err

@@ -28,7 +28,10 @@ def run(tmp_path_factory):
         path.write_text("\n".join(path.read_text().split()[:keep]) + "\n")
     run = root / "run"
     assert main(["train", "names", "--data-dir", str(data), "--run-dir", str(run), "--max-steps", "120",
-                 "--monitor", "uniform_balanced_accuracy", *SMALL]) == 0
+                 "--monitor", "uniform_balanced_accuracy", *SMALL,
+                 # a model that is not yet sure of every name, whatever the warm-up rule: its
+                 # temperatures fitted on valid and on test differ (0.65 and 0.74)
+                 "--warmup-steps", "0", "--lr", "0.002"]) == 0
     return run
 
 
@@ -86,7 +89,8 @@ def test_prior_is_bayes_rule_on_the_trained_model_and_temperature_is_saved(run):
     by_hand = (data.double().exp() * (1 / 3) / (counts / counts.sum()))  # p(c|x) pi'(c) / pi_train(c)
     torch.testing.assert_close(uniform.double().exp(), by_hand / by_hand.sum(-1, keepdim=True), atol=1e-6, rtol=0)
     raw = classifier.log_probs(names, "data", calibrated=False)
-    torch.testing.assert_close(data, cal.apply_temperature(raw, saved["temperature"]), atol=1e-6, rtol=0)
+    # float32 log-probabilities: a confident model's reach -70, where one rounding step is 7.6e-6
+    torch.testing.assert_close(data, cal.apply_temperature(raw, saved["temperature"]), atol=1e-6, rtol=1e-6)
 
 
 def fitted_temperature(classifier, split: str) -> float:
@@ -152,7 +156,7 @@ def test_predict_takes_a_prior_file_and_names_bad_ones(run, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert message in err and str(bad) in err and len(err.splitlines()) == 1
     assert main(["predict", str(run), "Kateov", "--prior", str(tmp_path / "nope.json")]) == 2
-    assert "cannot read it" in capsys.readouterr().err
+    assert f"--prior {tmp_path / 'nope.json'}: no such file" in capsys.readouterr().err
 
 
 def test_eval_reports_every_figure_under_each_prior(run, tmp_path, capsys):

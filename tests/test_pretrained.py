@@ -112,7 +112,7 @@ def test_missing_file_and_freeze_without_file_are_errors(tmp_path, capsys):
     assert main(smoke("wordlm", tmp_path / "a", "--pretrained-embeddings", str(tmp_path / "none.txt"))) == 2
     assert "none.txt: no such file" in capsys.readouterr().err
     assert main(smoke("wordlm", tmp_path / "c", "--pretrained-embeddings", str(tmp_path))) == 2
-    assert "is a folder; expected a text file" in capsys.readouterr().err
+    assert "is a directory; expected a text file" in capsys.readouterr().err
     assert main(smoke("wordlm", tmp_path / "b", "--freeze-embeddings")) == 2
     assert "freeze_embeddings: needs a vectors file" in capsys.readouterr().err
 

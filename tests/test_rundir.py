@@ -105,7 +105,9 @@ def test_set_aside_moves_only_what_rnnkit_wrote(tmp_path):
     assert set(aside.moved) == {"config.json", "metrics.jsonl", "best.safetensors", "last.safetensors",
                                 "curves.png", *OUTPUTS, f".last.safetensors.tmp-{os.getpid() + 1}"}
     assert {p.name for p in run.iterdir()} == {"notes.tex", "src", "report_test.json.bak",
-                                               "report_final.json", aside.folder.name}
+                                               "report_final.json", aside.folder.name,
+                                               ".rnnkit-manifest"}  # the new run's, empty
+    assert rundir.owned(run) == sorted([aside.folder, run / ".rnnkit-manifest"])
     assert {k: v for k, v in snapshot(run).items() if not k.startswith(".rnnkit")} == user
     assert not rundir.is_run(run)  # a clean-looking directory: write_config starts the new run
 
@@ -137,7 +139,7 @@ def test_discard_removes_the_old_run_once_a_checkpoint_is_saved(tmp_path):
     aside.discard()
     assert aside.state == "discarded" and not aside.folder.exists()
     assert {p.name for p in run.iterdir()} == {"config.json", "last.safetensors", "notes.tex", "src",
-                                               "report_test.json.bak", "report_final.json"}
+                                               "report_test.json.bak", "report_final.json", ".rnnkit-manifest"}
     aside.discard()
     aside.restore()  # both do nothing now
     assert rundir.read_config(run)["preset"] == "new" and ckpt.load(run).meta["step"] == 1
@@ -174,7 +176,7 @@ def test_a_stale_set_aside_folder_is_owned_and_only_goes_with_its_run(tmp_path):
     aside.restore()
     assert (stale / "last.safetensors").read_text() == "the run before"
     rundir.set_aside(run).discard()
-    assert not stale.exists() and not rundir.owned(run)
+    assert not stale.exists() and rundir.owned(run) == [run / ".rnnkit-manifest"]
     # A directory holding nothing but a set-aside run says where the run went.
     (run / ".rnnkit-previous-123-xyz").mkdir()
     with pytest.raises(ValueError, match=r"rnnkit-previous-123-xyz holds a run .* set aside"):

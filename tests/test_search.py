@@ -224,7 +224,35 @@ def test_step_without_attention_and_bad_arguments():
                for h in hyps)
     with pytest.raises(ValueError, match=r"max_lengths: expected shape \(3,\)"):
         greedy_search(step, state, context, 3, SOS, EOS, lengths)
-    with pytest.raises(ValueError, match="beam: expected >= 1, got 0"):
+    with pytest.raises(ValueError, match="beam: expected an integer from 1 to 64, got 0"):
         beam_search(step, state, context, 2, SOS, EOS, lengths, beam=0)
     with pytest.raises(ValueError, match="n_best: expected"):
         beam_search(step, state, context, 2, SOS, EOS, lengths, beam=2, n_best=3)
+
+
+def test_search_work_is_bounded_by_named_ranges():
+    # issue 28: beam 100000 ran past a minute, length penalty 1e308 overflowed, max_ratio 1e6 ran for minutes
+    model = ToyDecoder()
+    state, context = model.inputs(2)
+    lengths = torch.tensor([4, 6])
+    for kwargs, message in [({"beam": 65}, "beam: expected an integer from 1 to 64, got 65"),
+                            ({"beam": 100_000}, "beam: expected an integer from 1 to 64"),
+                            ({"length_penalty": 1e308}, "length_penalty: expected a number from 0 to 10"),
+                            ({"length_penalty": -0.5}, "length_penalty: expected a number from 0 to 10"),
+                            ({"length_penalty": float("nan")}, "length_penalty: expected a number from 0 to 10")]:
+        with pytest.raises(ValueError, match=message):
+            beam_search(model.step, state, context, 2, SOS, EOS, lengths, **kwargs)
+    for search in (greedy_search, beam_search):
+        with pytest.raises(ValueError, match="max_lengths: expected at most 10,000 steps per sentence, got 10,001"):
+            search(model.step, state, context, 2, SOS, EOS, torch.tensor([4, 10_001]))
+    assert len(beam_search(model.step, state, context, 2, SOS, EOS, lengths, beam=64, length_penalty=10.0)) == 2
+
+
+@pytest.mark.parametrize("search", [greedy_search, beam_search])
+def test_a_search_stops_at_the_time_limit_of_rnnkit_serve(search):
+    from rnnkit import deadline
+    model = ToyDecoder(eos_rate=0.0)
+    state, context = model.inputs(2)
+    with deadline.limit(0.0), pytest.raises(deadline.WorkTimeout):
+        search(model.step, state, context, 2, SOS, EOS, torch.tensor([10_000, 10_000]))
+    assert len(model.calls) <= 2  # not the 10,000 steps asked for

@@ -2,6 +2,7 @@
 the checkpoint, augmentation, a run that learns on the fixture, and predicting from PNG and idx files."""
 import gzip
 import json
+import shutil
 import struct
 from pathlib import Path
 
@@ -232,3 +233,102 @@ def test_training_reads_only_the_training_images_and_validation_only_the_held_ou
     assert not overlap, f"images {overlap} were trained on and validated on"
     assert len(evaluated) == 3 and all(sorted(ids) == sorted(valid_idx) for ids in evaluated), evaluated
     assert len(valid_idx) == 12 and len(trained) == 9 * 16 and set(trained) == train_idx  # 3 passes over 48
+
+
+def test_an_idx_header_claiming_more_than_the_cap_is_refused_before_decompressing(tmp_path):
+    """Issue 28: an 815 KB gzip idx file reached 1.9 GB. The header's claim is checked first."""
+    import tracemalloc
+    bomb = tmp_path / "bomb-images.gz"
+    bomb.write_bytes(gzip.compress(struct.pack(">4i", 2051, 2_400_000, 28, 28) + bytes(8 * 2 ** 20)))
+    tracemalloc.start()
+    with pytest.raises(ValueError, match=r"bomb-images\.gz: header says 2400000x28x28 = 1,881,600,000 bytes of "
+                                         r"data, more than the 268,435,456 this reader allows \(MAX_IDX_BYTES\)"):
+        mnist.read_idx(bomb, mnist.IMAGES)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 4 * 2 ** 20, peak  # nothing near the 8 MB of zeros, let alone the 1.9 GB claimed
+
+
+def test_an_idx_file_holding_far_more_than_its_header_says_is_read_in_bounded_pieces(tmp_path):
+    import tracemalloc
+    padded = tmp_path / "padded-images.gz"
+    padded.write_bytes(gzip.compress(struct.pack(">4i", 2051, 3, 28, 28) + bytes(40 * 2 ** 20)))
+    assert padded.stat().st_size < 100_000  # 40 MB of zeros compress to about 40 KB
+    tracemalloc.start()
+    with pytest.raises(ValueError, match=r"header says 3x28x28 = 2,352 bytes of data, found 41,943,040 "
+                                         r"\(extra bytes\)"):
+        mnist.read_idx(padded, mnist.IMAGES)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 * 2 ** 20, peak
+    with pytest.raises(ValueError, match=r"found more than 10,000 \(extra bytes\)"):
+        mnist.read_idx(padded, mnist.IMAGES, limit=10_000)
+    negative = tmp_path / "negative.idx"
+    negative.write_bytes(struct.pack(">4i", 2051, -1, 28, 28))
+    with pytest.raises(ValueError, match=r"header says -1x28x28; expected sizes >= 0"):
+        mnist.read_idx(negative, mnist.IMAGES)
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims ``width`` x ``height`` greyscale pixels (its data a few bytes)."""
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(bytes(1000))) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("width, height, message", [
+    (20_000, 20_000, "400,000,000 pixels"),   # beyond Pillow's own bomb limit: its error, translated
+    (5_000, 5_000, "5000x5000 pixels"),         # under Pillow's limit, over rnnkit's
+])
+def test_predict_refuses_an_image_that_claims_too_many_pixels(rows_run, tmp_path, capsys, width, height, message):
+    """Issue 28: a 20,000 x 20,000 PNG ended in Pillow's DecompressionBombError traceback."""
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header(width, height))
+    capsys.readouterr()
+    assert main(["predict", str(rows_run), str(bomb)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"rnnkit predict: error: {bomb}: {message}, more than the 16,777,216 (4096x4096) a digit image "
+                   "may have; make it smaller first\n")
+
+
+def test_predict_and_idx_name_a_directory_and_a_fifo(rows_run, tmp_path, capsys):
+    import os
+    fifo = tmp_path / "digit.png"
+    os.mkfifo(fifo)
+    for args, message in (([str(tmp_path)], f"{tmp_path}: is a directory; expected an image file"),
+                          ([str(fifo)], f"{fifo}: not a regular file (a FIFO (named pipe)); expected an image file"),
+                          (["--idx", str(fifo)], "not a regular file (a FIFO (named pipe)); expected an MNIST idx file"),
+                          (["--idx", str(tmp_path)], "is a directory; expected an MNIST idx file")):
+        assert main(["predict", str(rows_run), *args]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+
+
+def test_eval_with_another_data_dir_keeps_the_runs_validation_split_or_refuses(tmp_path, capsys):
+    """Issue 28: eval --data-dir re-drew the validation split from other files, silently."""
+    folder = write_tagged_mnist(tmp_path / "mnist")
+    run = tmp_path / "run"
+    train = ["train", "seqmnist", "--data-dir", str(folder), "--hidden-size", "4", "--batch-size", "16",
+             "--valid-size", "12", "--max-minutes", "0", "--max-steps", "2", "--eval-every", "2",
+             "--no-eval-each-epoch", "--warmup-steps", "0", "--threads", "1", "--quiet", "--run-dir", str(run)]
+    assert main(train) == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    capsys.readouterr()
+    assert main(["eval", str(run), "--split", "valid", "--data-dir", str(copy), "--json"]) == 0  # the same files
+    assert json.loads(capsys.readouterr().out)["examples"] == 12
+    other = write_tagged_mnist(tmp_path / "other", train=70)
+    for split in ("valid", "train"):
+        assert main(["eval", str(run), "--split", split, "--data-dir", str(other)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{other}: its training images are not the run's (70 images" in err
+    assert main(["eval", str(run), "--split", "test", "--data-dir", str(other), "--json"]) == 0  # a test set is any
+    assert json.loads(capsys.readouterr().out)["examples"] == 20
+    mnist.write_idx(folder / mnist.FILES["train"][1], torch.arange(60).flip(0) % 10)  # relabelled in place
+    assert main(["eval", str(run), "--split", "valid"]) == 2
+    assert "its training images are not the run's (60 images" in capsys.readouterr().err
+    assert main(["train", "seqmnist", "--resume", str(run), "--max-steps", "4"]) == 2
+    assert "its training images are not the run's" in capsys.readouterr().err

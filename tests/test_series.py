@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from rnnkit.data.series import (Normaliser, interpolate_gaps, noisy_sines, read_csv_column, sine_wave, split_points,
+from rnnkit.data.normaliser import Normaliser
+from rnnkit.data.series import (interpolate_gaps, noisy_sines, read_csv_column, sine_wave, split_points,
                                 window_targets, windows)
 from rnnkit.data.series_eval import mase_scale, naive, scores, seasonal_naive
 

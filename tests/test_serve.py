@@ -10,8 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -23,53 +21,13 @@ import rnnkit  # noqa: E402
 from rnnkit.cli import main  # noqa: E402
 from rnnkit.data import mnist  # noqa: E402
 from rnnkit.data.conllu import sentences_from_text  # noqa: E402
-from rnnkit.serve.app import build_app  # noqa: E402
-from rnnkit.serve.limits import Limits  # noqa: E402
-from rnnkit.serve.server import Background  # noqa: E402
 from rnnkit.serve.validate import RequestError, validate  # noqa: E402
 from rnnkit.tasks import REGISTRY, recipe  # noqa: E402
 from rnnkit.train.recipe import Command, Field, Serving  # noqa: E402
 from rnnkit.train.translation import SearchOptions  # noqa: E402
 
-from helpers import FIXTURES, smoke_runs  # noqa: E402
-
-
-def post(url: str, body, raw: bool = False) -> tuple[int, dict]:
-    data = body if raw else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
-def get(url: str) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """Each recipe's smoke run, trained once for the module."""
-    return smoke_runs(tmp_path_factory)
-
-
-@pytest.fixture
-def serving():
-    """``serving(model, recipe_name, commands, **limits)`` -> a running server; all stopped after the test."""
-    started = []
-
-    def start(model, name, commands, **limits):
-        server = Background(build_app(model, name, commands, Limits(**limits)))
-        started.append(server)
-        return server
-    yield start
-    for server in started:
-        server.stop()
+from helpers import FIXTURES  # noqa: E402
+from serve_helpers import get, post, serving, trained  # noqa: E402,F401
 
 
 def _probabilities(predictions):
@@ -111,7 +69,7 @@ def _translate(model, run, capsys):
 
 def _chat(bot, run, capsys):
     lines = ["What is thy name?", "Whither goest thou?"]
-    out = _cli(capsys, "chat", str(run), *lines, "--seed", "1")
+    out = _cli(capsys, "chat", str(run), *lines, "--temperature", "1", "--seed", "1")
     replies = [bot.replies([line], SearchOptions(temperature=1.0, seed=1, max_ratio=0.0, max_extra=25,
                                                  no_unk=True))[0] for line in lines]
     assert out == "".join(r.text + "\n" for r in replies)
@@ -154,7 +112,7 @@ SERVED = {
         "category": "Ovish", "names": g.sample_names("Ovish", start="KM", seed=1)}),
     ("postag", "tag"): ({"text": ["The old man the boat ."]}, _postag),
     ("translate", "translate"): ({"text": ["Der rote Hund läuft."]}, _translate),
-    ("chat", "chat"): ({"text": ["What is thy name?", "Whither goest thou?"], "seed": 1}, _chat),
+    ("chat", "chat"): ({"text": ["What is thy name?", "Whither goest thou?"], "temperature": 1.0, "seed": 1}, _chat),
     ("seqmnist", "predict"): ({"images": [_mnist_image().tolist()]}, _seqmnist),
     ("timeseries", "forecast"): ({"horizon": 3}, _timeseries),
     ("embeddings", "neighbors"): ({"words": ["king"], "top": 3}, _neighbors),

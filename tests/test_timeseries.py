@@ -10,7 +10,8 @@ import torch
 
 import rnnkit
 from rnnkit.cli import main
-from rnnkit.data.series import Normaliser, noisy_sines, sine_wave
+from rnnkit.data.normaliser import Normaliser
+from rnnkit.data.series import noisy_sines, sine_wave
 from rnnkit.tasks.timeseries import PRESETS
 from rnnkit.tasks.timeseries_data import SeriesDataConfig, examples, prepare
 from rnnkit.train import config as cfg

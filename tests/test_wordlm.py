@@ -212,3 +212,28 @@ def write_legacy_format(path):
             if k not in ("best", "monitor", "callbacks", "inference_weights", "aliases", "format")}
     meta.update(best_loss=state.meta["best"], averager=state.meta["callbacks"]["ntasgd"])
     ckpt.save(path, tensors, meta)
+
+
+def test_data_dir_is_where_a_folder_corpus_is_read(tmp_path, capsys, monkeypatch):
+    """Issue 28: --data-dir was ignored for folder corpora, in training and in eval."""
+    write_corpus(tmp_path / "data" / "mine", lines=(40, 10, 10))
+    monkeypatch.chdir(tmp_path)  # "mine" is not in the working folder: only --data-dir finds it
+    run = tmp_path / "run"
+    assert main(["train", "wordlm", "--corpus", "mine", "--data-dir", str(tmp_path / "data"), "--run-dir", str(run),
+                 "--quiet", "--embedding-dim", "4", "--hidden-size", "4", "--num-layers", "1", "--batch-size", "2",
+                 "--seq-length", "5", "--eval-batch-size", "2", "--max-steps", "2", "--eval-every", "2",
+                 "--adaptive-cutoffs", ""]) == 0
+    moved = tmp_path / "moved" / "mine"
+    shutil.copytree(tmp_path / "data" / "mine", moved)
+    (moved / "test.txt").write_text((moved / "test.txt").read_text().split("\n", 1)[0] + "\n")  # one sentence
+    capsys.readouterr()
+    for data_dir in (tmp_path / "moved", moved):  # the folder holding the corpus, or the corpus folder
+        assert main(["eval", str(run), "--split", "test", "--data-dir", str(data_dir), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["tokens"] == 7 - 1  # the moved copy's one sentence
+    assert main(["eval", str(run), "--split", "test", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tokens"] == 10 * 7 - 1  # the run's own --data-dir
+    assert main(["eval", str(run), "--data-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"corpus 'mine' with --data-dir {tmp_path / 'run'}: no train.txt in" in err
+    with pytest.raises(ValueError, match="expected one of ptb, wikitext-2 or a folder"):
+        split_paths("mine")

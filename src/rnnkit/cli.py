@@ -27,8 +27,9 @@ class _Parser(argparse.ArgumentParser):
     recipe: Optional[str] = None
 
     def error(self, message: str):
-        if self.recipe:
-            message = f"{message} (options of a {self.recipe} model; see {self.prog} RUN --help)"
+        if self.recipe:  # a use command: one line, naming the option and what it expects
+            self.exit(2, f"{self.prog}: error: {message} (options of a {self.recipe} model; "
+                         f"see {self.prog} RUN --help)\n")
         super().error(message)
 
 
@@ -40,14 +41,14 @@ def _add_train(sub) -> None:
     train = sub.add_parser("train", help="train a recipe (rnnkit list shows them)")
     tasks = train.add_subparsers(dest="task", required=True)
     for recipe in recipes():
-        parser = tasks.add_parser(recipe.name, help=recipe.summary, description=recipe.summary,
-                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        # each help states its own default (and range) once: no ArgumentDefaultsHelpFormatter
+        parser = tasks.add_parser(recipe.name, help=recipe.summary, description=recipe.summary)
         on_cpu = recipe.cpu_preset
         gpu_note = f", {recipe.gpu_preset} on a GPU" if recipe.gpu_preset else ""
         if recipe.presets:
             parser.add_argument("--preset", choices=list(recipe.presets), default=argparse.SUPPRESS,
-                                help=f"starting configuration (default: {on_cpu} on CPU{gpu_note}); "
-                                     "the option defaults below are the CPU preset's")
+                                help=f"starting configuration (default {on_cpu} on CPU{gpu_note}); "
+                                     "the values shown below are the CPU preset's")
         parser.add_argument("--run-dir", default=None, help="run directory (default runs/<task>-<time>)")
         parser.add_argument("--resume", metavar="RUN_DIR", default=None,
                             help="continue the run in RUN_DIR from its last checkpoint "
@@ -124,7 +125,7 @@ def _use(verb: str, rest: list[str]) -> int:
         return 0 if rest else 2
     state = ckpt.load(rest[0])
     recipe = recipe_of(state.meta, state.path)
-    args = _use_parser(verb, recipe).parse_args(rest)
+    args = _use_parser(verb, recipe).parse_intermixed_args(rest)  # options before or after the texts
     model = recipe.trained.from_checkpoint(state, device=str(resolve_device(args.device)))
     if verb != "eval":
         return recipe.command(verb).run(model, args)
@@ -135,7 +136,7 @@ def _use(verb: str, rest: list[str]) -> int:
 
 
 def _train(args) -> int:
-    from rnnkit.tasks import outputs, recipe as find_recipe
+    from rnnkit.tasks import REGISTRY, outputs, recipe as find_recipe
     from rnnkit.train import config as cfg
     from rnnkit.train.runner import resolve_sections, resume, train
     recipe = find_recipe(args.task)
@@ -148,14 +149,16 @@ def _train(args) -> int:
         if changed:
             raise ValueError(f"--resume continues the run as it was; cannot combine it with "
                              f"{', '.join(changed)} (only training options may change)")
-        outcome = resume(recipe, args.resume, overrides.get("train", {}), progress=not args.quiet)
+        outcome = resume(recipe, args.resume, overrides.get("train", {}), progress=not args.quiet,
+                         report=True)  # the report is written under the run's lock
     else:
         device = overrides.get("train", {}).get("device", "auto")
         preset = chosen_preset or recipe.default_preset(device)
         sections = resolve_sections(recipe, preset, overrides)
         cfg.check_applies(sections, overrides)
         outcome = train(recipe, sections, args.run_dir, overwrite=args.overwrite,
-                        progress=not args.quiet, preset=preset, outputs=outputs())
+                        progress=not args.quiet, preset=preset, outputs=outputs(),
+                        tasks=tuple(REGISTRY), report=True)
     return _report(recipe, outcome)
 
 
@@ -166,8 +169,8 @@ def _report(recipe, outcome) -> int:
     result = outcome.result
     if not outcome.writer:
         return {"interrupted": 130, "diverged": 1}.get(result.status, 0)
-    if result.status == "finished" and recipe.report is not None:
-        print(recipe.report(outcome.run_dir))
+    if outcome.report is not None:  # the recipe's report of a finished run
+        print(outcome.report)
     shown = ", ".join(f"{k} {v:.4f}" for k, v in result.last_eval.items())
     best = (f"best val {result.monitor} {result.best:.4f}" if math.isfinite(result.best)
             else "no evaluation yet")

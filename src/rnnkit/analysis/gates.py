@@ -17,11 +17,14 @@ from pathlib import Path
 import torch
 
 from rnnkit.files import atomic_write_text
+from rnnkit.train.limits import check_bytes
+from rnnkit.train.ranges import Bounded
 
 from . import activations as A
 from . import render
 
 DEFAULT_CHARS = 2000
+MAX_CHARS = 1_000_000  # characters read at once (their activations are kept for every unit)
 
 
 def add_parser(sub) -> None:
@@ -37,8 +40,8 @@ def add_parser(sub) -> None:
     source.add_argument("--text", help="the text to read (default: the start of the run's "
                         "validation text, e.g. Tiny Shakespeare's last 10%%)")
     source.add_argument("--text-file", metavar="FILE", help="read the text from a UTF-8 file")
-    p.add_argument("--max-chars", type=int, default=DEFAULT_CHARS, metavar="N",
-                   help=f"use the first N characters of the text (default {DEFAULT_CHARS}; 0 = all)")
+    Bounded("max_chars", int, 0, MAX_CHARS, DEFAULT_CHARS, "use the first N characters of the text "
+            f"(0 = all, up to {MAX_CHARS:,})").arg().add_to(p)
     p.add_argument("--skip-unknown", action="store_true",
                    help="drop characters the model does not know instead of failing")
     p.add_argument("--layer", type=int, metavar="L", help="layer, 1 = lowest (default: the top one "
@@ -50,14 +53,12 @@ def add_parser(sub) -> None:
     p.add_argument("--find", choices=sorted(A.FEATURES), metavar="FEATURE",
                    help="rank units by correlation with a feature of the text: "
                    + ", ".join(f"{k} ({v[1]})" for k, v in A.FEATURES.items()))
-    p.add_argument("--top", type=int, default=3, metavar="K", help="units shown with --find (default 3)")
-    p.add_argument("--held-out", type=int, default=0, metavar="N",
-                   help="with --find, also give each unit's r on the next N characters of the text, "
-                        "which played no part in choosing it (default 0 = none)")
-    p.add_argument("--png-chars", type=int, default=400, metavar="N",
-                   help="characters drawn in the PNG (default 400; the HTML has them all)")
+    Bounded("top", int, 1, 1000, 3, "units shown with --find").arg().add_to(p)
+    Bounded("held_out", int, 0, MAX_CHARS, 0, "with --find, also give each unit's r on the next N characters "
+            "of the text, which played no part in choosing it (0 = none)").arg().add_to(p)
+    Bounded("png_chars", int, 1, 10_000, 400, "characters drawn in the PNG (the HTML has them all)").arg().add_to(p)
     p.add_argument("--out", metavar="DIR", help="output folder (default RUN/analysis)")
-    p.add_argument("--threads", type=int, default=0, metavar="N", help="CPU threads (default: torch's)")
+    Bounded("threads", int, 0, 1024, 0, "CPU threads (0 = as many as torch picks)").arg().add_to(p)
 
 
 def load_charlm(path: str):
@@ -73,12 +74,12 @@ def load_charlm(path: str):
 def read_text(args: argparse.Namespace, lm) -> tuple[str, str]:
     """(text, where it came from): ``--text``, ``--text-file`` or the run's validation text,
     cut to ``--max-chars`` and with unknown characters refused or dropped."""
-    from rnnkit.data import split_text
+    from rnnkit.data import read_text as read_file, split_text
     from rnnkit.tasks.charlm import load_corpus
     if args.text is not None:
         text, label = args.text, "--text"
     elif args.text_file is not None:
-        text, label = Path(args.text_file).read_text(encoding="utf-8"), args.text_file
+        text, label = read_file(args.text_file), args.text_file
     else:
         data = lm.sections["data"]
         corpus, name = load_corpus(data.text)
@@ -87,6 +88,9 @@ def read_text(args: argparse.Namespace, lm) -> tuple[str, str]:
         raise ValueError(f"--max-chars: expected >= 0, got {args.max_chars}")
     if args.max_chars and len(text) > args.max_chars:
         text, label = text[:args.max_chars], f"first {args.max_chars:,} characters of {label}"
+    if len(text) > MAX_CHARS:
+        raise ValueError(f"{label}: {len(text):,} characters; at most {MAX_CHARS:,} are read at once "
+                         "(give --max-chars)")
     # the run's own text is read as validation reads it: unseen characters skipped
     own = args.text is None and args.text_file is None
     lm.vocab.encode(text, skip_unknown=args.skip_unknown or own, what=label)  # names unknown ones
@@ -182,7 +186,11 @@ def run(args: argparse.Namespace) -> int:
     if args.png_chars < 1:
         raise ValueError(f"--png-chars: expected >= 1, got {args.png_chars}")
     text, label = read_text(args, lm)
+    check_bytes(4 * 8 * len(text) * config.num_layers * config.hidden_size, "the recorded activations",
+                [f"{len(text):,} characters (--max-chars)", f"{config.num_layers} layers",
+                 f"{config.hidden_size} units"])
     acts = A.record(lm.model, lm.vocab.encode(text))
+
     chosen = choose_units(args, acts[gate], text, layers)
     print(f"read {len(text):,} characters ({label}) with a {config.num_layers}-layer "
           f"{config.cell} of {config.hidden_size} units; showing {gate}")

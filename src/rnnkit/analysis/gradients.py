@@ -17,11 +17,22 @@ from pathlib import Path
 
 import torch
 
-from rnnkit.train.config import finite_float, positive_int
+from rnnkit.train.limits import check_bytes
+from rnnkit.train.ranges import Bounded
 
 from .gradflow import CELLS, INITS, decay_distance, flow_curves, make_layer, predicted_distance
 
 LEVELS = (1e-3, 1e-6)
+#: the numeric options and their ranges (the memory their product needs is checked too)
+OPTIONS = (Bounded("steps", int, 1, 10_000, 100, "sequence length T"),
+           Bounded("hidden", int, 1, 4096, 64, "hidden units"),
+           Bounded("input_size", int, 1, 4096, 16, "input features"),
+           Bounded("layers", int, 1, 64, 1, "stacked layers"),
+           Bounded("seeds", int, 1, 1000, 5, "initialisations (one input batch each)"),
+           Bounded("samples", int, 1, 10_000, 8, "random input sequences per seed"))
+CURES = (Bounded("forget_bias", float, -50, 50, None, "LSTM forget-gate bias (e.g. 1)"),
+         Bounded("scale", float, 0, 100, 1.0, "multiply W_hh (spectral radius) by this"))
+THREADS = Bounded("threads", int, 1, 1024, 1, "torch threads (1 by default: the tensors are small)")
 
 
 def _cells(text: str) -> list[str]:
@@ -36,19 +47,15 @@ def _cells(text: str) -> list[str]:
 def add_parser(sub) -> None:
     p = sub.add_parser("gradients", help="norm of d h_T / d x_t per distance, per cell (CSV, PNG, table)")
     p.add_argument("--cells", default="rnn_tanh,lstm,gru", help=f"comma list of {', '.join(CELLS)}")
-    p.add_argument("--steps", type=positive_int, default=100, help="sequence length T")
-    p.add_argument("--hidden", type=positive_int, default=64, help="hidden units")
-    p.add_argument("--input-size", type=positive_int, default=16, help="input features")
-    p.add_argument("--layers", type=positive_int, default=1, help="stacked layers")
-    p.add_argument("--seeds", type=positive_int, default=5, help="initialisations (one input batch each)")
-    p.add_argument("--samples", type=positive_int, default=8, help="random input sequences per seed")
+    for option in OPTIONS:
+        option.arg().add_to(p)
     p.add_argument("--init", default="default", choices=INITS, help="recurrent weights: torch default, "
                    "orthogonal or identity")
-    p.add_argument("--forget-bias", type=finite_float, default=None, help="LSTM forget-gate bias (e.g. 1)")
-    p.add_argument("--scale", type=finite_float, default=1.0, help="multiply W_hh (spectral radius) by this")
+    for option in CURES:
+        option.arg().add_to(p)
     p.add_argument("--checkpoint", default=None, help="a trained run of any recipe: its first recurrent layer")
     p.add_argument("--out", default=".", help="folder for gradients.csv and gradients.png (default: here)")
-    p.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1: the tensors are small)")
+    THREADS.arg().add_to(p)
 
 
 def init_curves(cell: str, args) -> tuple[torch.Tensor, float]:
@@ -70,7 +77,11 @@ def checkpoint_curves(path: str, steps: int, samples: int) -> tuple[str, torch.T
     from rnnkit.tasks import load
     trained = load(path)
     layer = first_recurrent_layer(trained.model)
+    units = int(getattr(layer, "hidden_size", 0))
+    check_bytes(8 * units * samples * steps * 9 * units, "the Jacobian batch",
+                [f"{units} units (twice)", f"--samples {samples}", f"--steps {steps}"])
     x = recorded_inputs(trained, layer, steps, samples)
+
     layer = copy.deepcopy(layer).double().eval()
     cell = layer_cell(layer)
     ratios, factor = flow_curves(layer, cell, x.double())
@@ -139,9 +150,20 @@ def describe(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def check_size(args) -> None:
+    """ValueError naming the options when the Jacobian batch would not fit in memory: each of
+    ``hidden`` copies of the samples keeps its inputs and every step's gates (float64)."""
+    per_copy = args.samples * args.steps * (args.input_size + 8 * args.hidden * args.layers)
+    check_bytes(8 * args.hidden * per_copy, "the Jacobian batch",
+                [f"--hidden {args.hidden} (twice)", f"--samples {args.samples}", f"--steps {args.steps}",
+                 f"--layers {args.layers}"])
+
+
 def run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
+    if not args.checkpoint:
+        check_size(args)
     results, rows = {}, []
     if args.checkpoint:
         cell, curves, factor = checkpoint_curves(args.checkpoint, args.steps, args.samples)

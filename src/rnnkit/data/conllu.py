@@ -27,6 +27,7 @@ from conllu.parser import parse_comment_line
 
 from rnnkit.files import atomic_write_text
 
+from .inputs import read_input
 from .tokenize import space_after, tokenize
 
 #: the tag columns (4, 5 and 6 of the 10) a caller may read and replace
@@ -141,9 +142,7 @@ def _check_tags(sentence: Sentence, name: str, tags: list[str]) -> None:
 
 def _read_text(path: Path) -> str:
     """The file's text: UTF-8, a BOM dropped, Windows line endings made ``\\n``."""
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
-    raw = path.read_bytes()
+    raw = read_input(path, expected="a CoNLL-U file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -33,7 +33,11 @@ def data_dir(explicit: Optional[str] = None) -> Path:
 
 
 def split_paths(corpus: str, root: Optional[str] = None) -> dict[str, Path]:
-    """Files of each split for a corpus name (``ptb``, ``wikitext-2``) or a folder path."""
+    """Files of each split for a corpus name (``ptb``, ``wikitext-2``) or a folder path.
+
+    A named corpus lives in its folder under :func:`data_dir`. A folder corpus is the folder as
+    given; with ``root`` (``--data-dir``) it is looked up there instead (:func:`corpus_folder`).
+    """
     if corpus in LAYOUTS:
         folder, names = LAYOUTS[corpus]
         base = data_dir(root) / folder
@@ -41,11 +45,28 @@ def split_paths(corpus: str, root: Optional[str] = None) -> dict[str, Path]:
             raise ValueError(f"corpus {corpus!r}: folder {base} not found; point --data-dir (or "
                              f"RNNKIT_DATA) at the folder that holds {folder}/")
     else:
-        base, names = Path(corpus), GENERIC
-        if not base.is_dir():
+        base, names = corpus_folder(corpus, root), GENERIC
+    return {split: base / name for split, name in names.items()}
+
+
+def corpus_folder(corpus: str, root: Optional[str] = None) -> Path:
+    """The folder of a folder corpus: ``corpus`` itself, or with ``root`` (``--data-dir``, e.g. an
+    eval's) the first of ``root/corpus`` (when relative), ``root/<its last name>`` and ``root``
+    itself that holds ``train.txt``. ValueError naming where it looked when none does."""
+    path = Path(corpus)
+    if not root:
+        if not path.is_dir():
             raise ValueError(f"corpus {corpus!r}: expected one of {', '.join(LAYOUTS)} or a folder "
                              "holding train.txt, valid.txt and test.txt")
-    return {split: base / name for split, name in names.items()}
+        return path
+    base = Path(root)
+    candidates = ([base / path] if not path.is_absolute() else []) + [base / path.name, base]
+    for candidate in dict.fromkeys(candidates):
+        if (candidate / GENERIC["train"]).exists():
+            return candidate
+    looked = ", ".join(str(c) for c in dict.fromkeys(candidates))
+    raise ValueError(f"corpus {corpus!r} with --data-dir {root}: no {GENERIC['train']} in {looked}; point "
+                     "--data-dir at the folder holding the corpus (or at the corpus folder itself)")
 
 
 def tokenize(text: str) -> list[str]:
@@ -63,7 +84,7 @@ def tokenize(text: str) -> list[str]:
 
 def read_split(path: Path, split: str) -> list[str]:
     """Tokens of one split, with errors that name the expected file."""
-    if not path.is_file():
+    if not path.exists():
         raise ValueError(f"{split} split missing: expected the file {path}")
     tokens = tokenize(read_text(path))
     if all(t == EOS for t in tokens):

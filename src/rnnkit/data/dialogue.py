@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .inputs import read_input
 from .parallel import Pair, read_pairs_tsv, split_indices
 from .text import bundled_text
 
@@ -133,9 +134,7 @@ def _decode(raw: bytes) -> str:
 def _cornell_lines(path: str | Path) -> list[str]:
     """The decoded lines of a Cornell file (each decoded on its own, see :func:`_decode`), ends removed."""
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
-    raw = path.read_bytes()
+    raw = read_input(path, expected="a Cornell Movie-Dialogs file")
     if not raw.strip():
         raise ValueError(f"{path}: the file is empty; expected Cornell Movie-Dialogs lines")
     lines = raw.split(b"\n")

@@ -19,6 +19,8 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
+from .inputs import read_input
+
 #: the tutorial's alphabet after ASCII folding
 ASCII_LETTERS = string.ascii_letters + " .,;'"
 SPLITS = ("train", "valid", "test")
@@ -80,7 +82,7 @@ def read_names(folder: Optional[str | Path] = None, ascii: bool = False) -> Name
     for label, path in enumerate(files):
         seen = set()
         try:
-            lines = path.read_text(encoding="utf-8-sig").split("\n")
+            lines = read_input(path, f"names data: {path}").decode("utf-8-sig").split("\n")
         except UnicodeDecodeError as err:
             raise ValueError(f"names data: {path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
         if lines and lines[-1] == "":

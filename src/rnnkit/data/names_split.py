@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
+from rnnkit import bounds
+
 from .names import NamesData, read_names, split_examples, stratified_split
 
 BALANCE = ("none", "weighted", "sampler", "logit-adjusted")
@@ -28,10 +30,11 @@ class NamesDataConfig:
     """
     data_dir: str = field(default="", metadata={"path": True})  # rnnkit.train.config.PATH
     ascii: bool = False
-    split_seed: int = 0
-    batch_size: int = 64
+    split_seed: int = field(default=0, metadata=bounds.seed())
+    batch_size: int = field(default=64, metadata=bounds.batch())
     balance: str = "none"
-    balance_power: float = 0.5
+    balance_power: float = field(default=0.5, metadata={**bounds.bound(0, 10), **bounds.only_with(
+        "balance", "weighted", "sampler", "logit-adjusted")})
 
     def __post_init__(self) -> None:  # checked when the config is resolved, before any run directory
         if self.balance not in BALANCE:

@@ -1,5 +1,6 @@
 """Time series for forecasting: a CSV column reader with gap handling, generated signals, the
-train/validation/test split, windows of past values and a normaliser fitted on training data.
+train/validation/test split and windows of past values (the normaliser fitted on training data
+is in :mod:`rnnkit.data.normaliser`, the time column in :mod:`rnnkit.data.timestamps`).
 
 A series is a 1-D float tensor ``y`` of T values. Its split is two indices ``train_end`` and
 ``valid_end``: training targets are ``y[:train_end]``, validation targets
@@ -11,6 +12,7 @@ training target or the normaliser's statistics.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,12 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
+from .inputs import open_input
+
 GAPS = ("interpolate", "refuse")
+#: the largest magnitude of a value read: squares and sums of a million such values stay finite in
+#: float64, and a checkpoint keeps values and scales within it (a 1e308 CSV trained to ``mse inf``)
+LIMIT = 1e100
 
 
 @dataclass
@@ -70,7 +77,7 @@ def read_csv_column(path: str | Path, column: str, time_column: str = "", gaps: 
         raise ValueError(f"gaps: expected {' or '.join(GAPS)}, got {gaps!r}")
     path = Path(path)
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
+        with _open_csv(path) as handle:
             rows = list(_numbered(csv.reader(handle)))
     except UnicodeDecodeError as err:
         raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
@@ -106,8 +113,16 @@ def read_csv_column(path: str | Path, column: str, time_column: str = "", gaps: 
 
 def csv_columns(path: str | Path) -> list[str]:
     """The names in the header row of the CSV file ``path``."""
-    with Path(path).open(newline="", encoding="utf-8-sig") as handle:
-        return [name.strip() for name in next(csv.reader(handle), [])]
+    try:
+        with _open_csv(Path(path)) as handle:
+            return [name.strip() for name in next(csv.reader(handle), [])]
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+
+
+def _open_csv(path: Path) -> io.TextIOWrapper:
+    """The regular file ``path`` as UTF-8 text for :mod:`csv` (a folder or FIFO refused by name)."""
+    return io.TextIOWrapper(open_input(path, expected="a CSV file"), encoding="utf-8-sig", newline="")
 
 
 def _numbered(reader):
@@ -128,7 +143,20 @@ def _number(path: Path, row: int, column: str, text: str) -> float:
         value = math.nan
     if not math.isfinite(value):
         raise ValueError(f"{path}, row {row}: {column} value {text!r} is not a finite number")
+    if abs(value) > LIMIT:
+        raise ValueError(f"{path}, row {row}: {column} value {text!r} is outside the range read, "
+                         f"{-LIMIT:g} to {LIMIT:g} (squares and sums of larger values overflow); rescale the column")
     return value
+
+
+def check_range(values: Tensor, source: str) -> None:
+    """ValueError naming ``source`` and the first position of a value that is not finite or beyond
+    :data:`LIMIT` (for series that come from elsewhere than a CSV file)."""
+    bad = (~values.isfinite()) | (values.abs() > LIMIT)
+    if bool(bad.any()):
+        first = int(bad.nonzero()[0])
+        raise ValueError(f"{source}: value {first} ({float(values[first])!r}) is not a number from "
+                         f"{-LIMIT:g} to {LIMIT:g}")
 
 
 def interpolate_gaps(values: Tensor) -> Tensor:
@@ -208,59 +236,3 @@ def windows(values: Tensor, targets: Sequence[int], window: int) -> tuple[Tensor
         raise ValueError(f"windows: target {int(index.min())} has fewer than {window} values before it")
     offsets = torch.arange(-window, 0)
     return values[index[:, None] + offsets], values[index]
-
-
-@dataclass(frozen=True)
-class Normaliser:
-    """Scales a window and its target for the network; fitted on the training part only.
-
-    ``target="level"``: inputs and target become ``(y - mean) / std``. ``target="change"``:
-    inputs become ``(y - last) / std`` and the target ``(y_next - last) / step_std``, with
-    ``last`` the window's last value: the network predicts the change, so a trend carries on
-    beyond the training range. ``enabled=False`` keeps mean 0 and scales 1.
-    """
-    mean: float = 0.0
-    std: float = 1.0
-    step_std: float = 1.0
-    target: str = "level"
-
-    @classmethod
-    def fit(cls, train: Tensor, target: str = "level", enabled: bool = True) -> "Normaliser":
-        """Statistics of ``train`` (the training part's values, (T_train,))."""
-        if target not in ("level", "change"):
-            raise ValueError(f"target: expected level or change, got {target!r}")
-        if not enabled:
-            return cls(target=target)
-        std = float(train.std()) if len(train) > 1 else 1.0
-        step = float(train.diff().std()) if len(train) > 2 else 1.0
-        return cls(float(train.mean()), std if std > 0 else 1.0, step if step > 0 else 1.0, target)
-
-    def inputs(self, window: Tensor) -> Tensor:
-        """(N, W) raw windows -> (N, W) network inputs."""
-        if self.target == "change":
-            return (window - window[:, -1:]) / self.std
-        return (window - self.mean) / self.std
-
-    def encode_target(self, target: Tensor, window: Tensor) -> Tensor:
-        """(N,) raw next values -> (N,) network targets, given their (N, W) windows."""
-        if self.target == "change":
-            return (target - window[:, -1]) / self.step_std
-        return (target - self.mean) / self.std
-
-    def decode(self, output: Tensor, window: Tensor) -> Tensor:
-        """(N,) network outputs -> (N,) values on the series' scale."""
-        if self.target == "change":
-            return window[:, -1] + output * self.step_std
-        return self.mean + output * self.std
-
-    @property
-    def out_scale(self) -> float:
-        """How much one unit of network output is on the series' scale (for standard deviations)."""
-        return self.step_std if self.target == "change" else self.std
-
-    def to_json(self) -> dict:
-        return {"mean": self.mean, "std": self.std, "step_std": self.step_std, "target": self.target}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Normaliser":
-        return cls(float(data["mean"]), float(data["std"]), float(data["step_std"]), str(data["target"]))

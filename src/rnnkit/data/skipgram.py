@@ -135,7 +135,7 @@ def corpus_tokens(corpus: str, root: Optional[str] = None,
     """
     path = Path(corpus)
     if corpus in LAYOUTS or (path.is_dir() and (path / "train.txt").is_file()):
-        paths = split_paths(corpus, root)
+        paths = split_paths(corpus, root if corpus in LAYOUTS else None)  # --data-dir: ptb/, wikitext-2/
         train = read_text(paths["train"]).split()
         valid = read_text(paths["valid"]).split() if paths["valid"].is_file() else []
         if valid:
@@ -145,7 +145,7 @@ def corpus_tokens(corpus: str, root: Optional[str] = None,
         files = sorted(path.rglob("*.txt"))
         if not files:
             raise ValueError(f"corpus {corpus!r}: the folder holds no .txt files")
-    elif path.is_file():
+    elif path.exists():  # a file, or what read_text refuses by name (a FIFO, a device)
         files = [path]
     else:
         raise ValueError(f"corpus {corpus!r}: expected ptb, wikitext-2, a text file or a folder")

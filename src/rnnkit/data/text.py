@@ -12,6 +12,8 @@ from typing import Iterable, Sequence
 import torch
 from torch import Tensor
 
+from .inputs import decode_utf8, read_input
+
 BUNDLED = {"tinyshakespeare": "tinyshakespeare.txt"}
 
 
@@ -19,33 +21,13 @@ def read_text(path: str | Path) -> str:
     """Read a UTF-8 text file, with errors that name the file and byte offset.
 
     Raises:
-        ValueError: the file is missing, empty, or not valid UTF-8.
+        ValueError: the file is missing, a directory, not a regular file (a FIFO, a device:
+            :func:`rnnkit.data.inputs.open_input`), empty, or not valid UTF-8.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{path}: is a folder; expected a text file")
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
-    raw = path.read_bytes()
+    raw = read_input(path, expected="a text file")
     if not raw:
         raise ValueError(f"{path}: the file is empty; expected UTF-8 text")
-    return decode_utf8(raw, str(path))
-
-
-def decode_utf8(raw: bytes, what: str) -> str:
-    """``raw`` as UTF-8; ValueError naming ``what`` (a file, ``stdin``), the byte offset and bytes."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        bad = raw[err.start:err.start + 4].hex(" ")
-        raise ValueError(f"{what}: not valid UTF-8 at byte offset {err.start} "
-                         f"(bytes {bad}: {err.reason})") from None
-
-
-def stdin_lines() -> list[str]:
-    """Lines of standard input decoded as UTF-8 (:func:`decode_utf8`)."""
-    import sys
-    return decode_utf8(sys.stdin.buffer.read(), "stdin").splitlines()
+    return decode_utf8(raw, str(path), nul=False)
 
 
 def bundled_text(name: str = "tinyshakespeare") -> str:

@@ -19,13 +19,14 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from .limits import MAX_NGRAM, MAX_REPETITION_PENALTY, check_range
+
 Constrain = Callable[[Tensor, Tensor], Tensor]
 
 
 def no_repeat_ngram(n: int) -> Constrain:
-    """Block every token that would repeat an n-gram of the row's history (n >= 1)."""
-    if n < 1:
-        raise ValueError(f"no_repeat_ngram: expected n >= 1, got {n}")
+    """Block every token that would repeat an n-gram of the row's history (1 <= n <= 100)."""
+    check_range("no_repeat_ngram", n, 1, MAX_NGRAM, integer=True)
 
     def constrain(log_probs: Tensor, history: Tensor) -> Tensor:
         if n == 1:
@@ -51,9 +52,8 @@ def _block_seen(log_probs: Tensor, history: Tensor) -> Tensor:
 
 
 def repetition_penalty(penalty: float) -> Constrain:
-    """Divide the probability of every token already emitted by ``penalty`` (>= 1), renormalised."""
-    if not penalty >= 1.0 or not math.isfinite(penalty):
-        raise ValueError(f"repetition_penalty: expected a number >= 1, got {penalty}")
+    """Divide the probability of every token already emitted by ``penalty`` (1 to 100), renormalised."""
+    check_range("repetition_penalty", penalty, 1.0, MAX_REPETITION_PENALTY)
     cost = math.log(penalty)
 
     def constrain(log_probs: Tensor, history: Tensor) -> Tensor:

@@ -1,4 +1,10 @@
-"""Sampling: temperature, top-k and nucleus (top-p) filtering; stateful generation up to an end token."""
+"""Sampling: temperature, top-k and nucleus (top-p) filtering; stateful generation up to an end token.
+
+Any temperature in the range works: the logits are shifted so the best one is 0 before they are
+divided, and a temperature below :data:`~rnnkit.decode.limits.TINY_TEMPERATURE` acts as that one,
+so a tiny temperature (1e-45, 1e-300) gives the greedy choice (ties drawn at random) instead of
+infinities; a tiny ``top_p`` keeps the most likely token alone.
+"""
 from __future__ import annotations
 
 import math
@@ -7,15 +13,17 @@ from typing import Callable, Iterator, Optional, Sequence
 import torch
 from torch import Tensor
 
+from rnnkit import deadline
+
+from .limits import MAX_GENERATED, MAX_TEMPERATURE, MAX_TOP_K, TINY_TEMPERATURE, check_range
+
 
 def check_sampling(temperature: float, top_k: int, top_p: float) -> None:
-    """ValueError naming the argument when a sampling setting is out of range."""
-    if not (math.isfinite(temperature) and temperature >= 0):
-        raise ValueError(f"temperature: expected a finite number >= 0 (0 = greedy), got {temperature}")
-    if top_k < 0:
-        raise ValueError(f"top_k: expected >= 0 (0 = off), got {top_k}")
-    if not 0.0 < top_p <= 1.0:
-        raise ValueError(f"top_p: expected a number in (0, 1] (1 = off), got {top_p}")
+    """ValueError naming the argument when a sampling setting is out of range
+    (see :mod:`rnnkit.decode.limits`)."""
+    check_range("temperature", temperature, 0.0, MAX_TEMPERATURE, note="0 = greedy")
+    check_range("top_k", top_k, 0, MAX_TOP_K, integer=True, note="0 = off")
+    check_range("top_p", top_p, 0.0, 1.0, open_low=True, note="1 = off")
 
 
 def filter_logits(logits: Tensor, top_k: int = 0, top_p: float = 1.0) -> Tensor:
@@ -33,8 +41,10 @@ def filter_logits(logits: Tensor, top_k: int = 0, top_p: float = 1.0) -> Tensor:
     if top_p < 1.0:
         sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
         cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
-        # drop a token when the tokens before it already reach top_p
+        # drop a token when the tokens before it already reach top_p; never the most likely one
+        # (a tiny top_p rounds to 0 in float32, which would drop them all)
         drop_sorted = (cumulative - torch.softmax(sorted_logits, dim=-1)) >= top_p
+        drop_sorted[..., 0] = False
         drop = drop_sorted.scatter(-1, order, drop_sorted)
         logits = logits.masked_fill(drop, float("-inf"))
     return logits
@@ -42,10 +52,17 @@ def filter_logits(logits: Tensor, top_k: int = 0, top_p: float = 1.0) -> Tensor:
 
 def sample_token(logits: Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                  generator: Optional[torch.Generator] = None) -> Tensor:
-    """Draw one id per row from logits (N, V) -> (N,); temperature 0 is greedy."""
+    """Draw one id per row from logits (N, V) -> (N,); temperature 0 is greedy.
+
+    The best logit is shifted to 0 before dividing by the temperature (at least
+    :data:`~rnnkit.decode.limits.TINY_TEMPERATURE`), so no temperature overflows: a tiny one
+    leaves only the tokens tied with the best.
+    """
     if temperature == 0:
         return logits.argmax(dim=-1)
-    logits = filter_logits(logits.float() / temperature, top_k, top_p)
+    logits = logits.float()
+    logits = (logits - logits.max(dim=-1, keepdim=True).values) / max(temperature, TINY_TEMPERATURE)
+    logits = filter_logits(logits, top_k, top_p)
     probs = torch.softmax(logits, dim=-1)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
@@ -67,10 +84,12 @@ def generate(step: StepFn, prime: Tensor, length: int, state=None, temperature: 
         never: ids that are never drawn (padding, unknown, start symbols).
     """
     check_sampling(temperature, top_k, top_p)
+    check_range("length", length, 0, MAX_GENERATED, integer=True)
     if prime.numel() < 1:
         raise ValueError("prime: expected at least one token to start from")
     logits, state = step(prime.view(1, -1), state)
     for index in range(length):
+        deadline.check()  # under rnnkit serve: stop at the request's time limit
         # drawn on the CPU: a CPU generator works with any model device, and the
         # same seed gives the same text on every device
         last = logits[:, -1].float().cpu()  # (1, V)

@@ -20,6 +20,10 @@ group hypotheses are ordered by the length-normalised score (Wu et al., 2016, si
 
 with ``length`` the number of emitted tokens, counting the final ``eos`` of a finished
 hypothesis. ``length_penalty=0`` ranks by the raw sum of log-probabilities.
+
+Bounds (:mod:`rnnkit.decode.limits`): ``max_lengths`` at most 10,000 steps, ``beam`` 1 to 64,
+``length_penalty`` 0 to 10; anything else is a ValueError naming it. Under ``rnnkit serve`` each
+step checks the request's time limit (:func:`rnnkit.deadline.check`).
 """
 from __future__ import annotations
 
@@ -28,7 +32,10 @@ from typing import Any, Callable, Optional
 import torch
 from torch import Tensor
 
+from rnnkit import deadline
+
 from .hypotheses import Hypothesis, collect_finished, collect_live, extend_history, rank_hypotheses
+from .limits import MAX_BEAM, MAX_LENGTH_PENALTY, MAX_STEPS, check_range
 
 #: ``constrain(log_probs (R, V), history (R, T)) -> log_probs (R, V)``: e.g. n-gram blocking
 Constrain = Callable[[Tensor, Tensor], Tensor]
@@ -72,6 +79,9 @@ def _check_lengths(max_lengths: Tensor, batch_size: int, device: torch.device) -
     max_lengths = torch.as_tensor(max_lengths)
     if max_lengths.shape != (batch_size,):
         raise ValueError(f"max_lengths: expected shape ({batch_size},), got {tuple(max_lengths.shape)}")
+    if max_lengths.numel() and bool((max_lengths.double() > MAX_STEPS).any()):
+        raise ValueError(f"max_lengths: expected at most {MAX_STEPS:,} steps per sentence, "
+                         f"got {max_lengths.max().item():,}")
     return max_lengths.to(device=device, dtype=torch.long)
 
 
@@ -110,6 +120,7 @@ def greedy_search(step: StepFn, state: Any, context: Any, batch_size: int, sos: 
     scores = history = attention_history = None
     steps = 0
     while len(alive):
+        deadline.check()
         log_probs, state, attention = step(tokens, state, context)
         if constrain is not None:
             past = history if history is not None else tokens.new_empty((len(tokens), 0))
@@ -139,10 +150,10 @@ def greedy_search(step: StepFn, state: Any, context: Any, batch_size: int, sos: 
     return [results[b] for b in range(batch_size)]
 
 
-def _check_beam(beam: int, n_best: int) -> None:
-    """ValueError naming the argument when beam or n_best is out of range."""
-    if beam < 1:
-        raise ValueError(f"beam: expected >= 1, got {beam}")
+def _check_beam(beam: int, n_best: int, length_penalty: float) -> None:
+    """ValueError naming the argument when beam, n_best or length_penalty is out of range."""
+    check_range("beam", beam, 1, MAX_BEAM, integer=True)
+    check_range("length_penalty", length_penalty, 0.0, MAX_LENGTH_PENALTY)
     if not 1 <= n_best <= beam:
         raise ValueError(f"n_best: expected 1 <= n_best <= beam ({beam}), got {n_best}")
 
@@ -172,7 +183,7 @@ def beam_search(step: StepFn, state: Any, context: Any, batch_size: int, sos: in
     Returns:
         Per sentence, in input order, up to ``n_best`` hypotheses, best first.
     """
-    _check_beam(beam, n_best)
+    _check_beam(beam, n_best, length_penalty)
     device = _device(state, context)
     max_lengths = _check_lengths(max_lengths, batch_size, device)
     found: list[list[Hypothesis]] = [[] for _ in range(batch_size)]
@@ -188,6 +199,7 @@ def beam_search(step: StepFn, state: Any, context: Any, batch_size: int, sos: in
     scores = attention_history = None
     steps = 0
     while len(sentences):
+        deadline.check()
         log_probs, state, attention = step(tokens, state, context)
         if constrain is not None:
             log_probs = constrain(log_probs, history)

@@ -1,23 +1,32 @@
-"""``rnnkit export RUN --format onnx|torchscript --out FILE``: write, run back, compare, keep.
+"""``rnnkit export RUN --format onnx|torchscript --out FILE``: trace, run back, compare, write.
 
 Each :class:`~rnnkit.export.graphs.Graph` of a model is traced from a copy made with
-:func:`~rnnkit.export.layers.for_export`, written to a temporary file, loaded back by the
-runtime a deployment would use (onnxruntime, ``torch.jit.load``) and run on the example and
-every probe; the largest absolute difference from the eager rnnkit model is printed, and the
-files are kept only when it is within the tolerance. A JSON file beside them names every
-input and output with its shape and holds what a runtime needs besides the weights (the
-checkpoint's vocabularies and tokenizers).
+:func:`~rnnkit.export.layers.for_export` into memory, loaded back from there by the runtime
+a deployment would use (onnxruntime, ``torch.jit.load``) and run on the example and every
+probe; the largest absolute difference from the eager rnnkit model is printed, and the files
+are written only when it is within the tolerance. A JSON file beside them names every input
+and output with its shape and holds what a runtime needs besides the weights: the complete
+id mapping of every vocabulary (:mod:`.ids`, specials included), the recipe's own
+post-processing (names: the temperature and priors ``predict`` applies) and the checkpoint's
+vocabularies and tokenizers.
+
+Every file goes through :func:`rnnkit.files.atomic_write`: a failed write (a full disk, a
+read-only folder) is one line naming the file, and the files this call wrote before it are
+removed again, so an export is written whole or not at all.
 
 torch 2.13 marks ``torch.jit`` and its TorchScript-based ONNX exporter deprecated (their
 warnings are silenced here). They are used because the torch.export-based exporter needs
 ``onnxscript`` and has no place for the padded-RNN node of :mod:`.layers`; porting to it is
-work for when the old path goes.
+work for when the old path goes. Serialising to memory limits an ONNX graph to protobuf's
+2 GB, far above rnnkit's models.
 """
 from __future__ import annotations
 
-import argparse
+import contextlib
+import io
 import json
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -25,14 +34,31 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from rnnkit.files import atomic_write_text, remove_stale_temporaries, temporary
-from rnnkit.train.config import finite_float
+from rnnkit.files import WriteError, atomic_write
+from rnnkit.train.ranges import Bounded
 from rnnkit.train.recipe import Command, arg
+from rnnkit.train.rundir import refuse_run_file
 
+from . import ids
 from .graphs import Graph
 from .layers import for_export
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
+#: what export may replace in a run directory: its graphs and its default JSON
+REPLACEABLE = ("*.onnx", "*.pt", "model.json", "model.*.json")
+
+
+def _opset_range() -> tuple[int, int]:
+    """The ONNX opsets torch's TorchScript-based exporter writes (torch 2.13: 9 to 20)."""
+    try:
+        from torch.onnx import _constants
+        return _constants.ONNX_BASE_OPSET, _constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET
+    except (ImportError, AttributeError):  # a torch that moved them: the range of torch 2.13
+        return 9, 20
+
+
+OPSETS = _opset_range()
+DEFAULT_OPSET = 17
 
 
 def outputs(graphs: Sequence[str]) -> tuple[str, ...]:
@@ -48,26 +74,47 @@ def graph_paths(out: Path, graphs: Sequence[Graph]) -> dict[str, Path]:
     return {g.name: out.with_name(f"{out.stem}.{g.name}{out.suffix}") for g in graphs}
 
 
-def _trace(graph: Graph, model: torch.nn.Module, fmt: str, path: Path, opset: int) -> None:
+@contextlib.contextmanager
+def _native_stdout_silenced():
+    """File descriptor 1 to the null device: on some errors torch's exporter prints the whole
+    graph from C++ before raising (the error itself still reaches the user as one line)."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no descriptor 1 (or stdout closed): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _trace(graph: Graph, model: torch.nn.Module, fmt: str, opset: int) -> bytes:
+    """The graph's file, serialised in memory."""
     module = graph.make(for_export(model)).eval()
-    inputs = tuple(graph.example.values())
-    with warnings.catch_warnings(), torch.no_grad():
+    inputs, buffer = tuple(graph.example.values()), io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad(), _native_stdout_silenced():
         warnings.simplefilter("ignore")  # the tracers' notes on Python values they freeze
         if fmt == "torchscript":
-            torch.jit.trace(module, inputs, check_trace=False).save(str(path))
+            torch.jit.save(torch.jit.trace(module, inputs, check_trace=False), buffer)
         else:
             names = list(graph.example) + graph.outputs
-            torch.onnx.export(module, inputs, str(path), dynamo=False, opset_version=opset,
+            torch.onnx.export(module, inputs, buffer, dynamo=False, opset_version=opset,
                               input_names=list(graph.example), output_names=graph.outputs,
                               dynamic_axes={k: v for k, v in graph.dynamic.items() if k in names})
+    return buffer.getvalue()
 
 
-def _runner(fmt: str, path: Path) -> tuple[Callable, Optional[set]]:
+def _runner(fmt: str, data: bytes, what: str) -> tuple[Callable, Optional[set]]:
     """(inputs -> output arrays, the input names the file takes: ONNX drops unused ones)."""
     if fmt == "torchscript":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # see the module doc
-            loaded = torch.jit.load(str(path))
+            loaded = torch.jit.load(io.BytesIO(data))
 
         def run(inputs):
             with torch.no_grad():
@@ -78,26 +125,30 @@ def _runner(fmt: str, path: Path) -> tuple[Callable, Optional[set]]:
     except ImportError:
         raise ValueError("export --format onnx: onnxruntime is not installed; pip install "
                          "'rnnkit[export]'") from None
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    try:
+        session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    except Exception as err:  # noqa: BLE001 - onnxruntime's own exception types
+        raise ValueError(f"export: onnxruntime cannot load the exported {what} graph "
+                         f"({' '.join(str(err).split())[:200]})") from None
     taken = {i.name for i in session.get_inputs()}
     return (lambda inputs: session.run(None, {k: v.numpy() for k, v in inputs.items() if k in taken})), taken
 
 
-def largest_difference(graph: Graph, model: torch.nn.Module, fmt: str, path: Path) -> tuple[float, Optional[set]]:
+def largest_difference(graph: Graph, model: torch.nn.Module, fmt: str, data: bytes) -> tuple[float, Optional[set]]:
     """(max |exported - eager| over every output of the example and the probes, the input
-    names the file takes or None for all)."""
-    (run, taken), eager = _runner(fmt, path), graph.make(model).eval()
+    names the file takes or None for all); ``data``: the exported file's bytes."""
+    (run, taken), eager = _runner(fmt, data, graph.name), graph.make(model).eval()
     worst = 0.0
     for inputs in [graph.example] + graph.probes:
         with torch.no_grad():
             expected = [t.numpy() for t in eager(*inputs.values())]
         got = run(inputs)
         if len(got) != len(expected):
-            raise ValueError(f"export: {path} gives {len(got)} outputs, the model {len(expected)}")
+            raise ValueError(f"export: the {graph.name} graph gives {len(got)} outputs, the model {len(expected)}")
         for name, a, b in zip(graph.outputs, got, expected):
             if a.shape != b.shape:
-                raise ValueError(f"export: {path}: output {name} has shape {a.shape}, the model's {b.shape} "
-                                 f"(a size was frozen when tracing)")
+                raise ValueError(f"export: {graph.name}: output {name} has shape {a.shape}, the model's "
+                                 f"{b.shape} (a size was frozen when tracing)")
             worst = max(worst, float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max(initial=0.0)))
     return worst, taken
 
@@ -117,55 +168,76 @@ def describe(graph: Graph, model: torch.nn.Module, file: Path, taken: Optional[s
                         for k, v in zip(graph.outputs, outs)]}
 
 
+def _check_opset(opset: int) -> None:
+    low, high = OPSETS
+    if not low <= opset <= high:
+        raise ValueError(f"--opset: expected an integer from {low} to {high} (the opsets torch's "
+                         f"exporter writes), got {opset}")
+
+
+def _write_all(files: dict[Path, bytes]) -> None:
+    """Write every file atomically; after a failed write, remove those this call wrote."""
+    written = []
+    try:
+        for path, data in files.items():
+            atomic_write(path, data)
+            written.append(path)
+    except WriteError:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+
+
 def export_model(model: torch.nn.Module, graphs: Sequence[Graph], fmt: str, out: Path, tolerance: float,
-                 opset: int = 17, meta: dict | None = None) -> list[tuple[str, Path, float]]:
+                 opset: int = DEFAULT_OPSET, meta: dict | None = None,
+                 runtime: dict | None = None) -> list[tuple[str, Path, float]]:
     """Write every graph (checked) and the JSON beside them; [(graph, file, max difference)].
 
-    ValueError, with nothing left behind, when a graph cannot be exported or differs from the
-    eager model by more than ``tolerance``.
+    ``runtime``: what the JSON adds for a runtime, at least ``ids`` (vocabulary name ->
+    :func:`.ids.table`, each complete). ValueError, with nothing written, when a graph cannot
+    be exported or differs from the eager model by more than ``tolerance``; a
+    :class:`~rnnkit.files.WriteError` (nothing left behind) when a file cannot be written.
     """
     if fmt not in FORMATS:
         raise ValueError(f"--format: expected {' or '.join(FORMATS)}, got {fmt!r}")
+    if fmt == "onnx":
+        _check_opset(opset)
+    if runtime is not None:  # every recipe's export gives one (export_command requires it)
+        ids.check_complete(runtime.get("ids") or {})
+    runtime = dict(runtime or {})
     paths = graph_paths(out, graphs)
-    written, results = [], []
-    try:
-        for graph in graphs:
-            remove_stale_temporaries(paths[graph.name])
-            temp = temporary(paths[graph.name])
-            written.append(temp)
-            try:
-                _trace(graph, model, fmt, temp, opset)
-            except (RuntimeError, TypeError, torch.onnx.errors.OnnxExporterError) as err:
-                raise ValueError(f"export: the {graph.name} graph could not be traced to {fmt} "
-                                 f"({' '.join(str(err).split())[:200]})") from None
-            diff, taken = largest_difference(graph, model, fmt, temp)
-            if not diff <= tolerance:
-                raise ValueError(f"export: {graph.name}: the exported graph differs from the eager model by "
-                                 f"{diff:.3g} > --tolerance {tolerance:g}; nothing was written")
-            results.append((graph, temp, diff, taken))
-        sidecar = {"format": fmt, "opset": opset if fmt == "onnx" else None,
-                   "graphs": {g.name: describe(g, model, paths[g.name], taken) for g, _, _, taken in results}, "meta": meta or {}}
-        for graph, temp, _, _ in results:
-            os.replace(temp, paths[graph.name])
-        side = out.with_suffix(".json")
-        atomic_write_text(side, json.dumps(sidecar, indent=1) + "\n")
-    finally:
-        for temp in written:
-            temp.unlink(missing_ok=True)
-    return [(g.name, paths[g.name], d) for g, _, d, _ in results]
+    for target in (*paths.values(), out.with_suffix(".json")):  # never a run's own file
+        refuse_run_file(target, "--out", replaceable=REPLACEABLE)
+    files, described = {}, {}
+    for graph in graphs:
+        try:
+            data = _trace(graph, model, fmt, opset)
+        except (RuntimeError, TypeError, torch.onnx.errors.OnnxExporterError) as err:
+            raise ValueError(f"export: the {graph.name} graph could not be traced to {fmt} "
+                             f"({' '.join(str(err).split())[:200]})") from None
+        diff, taken = largest_difference(graph, model, fmt, data)
+        if not diff <= tolerance:
+            raise ValueError(f"export: {graph.name}: the exported graph differs from the eager model by "
+                             f"{diff:.3g} > --tolerance {tolerance:g}; nothing was written")
+        files[paths[graph.name]] = data
+        described[graph.name] = (describe(graph, model, paths[graph.name], taken), diff)
+    sidecar = {"format": fmt, "opset": opset if fmt == "onnx" else None,
+               "graphs": {name: entry for name, (entry, _) in described.items()}, **runtime, "meta": meta or {}}
+    files[out.with_suffix(".json")] = (json.dumps(sidecar, indent=1, ensure_ascii=False, allow_nan=False)
+                                       + "\n").encode("utf-8")
+    _write_all(files)
+    return [(name, paths[name], diff) for name, (_, diff) in described.items()]
 
 
-def _tolerance(text: str) -> float:
-    """argparse type: a finite number >= 0."""
-    value = finite_float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
+#: the largest |exported - eager| difference accepted
+TOLERANCE = Bounded("tolerance", float, 0.0, 1.0, 1e-4, "largest allowed |exported - eager|")
 
 
-def export_command(graphs: Callable, meta_keys: Sequence[str] = ()) -> Command:
-    """The ``export`` use command of a recipe; ``graphs(trained)`` lists its :class:`Graph` s and
-    ``meta_keys`` the checkpoint metadata a runtime needs (vocabularies, tokenizers)."""
+def export_command(graphs: Callable, meta_keys: Sequence[str] = (), *, runtime: Callable) -> Command:
+    """The ``export`` use command of a recipe; ``graphs(trained)`` lists its :class:`Graph` s,
+    ``meta_keys`` the checkpoint metadata a runtime needs (vocabularies, tokenizers) and
+    ``runtime(trained)`` what the JSON adds: ``{"ids": ...}`` (:mod:`.ids`) and any
+    post-processing the recipe's own commands apply."""
     def run(trained, args) -> int:
         fmt = args.format
         out = Path(args.out) if args.out else Path(trained.run_dir or ".") / "model"
@@ -174,17 +246,20 @@ def export_command(graphs: Callable, meta_keys: Sequence[str] = ()) -> Command:
         if not out.parent.is_dir():
             raise ValueError(f"--out {args.out}: folder {out.parent} does not exist")
         meta = {k: trained.meta[k] for k in meta_keys if k in trained.meta}
+        extra = runtime(trained)
         model = trained.model.cpu().float().eval()
-        for name, path, diff in export_model(model, graphs(trained), fmt, out, args.tolerance, args.opset, meta):
+        for name, path, diff in export_model(model, graphs(trained), fmt, out, args.tolerance, args.opset,
+                                             meta, extra):
             print(f"{name}: {path} ({fmt}); max |exported - eager| = {diff:.3g} over 4 input shapes "
                   f"(tolerance {args.tolerance:g})")
-        print(f"inputs, outputs and vocabularies: {out.with_suffix('.json')}")
+        print(f"inputs, outputs, id mappings and vocabularies: {out.with_suffix('.json')}")
         return 0
 
     return Command("export", "write the model as ONNX or TorchScript, run it back and compare with the eager model", (
         arg("--format", choices=tuple(FORMATS), default="onnx", help="onnx (onnxruntime) or torchscript"),
         arg("--out", default=None, help="file to write (default RUN_DIR/model.onnx or .pt; the suffix "
                                        "is added when missing)"),
-        arg("--tolerance", type=_tolerance, default=1e-4, help="largest allowed |exported - eager| (default 1e-4)"),
-        arg("--opset", type=int, default=17, help="ONNX opset (default 17)"),
+        TOLERANCE.arg(),
+        Bounded("opset", int, OPSETS[0], OPSETS[1], DEFAULT_OPSET, "ONNX opset, as torch's exporter writes them "
+                "(some graphs need more than 9, e.g. postag 11)").arg(),
     ), run)

@@ -8,10 +8,12 @@ ones trained side by side.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
+
+from rnnkit import bounds
 
 from .lm import build_rnn
 
@@ -37,12 +39,12 @@ class ClassifierConfig:
             dropout, the same batches); predictions average their probabilities.
     """
     cell: str = "lstm"
-    embedding_dim: int = 64
-    hidden_size: int = 256
-    num_layers: int = 1
+    embedding_dim: int = field(default=64, metadata=bounds.units())
+    hidden_size: int = field(default=256, metadata=bounds.units())
+    num_layers: int = field(default=1, metadata=bounds.layers())
     bidirectional: bool = True
-    dropout: float = 0.3
-    members: int = 1
+    dropout: float = field(default=0.3, metadata=bounds.dropout())
+    members: int = field(default=1, metadata=bounds.bound(1, 64))  # an ensemble of at most 64
     pooling: str = "last"
 
     def __post_init__(self) -> None:  # checked when the config is resolved, before any run directory

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnkit import bounds
 from rnnkit.nn.adaptive import AdaptiveSoftmax, parse_cutoffs
 
 METHODS = ("skipgram", "cbow", "ngram")
@@ -45,9 +46,9 @@ class EmbeddingModelConfig:
     """
     method: str = "skipgram"
     output: str = "negative"
-    dim: int = field(default=100, metadata={"bound": (1, None, False)})
-    context: int = field(default=2, metadata={"bound": (1, None, False)})
-    hidden_size: int = field(default=128, metadata={"bound": (1, None, False)})
+    dim: int = field(default=100, metadata=bounds.units())
+    context: int = field(default=2, metadata={**bounds.bound(1, 100), **bounds.only_with("method", "ngram")})
+    hidden_size: int = field(default=128, metadata={**bounds.units(), **bounds.only_with("method", "ngram")})
     adaptive_cutoffs: str = ""
 
     def __post_init__(self) -> None:

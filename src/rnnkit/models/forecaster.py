@@ -4,10 +4,12 @@ Shape legend: N batch, W window length, H hidden size.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
+
+from rnnkit import bounds, deadline
 
 from .lm import build_rnn
 
@@ -27,9 +29,9 @@ class ForecasterConfig:
             log-likelihood (prediction intervals); ``point``: a mean only, trained by MSE.
     """
     cell: str = "lstm"
-    hidden_size: int = 48
-    num_layers: int = 1
-    dropout: float = 0.0
+    hidden_size: int = field(default=48, metadata=bounds.units())
+    num_layers: int = field(default=1, metadata=bounds.layers())
+    dropout: float = field(default=0.0, metadata=bounds.dropout())
     head: str = "gaussian"
 
     def __post_init__(self) -> None:  # checked when the config is resolved, before any run directory
@@ -81,6 +83,7 @@ def recursive_forecast(model: Forecaster, context: Tensor, horizon: int, scaler)
     window = context.double()
     dtype = next(model.parameters()).dtype
     for _ in range(horizon):
+        deadline.check()  # under rnnkit serve: stop at the request's time limit
         mean, log_var = model(scaler.inputs(window).to(dtype))
         value = scaler.decode(mean.double(), window)
         means.append(value)
@@ -99,6 +102,7 @@ def sample_paths(model: Forecaster, context: Tensor, horizon: int, scaler, sampl
     dtype = next(model.parameters()).dtype
     steps = []
     for _ in range(horizon):
+        deadline.check()
         mean, log_var = model(scaler.inputs(window).to(dtype))
         noise = torch.randn(len(window), generator=generator, dtype=torch.float64)
         value = scaler.decode(mean.double() + (0.5 * log_var.double()).exp() * noise, window)

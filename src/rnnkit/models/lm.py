@@ -1,13 +1,14 @@
 """Recurrent language model: tokens -> embedding -> RNN/LSTM/GRU -> decoder."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnkit import bounds
 from rnnkit.nn import GRU, LSTM, RNN
 
 CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
@@ -32,10 +33,10 @@ class LMConfig:
             2017); needs ``embedding_dim == hidden_size``.
     """
     cell: str = "lstm"
-    embedding_dim: int = 64
-    hidden_size: int = 512
-    num_layers: int = 2
-    dropout: float = 0.0
+    embedding_dim: int = field(default=64, metadata=bounds.units(0))
+    hidden_size: int = field(default=512, metadata=bounds.units())
+    num_layers: int = field(default=2, metadata=bounds.layers())
+    dropout: float = field(default=0.0, metadata=bounds.dropout())
     tie_weights: bool = False
 
 

@@ -5,11 +5,12 @@ Shapes: N batch, T steps, F input features, V ids.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
+from rnnkit import bounds
 from rnnkit.nn.init import chrono_init_, forget_bias_, recurrent_init_
 
 from .lm import build_rnn
@@ -26,10 +27,10 @@ class MemoryModelConfig:
             (Tallec & Ollivier, 2018); ignored by the plain RNNs.
     """
     cell: str = "lstm"
-    hidden_size: int = 128
-    num_layers: int = 1
+    hidden_size: int = field(default=128, metadata=bounds.units())
+    num_layers: int = field(default=1, metadata=bounds.layers())
     init: str = "default"
-    forget_bias: float = 1.0
+    forget_bias: float = field(default=1.0, metadata=bounds.bound(-50, 50))  # sigmoid(50) is 1 in float32
     chrono: bool = True
 
     def __post_init__(self) -> None:

@@ -1,11 +1,13 @@
 """Category-conditioned character model: a name generator in the style of a language."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
 from torch import Tensor, nn
+
+from rnnkit import bounds
 
 from .lm import build_rnn
 
@@ -23,11 +25,11 @@ class NameGenConfig:
         dropout: on the inputs, between layers and before the output layer.
     """
     cell: str = "lstm"
-    embedding_dim: int = 48
-    category_dim: int = 16
-    hidden_size: int = 256
-    num_layers: int = 2
-    dropout: float = 0.2
+    embedding_dim: int = field(default=48, metadata=bounds.units())
+    category_dim: int = field(default=16, metadata=bounds.units())
+    hidden_size: int = field(default=256, metadata=bounds.units())
+    num_layers: int = field(default=2, metadata=bounds.layers())
+    dropout: float = field(default=0.2, metadata=bounds.dropout())
 
 
 class ConditionalCharModel(nn.Module):

@@ -21,12 +21,13 @@ top layer. Attention never gives weight to source padding.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
+from rnnkit import bounds
 from rnnkit.nn import Attention
 
 from .lm import build_rnn
@@ -52,15 +53,15 @@ class Seq2SeqConfig:
         tie_embeddings: the output layer shares the target embedding matrix (O = E).
     """
     cell: str = "lstm"
-    embedding_dim: int = 256
-    hidden_size: int = 512
-    encoder_layers: int = 2
-    decoder_layers: int = 1
+    embedding_dim: int = field(default=256, metadata=bounds.units())
+    hidden_size: int = field(default=512, metadata=bounds.units())
+    encoder_layers: int = field(default=2, metadata=bounds.layers())
+    decoder_layers: int = field(default=1, metadata=bounds.layers())
     bidirectional: bool = True
     attention: str = "luong"
-    score: str = "general"
-    input_feeding: bool = False
-    dropout: float = 0.3
+    score: str = field(default="general", metadata=bounds.only_with("attention", "luong"))
+    input_feeding: bool = field(default=False, metadata=bounds.only_with("attention", "luong"))
+    dropout: float = field(default=0.3, metadata=bounds.dropout())
     tie_embeddings: bool = False
 
     def __post_init__(self) -> None:  # checked when the config is resolved

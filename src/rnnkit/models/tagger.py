@@ -13,12 +13,13 @@ Lc characters (padded), C tags of a head.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
+from rnnkit import bounds
 from rnnkit.nn import LinearChainCRF
 
 from .lm import build_rnn
@@ -41,13 +42,13 @@ class TaggerConfig:
         crf: a CRF with Viterbi decoding on the first head (UPOS) instead of a softmax.
     """
     cell: str = "lstm"
-    word_dim: int = 128
-    char_dim: int = 50
-    char_hidden: int = 100
-    hidden_size: int = 256
-    num_layers: int = 2
-    dropout: float = 0.4
-    word_dropout: float = 0.2
+    word_dim: int = field(default=128, metadata=bounds.units())
+    char_dim: int = field(default=50, metadata=bounds.units(0))
+    char_hidden: int = field(default=100, metadata=bounds.units())
+    hidden_size: int = field(default=256, metadata=bounds.units())
+    num_layers: int = field(default=2, metadata=bounds.layers())
+    dropout: float = field(default=0.4, metadata=bounds.dropout())
+    word_dropout: float = field(default=0.2, metadata=bounds.dropout())
     crf: bool = False
 
     def __post_init__(self) -> None:  # checked when the config is resolved, before any run directory

@@ -8,11 +8,12 @@ neither vanish nor explode through the 784 steps of a pixel sequence.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
+from rnnkit import bounds
 from rnnkit.nn.init import forget_bias_, recurrent_init_
 
 from .lm import build_rnn
@@ -34,13 +35,14 @@ class VectorClassifierConfig:
             sequences such as 784 pixels remember).
     """
     cell: str = "lstm"
-    hidden_size: int = 128
-    num_layers: int = 1
+    hidden_size: int = field(default=128, metadata=bounds.units())
+    num_layers: int = field(default=1, metadata=bounds.layers())
     bidirectional: bool = False
-    dropout: float = 0.0
+    dropout: float = field(default=0.0, metadata=bounds.dropout())
     irnn: bool = False
-    irnn_scale: float = 1.0
-    forget_bias: float = 0.0
+    irnn_scale: float = field(default=1.0, metadata={**bounds.bound(0, 10, open_low=True),
+                                                     **bounds.only_with("irnn", True)})
+    forget_bias: float = field(default=0.0, metadata=bounds.bound(-50, 50))  # sigmoid(50) is 1 in float32
 
     def __post_init__(self) -> None:
         if self.irnn and self.cell != "rnn_relu":

@@ -5,11 +5,12 @@ own size (AWD-LSTM: 1150, 1150, then 400 to match the tied embedding).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from torch import Tensor, nn
 
+from rnnkit import bounds
 from rnnkit.nn import GRU, LSTM, LockedDropout, embedding_dropout
 from rnnkit.nn.adaptive import AdaptiveSoftmax, parse_cutoffs
 
@@ -47,19 +48,19 @@ class WordLMConfig:
             see :class:`rnnkit.nn.adaptive.AdaptiveSoftmax`.
     """
     cell: str = "lstm"
-    embedding_dim: int = 400
-    hidden_size: int = 1150
-    num_layers: int = 3
-    last_layer_size: int = 0
-    dropout: float = 0.4
-    dropout_input: float = 0.4
-    dropout_hidden: float = 0.25
-    dropout_embedding: float = 0.1
-    weight_dropout: float = 0.5
+    embedding_dim: int = field(default=400, metadata=bounds.units())
+    hidden_size: int = field(default=1150, metadata=bounds.units())
+    num_layers: int = field(default=3, metadata=bounds.layers())
+    last_layer_size: int = field(default=0, metadata=bounds.units(0))
+    dropout: float = field(default=0.4, metadata=bounds.dropout())
+    dropout_input: float = field(default=0.4, metadata=bounds.dropout())
+    dropout_hidden: float = field(default=0.25, metadata=bounds.dropout())
+    dropout_embedding: float = field(default=0.1, metadata=bounds.dropout())
+    weight_dropout: float = field(default=0.5, metadata=bounds.dropout())
     tie_weights: bool = True
-    init_range: float = 0.0
-    ar_alpha: float = 2.0
-    tar_beta: float = 1.0
+    init_range: float = field(default=0.0, metadata=bounds.bound(0, 10))
+    ar_alpha: float = field(default=2.0, metadata=bounds.bound(0, 1000))
+    tar_beta: float = field(default=1.0, metadata=bounds.bound(0, 1000))
     locked: bool = True
     adaptive_cutoffs: str = ""
 

@@ -7,10 +7,13 @@ runs and what each command takes. The modules:
 
 * :mod:`.validate`: the body read as JSON and checked against the command's
   fields (400/422 errors that name the field and what was expected);
-* :mod:`.batcher`: one model call at a time in one worker thread, concurrent
-  requests of a batchable command merged into one call;
+* :mod:`.batcher`: one model call at a time in one worker thread
+  (:mod:`.worker`), concurrent requests of a batchable command merged into one
+  call, each call stopped at its requests' deadline;
 * :mod:`.app`: the routes, the size and time limits, the error answers;
-* :mod:`.server`: the checks before start (libraries, run, port) and uvicorn.
+* :mod:`.server`: the checks before start (libraries, run, port) and uvicorn;
+* :mod:`.protocol`: slow or stalled connections closed, the number of connections
+  capped, ambiguous body framing refused.
 
 Why FastAPI with uvicorn rather than the standard library: ``http.server`` is
 documented as not meant for production (basic security checks only, a thread
@@ -29,6 +32,15 @@ starts.
 from __future__ import annotations
 
 import argparse
+
+#: How far a served answer may be from the same request answered alone. Concurrent requests of a
+#: batchable command share one model call, whose float results can differ in the last digits from
+#: a call of one request (another batch size or padding: another summation order; measured: at
+#: most about 2e-7 in probabilities and 6e-7 in cosines). Every number in an answer is within
+#: TOLERANCE (absolute, or relative for numbers above 1) of the answer alone, rankings are the same
+#: but for scores within TOLERANCE of each other, and every string (names, tags, translations,
+#: replies) is equal. Commands that are not batched answer exactly as alone.
+TOLERANCE = 1e-5
 
 
 def add_parser(sub) -> None:

@@ -10,8 +10,15 @@ wrong, and the server goes on serving after it:
   413 body over ``max_body_bytes``; 422 a field unknown, missing, of the wrong
   type or out of range, or input the model cannot take (e.g. an unknown word);
 * 503 the request waited in the queue past ``timeout_s`` (or the queue is
-  full); 504 its model call ran past ``timeout_s`` (the call finishes in the
-  background: torch calls cannot be interrupted); 500 a bug, with its type.
+  full, or the server is stopping); 504 its model call ran past ``timeout_s``:
+  the call is stopped at its next decoding/sampling/forecast step
+  (:mod:`rnnkit.deadline`) and the worker goes on to the next request;
+* 500 a bug, with its type, on one line; the server goes on.
+
+``HEAD /health`` answers like ``GET /health`` without the body. A request
+carrying both ``Content-Length`` and ``Transfer-Encoding`` is refused with 400
+and its connection closed (:mod:`.protocol`: the two framings disagreeing is
+how requests are smuggled past a proxy).
 """
 from __future__ import annotations
 
@@ -26,11 +33,14 @@ from typing import Any, Optional, Sequence
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from rnnkit.train.recipe import Command
 
-from .batcher import Batcher, Job
+from . import TOLERANCE
+from .batcher import Batcher, Job, internal, timed_out
 from .limits import Limits
+from .protocol import RefuseAmbiguousFraming
 from .validate import RequestError, describe, parse_body, validate
 
 NOT_SERVED = "it has no JSON form: it reads or writes files on the server; use rnnkit {name} RUN on the command line"
@@ -40,9 +50,13 @@ def answer(status: int, body: dict) -> Response:
     """A JSON response; a body holding a non-finite number becomes a 500 that says so."""
     try:
         text = json.dumps(body, ensure_ascii=False, allow_nan=False)
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (echoed from a request): JSON's \\u escapes carry it
+        data = json.dumps(body, allow_nan=False).encode("ascii")
     except (ValueError, TypeError) as err:
-        status, text = 500, json.dumps({"error": f"internal error: the answer is not JSON ({err})", "status": 500})
-    return Response(text + "\n", status_code=status, media_type="application/json")
+        status, data = 500, json.dumps({"error": f"internal error: the answer is not JSON ({err})",
+                                        "status": 500}).encode()
+    return Response(data + b"\n", status_code=status, media_type="application/json")
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -54,24 +68,30 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise too_large(declared)
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large(f"more than {limit}")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise too_large(f"more than {limit}")
+    except ClientDisconnect:  # closed by the client, or by the server for sending too slowly
+        raise RequestError(400, "the connection closed before the body was complete") from None
     return bytes(body)
 
 
 async def wait_for(job: Job, timeout_s: float) -> dict:
-    """The job's answer; 503 if it is still queued after ``timeout_s``, 504 if its call is running."""
-    try:
-        return await asyncio.wait_for(asyncio.shield(job.future), timeout_s)
-    except asyncio.TimeoutError:
+    """The job's answer; 503 if it is still queued at its deadline, 504 if its call runs past its own."""
+    while True:
+        try:
+            return await asyncio.wait_for(asyncio.shield(job.future), max(0.0, job.ends_at - time.monotonic()))
+        except asyncio.TimeoutError:
+            if job.ends_at > time.monotonic():  # its call started meanwhile, with a deadline of its own
+                continue
+        job.future.cancel()  # the worker drops the job, or its answer
         if not job.started:
             job.abandoned = True
             raise RequestError(503, f"{job.command}: waited {timeout_s:g} s in the queue behind other requests "
                                     "without starting (--timeout-s); the server is busy, try again") from None
-        raise RequestError(504, f"{job.command}: the model call did not finish within {timeout_s:g} s "
-                                "(--timeout-s); ask for less work (e.g. fewer items or a shorter length)") from None
+        raise timed_out(job.command, timeout_s) from None
 
 
 class Service:
@@ -82,7 +102,8 @@ class Service:
         self.served = {c.name: c for c in commands if c.serve is not None}
         self.not_served = {c.name: NOT_SERVED.format(name=c.name) for c in commands if c.serve is None}
         self.not_served["eval"] = "it scores data sets on the server; use rnnkit eval RUN on the command line"
-        self.batcher = Batcher(model, limits.max_batch, limits.batch_wait_ms / 1000, limits.max_queue)
+        self.batcher = Batcher(model, limits.max_batch, limits.batch_wait_ms / 1000, limits.max_queue,
+                               limits.timeout_s)
         self.started, self.answers = time.monotonic(), Counter()
 
     def health(self) -> dict:
@@ -101,7 +122,9 @@ class Service:
                 "endpoints": {"GET /health": "status, recipe, checkpoint, uptime, requests served",
                               "GET /commands": "this listing (also GET /)",
                               **{f"POST /{name}": c.help for name, c in self.served.items()}},
-                "limits": asdict(self.limits)}
+                "limits": asdict(self.limits),
+                "merged_answers": f"requests merged into one model call match the same request alone within "
+                                  f"{TOLERANCE:g} (every number; rankings but for ties within it; strings exactly)"}
 
     async def run(self, name: str, request: Request) -> dict:
         """Answer ``POST /<name>``: read, check, queue, wait; RequestError on any failure."""
@@ -131,7 +154,7 @@ def build_app(model: Any, recipe: str, commands: Sequence[Command], limits: Opti
                   openapi_url=None)
     app.state.service = service
 
-    @app.get("/health")
+    @app.api_route("/health", methods=["GET", "HEAD"])
     async def health():
         return answer(200, service.health())
 
@@ -146,6 +169,10 @@ def build_app(model: Any, recipe: str, commands: Sequence[Command], limits: Opti
             status, body = 200, await service.run(name, request)
         except RequestError as err:
             status, body = err.status, err.body()
+        except ValueError as err:  # e.g. a field's own check failing on its input
+            status, body = 422, {"error": " ".join(str(err).split()), "status": 422}
+        except Exception as err:  # noqa: BLE001 - a bug: one line, and the server goes on
+            status, body = 500, internal(err).body()
         service.answers[status] += 1
         return answer(status, body)
 
@@ -169,4 +196,5 @@ def build_app(model: Any, recipe: str, commands: Sequence[Command], limits: Opti
             message = f"{where}: {err.detail}"
         return answer(err.status_code, {"error": message, "status": err.status_code})
 
+    app.add_middleware(RefuseAmbiguousFraming)
     return app

@@ -32,28 +32,41 @@ class Limits:
 
     Attributes:
         max_body_bytes: larger bodies are answered 413.
-        timeout_s: a request not answered this long after it was queued gets
-            503 (still waiting) or 504 (its model call is running).
+        timeout_s: a request still queued this long is answered 503; a model
+            call running this long is stopped at its next step and answered 504.
         max_batch: most requests merged into one model call.
         batch_wait_ms: how long the first request of a batch waits for others.
         max_queue: requests waiting at most; more are answered 503.
+        read_timeout_s: a connection must deliver a complete request (headers
+            and body) this soon after opening or after its previous answer, or
+            it is closed (408 when part of a request had arrived).
+        max_connections: open connections at most; one more closes the one
+            waiting longest for its request (or is answered 503 when all are busy).
     """
     max_body_bytes: int = 64 * 1024
     timeout_s: float = 30.0
     max_batch: int = 16
     batch_wait_ms: float = 5.0
     max_queue: int = 256
+    read_timeout_s: float = 10.0
+    max_connections: int = 128
 
 
 #: option -> (type, default, help)
 LIMIT_HELP = {
     "--max-body-bytes": (_positive_int, Limits.max_body_bytes, "larger request bodies are answered 413"),
     "--timeout-s": (_positive_float, Limits.timeout_s,
-                    "per-request time limit: 503 while still queued, 504 once its model call runs"),
+                    "time limit of a request in the queue (then 503) and, from its start, of its model call "
+                    "(then stopped: 504)"),
     "--max-batch": (_positive_int, Limits.max_batch, "most concurrent requests merged into one model call"),
     "--batch-wait-ms": (_non_negative_float, Limits.batch_wait_ms,
                         "how long a batchable request waits for others to share its call"),
     "--max-queue": (_positive_int, Limits.max_queue, "most requests waiting; more are answered 503"),
+    "--read-timeout-s": (_positive_float, Limits.read_timeout_s,
+                         "a connection that has not sent a complete request (headers and body) this long after "
+                         "opening, or after its previous answer, is closed (408)"),
+    "--max-connections": (_positive_int, Limits.max_connections,
+                          "most open connections; one more closes the one waiting longest for its request"),
 }
 
 

@@ -53,12 +53,32 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+#: seconds the requests under way may still run once the server is told to stop; then the
+#: model call is stopped and they are answered 503 (uvicorn's own limit is a little longer)
+GRACEFUL_SHUTDOWN_S = 3
+
+
 def uvicorn_server(app: Any, access_log: bool = False):
-    """A uvicorn server for ``app``, quiet but for warnings (and the access log when asked)."""
+    """A uvicorn server for ``app``, quiet but for warnings (and the access log when asked), with the
+    read timeout and connection cap of ``app``'s limits (:mod:`.protocol`)."""
     import uvicorn
+
+    from .protocol import guarded_protocol
+    service = app.state.service
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets=None) -> None:
+            """No new connections; the model's requests (a grace, then 503), so none is cancelled
+            mid-answer; then uvicorn's shutdown."""
+            for server in self.servers:
+                server.close()
+            await service.batcher.drain(GRACEFUL_SHUTDOWN_S)
+            await super().shutdown(sockets)
+
     config = uvicorn.Config(app, log_level="warning", access_log=access_log, timeout_keep_alive=5,
-                            timeout_graceful_shutdown=5, lifespan="on")
-    return uvicorn.Server(config)
+                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S + 2, lifespan="on",
+                            http=guarded_protocol(service.limits.read_timeout_s, service.limits.max_connections))
+    return Server(config)
 
 
 class Background:

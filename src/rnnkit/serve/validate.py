@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, Optional
 
 from rnnkit.train.recipe import LIST_TYPES, REQUIRED, Field, Serving
@@ -110,6 +111,24 @@ def _type_ok(kind: str, value: Any) -> bool:
     return isinstance(value, list)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(value: Any) -> Optional[str]:
+    """Where a string in ``value`` (or in its lists) holds a lone UTF-16 surrogate, e.g. ``\\ud800 at
+    character 3 of item 2``; None when there is none. JSON's ``"\\ud800"`` decodes to one, which
+    is not Unicode text: it cannot be encoded, printed or looked up."""
+    if isinstance(value, str):
+        found = _SURROGATE.search(value)
+        return None if found is None else f"\\u{ord(found.group()):04x} at character {found.start() + 1}"
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            where = lone_surrogate(item)
+            if where is not None:
+                return f"{where} of item {index + 1}"
+    return None
+
+
 def check_field(spec: Field, value: Any) -> Any:
     """``value`` when it fits ``spec``; else a 422 naming the field and what it expected."""
     if value is None and spec.default is None:
@@ -118,6 +137,10 @@ def check_field(spec: Field, value: Any) -> Any:
                         field=spec.name, expected=expected(spec))
     if not _type_ok(spec.type, value):
         raise fail
+    surrogate = lone_surrogate(value)
+    if surrogate is not None:
+        raise RequestError(422, f"field {spec.name!r}: a lone UTF-16 surrogate ({surrogate}) is not text; "
+                                "expected valid Unicode", field=spec.name, expected=expected(spec))
     if spec.choices and value not in spec.choices:
         raise fail
     size = value if spec.type in ("integer", "number", "boolean") else len(value)

@@ -40,9 +40,13 @@ def outputs() -> tuple[str, ...]:
 def recipe_of(meta: dict, path) -> Recipe:
     """The recipe that wrote a checkpoint (its metadata's ``task``)."""
     from rnnkit.train.checkpoint import CheckpointError
+    from rnnkit.train.meta import shown
     task = meta.get("task")
+    if not isinstance(task, str):
+        raise CheckpointError(f"{path}: checkpoint metadata field 'task': expected the name of a recipe "
+                              f"({', '.join(REGISTRY)}), got {shown(task)}")
     if task not in REGISTRY:
-        raise CheckpointError(f"{path}: checkpoint of unknown task {task!r}")
+        raise CheckpointError(f"{path}: checkpoint of unknown task {shown(task)}")
     return recipe(task)
 
 
@@ -55,8 +59,8 @@ def load(path, device: str = "cpu", task: str | None = None):
     from rnnkit.train import checkpoint as ckpt
     from rnnkit.train.device import resolve_device
     state = ckpt.load(path)
-    if task is not None and state.meta.get("task") != task:
-        raise ckpt.CheckpointError(f"{state.path}: a run of `rnnkit train {state.meta.get('task')}`; "
+    found = recipe_of(state.meta, state.path)
+    if task is not None and found.name != task:
+        raise ckpt.CheckpointError(f"{state.path}: a run of `rnnkit train {found.name}`; "
                                    f"expected one of `rnnkit train {task}`")
-    return recipe_of(state.meta, state.path).trained.from_checkpoint(
-        state, device=str(resolve_device(device)))
+    return found.trained.from_checkpoint(state, device=str(resolve_device(device)))

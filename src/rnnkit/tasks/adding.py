@@ -12,6 +12,7 @@ import torch
 
 from rnnkit.data.synthetic import adding_baseline, adding_batch
 from rnnkit.models.memory import MODEL_HELP, LastStepRegressor, MemoryModelConfig
+from rnnkit.bounds import MAX_STEPS
 from rnnkit.train.config import bound
 from rnnkit.train.generated import GeneratedObjective, GeneratedSets, generated_train_config, split_set
 from rnnkit.train.recipe import Built, Recipe, Smoke, TrainedModel, arg, report_on_test
@@ -20,7 +21,7 @@ from rnnkit.train.supervised import evaluating
 @dataclass
 class AddingConfig(GeneratedSets):
     """Attributes: length: steps T per sequence; the rest as :class:`GeneratedSets`."""
-    length: int = field(default=200, metadata=bound(2))
+    length: int = field(default=200, metadata=bound(2, MAX_STEPS))
 
 
 def defaults():

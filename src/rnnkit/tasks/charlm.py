@@ -11,10 +11,11 @@ import sys
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
-from rnnkit.export import graphs
+from rnnkit.export import graphs, ids as export_ids
 from rnnkit.export.write import export_command, outputs as export_outputs
 from rnnkit.data import CharVocab, bundled_text, min_tokens, read_text, split_text
 from rnnkit.models.lm import LMConfig, RNNLanguageModel
+from rnnkit.bounds import MAX_STEPS, batch
 from rnnkit.train.config import PATH, bound
 from rnnkit.train.lm import LMObjective, TrainedLM, evaluate_lm, sample_command
 from rnnkit.train.options import TrainConfig
@@ -33,9 +34,9 @@ class CharDataConfig:
         variable_bptt: vary the window length per batch (AWD-LSTM style).
     """
     text: str = field(default="", metadata=PATH)
-    val_fraction: float = field(default=0.1, metadata=bound(0, 1, open_low=True))
-    batch_size: int = field(default=64, metadata=bound(1))
-    seq_length: int = field(default=100, metadata=bound(1))
+    val_fraction: float = field(default=0.1, metadata=bound(0, 0.5, open_low=True))
+    batch_size: int = field(default=64, metadata=batch())
+    seq_length: int = field(default=100, metadata=bound(1, MAX_STEPS))
     variable_bptt: bool = False
 
 
@@ -103,7 +104,7 @@ def build(sections, resume_meta: Optional[dict]):
     train_ids = vocab.encode(train_text)
     model = RNNLanguageModel(len(vocab), sections["model"])
     objective = LMObjective(train_ids, val_ids, data.batch_size, data.seq_length,
-                            data.variable_bptt, seed=sections["train"].seed)
+                            data.variable_bptt, seed=sections["train"].seed, unit="chars")
     return Built(model, objective, {"vocab": vocab.to_json(), "corpus": label, "text_sha256": digest},
                  objective.callbacks)
 
@@ -168,7 +169,8 @@ SAMPLE = sample_command("generate text, streamed as it goes", "--length", 1000, 
                         "drop prime characters the model does not know", most=20_000,
                         example={"length": 200, "temperature": 0.8, "seed": 1})
 
-EXPORT = export_command(lambda lm: graphs.lm_step(lm.model, len(lm.vocab)), ("vocab",))
+EXPORT = export_command(lambda lm: graphs.lm_step(lm.model, len(lm.vocab)), ("vocab",),
+                        runtime=lambda lm: {"ids": export_ids.lm_step(lm.vocab.chars, "characters")})
 
 RECIPE = Recipe(
     name="charlm", summary="character-level language model (bundled Tiny Shakespeare or any UTF-8 text)",

@@ -2,7 +2,8 @@
 
 Train: ``rnnkit train chat`` (the bundled Shakespeare: each speech and the next one of the same
 conversation form a pair)
-Talk: ``rnnkit chat RUN`` (a ``> `` prompt on a terminal; one reply per stdin line otherwise)
+Talk: ``rnnkit chat RUN`` (a ``> `` prompt on a terminal; one reply per stdin line otherwise; greedy,
+so the same line gets the same reply; ``--temperature T --seed S`` samples, ``--beam 5`` searches)
 Evaluate: ``rnnkit eval RUN --split test`` (reference perplexity, distinct-1/2 and reply length for
 greedy, beam 5 and sampling, never emitting ``<unk>``, beside a unigram model and the most frequent reply)
 """
@@ -16,16 +17,18 @@ from typing import Optional
 
 import torch
 
-from rnnkit.export import graphs
+from rnnkit.export import graphs, ids as export_ids
 from rnnkit.export.write import export_command, outputs as export_outputs
 from rnnkit.data.batches import collate_pairs
 from rnnkit.data.bitext import preparer
 from rnnkit.data.dialogue import (conversation_pairs, read_cornell, read_pairs, shakespeare_conversations,
                                   split_conversations)
 from rnnkit.data.parallel import Pair, split_indices
-from rnnkit.data.text import stdin_lines
+from rnnkit.data.inputs import stdin_lines
 from rnnkit.models.seq2seq import Seq2SeqConfig
-from rnnkit.train.config import PATH, bound, finite_float, only_with, positive_int
+from rnnkit.bounds import MAX_COUNT, batch
+from rnnkit.train.config import PATH, bound, only_with
+from rnnkit.train.meta import Need
 from rnnkit.train.metrics import distinct_n, unigram_perplexity
 from rnnkit.train import pretrained
 from rnnkit.train.options import TrainConfig
@@ -33,7 +36,8 @@ from rnnkit.train.pairs import PairLossConfig, TrainedPairModel, build_pairs, pa
 from rnnkit.train.recipe import (Built, Command, Field, Recipe, Serving, Smoke, arg, report_on_test, sampling_arguments,
                                  sampling_fields)
 from rnnkit.train.supervised import mean_loss
-from rnnkit.train.translation import SearchOptions, pair_loss
+from rnnkit.train.ranges import BEAM, NO_REPEAT_NGRAM, REPETITION_PENALTY, Bounded
+from rnnkit.train.translation import MAX_SOURCE_TOKENS_CAP, SearchOptions, pair_loss
 
 SPLITS = ("train", "valid", "test")
 QUIT = ("q", "quit")
@@ -61,14 +65,14 @@ class ChatDataConfig:
     lowercase: bool = True
     ascii_fold: bool = True
     tutorial_punctuation: bool = True
-    max_length: int = field(default=20, metadata=bound(1))
-    min_freq: int = field(default=3, metadata={**bound(1), **only_with("tokenizer", "regex")})
+    max_length: int = field(default=20, metadata=bound(1, 10_000))
+    min_freq: int = field(default=3, metadata={**bound(1, MAX_COUNT), **only_with("tokenizer", "regex")})
     skip_bad_lines: bool = False
     valid_fraction: float = field(default=0.05, metadata=bound(0, 0.5, open_low=True))
     test_fraction: float = field(default=0.05, metadata=bound(0, 0.5, open_low=True))
     tokenizer: str = "regex"
-    vocab_size: int = field(default=8000, metadata={**bound(16), **only_with("tokenizer", "bpe", "unigram")})
-    batch_size: int = field(default=64, metadata=bound(1))
+    vocab_size: int = field(default=8000, metadata={**bound(16, 10 ** 6), **only_with("tokenizer", "bpe", "unigram")})
+    batch_size: int = field(default=64, metadata=batch())
     ignore_prompt: bool = field(default=False, metadata=only_with("tokenizer", "regex"))
 
 
@@ -99,6 +103,15 @@ def _cut(text: str, words: int) -> str:
     return " ".join(text.split()[:words])
 
 
+def _fits(saved: Optional[dict], count: int, item: str) -> Optional[dict]:
+    """A checkpoint's saved split, its indices checked against the data's ``count`` items."""
+    wrong = [i for name in SPLITS for i in (saved or {}).get(name, []) if not 0 <= i < count]
+    if wrong:
+        raise ValueError(f"the run's saved split names {item} {wrong[0]:,}, but the data has {count:,} "
+                         f"{item}s; the data changed since the run")
+    return saved
+
+
 def load_dialogue(data: ChatDataConfig, seed: int, saved: Optional[dict] = None) -> tuple[dict, str, dict]:
     """({split: pairs}, origin, the split to keep in the checkpoint)."""
     prepare = preparer(data)
@@ -111,13 +124,15 @@ def load_dialogue(data: ChatDataConfig, seed: int, saved: Optional[dict] = None)
         origin = f"{folder} ({report['bad_lines']:,} bad lines skipped, {report['missing_line_ids']:,} missing line ids)"
     elif Path(data.dataset).is_file():
         pairs = read_pairs(data.dataset, data.skip_bad_lines)
-        split = saved or split_indices(len(pairs), seed, data.valid_fraction, data.test_fraction)
+        split = _fits(saved, len(pairs), "pair") or split_indices(len(pairs), seed, data.valid_fraction,
+                                                                  data.test_fraction)
         return ({name: [_prepared(pairs[i], prepare, data) for i in split[name]] for name in SPLITS},
                 data.dataset, split)
     else:
         raise ValueError(f"--dataset {data.dataset}: expected shakespeare, a Cornell Movie-Dialogs folder or a "
                          "TSV file of utterance<TAB>reply pairs")
-    split = saved or split_conversations(conversations, seed, data.valid_fraction, data.test_fraction)
+    split = (_fits(saved, len(conversations), "conversation")
+             or split_conversations(conversations, seed, data.valid_fraction, data.test_fraction))
     splits = {name: [_prepared(p, prepare, data)
                      for p in conversation_pairs([conversations[i] for i in split[name]])] for name in SPLITS}
     return splits, origin, split
@@ -140,6 +155,8 @@ class ChatBot(TrainedPairModel):
     """A trained chatbot: replies to lines, figures on a split of its dialogue data."""
 
     config_defaults = staticmethod(defaults)
+    meta_fields = {**TrainedPairModel.meta_fields, "split": Need("object", optional=True),
+                   **{f"split.{name}": Need("integers", minimum=0) for name in ("train", "valid", "test")}}
 
     def replies(self, lines: list[str], options: SearchOptions) -> list:
         data = self.sections["data"]
@@ -207,7 +224,7 @@ def _options(args) -> SearchOptions:
     return SearchOptions(beam=args.beam, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                          seed=args.seed, no_repeat_ngram=args.no_repeat_ngram,
                          repetition_penalty=args.repetition_penalty, max_ratio=0.0, max_extra=args.max_reply,
-                         no_unk=not args.allow_unk)
+                         no_unk=not args.allow_unk, max_source_tokens=MAX_SOURCE_TOKENS_CAP, attention=False)
 
 
 def _prompted():
@@ -256,7 +273,8 @@ def serve_chat(bot: ChatBot, request: dict) -> dict:
     options = SearchOptions(beam=request["beam"], temperature=request["temperature"], top_k=request["top_k"],
                             top_p=request["top_p"], seed=request["seed"], no_repeat_ngram=request["no_repeat_ngram"],
                             repetition_penalty=request["repetition_penalty"], max_ratio=0.0,
-                            max_extra=request["max_reply"], no_unk=not request["allow_unk"])
+                            max_extra=request["max_reply"], no_unk=not request["allow_unk"],
+                            max_source_tokens=MAX_SOURCE_TOKENS_CAP, attention=False)
     options.check()
     lines = request["text"]
     if options.temperature and options.seed is not None:
@@ -266,29 +284,29 @@ def serve_chat(bot: ChatBot, request: dict) -> dict:
     return {"replies": [{"text": r.text, "unknown": list(dict.fromkeys(r.unknown))} for r in replies]}
 
 
+# greedy by default (the same reply every time); sampling only with a temperature > 0, seeded by --seed
+MAX_REPLY_TOKENS = Bounded("max_reply", int, 1, 200, MAX_REPLY, "most tokens in a reply")
+
+
 # batched when greedy, beam or unseeded sampling: lines are answered independently; seeded sampling
 # answers each line from its seed, so merging such requests would save nothing
 CHAT_COMMAND = Command("chat", "talk to the bot (a > prompt on a terminal; one reply per line of stdin or argument)", (
     arg("text", nargs="*", help="lines to answer, one reply each (default: stdin, or the prompt on a terminal)"),
-    arg("--beam", type=positive_int, default=1, help="beam width (1 = greedy or sampling)"),
-    *sampling_arguments("seed for repeatable sampled replies"),
-    arg("--no-repeat-ngram", type=int, default=0, help="never repeat an n-gram of this size (0 = off)"),
-    arg("--repetition-penalty", type=finite_float, default=1.0, help="divide the probability of used words (1 = off)"),
+    BEAM.arg(),
+    *sampling_arguments("seed for repeatable sampled replies", temperature=0.0),
+    NO_REPEAT_NGRAM.arg(), REPETITION_PENALTY.arg(),
     arg("--allow-unk", action="store_true", help="let replies contain <unk> (by default it is never emitted)"),
-    arg("--max-reply", type=positive_int, default=MAX_REPLY, help=f"most tokens in a reply (default {MAX_REPLY})"),
+    MAX_REPLY_TOKENS.arg(),
 ), _chat, serve=Serving((
     Field("text", "strings", help="lines to answer, one reply each", minimum=1, maximum=64),
-    Field("beam", "integer", 1, "beam width (1 = greedy or sampling)", minimum=1, maximum=64),
-    *sampling_fields(),
-    Field("no_repeat_ngram", "integer", 0, "never repeat an n-gram of this size (0 = off)", minimum=0),
-    Field("repetition_penalty", "number", 1.0, "divide the probability of used words (1 = off)", minimum=1),
+    BEAM.field(), *sampling_fields(temperature=0.0), NO_REPEAT_NGRAM.field(), REPETITION_PENALTY.field(),
     Field("allow_unk", "boolean", False, "let replies contain <unk>"),
-    Field("max_reply", "integer", MAX_REPLY, "most tokens in a reply", minimum=1, maximum=200)),
+    MAX_REPLY_TOKENS.field()),
     serve_chat, example={"text": ["What is thy name?"], "temperature": 0}, batch="text", output="replies",
     batchable=lambda request: not request["temperature"] or request["seed"] is None))
 
 
-EXPORT = export_command(graphs.pair_model, graphs.PAIR_META)
+EXPORT = export_command(graphs.pair_model, graphs.PAIR_META, runtime=lambda t: {"ids": export_ids.pair_model(t)})
 
 RECIPE = Recipe(
     name="chat", summary="a seq2seq chatbot on dialogue pairs (bundled Shakespeare, Cornell Movie-Dialogs, any TSV)",

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from rnnkit.data.synthetic import copy_baseline, copy_batch, memoryless_copy_loss
 from rnnkit.models.memory import MODEL_HELP, MemoryModelConfig, StepClassifier
+from rnnkit.bounds import MAX_STEPS
 from rnnkit.train.config import bound
 from rnnkit.train.generated import GeneratedObjective, GeneratedSets, generated_train_config, split_set
 from rnnkit.train.recipe import Built, Recipe, Smoke, TrainedModel, arg, report_on_test
@@ -29,8 +30,13 @@ VOCAB = ALPHABET + 2  # blank, digits, cue
 class CopyConfig(GeneratedSets):
     """Attributes: length: the delay T (blanks between the digits and the cue); symbols: digits to
     remember (10 in Arjovsky et al.); the rest as :class:`GeneratedSets`."""
-    length: int = field(default=100, metadata=bound(1))
-    symbols: int = field(default=10, metadata=bound(1))
+    length: int = field(default=100, metadata=bound(1, MAX_STEPS))
+    symbols: int = field(default=10, metadata=bound(1, 1000))
+
+    @property
+    def steps(self) -> int:
+        """Steps of one sequence (see :func:`span`), for the memory estimate."""
+        return span(self)
 
 
 def defaults():
@@ -75,7 +81,7 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     data: CopyConfig = sections["data"]
     objective = GeneratedObjective(make(data), cross_entropy, scorer(data.symbols),
                                    {"loss": "min", "recall_accuracy": "max"}, fixed_split(data, "valid"),
-                                   data.batch_size, sections["train"].seed)
+                                   data.batch_size, sections["train"].seed, unit="positions")
     return Built(StepClassifier(VOCAB, sections["model"], span(sections["data"])), objective, {})
 
 

@@ -18,7 +18,11 @@ import torch
 from rnnkit.data import skipgram as sg
 from rnnkit.models.embeddings import EmbeddingModelConfig, build_embedding_model
 from rnnkit.train import wordsim
+from rnnkit.bounds import MAX_COUNT, only_with
 from rnnkit.train.config import PATH, bound
+from rnnkit.train.limits import check_bytes
+
+from rnnkit.train.meta import VOCAB
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import Built, Recipe, Smoke, TrainedModel, arg
 from rnnkit.train.wordvectors import WordRate, WordVectorObjective
@@ -42,11 +46,11 @@ class EmbeddingDataConfig:
     """
     corpus: str = field(default="wikitext-2", metadata=PATH)
     data_dir: str = field(default="", metadata=PATH)
-    min_count: int = field(default=5, metadata=bound(1))
-    sample: float = field(default=1e-3, metadata=bound(0, 1))
-    window: int = field(default=5, metadata=bound(1))
-    negatives: int = field(default=10, metadata=bound(1))
-    batch_words: int = field(default=4096, metadata=bound(1))
+    min_count: int = field(default=5, metadata=bound(1, MAX_COUNT))
+    sample: float = field(default=1e-3, metadata={**bound(0, 1), **only_with("model.method", "skipgram", "cbow")})
+    window: int = field(default=5, metadata={**bound(1, 100), **only_with("model.method", "skipgram", "cbow")})
+    negatives: int = field(default=10, metadata={**bound(1, 1000), **only_with("model.output", "negative")})
+    batch_words: int = field(default=4096, metadata=bound(1, 10 ** 6))
 
 
 def defaults():
@@ -84,6 +88,9 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     build_embedding_model(2, replace(sections["model"], dim=1, hidden_size=1, adaptive_cutoffs=""))
     train_tokens, valid_tokens = sg.corpus_tokens(data.corpus, data.data_dir or None)
     words, counts = sg.count_vocabulary(train_tokens, data.min_count)
+    dim = sections["model"].dim  # input and output tables, their gradients and Adam's moments
+    check_bytes(8 * 4 * len(words) * dim, "the word vectors with their gradients and Adam's state",
+                [f"{len(words):,} words (--min-count {data.min_count})", f"--dim {dim}"])
     if resume_meta is not None and resume_meta.get("vocab_sha256") != _digest(words):
         raise ValueError(f"corpus {data.corpus!r}: its vocabulary differs from the checkpoint's; "
                          "resume needs the same corpus")
@@ -114,6 +121,8 @@ class WordEmbeddings(TrainedModel):
     """
 
     config_defaults = staticmethod(defaults)
+
+    meta_fields = {"words": VOCAB}
 
     @classmethod
     def build_model(cls, sections, meta: dict):

@@ -12,7 +12,9 @@ from rnnkit.data.text import read_text
 from rnnkit.data.vectors import format_word2vec
 from rnnkit.train import wordsim
 from rnnkit.files import atomic_write_text
+from rnnkit.train.ranges import TOP
 from rnnkit.train.recipe import Command, Field, Serving, arg
+from rnnkit.train.rundir import refuse_run_file
 
 PCA_PNG, TSNE_PNG, EXPORTED = "embeddings_pca.png", "embeddings_tsne.png", "vectors.word2vec.txt"
 OUTPUTS = (PCA_PNG, TSNE_PNG, EXPORTED)
@@ -88,6 +90,7 @@ def plot_embeddings(model, args) -> int:
 def export(model, args) -> int:
     """The vectors in word2vec's text format, written atomically."""
     out = Path(args.out) if args.out else model.run_dir / EXPORTED
+    refuse_run_file(out, "--out", replaceable=(EXPORTED,))  # never a run's own file
     atomic_write_text(out, format_word2vec(model.words, model.vectors))
     print(f"wrote {len(model.words):,} vectors of dimension {model.vectors.shape[1]} to {out}")
     return 0
@@ -115,30 +118,29 @@ def serve_analogy(model, request: dict) -> dict:
     return {"answers": _cosines(model, cosines[0], found[0])}
 
 
-def _positive(text: str) -> int:
-    from rnnkit.train.config import positive_int
-    return positive_int(text)
+NEIGHBOURS = TOP.replace(default=10, help="neighbours per word")
+ANSWERS = TOP.replace(default=5, help="answers shown")
 
 
 COMMANDS = (
     Command("neighbors", "nearest words by cosine", (
         arg("words", nargs="+", help="query words"),
-        arg("--top", type=_positive, default=10, help="neighbours per word")), neighbors,
+        NEIGHBOURS.arg()), neighbors,
         # batched: each word's neighbours are one row of the same matrix product
         serve=Serving((Field("words", "strings", help="query words", minimum=1, maximum=256),
-                       Field("top", "integer", 10, "neighbours per word", minimum=1, maximum=1000)),
+                       NEIGHBOURS.field()),
                       serve_neighbors, example={"words": ["king"], "top": 5}, batch="words", output="neighbors")),
     Command("analogy", "a : b :: c : ? (3CosAdd), e.g. man king woman", (
         arg("a"), arg("b"), arg("c"),
-        arg("--top", type=_positive, default=5, help="answers shown")), analogy,
+        ANSWERS.arg()), analogy,
         # not batched: one query vector per request; the call is one matrix-vector product
         serve=Serving((Field("a", "string", help="a in a : b :: c : ?"), Field("b", "string", help="b"),
                        Field("c", "string", help="c"),
-                       Field("top", "integer", 5, "answers", minimum=1, maximum=1000)),
+                       ANSWERS.field()),
                       serve_analogy, example={"a": "man", "b": "king", "c": "woman"})),
     Command("plot-embeddings", "2-D PCA map of word vectors with their words as labels", (
         arg("--words", default=None, metavar="FILE", help="words to draw (whitespace-separated)"),
-        arg("--top", type=_positive, default=300, help="else the most frequent words"),
+        TOP.replace(default=300, high=10_000, help="else the most frequent words").arg(),
         arg("--tsne", action="store_true", help="also a t-SNE map (needs scikit-learn)"),
         arg("--out-dir", default=None, help="folder of the PNGs (default: the run directory)")),
         plot_embeddings),

@@ -17,24 +17,23 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.files import atomic_write_text
-from rnnkit.export import graphs
-from rnnkit.export.write import export_command, outputs as export_outputs
+from rnnkit.export.write import outputs as export_outputs
 from rnnkit.data.names import NameVocab, clean_names
 from rnnkit.data.names_split import NamesDataConfig, load_split, run_split, split_meta, split_record
 from rnnkit.models.classifier import ClassifierConfig, build_classifier
 from rnnkit.train import calibration as cal
 from rnnkit.train import checkpoint as ckpt
-from rnnkit.train.config import positive_int
+from rnnkit.train import final_report
+from rnnkit.train.ranges import TOP
 from rnnkit.train.metrics import balanced_accuracy, classification_scores, plot_confusion, top_k_accuracy
+from rnnkit.train.meta import VOCAB, Need, digits, same_length_as
 from rnnkit.train.options import TrainConfig
-from rnnkit.train.recipe import Built, Command, Field, Recipe, Serving, Smoke, TrainedModel, arg, split_arguments
+from rnnkit.train.recipe import Built, Recipe, Smoke, TrainedModel, arg, split_arguments
 from rnnkit.train.supervised import (SupervisedObjective, class_weights, classifier_log_probs, classifier_loss,
                                      collate_labelled)
 
 from . import names_eval as ev
-
-#: the prior ``predict`` uses unless told (README, names: measured choice)
-DEFAULT_PRIOR = "uniform"
+from .names_use import DEFAULT_PRIOR, EXPORT, PREDICT, format_predictions  # noqa: F401 - re-exported
 
 
 def defaults():
@@ -107,7 +106,8 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
         length=lambda example: len(example[0]), batch_size=data.batch_size, seed=sections["train"].seed,
         evaluate=validation_scores(ev.training_prior(counts, data.balance, data.balance_power).log(),
                                    data_log_prior), metrics=VALIDATION_METRICS,
-        sample_weights=weights[torch.tensor(labels)].double() if data.balance == "sampler" else None)
+        sample_weights=weights[torch.tensor(labels)].double() if data.balance == "sampler" else None,
+        unit="names")
     model = build_classifier(len(vocab), len(names.languages), sections["model"])
     return Built(model, objective, dict(split_meta(names, assignment), vocab=vocab.to_json(),
                                         train_counts=counts))
@@ -118,6 +118,10 @@ class NameClassifier(TrainedModel):
     probabilities; figures on a split of the run's data."""
 
     config_defaults = staticmethod(defaults)
+
+    meta_fields = {"vocab": VOCAB, "languages": VOCAB, "data_sha256": Need("string"),
+                   "split": Need("string", check=digits("012")),
+                   "train_counts": Need("integers", optional=True, minimum=0, check=same_length_as("languages"))}
 
     @classmethod
     def build_model(cls, sections, meta: dict) -> nn.Module:
@@ -147,20 +151,17 @@ class NameClassifier(TrainedModel):
         return torch.log_softmax(classifier_log_probs(self.model, encoded).double() + shift, -1)
 
     def calibration(self) -> dict:
-        """The run's temperature (calibration.json beside the checkpoint), fitted on the
-        validation split and saved when missing or fitted for another checkpoint."""
+        """The run's temperature, fitted on the validation split: calibration.json of the run
+        directory, fitted and saved there when missing or fitted for another checkpoint
+        (:func:`names_eval.calibration`; a checkpoint outside a run: fitted in memory)."""
         if self._calibration is None:
-            step = int(self.meta.get("step", -1))
-            saved = ev.read_calibration(self.run_dir, self.path, step)
-            if saved is None:
-                _, parts = self.split()
-                valid = parts["valid"]
-                log_probs = self.raw_log_probs([self.vocab.encode(n, warn=False) for n, _ in valid])
-                saved = ev.fit_calibration(log_probs, torch.tensor([label for _, label in valid]))
-                saved.update(checkpoint=self.path.name if self.path else None, step=step)
-                ev.write_calibration(self.run_dir, saved)
-            self._calibration = saved
+            self._calibration = ev.calibration(self.path, int(self.meta.get("step", -1)), self._fit_calibration)
         return self._calibration
+
+    def _fit_calibration(self) -> dict:
+        valid = self.split()[1]["valid"]
+        log_probs = self.raw_log_probs([self.vocab.encode(n, warn=False) for n, _ in valid])
+        return ev.fit_calibration(log_probs, torch.tensor([label for _, label in valid]))
 
     def adjust(self, log_probs: Tensor, prior: str, calibrated: bool = True) -> Tensor:
         """Data-prior log-probabilities (M, C) -> the run's temperature, then ``prior``."""
@@ -179,8 +180,7 @@ class NameClassifier(TrainedModel):
                 prior: str = DEFAULT_PRIOR) -> list[list[tuple[float, str]]]:
         """For each name, its ``top`` languages as (log-probability, language), best first;
         languages the prior rules out (weight 0) are left out."""
-        if top < 1:
-            raise ValueError(f"--top: expected >= 1, got {top}")
+        TOP.check(top)
         values, indices = self.log_probs(names, prior).topk(min(top, len(self.languages)), dim=-1)
         return [[(float(v), self.languages[int(i)]) for v, i in zip(vs, ix) if v > -math.inf]
                 for vs, ix in zip(values, indices)]
@@ -189,8 +189,8 @@ class NameClassifier(TrainedModel):
         """(names data, examples per split) of the run, checked against its saved split."""
         return run_split(self.sections["data"], self.meta, data_dir)
 
-    def evaluate(self, split: str = "test", data_dir: Optional[str] = None,
-                 confusion_png: Optional[str | Path] = "auto", prior: Optional[str] = None) -> dict:
+    def evaluate(self, split: str = "test", data_dir: Optional[str] = None, prior: Optional[str] = None,
+                 plots: bool = True) -> dict:
         """Figures on a split of the run's data under the data and the uniform prior (and
         ``prior``, a weights file, when given), scored two ways, and its calibration.
 
@@ -200,98 +200,52 @@ class NameClassifier(TrainedModel):
         prediction is any of its languages; a wrong one is charged to its first
         language (:func:`~rnnkit.train.metrics.any_label_reference`). The top
         level holds the data prior's figures; ``calibration`` the ECE and NLL
-        before and after temperature scaling; PNGs go beside the checkpoint.
+        before and after temperature scaling. With ``plots``, confusion_<split>.png and
+        reliability_<split>.png go into the checkpoint's run directory (none outside one:
+        :func:`names_eval.owned_output`).
         """
         names, parts = self.split(data_dir)
         pairs = parts[split]
         labels = torch.tensor([label for _, label in pairs])
         raw = self.raw_log_probs([self.vocab.encode(n, warn=False) for n, _ in pairs])
         priors = [*ev.PRIORS, *([prior] if prior and prior not in ev.PRIORS else [])]
-        figures = {p: ev.split_figures(self.adjust(raw, p).float(), pairs, names) for p in priors}
+        label_sets = names.label_sets()  # once: it walks every name
+        figures = {p: ev.split_figures(self.adjust(raw, p).float(), pairs, names, label_sets) for p in priors}
         result = figures["data"]
         result.update(split=split, examples=len(pairs), priors={p: ev.headline(f) for p, f in figures.items()},
-                      multi_label_examples=sum(len(names.label_sets()[n]) > 1 for n, _ in pairs))
+                      multi_label_examples=sum(len(label_sets[n]) > 1 for n, _ in pairs))
         result["per_class_uniform_recall"] = {k: v["recall"] for k, v in figures["uniform"]["per_class"].items()}
-        result["calibration"] = self.calibration_report(raw, labels, split)
-        if confusion_png == "auto":  # beside the checkpoint
-            confusion_png = self.run_dir / f"confusion_{split}.png"
-        if confusion_png is not None:
+        result["calibration"] = self.calibration_report(raw, labels, split, plots)
+        confusion_png = plots and ev.owned_output(self.path, f"confusion_{split}.png")
+        if confusion_png:
             result["confusion_png"] = str(confusion_png)
             plot_confusion(result["confusion"], self.languages, confusion_png,
                            f"{split}: accuracy {result['accuracy']:.3f}, macro-F1 {result['macro_f1']:.3f}")
         result["confusion"] = result["confusion"].tolist()
         return result
 
-    def calibration_report(self, raw: Tensor, labels: Tensor, split: str) -> dict:
-        """ECE and NLL before and after the temperature, and reliability_<split>.png
-        (:func:`names_eval.calibration_report`)."""
-        return ev.calibration_report(self.adjust, raw, labels, self.calibration()["temperature"],
-                                     self.run_dir and self.run_dir / f"reliability_{split}.png", split)
+    def calibration_report(self, raw: Tensor, labels: Tensor, split: str, plots: bool = True) -> dict:
+        """ECE and NLL before and after the temperature, and reliability_<split>.png with
+        ``plots`` (:func:`names_eval.calibration_report`)."""
+        png = ev.owned_output(self.path, f"reliability_{split}.png") if plots else None
+        return ev.calibration_report(self.adjust, raw, labels, self.calibration()["temperature"], png, split)
 
     def describe(self, result: dict) -> str:
         """Totals both ways, the figures under each prior, calibration, then a per-class table."""
         return ev.describe(result)
 
 
-def format_predictions(names: Sequence[str], predictions) -> str:
-    """The tutorial's layout: the name, then ``    (-0.19) German`` per language."""
-    lines = []
-    for name, top in zip(names, predictions):
-        lines.append(name.strip())
-        # a log-probability is <= 0; print a rounded 0 as -0.00, as the tutorial does
-        lines += [f"    ({log_prob if log_prob < 0 else -0.0:.2f}) {language}" for log_prob, language in top]
-    return "\n".join(lines)
-
-
-def _predict(classifier: NameClassifier, args) -> int:
-    names = args.names or [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    if not names:
-        raise ValueError("no names given (as arguments or one per line on stdin)")
-    print(format_predictions(names, classifier.predict(names, args.top, args.prior)))
-    return 0
-
-
 def report(run_dir: Path) -> str:
-    """After training: test metrics of the best checkpoint (report_test.json, confusion_test.png)
-    and the split (split.json)."""
+    """After training: test metrics of the best checkpoint (report_test.json, confusion_test.png,
+    reliability_test.png; no PNGs with ``--final-report quick``) and the split (split.json)."""
     classifier = NameClassifier.from_checkpoint(ckpt.load(run_dir))
     names, parts = classifier.split()
     atomic_write_text(run_dir / "split.json",
-                           json.dumps(split_record(names, parts), ensure_ascii=False, indent=0) + "\n")
-    result = classifier.evaluate("test", confusion_png=run_dir / "confusion_test.png")
+                      json.dumps(split_record(names, parts), ensure_ascii=False, indent=0) + "\n")
+    result = classifier.evaluate("test", plots=final_report.level(run_dir) == "full")
     atomic_write_text(run_dir / "report_test.json", json.dumps(result, indent=1) + "\n")
     return classifier.describe(result)
 
-
-PRIOR_HELP = ("how likely each language is before reading the name: uniform (all equally likely), "
-              "data (as often as in the training data) or a file of language weights, "
-              "'Language<TAB>weight' lines or a JSON object (unlisted languages get 0); "
-              f"default {DEFAULT_PRIOR}")
-
-
-def serve_predict(classifier: NameClassifier, request: dict) -> dict:
-    """``POST /predict``: each name's top languages, ``{"language", "probability"}`` best first."""
-    names = request["names"]
-    top = classifier.predict(names, request["top"], request["prior"])
-    return {"prior": request["prior"], "predictions": [
-        {"name": name, "languages": [{"language": language, "probability": math.exp(log_prob)}
-                                     for log_prob, language in languages]}
-        for name, languages in zip(names, top)]}
-
-
-# batched: names are scored independently, so concurrent requests with the same top and prior share a call
-PREDICT = Command("predict", "top languages of names", (
-    arg("names", nargs="*", help="names to classify (default: one per line on stdin)"),
-    arg("--top", type=positive_int, default=3, help="languages per name"),
-    arg("--prior", default=DEFAULT_PRIOR, help=PRIOR_HELP),
-), _predict, serve=Serving((
-    Field("names", "strings", help="names to classify", minimum=1, maximum=256),
-    Field("top", "integer", 3, "languages per name", minimum=1),
-    Field("prior", "string", DEFAULT_PRIOR, "uniform (all languages equally likely) or data (as often as in "
-          "training); weight files are for the command line", choices=("uniform", "data"))),
-    serve_predict, example={"names": ["Nakamura", "Schmidt"], "top": 3}, batch="names", output="predictions"))
-
-EXPORT = export_command(lambda c: graphs.classifier(len(c.vocab.symbols)), ("vocab", "languages", "train_counts"))
 
 RECIPE = Recipe(
     name="names", summary="the language of a surname (18 languages, the PyTorch tutorial data)",

@@ -8,19 +8,25 @@ by the fitted temperature and move them to the prior asked for
 from __future__ import annotations
 
 import json
+import math
+import os
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import torch
 from torch import Tensor
 
-from rnnkit.files import WriteError, atomic_write_text
+from rnnkit.files import WriteError, atomic_write_text, read_manifest
 from rnnkit.train import calibration as cal
+from rnnkit.train import rundir
 from rnnkit.train.metrics import (any_label_scores, balanced_accuracy, classification_scores,
                                   top_k_accuracy, top_k_any_label)
 
 #: the run's fitted temperature, beside its checkpoints
 CALIBRATION = "calibration.json"
+CALIBRATION_LIMIT = 2 ** 20  # bytes read at most
+#: the prior ``predict`` uses unless told (README, names: measured choice)
+DEFAULT_PRIOR = "uniform"
 PRIORS = ("data", "uniform")
 TOP_K = 3
 
@@ -62,38 +68,104 @@ def fit_calibration(log_probs: Tensor, labels: Tensor) -> dict:
                           "after": cal.expected_calibration_error(after, labels)}}
 
 
-def read_calibration(run_dir: Optional[Path], checkpoint: Optional[Path], step: int) -> Optional[dict]:
-    """The saved calibration when it was fitted for this checkpoint file and step, else None."""
-    if run_dir is None or checkpoint is None or not (run_dir / CALIBRATION).is_file():
+def owned_output(checkpoint: Optional[Path], name: str) -> Optional[Path]:
+    """Where output ``name`` (calibration.json, a PNG) of ``checkpoint`` may be read and written:
+    in its folder when that is a names run directory rnnkit made (a ``config.json`` of task
+    ``names``) and a file there of that name, if any, was written by rnnkit (listed in the
+    run's manifest, where it has one). Else None: the output is kept in memory (or not drawn),
+    because a file of that name beside a copied checkpoint is someone else's, never read or
+    overwritten."""
+    if checkpoint is None:
+        return None
+    folder = Path(checkpoint).parent
+    if rundir.not_a_run(folder) is not None:
         return None
     try:
-        saved = json.loads((run_dir / CALIBRATION).read_text())
-    except (OSError, json.JSONDecodeError):
+        if rundir.read_config(folder).get("task") != "names":
+            return None
+        listed = read_manifest(folder)
+    except ValueError:
         return None
+    if listed is not None and name not in listed and os.path.lexists(folder / name):
+        return None
+    return folder / name
+
+
+def check_calibration(record, path: Path) -> dict:
+    """``record`` (a calibration.json read from ``path``) when it has the shape rnnkit writes;
+    ValueError naming the file and the field otherwise."""
+    fix = "delete it and the temperature is fitted again"
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}: expected a JSON object, got a JSON {_json_kind(record)} ({fix})")
+    temperature = record.get("temperature")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
+            or not math.isfinite(temperature) or not temperature > 0:
+        raise ValueError(f"{path}: temperature: expected a finite number > 0, got {_shown(temperature)} ({fix})")
+    if not isinstance(record.get("checkpoint"), (str, type(None))):
+        raise ValueError(f"{path}: checkpoint: expected a file name, got {_shown(record.get('checkpoint'))} ({fix})")
+    if isinstance(record.get("step"), bool) or not isinstance(record.get("step"), int):
+        raise ValueError(f"{path}: step: expected an integer, got {_shown(record.get('step'))} ({fix})")
+    return record
+
+
+def _json_kind(value) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
+
+
+def _shown(value) -> str:
+    text = json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def read_calibration(path: Path, checkpoint: Path, step: int) -> Optional[dict]:
+    """The calibration saved at ``path`` when it was fitted for this checkpoint file and step,
+    else None; ValueError naming the file and field when it is not one rnnkit would write."""
+    if not path.is_file():
+        return None
+    try:
+        if path.stat().st_size > CALIBRATION_LIMIT:
+            raise ValueError(f"{path}: over {CALIBRATION_LIMIT:,} bytes; rnnkit writes a few hundred")
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise ValueError(f"{path}: not readable JSON ({type(err).__name__}); delete it and the "
+                         "temperature is fitted again") from None
+    saved = check_calibration(saved, path)
     if saved.get("checkpoint") != checkpoint.name or saved.get("step") != step:
         return None
     return saved
 
 
-def write_calibration(run_dir: Optional[Path], record: dict) -> None:
+def calibration(checkpoint: Optional[Path], step: int, fit: Callable[[], dict]) -> dict:
+    """The temperature record of ``checkpoint`` at ``step``: read from its run directory
+    (:func:`owned_output`), else ``fit()`` (saved there when the run is rnnkit's)."""
+    path = owned_output(checkpoint, CALIBRATION)
+    saved = read_calibration(path, checkpoint, step) if path is not None else None
+    if saved is None:
+        saved = dict(fit(), checkpoint=checkpoint.name if checkpoint else None, step=step)
+        if path is not None:
+            write_calibration(path, saved)
+    return saved
+
+
+def write_calibration(path: Path, record: dict) -> None:
     """Save ``record`` as the run's calibration.json when the run directory is writable."""
-    if run_dir is None:
-        return
     try:
-        atomic_write_text(run_dir / CALIBRATION, json.dumps(record, indent=1) + "\n")
+        atomic_write_text(path, json.dumps(record, indent=1) + "\n")
     except WriteError:  # the folder is read-only, gone or full
         pass  # the run still predicts, with the temperature fitted in memory
 
 
-def split_figures(log_probs: Tensor, pairs: Sequence[tuple[str, int]], names) -> dict:
+def split_figures(log_probs: Tensor, pairs: Sequence[tuple[str, int]], names,
+                  labels_of: Optional[dict] = None) -> dict:
     """Accuracy, balanced accuracy, top-3, macro-F1, per-class figures and the confusion of the
     (name, label) ``pairs`` from their log-probabilities (M, C): per pair at the top level, per
-    distinct name (right when any of its languages) under ``by_name``."""
+    distinct name (right when any of its languages) under ``by_name``; ``labels_of``:
+    ``names.label_sets()``, when the caller has it."""
     labels = torch.tensor([label for _, label in pairs])
     result = classification_scores(log_probs, labels, names.languages)
     result["balanced_accuracy"] = balanced_accuracy(result["confusion"])
     result[f"top{TOP_K}_accuracy"] = top_k_accuracy(log_probs, labels, TOP_K)
-    pair_names, labels_of = [name for name, _ in pairs], names.label_sets()
+    pair_names, labels_of = [name for name, _ in pairs], labels_of or names.label_sets()
     by_name = any_label_scores(log_probs.argmax(-1).tolist(), pair_names, labels_of, names.languages)
     recalls = [row["recall"] for row in by_name["per_class"].values() if row["support"] > 0]
     by_name["balanced_accuracy"] = sum(recalls) / len(recalls)  # mean recall, as balanced_accuracy

@@ -22,7 +22,8 @@ from rnnkit.data.names_split import NamesDataConfig, load_split, run_split, spli
 from rnnkit.decode.sampling import generate
 from rnnkit.models.namegen import ConditionalCharModel, NameGenConfig
 from rnnkit.train import checkpoint as ckpt
-from rnnkit.train.config import positive_int
+from rnnkit.train.ranges import Bounded
+from rnnkit.train.meta import VOCAB, Need, digits
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import (Built, Command, Field, Recipe, Serving, Smoke, TrainedModel, arg, sampling_arguments,
                                  sampling_fields, split_arguments)
@@ -90,7 +91,7 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
         weights = class_weights(labels, max(labels) + 1, data.balance_power).double()[torch.tensor(labels)]
     objective = SupervisedObjective(train, encode_split(vocab, parts["valid"]), make_batch, batch_loss,
                                     length=lambda example: len(example[0]), batch_size=data.batch_size,
-                                    seed=sections["train"].seed, sample_weights=weights)
+                                    seed=sections["train"].seed, sample_weights=weights, unit="chars")
     model = ConditionalCharModel(len(vocab), len(names.languages), sections["model"])
     return Built(model, objective, dict(split_meta(names, assignment), vocab=vocab.to_json()))
 
@@ -99,6 +100,9 @@ class NameGenerator(TrainedModel):
     """A trained generator: names in the style of a language, loss on a split."""
 
     config_defaults = staticmethod(defaults)
+
+    meta_fields = {"vocab": VOCAB, "languages": VOCAB, "data_sha256": Need("string"),
+                   "split": Need("string", check=digits("012"))}
 
     @classmethod
     def build_model(cls, sections, meta: dict):
@@ -114,6 +118,18 @@ class NameGenerator(TrainedModel):
             raise ValueError(f"--category: unknown category {category!r}; expected one of "
                              f"{', '.join(self.languages)}")
         return self.languages.index(category)
+
+    def check_start(self, start: str) -> str:
+        """``start`` as the model reads it (ASCII-folded when the run was); ValueError naming the
+        letters it never saw in training, or a start longer than a name."""
+        if len(start) > MAX_LENGTH:
+            raise ValueError(f"--start: expected at most {MAX_LENGTH} letters, got {len(start):,}")
+        letters = [fold_ascii(c) if self.sections["data"].ascii else c for c in start]
+        unseen = sorted({c for c, read in zip(start, letters) if not read or self.vocab.unknown(read)})
+        if unseen:
+            raise ValueError(f"--start: the model never saw {', '.join(map(repr, unseen))} in training; "
+                             f"it knows {''.join(self.vocab.to_json())!r}")
+        return "".join(letters)
 
     def sample_name(self, category: str, start: str = "", temperature: float = 1.0, top_k: int = 0,
                     top_p: float = 1.0, generator: Optional[torch.Generator] = None) -> str:
@@ -136,7 +152,9 @@ class NameGenerator(TrainedModel):
     def sample_names(self, category: str, start: str = "", n: int = 1, temperature: float = 1.0,
                      top_k: int = 0, top_p: float = 1.0, seed: Optional[int] = None) -> list[str]:
         """``n`` names per letter of ``start`` (``n`` names from scratch when ``start`` is empty)."""
-        self.category_id(category)  # an unknown category fails before any sampling
+        self.category_id(category)  # an unknown category or start letter fails before any sampling
+        start = self.check_start(start)
+        COUNT.check(n)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         starts = list(start) if start else [""]
         return [self.sample_name(category, s, temperature, top_k, top_p, generator)
@@ -220,16 +238,20 @@ def serve_sample(generator: NameGenerator, request: dict) -> dict:
     return {"category": request["category"], "names": names}
 
 
+COUNT = Bounded("n", int, 1, 100, 1, "names to sample (per start letter with --start)")
+
 # not batched: each request draws its names from its own seeded generator, one character at a time
 SAMPLE = Command("sample", "new names in the style of a language", (
     arg("--category", default=None, help="language to generate names in (required)"),
-    arg("--start", default="", help="one name per start letter, e.g. RUS"),
-    arg("--n", type=positive_int, default=1, help="names to sample (per start letter with --start)"),
+    arg("--start", default="", help=f"one name per start letter, e.g. RUS (at most {MAX_LENGTH} letters, each one "
+                                    "the model saw in training)"),
+    COUNT.arg("--n"),
     *sampling_arguments(),
 ), _sample, serve=Serving((
     Field("category", "string", help="language to generate names in (an unknown one is answered with the list)"),
-    Field("start", "string", "", "one name per start letter, e.g. RUS", maximum=MAX_LENGTH),
-    Field("n", "integer", 1, "names to sample (per start letter with start)", minimum=1, maximum=100),
+    Field("start", "string", "", "one name per start letter, e.g. RUS (letters the model saw in training)",
+          maximum=MAX_LENGTH),
+    COUNT.field(),
     *sampling_fields()), serve_sample, example={"category": "Russian", "start": "RUS", "seed": 1}))
 
 RECIPE = Recipe(

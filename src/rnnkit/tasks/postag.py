@@ -14,14 +14,17 @@ from pathlib import Path
 from typing import Optional
 
 from rnnkit.files import atomic_write_text
-from rnnkit.export import graphs
+from rnnkit.train.rundir import refuse_run_file
+from rnnkit.export import graphs, ids as export_ids
 from rnnkit.export.write import export_command, outputs as export_outputs
+from rnnkit.data.inputs import decode_utf8, read_input, read_stdin
 from rnnkit.data.conllu import format_conllu, read_conllu, sentences_from_text, write_conllu
 from rnnkit.data.tagging import TaggingVocab, collate
 from rnnkit.models.tagger import Tagger, TaggerConfig
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train import pretrained
 from rnnkit.train.metrics import per_class_lines, plot_confusion
+from rnnkit.train.meta import VOCAB, Need
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import Built, Command, Field, Recipe, Serving, Smoke, TrainedModel, arg
 from rnnkit.train.supervised import SupervisedObjective, mean_loss
@@ -83,7 +86,7 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     objective = SupervisedObjective(
         encode(train), encode(dev), collate, tagging_loss, length=len, batch_size=data.batch_size,
         seed=sections["train"].seed, evaluate=validate,
-        metrics={"loss": "min", **{name: "max" for name in names}})
+        metrics={"loss": "min", **{name: "max" for name in names}}, unit="words")
     heads = {name: len(vocab.labels[name]) for name in names}
     model = Tagger(len(vocab.words), len(vocab.chars), heads, sections["model"])
     frozen, report = pretrained.initialise(model.words, vocab.words.symbols, vectors,
@@ -100,6 +103,9 @@ class PosTagger(TrainedModel):
     """A trained tagger: tags for sentences, figures on a treebank split or any CoNLL-U file."""
 
     config_defaults = staticmethod(defaults)
+
+    meta_fields = {"vocab": Need("object"), "vocab.words": VOCAB, "vocab.chars": VOCAB,
+                   "vocab.labels": Need("object"), "vocab.labels.*": VOCAB, "training_forms": Need("strings")}
 
     @classmethod
     def build_model(cls, sections, meta: dict) -> Tagger:
@@ -187,13 +193,12 @@ def _tag(tagger: PosTagger, args) -> int:
         raise ValueError("give sentences as arguments or --input FILE, not both")
     if args.output and not Path(args.output).resolve().parent.is_dir():
         raise ValueError(f"--output {args.output}: the folder {Path(args.output).parent} does not exist")
+    if args.output:
+        refuse_run_file(args.output, "--output")  # never a file of a run
     if args.input:
-        try:
-            text = Path(args.input).read_text(encoding="utf-8")
-        except UnicodeDecodeError as err:
-            raise ValueError(f"{args.input}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+        text = decode_utf8(read_input(args.input, f"--input {args.input}", "a text file"), args.input)
     else:
-        text = "\n".join(args.text) if args.text else sys.stdin.read()
+        text = "\n".join(args.text) if args.text else read_stdin()
     sentences = sentences_from_text(text)
     tags = tagger.tag([s.words for s in sentences])
     if args.format == "conllu":
@@ -250,7 +255,8 @@ def report(run_dir: Path) -> str:
 
 
 EXPORT = export_command(lambda t: graphs.tagger(len(t.vocab.words), len(t.vocab.chars), list(t.vocab.labels),
-                                                   bool(t.sections["model"].char_dim)), ("vocab",))
+                                                   bool(t.sections["model"].char_dim)), ("vocab",),
+                        runtime=lambda t: {"ids": export_ids.tagger(t.vocab, bool(t.sections["model"].char_dim))})
 
 RECIPE = Recipe(
     name="postag", summary="part-of-speech tagging (UPOS, XPOS, UFeats) of CoNLL-U treebanks, e.g. UD English EWT",

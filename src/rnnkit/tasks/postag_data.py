@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnnkit.data.corpus import data_dir as default_data_dir
+from rnnkit.bounds import MAX_COUNT, batch
 from rnnkit.train.config import PATH, bound
 
 SPLITS = ("train", "dev", "test")
@@ -31,11 +32,11 @@ class PosDataConfig:
     """
     treebank: str = field(default="ud-english-ewt", metadata=PATH)
     data_dir: str = field(default="", metadata=PATH)
-    min_count: int = field(default=2, metadata=bound(1))
-    batch_size: int = field(default=32, metadata=bound(1))
+    min_count: int = field(default=2, metadata=bound(1, MAX_COUNT))
+    batch_size: int = field(default=32, metadata=batch())
     xpos: bool = True
     feats: bool = True
-    pretrained_vocab: int = field(default=0, metadata=bound(0))
+    pretrained_vocab: int = field(default=0, metadata=bound(0, 10 ** 7))
 
 
 def treebank_files(data: PosDataConfig) -> dict[str, Path]:

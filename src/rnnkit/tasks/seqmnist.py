@@ -19,10 +19,13 @@ from rnnkit.data import mnist
 from rnnkit.data.corpus import data_dir as default_data_dir
 from rnnkit.data.images import read_digit_image
 from rnnkit.models.vector_classifier import VectorClassifier, VectorClassifierConfig
+from rnnkit.bounds import batch, seed
 from rnnkit.train.config import PATH, bound, only_with
+from rnnkit.train.ranges import Bounded
 from rnnkit.train.metrics import classification_scores, per_class_lines, plot_confusion
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.plots import plot_digits
+from rnnkit.train.meta import Need, is_permutation
 from rnnkit.train.recipe import Built, Command, Field, Recipe, Serving, Smoke, TrainedModel, arg, report_on_test
 from rnnkit.train.distributed import shard_range
 from rnnkit.train.supervised import SupervisedObjective, evaluating
@@ -45,10 +48,15 @@ class MnistConfig:
     """
     data_dir: str = field(default="", metadata=PATH)
     mode: str = "rows"
-    permutation_seed: int = field(default=0, metadata=only_with("mode", "permuted"))
-    valid_size: int = field(default=5000, metadata=bound(1))
+    permutation_seed: int = field(default=0, metadata={**seed(), **only_with("mode", "permuted")})
+    valid_size: int = field(default=5000, metadata=bound(1, 30_000))  # at most half of MNIST's 60,000
     shift: int = field(default=0, metadata=bound(0, 4))
-    batch_size: int = field(default=128, metadata=bound(1))
+    batch_size: int = field(default=128, metadata=batch())
+
+    @property
+    def steps(self) -> int:
+        """Steps a network reads per image (for the memory estimate)."""
+        return 28 if self.mode == "rows" else 784
 
 
 def defaults():
@@ -80,7 +88,7 @@ def mnist_folder(explicit: str) -> Path:
     """The folder of the idx files: ``explicit`` or its ``mnist/``, else the default data folder's."""
     root = default_data_dir(explicit or None)
     for folder in (root, root / "mnist"):
-        if any((folder / name).is_file() or (folder / name.removesuffix(".gz")).is_file()
+        if any((folder / name).exists() or (folder / name.removesuffix(".gz")).exists()
                for name in mnist.FILES["train"]):
             return folder
     raise ValueError(f"no MNIST idx files in {root} or {root / 'mnist'}; point --data-dir (or RNNKIT_DATA) at them")
@@ -121,7 +129,7 @@ class ShiftedObjective(SupervisedObjective):
         collate = lambda rows: (images[train_idx[rows]], labels[train_idx[rows]])  # noqa: E731
         super().__init__(list(range(len(train_idx))), valid_idx, collate, self._loss, length=lambda _: 1,
                          batch_size=batch_size, seed=seed, evaluate=self._scores,
-                         metrics={"loss": "min", "accuracy": "max"})
+                         metrics={"loss": "min", "accuracy": "max"}, unit="images")
 
     def _loss(self, model, batch, reduction: str = "mean"):
         images, labels = batch
@@ -153,7 +161,9 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     data: MnistConfig = sections["data"]
     if data.mode not in mnist.MODES:
         raise ValueError(f"--mode: expected one of {', '.join(mnist.MODES)}, got {data.mode!r}")
-    images, labels = mnist.load_split(mnist_folder(data.data_dir), "train")
+    folder = mnist_folder(data.data_dir)
+    images, labels = mnist.load_split(folder, "train")
+    mnist.check_same_training(folder, images, labels, (resume_meta or {}).get("train_sha256"))
     train_idx, valid_idx = mnist.validation_split(len(images), data.valid_size, sections["train"].seed)
     permutation = mnist.pixel_permutation(data.permutation_seed) if data.mode == "permuted" else None
     print(f"seqmnist: {len(train_idx):,} training and {len(valid_idx):,} validation images, mode {data.mode}",
@@ -161,14 +171,24 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     objective = ShiftedObjective(images, labels, train_idx, valid_idx, Reader(data.mode, permutation), data.shift,
                                  data.batch_size, sections["train"].seed)
     model = VectorClassifier(input_size(data.mode), 10, sections["model"])
-    meta = {"permutation": permutation.tolist() if permutation is not None else None}
+    meta = {"permutation": permutation.tolist() if permutation is not None else None,
+            "train_sha256": mnist.digest(images, labels)}  # eval's validation split needs these files
     return Built(model, objective, meta)
+
+
+def _permuted_has_its_permutation(data: dict, meta: dict) -> Optional[str]:
+    if data.get("mode") == "permuted" and meta.get("permutation") is None:
+        return "mode 'permuted' needs the pixel permutation (field 'permutation'), which is missing"
+    return None
 
 
 class DigitClassifier(TrainedModel):
     """A trained sequential-MNIST classifier: digits of images, figures on a split."""
 
     config_defaults = staticmethod(defaults)
+    meta_fields = {"permutation": Need("integers", optional=True, check=is_permutation(28 * 28)),
+                   "train_sha256": Need("string", optional=True),
+                   "config.data": Need("object", optional=True, check=_permuted_has_its_permutation)}
 
     @classmethod
     def build_model(cls, sections, meta: dict):
@@ -188,6 +208,7 @@ class DigitClassifier(TrainedModel):
         if split == "test":
             return mnist.load_split(folder, "test")
         images, labels = mnist.load_split(folder, "train")
+        mnist.check_same_training(folder, images, labels, self.meta.get("train_sha256"))
         train_idx, valid_idx = mnist.validation_split(len(images), data.valid_size, self.sections["train"].seed)
         rows = valid_idx if split == "valid" else train_idx
         return images[rows], labels[rows]
@@ -265,7 +286,7 @@ def serve_predict(classifier: DigitClassifier, request: dict) -> dict:
 PREDICT = Command("predict", "the digit in 28x28 greyscale images (PNG) or in one image of an idx file", (
     arg("images", nargs="*", help="image files (other sizes are resized, with a note)"),
     arg("--idx", help="an MNIST idx image file"),
-    arg("--index", type=int, default=0, help="which image of --idx (from 0)"),
+    Bounded("index", int, 0, 10 ** 8 - 1, 0, "which image of --idx (from 0; the file says how many it holds)").arg(),
 ), _predict, serve=Serving((Field("images", "list", help="28x28 greyscale images: 28 rows of 28 integers 0-255",
                                   minimum=1, maximum=64, check=_not_images),),
                            serve_predict, example={"images": [[[0] * 28] * 28]}, batch="images", output="predictions"))

@@ -17,10 +17,14 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.files import atomic_write_text
-from rnnkit.data.series import GAPS, Normaliser, csv_columns, read_csv_column
+from rnnkit.data.normaliser import Normaliser
+from rnnkit.data.series import GAPS, check_range, csv_columns, read_csv_column
+from rnnkit.data.timestamps import continue_times
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.train import checkpoint as ckpt
-from rnnkit.train.config import positive_int
+from rnnkit.bounds import MAX_SEED
+from rnnkit.train.ranges import Bounded
+from rnnkit.train.meta import Need
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import Built, Command, Field, Recipe, Serving, Smoke, TrainedModel, arg
 from rnnkit.train.supervised import SupervisedObjective, evaluating
@@ -94,14 +98,35 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     objective = SupervisedObjective(train, valid, collate, forecast_loss, length=lambda _: data.window,
                                     batch_size=data.batch_size, seed=sections["train"].seed,
                                     evaluate=validation_scores(prep, data.window, data.horizon),
-                                    metrics={"loss": "min", "mse": "min", "mae": "min"})
+                                    metrics={"loss": "min", "mse": "min", "mae": "min"}, unit="windows")
     return Built(Forecaster(sections["model"]), objective, series_meta(prep))
+
+
+VALUE = 1e100  # the largest magnitude of a saved value or scale: forecasts stay finite
+
+
+def _in_order(valid_end: int, meta: dict) -> Optional[str]:
+    """The saved split points: 0 < train_end < valid_end <= length."""
+    series = meta["series"]
+    if not series["train_end"] < valid_end <= series["length"]:
+        return (f"expected train_end ({series['train_end']}) < valid_end <= length ({series['length']}), "
+                f"got {valid_end}")
+    return None
 
 
 class TrainedForecaster(TrainedModel):
     """A trained forecaster: scores on its series' split, forecasts after any series."""
 
     config_defaults = staticmethod(defaults)
+    meta_fields = {"series": Need("object"), "series.source": Need("string"),
+                   "series.length": Need("integer", minimum=2), "series.train_end": Need("integer", minimum=1),
+                   "series.valid_end": Need("integer", check=_in_order),
+                   "series.tail": Need("numbers", minimum=-VALUE, maximum=VALUE),
+                   "series.times": Need("scalars"), "normaliser": Need("object"),
+                   "normaliser.mean": Need("number", minimum=-VALUE, maximum=VALUE),
+                   **{f"normaliser.{scale}": Need("number", minimum=1 / VALUE, maximum=VALUE)
+                      for scale in ("std", "step_std")},
+                   "normaliser.target": Need("string", choices=("level", "change"))}
 
     @classmethod
     def build_model(cls, sections, meta: dict) -> Forecaster:
@@ -132,9 +157,13 @@ class TrainedForecaster(TrainedModel):
 
     def forecast(self, values: torch.Tensor, horizon: int, source: str, samples: int = 200, seed: int = 0):
         """The next ``horizon`` values after ``values`` (T,): rows of (step, mean, lower, upper)."""
+        HORIZON.check(horizon, "horizon")
+        SAMPLES.check(samples, "samples")
         window = self.sections["data"].window
         if len(values) < window:
             raise ValueError(f"{source}: the series has {len(values)} values, fewer than the run's window {window}")
+        check_range(values[-window:], source)  # a served series, or a crafted checkpoint's tail
+        self.normaliser.check(values[-window:], source)
         return future_rows(self.model, values, window, horizon, self.normaliser, samples, seed)
 
 
@@ -153,21 +182,14 @@ def _forecast(model: TrainedForecaster, args) -> int:
         saved = model.meta["series"]
         values, source, times = torch.tensor(saved["tail"], dtype=torch.float64), saved["source"], saved["times"]
     rows = model.forecast(values, args.horizon, source, args.samples, args.seed)
-    step = _time_step(times)
-    print("step," + ("time," if step else "") + "forecast,lower,upper")
+    after, why = continue_times(times, len(rows))
+    if why:
+        print(f"note: {source}: {why}", file=sys.stderr)
+    print("step," + ("time," if after else "") + "forecast,lower,upper")
     for k, mean, lower, upper in rows:
-        when = f"{float(times[-1]) + k * step:g}," if step else ""
+        when = f"{after[k - 1]}," if after else ""
         print(f"{k},{when}{mean:.6g},{lower:.6g},{upper:.6g}")
     return 0
-
-
-def _time_step(times) -> float:
-    """The spacing of a numeric, evenly spaced time column's last values (0 when there is none)."""
-    try:
-        last = [float(t) for t in (times or [])[-2:]]
-    except ValueError:
-        return 0.0
-    return last[1] - last[0] if len(last) == 2 and last[1] > last[0] else 0.0
 
 
 def report(run_dir: Path) -> str:
@@ -180,41 +202,44 @@ def report(run_dir: Path) -> str:
 
 def serve_forecast(model: TrainedForecaster, request: dict) -> dict:
     """``POST /forecast``: the next values after ``values`` (default: the run's own series), each with
-    its 95% interval, and its time when the run's series has an evenly spaced numeric time column."""
+    its 95% interval, and its time when the run's series has an evenly spaced time column (dates as
+    text in the column's format, numbers as numbers: :mod:`rnnkit.data.timestamps`)."""
     if request["values"] is None:
         saved = model.meta["series"]
         values, source, times = torch.tensor(saved["tail"], dtype=torch.float64), saved["source"], saved["times"]
     else:
         values, source, times = torch.tensor(request["values"], dtype=torch.float64), "values", None
-    step = _time_step(times)
     rows = model.forecast(values, request["horizon"], source, request["samples"], request["seed"])
+    after = continue_times(times, len(rows))[0]
     return {"source": source, "forecast": [
-        {"step": k, **({"time": float(times[-1]) + k * step} if step else {}), "forecast": mean,
+        {"step": k, **({"time": after[k - 1]} if after else {}), "forecast": mean,
          "lower": lower, "upper": upper} for k, mean, lower, upper in rows]}
 
+
+# the work of a forecast is horizon x samples model steps: both bounded (and checked by forecast())
+HORIZON = Bounded("horizon", int, 1, 1_000, 12, "values to forecast")
+SAMPLES = Bounded("samples", int, 1, 10_000, 200, "sampled paths for the 95% interval (gaussian head)")
+PATH_SEED = Bounded("seed", int, 0, MAX_SEED, 0, "seed of the sampled paths")
 
 # not batched: each request brings its own series and seeds its own sampled paths
 FORECAST = Command("forecast", "the next values after a series, as CSV (step,forecast,lower,upper)", (
     arg("--csv", default=None, help="CSV file of the series (default: continue the run's own series)"),
     arg("--column", default="", help="its value column (default: the run's)"),
-    arg("--time-column", default="", help="its time column (numeric, evenly spaced: forecast times are printed)"),
+    arg("--time-column", default="", help="its time column (dates YYYYMMDD, YYYY-MM-DD, YYYY-MM or numbers, "
+                                          "evenly spaced: forecast times are printed)"),
     arg("--gaps", default="interpolate", choices=GAPS, help="empty values: interpolate or refuse"),
-    arg("--horizon", type=positive_int, default=12, help="values to forecast"),
-    arg("--samples", type=positive_int, default=200, help="sampled paths for the 95%% interval (gaussian head)"),
-    arg("--seed", type=int, default=0, help="seed of the sampled paths"),
+    HORIZON.arg(), SAMPLES.arg(), PATH_SEED.arg(),
 ), _forecast, serve=Serving((
     Field("values", "numbers", None, "the series, oldest first (null: continue the run's own series)",
           minimum=1, maximum=100_000),
-    Field("horizon", "integer", 12, "values to forecast", minimum=1, maximum=10_000),
-    Field("samples", "integer", 200, "sampled paths for the 95% interval (gaussian head)", minimum=1, maximum=10_000),
-    Field("seed", "integer", 0, "seed of the sampled paths", minimum=0, maximum=2 ** 63 - 1)),
+    HORIZON.field(), SAMPLES.field(), PATH_SEED.field()),
     serve_forecast, example={"horizon": 12}))
 
 RECIPE = Recipe(
     name="timeseries", summary="forecast a time series (sine, noisy sines, sunspots, CO2 or any CSV column)",
     defaults=defaults, presets=PRESETS, build=build, trained=TrainedForecaster, commands=(FORECAST,),
     eval_arguments=(arg("--split", default="test", choices=("valid", "test"), help="part of the run's series"),
-                    arg("--horizon", type=positive_int, default=None, help="steps ahead (default: the run's)"),
+                    HORIZON.replace(default=None, help="steps ahead (default: the run's)").arg(),
                     arg("--plot", default="auto", help="PNG of truth vs forecast (default forecast_SPLIT.png "
                                                          "in the run)")),
     help=HELP, report=report, outputs=("report_test.json", "forecast_test.png", "forecast_valid.png"),

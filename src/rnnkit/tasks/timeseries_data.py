@@ -10,8 +10,11 @@ from typing import Optional
 import torch
 
 from rnnkit.data.corpus import data_dir as default_data_dir
-from rnnkit.data.series import (GAPS, Normaliser, Series, csv_columns, noisy_sines, read_csv_column,
+from rnnkit.data.timestamps import KEPT
+from rnnkit.data.normaliser import Normaliser
+from rnnkit.data.series import (GAPS, Series, csv_columns, noisy_sines, read_csv_column,
                                 sine_wave, split_points, window_targets, windows)
+from rnnkit.bounds import batch, seed
 from rnnkit.train.config import PATH, bound, only_with
 
 SIGNALS = ("sine", "sines")
@@ -43,27 +46,30 @@ class SeriesDataConfig:
     time_column: str = ""
     data_dir: str = field(default="", metadata=PATH)
     gaps: str = "interpolate"
-    length: int = field(default=1000, metadata=bound(2))
-    period: float = field(default=62.83185307179586, metadata=bound(1))
-    noise: float = field(default=0.2, metadata={**bound(0), **only_with("signal", "sines")})
-    signal_seed: int = 0
-    window: int = field(default=20, metadata=bound(1))
-    horizon: int = field(default=1, metadata=bound(1))
-    season: int = field(default=63, metadata=bound(0))
+    # a generated series of a million values makes a million windows (about 1 GB with the
+    # tensors' overhead); a CSV is as long as its file
+    length: int = field(default=1000, metadata=bound(2, 10 ** 6))
+    period: float = field(default=62.83185307179586, metadata=bound(1, 10 ** 6))
+    noise: float = field(default=0.2, metadata={**bound(0, 1000), **only_with("signal", "sines")})
+    signal_seed: int = field(default=0, metadata=seed())
+    window: int = field(default=20, metadata=bound(1, 10_000))
+    horizon: int = field(default=1, metadata=bound(1, 10_000))
+    season: int = field(default=63, metadata=bound(0, 10 ** 6))
     valid_fraction: float = field(default=0.1, metadata=bound(0, 0.5, open_low=True))
     test_fraction: float = field(default=0.15, metadata=bound(0, 0.5, open_low=True))
     normalise: bool = True
     target: str = "level"
-    batch_size: int = field(default=32, metadata=bound(1))
+    batch_size: int = field(default=32, metadata=batch())
 
 
 def csv_path(data: SeriesDataConfig) -> Path:
-    """The CSV file: ``data.csv`` as given, else under the data directory's ``timeseries/``."""
+    """The CSV file: ``data.csv`` as given, else under the data directory's ``timeseries/`` (whatever
+    is there: a folder or a FIFO of that name is refused by name when read)."""
     given = Path(data.csv)
-    if given.is_file():
+    if given.exists():
         return given
     under = default_data_dir(data.data_dir or None) / "timeseries" / data.csv
-    if under.is_file():
+    if under.exists():
         return under
     raise ValueError(f"--csv {data.csv}: no such file (nor {under}; point --data-dir or RNNKIT_DATA at the "
                      "folder holding timeseries/)")
@@ -108,7 +114,8 @@ def prepare(data: SeriesDataConfig, saved: Optional[dict] = None) -> Prepared:
     if saved is not None and saved.get("series", {}).get("length") != len(series):
         raise ValueError(f"{series.source}: the series has {len(series)} values, the run was trained on "
                          f"{saved.get('series', {}).get('length')}; the data changed since the run")
-    normaliser = Normaliser.fit(series.values[:train_end], data.target, data.normalise)
+    normaliser = Normaliser.fit(series.values[:train_end], data.target, data.normalise, series.source)
+    normaliser.check(series.values, series.source)
     return Prepared(series, train_end, valid_end, normaliser)
 
 
@@ -130,5 +137,5 @@ def series_meta(prep: Prepared) -> dict:
     values = prep.series.values
     return {"series": {"source": prep.series.source, "length": len(values), "train_end": prep.train_end,
                        "valid_end": prep.valid_end, "gaps_interpolated": len(prep.series.gap_rows),
-                       "tail": values[-512:].tolist(), "times": (prep.series.times or [])[-2:]},
+                       "tail": values[-512:].tolist(), "times": (prep.series.times or [])[-KEPT:]},
             "normaliser": prep.normaliser.to_json()}

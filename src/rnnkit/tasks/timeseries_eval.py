@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.data.series import window_targets
+from rnnkit.data.timestamps import time_axis
 from rnnkit.data.series_eval import coverage, mase_scale, naive, scores, seasonal_naive
 from rnnkit.models.forecaster import recursive_forecast, sample_paths
 from rnnkit.train.supervised import evaluating
@@ -110,7 +111,7 @@ def plot_forecast(path: str, prep, targets: list[int], predicted: Tensor, lower:
     plt = pyplot()
     values = prep.series.values
     first = max(0, targets[0] - len(targets) // 2)
-    x = _time_axis(prep.series.times, len(values))
+    x = time_axis(prep.series.times, len(values))
     fig, ax = plt.subplots(figsize=(9, 4.2), dpi=120)
     ax.plot(x[first:targets[-1] + 1], values[first:targets[-1] + 1].tolist(), color="black", lw=1.0, label="truth")
     xs = [x[t] for t in targets]
@@ -126,20 +127,6 @@ def plot_forecast(path: str, prep, targets: list[int], predicted: Tensor, lower:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)
-
-
-def _time_axis(times: Optional[list[str]], length: int) -> list[float]:
-    """The time column as numbers when every value is one (YYYYMMDD dates become fractional years),
-    else the index."""
-    try:
-        numbers = [float(t) for t in times] if times else None
-    except ValueError:
-        numbers = None
-    if numbers is None or len(numbers) != length:
-        return list(range(length))
-    if all(len(t) == 8 and t.isdigit() for t in times):
-        return [int(t[:4]) + (int(t[4:6]) - 1) / 12 + (int(t[6:]) - 1) / 365 for t in times]
-    return numbers
 
 
 def future_rows(model, values: Tensor, window: int, horizon: int, scaler, samples: int = 200,

@@ -18,21 +18,27 @@ from typing import Optional
 import torch
 
 from rnnkit.files import atomic_write_text
-from rnnkit.export import graphs
+from rnnkit.export import graphs, ids as export_ids
 from rnnkit.export.write import export_command, outputs as export_outputs
 from rnnkit.data.batches import collate_pairs
 from rnnkit.data.bitext import NAMED, load_bitext, preparer
 from rnnkit.data.parallel import normalize_space
-from rnnkit.data.text import stdin_lines
+from rnnkit.data.inputs import stdin_lines
 from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.train import checkpoint as ckpt
-from rnnkit.train.config import PATH, bound, finite_float, only_with, positive_int
+from rnnkit.train import final_report
+from rnnkit.bounds import MAX_COUNT, batch
+from rnnkit.train.config import PATH, bound, only_with
 from rnnkit.train import pretrained
+from rnnkit.train.meta import Need
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import Built, Command, Field, Recipe, Serving, Smoke, arg
 from rnnkit.train.supervised import mean_loss
 from rnnkit.train.pairs import PairLossConfig, TrainedPairModel, build_pairs, pair_example
+from rnnkit.train import translation
+from rnnkit.train.ranges import BEAM, LENGTH_PENALTY, Bounded
 from rnnkit.train.translation import SearchOptions, corpus_scores, pair_loss, plot_attention, sacrebleu_metrics
+from rnnkit.decode.limits import MAX_STEPS
 
 SPLITS = ("train", "valid", "test")
 
@@ -68,15 +74,15 @@ class TranslateDataConfig:
     lowercase: bool = False
     ascii_fold: bool = False
     tutorial_punctuation: bool = False
-    max_length: int = field(default=0, metadata=bound(0))
+    max_length: int = field(default=0, metadata=bound(0, 10_000))
     english_prefixes: bool = False
     skip_bad_lines: bool = False
     valid_fraction: float = field(default=0.1, metadata=bound(0, 0.5, open_low=True))
     test_fraction: float = field(default=0.1, metadata=bound(0, 0.5, open_low=True))
     tokenizer: str = "regex"
-    vocab_size: int = field(default=8000, metadata={**bound(16), **only_with("tokenizer", "bpe", "unigram")})
-    min_freq: int = field(default=2, metadata={**bound(1), **only_with("tokenizer", "regex")})
-    batch_size: int = field(default=64, metadata=bound(1))
+    vocab_size: int = field(default=8000, metadata={**bound(16, 10 ** 6), **only_with("tokenizer", "bpe", "unigram")})
+    min_freq: int = field(default=2, metadata={**bound(1, MAX_COUNT), **only_with("tokenizer", "regex")})
+    batch_size: int = field(default=64, metadata=batch())
 
     def __post_init__(self) -> None:
         if self.tokenizer not in ("regex", "bpe", "unigram"):
@@ -127,6 +133,9 @@ class TrainedTranslator(TrainedPairModel):
     """A trained translation model: translations of text, BLEU/chrF on a split of its corpus."""
 
     config_defaults = staticmethod(defaults)
+    meta_fields = {**TrainedPairModel.meta_fields, "split_lines": Need("object", optional=True),
+                   "split_lines.rule": Need("string", optional=True),  # a TSV's held-out line numbers
+                   "split_lines.valid": Need("integers", minimum=1), "split_lines.test": Need("integers", minimum=1)}
 
     def evaluate(self, split: str = "test", beam: int = 1, length_penalty: float = 1.0, max_ratio: float = 2.0,
                  replace_unk: bool = False, data_dir: Optional[str] = None, write: bool = True) -> dict:
@@ -140,7 +149,7 @@ class TrainedTranslator(TrainedPairModel):
             data = dataclasses.replace(data, data_dir=data_dir)
         pairs = load_bitext(data, self.sections["train"].seed, self.meta.get("split_lines")).splits[split]
         options = SearchOptions(beam=beam, length_penalty=length_penalty, max_ratio=max_ratio,
-                                replace_unk=replace_unk)
+                                replace_unk=replace_unk, max_source_tokens=translation.MAX_SOURCE_TOKENS_CAP)
         translations = self.translator.translate([p.src for p in pairs], options)
         hyps = [t.text for t in translations]
         loss = mean_loss(self.model, [pair_example(self.translator, p) for p in pairs], collate_pairs, pair_loss)
@@ -180,7 +189,8 @@ def _translate(model: TrainedTranslator, args) -> int:
     if not lines:
         raise ValueError("no input: give sentences as arguments or one per line on stdin")
     options = SearchOptions(beam=args.beam, length_penalty=args.length_penalty, max_ratio=args.max_ratio,
-                            replace_unk=args.replace_unk)
+                            replace_unk=args.replace_unk, max_source_tokens=args.max_source_tokens,
+                            attention=bool(args.attention_plot))
     options.check()
     if args.attention_plot:  # everything that would stop the plot is checked before translating
         if not Path(args.attention_plot).resolve().parent.is_dir():
@@ -205,12 +215,15 @@ def _translate(model: TrainedTranslator, args) -> int:
     return 0
 
 
+MAX_RATIO = Bounded("max_ratio", float, 0.0, translation.MAX_RATIO, 2.0,
+                    f"at most this many output tokens per source token, plus 10, and never more than {MAX_STEPS:,}")
+MAX_SOURCE = Bounded("max_source_tokens", int, 1, translation.MAX_SOURCE_TOKENS_CAP, translation.MAX_SOURCE_TOKENS,
+                     "most tokens of one source line; a longer line is refused (rnnkit serve always applies the "
+                     "default)")
+
+
 def search_arguments(beam: int):
-    return (arg("--beam", type=positive_int, default=beam, help=f"beam width (1 = greedy; default {beam})"),
-            arg("--length-penalty", type=finite_float, default=1.0,
-                help="rank finished beams by score / length ** this (0 = raw log-probability)"),
-            arg("--max-ratio", type=finite_float, default=2.0,
-                help="at most this many output tokens per source token, plus 10 (default 2.0)"),
+    return (BEAM.replace(default=beam).arg(), LENGTH_PENALTY.arg(), MAX_RATIO.arg(),
             arg("--replace-unk", action="store_true",
                 help="replace <unk> in the output by the source token with the most attention"))
 
@@ -218,23 +231,21 @@ def search_arguments(beam: int):
 def serve_translate(model: TrainedTranslator, request: dict) -> dict:
     """``POST /translate``: each sentence's translation and its source tokens outside the vocabulary."""
     options = SearchOptions(beam=request["beam"], length_penalty=request["length_penalty"],
-                            max_ratio=request["max_ratio"], replace_unk=request["replace_unk"])
+                            max_ratio=request["max_ratio"], replace_unk=request["replace_unk"], attention=False)
     return {"translations": [{"text": t.text, "unknown": t.unknown}
                              for t in model.translator.translate(request["text"], options)]}
 
 
 def search_fields() -> tuple[Field, ...]:
     """The JSON twins of :func:`search_arguments` (``attention_plot`` is for the command line)."""
-    return (Field("beam", "integer", 1, "beam width (1 = greedy)", minimum=1, maximum=64),
-            Field("length_penalty", "number", 1.0, "rank finished beams by score / length ** this", minimum=0),
-            Field("max_ratio", "number", 2.0, "at most this many output tokens per source token, plus 10", minimum=0),
+    return (BEAM.field(), LENGTH_PENALTY.field(), MAX_RATIO.field(),
             Field("replace_unk", "boolean", False, "replace <unk> by the source token with the most attention"))
 
 
 # batched: sentences are searched independently (sorted by length, as the command line does)
 TRANSLATE_COMMAND = Command("translate", "translate sentences (arguments, or one per line on stdin)", (
     arg("text", nargs="*", help="sentences to translate (default: lines of stdin)"),
-    *search_arguments(1),
+    *search_arguments(1), MAX_SOURCE.arg(),
     arg("--attention-plot", default=None, help="save the first sentence's attention as a heatmap (PNG)"),
     arg("--verbose", action="store_true", help="report source words outside the vocabulary"),
 ), _translate, serve=Serving((Field("text", "strings", help="sentences to translate", minimum=1, maximum=256),
@@ -243,14 +254,16 @@ TRANSLATE_COMMAND = Command("translate", "translate sentences (arguments, or one
 
 
 def report(run_dir: Path) -> str:
-    """After training: test BLEU of the best checkpoint, greedy and beam 5 (report_test.json)."""
+    """After training: test BLEU of the best checkpoint, greedy and beam 5 (report_test.json;
+    greedy only with ``--final-report quick``)."""
     model = TrainedTranslator.from_checkpoint(ckpt.load(run_dir))
-    results = [model.evaluate("test", beam=beam) for beam in (1, 5)]
+    beams = (1,) if final_report.level(run_dir) == "quick" else (1, 5)
+    results = [model.evaluate("test", beam=beam) for beam in beams]
     atomic_write_text(run_dir / "report_test.json", json.dumps(results, indent=1) + "\n")
     return "\n".join(model.describe(r) for r in results)
 
 
-EXPORT = export_command(graphs.pair_model, graphs.PAIR_META)
+EXPORT = export_command(graphs.pair_model, graphs.PAIR_META, runtime=lambda t: {"ids": export_ids.pair_model(t)})
 
 RECIPE = Recipe(
     name="translate", summary="translation with an attentional encoder-decoder (Multi30k, eng-fra, any pairs)",

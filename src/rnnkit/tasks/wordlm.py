@@ -11,16 +11,17 @@ import sys
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
-from rnnkit.export import graphs
+from rnnkit.export import graphs, ids as export_ids
 from rnnkit.export.write import export_command, outputs as export_outputs
-from rnnkit.data.corpus import EOS, WordVocab, load_corpus
+from rnnkit.data.corpus import EOS, UNK, WordVocab, load_corpus
 from rnnkit.models.wordlm import WordLanguageModel, WordLMConfig
+from rnnkit.bounds import MAX_STEPS, batch
 from rnnkit.train.config import PATH, bound
 from rnnkit.train.lm import LMObjective, TrainedLM, evaluate_lm, sample_command
+from rnnkit.train.meta import Need
 from rnnkit.train import pretrained
 from rnnkit.train.options import TrainConfig
 from rnnkit.train.recipe import Built, Recipe, Smoke, split_arguments
-
 
 
 @dataclass
@@ -30,7 +31,8 @@ class WordDataConfig:
     Attributes:
         corpus: ``ptb``, ``wikitext-2`` or a folder with train/valid/test.txt.
         data_dir: where ``ptb/`` and ``wikitext-2/`` live (default
-            ``$RNNKIT_DATA`` or ``../shared/data``).
+            ``$RNNKIT_DATA`` or ``../shared/data``); when given, a folder ``corpus`` is read
+            from here too (:func:`rnnkit.data.corpus.corpus_folder`).
         batch_size: parallel training streams.
         seq_length: BPTT window (the base length under variable BPTT).
         variable_bptt: AWD-LSTM's random window lengths, learning rate scaled.
@@ -39,11 +41,11 @@ class WordDataConfig:
     """
     corpus: str = field(default="ptb", metadata=PATH)  # a name (ptb) or a folder
     data_dir: str = field(default="", metadata=PATH)
-    batch_size: int = field(default=20, metadata=bound(1))
-    seq_length: int = field(default=35, metadata=bound(1))
+    batch_size: int = field(default=20, metadata=batch())
+    seq_length: int = field(default=35, metadata=bound(1, MAX_STEPS))
     variable_bptt: bool = False
-    eval_batch_size: int = field(default=10, metadata=bound(1))
-    test_batch_size: int = field(default=1, metadata=bound(1))
+    eval_batch_size: int = field(default=10, metadata=batch())
+    test_batch_size: int = field(default=1, metadata=batch())
 
 
 def defaults():
@@ -106,7 +108,8 @@ PRESETS = {
 EXPECTED = {"zaremba-small": 114.5, "zaremba-medium": 82.7, "zaremba-large": 78.4,
             "awd-lstm": 58.8}
 HELP = {"corpus": "ptb, wikitext-2, or a folder with train.txt/valid.txt/test.txt",
-        "data_dir": "folder holding ptb/ and wikitext-2/ (default $RNNKIT_DATA or ../shared/data)",
+        "data_dir": "folder holding ptb/ and wikitext-2/ (default $RNNKIT_DATA or ../shared/data); when given, "
+                    "a --corpus folder is read from here too",
         **pretrained.HELP}
 
 
@@ -146,21 +149,22 @@ class WordLM(TrainedLM):
 
     model_class, vocab_class = WordLanguageModel, WordVocab
     config_defaults = staticmethod(defaults)
+    meta_fields = {**TrainedLM.meta_fields, "corpus": Need("string", optional=True)}  # export keeps it
 
     def evaluate(self, split: str = "test", data_dir: Optional[str] = None,
                  batch_size: Optional[int] = None) -> dict:
         """Perplexity on a split of the run's corpus (test: batch 1, valid: batch 10)."""
-        data = self.meta["config"]["data"]
-        root = data_dir or data["data_dir"] or None
-        trained_on = load_corpus(data["corpus"], root, splits=("train",)).vocab
+        data = self.sections["data"]  # the run's config, checked when the checkpoint was loaded
+        root = data_dir or data.data_dir or None
+        trained_on = load_corpus(data.corpus, root, splits=("train",)).vocab
         if trained_on.words != self.vocab.words:
-            raise ValueError(f"corpus {data['corpus']!r}: its training vocabulary ({len(trained_on):,} "
+            raise ValueError(f"corpus {data.corpus!r}: its training vocabulary ({len(trained_on):,} "
                              f"words) differs from the checkpoint's ({len(self.vocab):,} words); "
                              "this checkpoint was trained on another corpus or version")
-        corpus = load_corpus(data["corpus"], root, splits=(split,), vocab=self.vocab)
+        corpus = load_corpus(data.corpus, root, splits=(split,), vocab=self.vocab)
         if batch_size is None:
-            batch_size = data["test_batch_size"] if split == "test" else data["eval_batch_size"]
-        result = evaluate_lm(self.model, corpus.ids[split], batch_size, data["seq_length"])
+            batch_size = data.test_batch_size if split == "test" else data.eval_batch_size
+        result = evaluate_lm(self.model, corpus.ids[split], batch_size, data.seq_length)
         return {"loss": result["loss"], "ppl": result["ppl"], "tokens": result["tokens"],
                 "unseen": corpus.unseen[split], "batch_size": batch_size, "split": split}
 
@@ -193,7 +197,8 @@ SAMPLE = sample_command("generate words, streamed as they come (<eos> prints as 
                         "drop prime words the model does not know (default: read them as <unk>)",
                         most=5_000, example={"words": 30, "seed": 1})
 
-EXPORT = export_command(lambda lm: graphs.lm_step(lm.model, len(lm.vocab)), ("vocab", "corpus"))
+EXPORT = export_command(lambda lm: graphs.lm_step(lm.model, len(lm.vocab)), ("vocab", "corpus"),
+                        runtime=lambda lm: {"ids": export_ids.lm_step(lm.vocab.words, "words", UNK, EOS)})
 
 RECIPE = Recipe(
     name="wordlm", summary="word-level language model (PTB, WikiText-2 or a train/valid/test folder)",

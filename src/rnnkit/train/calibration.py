@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from rnnkit.data.inputs import decode_utf8, read_input
+
 #: equal-width confidence bins of the expected calibration error (Guo et al. use 15)
 ECE_BINS = 15
 
@@ -163,10 +165,7 @@ def read_prior(path: str | Path, classes: Sequence[str], kind: str = "class") ->
             class, a weight that is not a number >= 0, or no weight > 0.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ValueError(f"--prior {path}: cannot read it ({type(err).__name__})") from None
+    text = decode_utf8(read_input(path, f"--prior {path}", "a file of language weights"), f"--prior {path}")
     entries = _json_entries(path, text) if path.suffix.lower() == ".json" else _tsv_entries(path, text)
     weights, seen = torch.zeros(len(classes), dtype=torch.float64), set()
     for where, name, value in entries:
@@ -184,14 +183,22 @@ def read_prior(path: str | Path, classes: Sequence[str], kind: str = "class") ->
     return weights
 
 
+class _Pairs(list):
+    """A JSON object's (key, value) pairs in file order, repeated keys kept (``read_prior``
+    refuses them, as in the TSV form, instead of keeping the last silently)."""
+
+
 def _json_entries(path: Path, text: str) -> list[tuple[str, str, object]]:
     try:
-        table = json.loads(text)
+        table = json.loads(text, object_pairs_hook=_Pairs)
     except json.JSONDecodeError as err:
         raise ValueError(f"--prior {path}:{err.lineno}: not JSON ({err.msg})") from None
-    if not isinstance(table, dict):
+    except RecursionError:
+        raise ValueError(f"--prior {path}: nested too deeply; expected a JSON object "
+                         f"{{\"class\": weight, ...}}") from None
+    if not isinstance(table, _Pairs):
         raise ValueError(f"--prior {path}: expected a JSON object {{\"class\": weight, ...}}")
-    return [(f"--prior {path}", name, value) for name, value in table.items()]
+    return [(f"--prior {path}", name, value) for name, value in table]
 
 
 def _tsv_entries(path: Path, text: str) -> list[tuple[str, str, object]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,9 @@ from rnnkit.files import atomic_write
 
 FORMAT = "rnnkit-checkpoint/1"
 BEST, LAST = "best.safetensors", "last.safetensors"
+MAX_META_BYTES = 64 * 2 ** 20  # the metadata's JSON (vocabularies and splits are its big parts)
+MAX_META_DEPTH = 64  # nesting of its objects and lists (rnnkit writes 5)
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)  # a JSON string, escapes included
 
 
 class CheckpointError(ValueError):
@@ -66,16 +70,37 @@ def resolve(path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir():
         for name in (BEST, LAST):
-            if (path / name).is_file():
-                return path / name
+            if (path / name).exists() or (path / name).is_symlink():
+                return _regular(path / name)
         raise CheckpointError(f"{path}: run directory holds no checkpoint ({BEST} or {LAST})")
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file or run directory")
-    return path
+    return _regular(path)
+
+
+def _regular(path: Path) -> Path:
+    """``path`` when it is a regular file (a FIFO would hang the reader), else a CheckpointError."""
+    if path.is_file():
+        return path
+    if not path.exists():
+        broken = " (a broken symbolic link)" if path.is_symlink() else ""
+        raise CheckpointError(f"{path}: no such checkpoint file or run directory{broken}")
+    raise CheckpointError(f"{path}: not a regular file ({_kind(path)}); expected a checkpoint file "
+                          "or a run directory")
+
+
+def _kind(path: Path) -> str:
+    for test, kind in (("is_fifo", "a FIFO"), ("is_socket", "a socket"), ("is_char_device", "a character device"),
+                       ("is_block_device", "a block device"), ("is_dir", "a directory")):
+        if getattr(path, test)():
+            return kind
+    return "not a file"
 
 
 def load(path: str | Path, task: str | None = None) -> Checkpoint:
-    """Read a checkpoint (file or run directory); check its task when given."""
+    """Read a checkpoint (file or run directory); check its task when given.
+
+    The metadata's size and nesting are checked before it is parsed (:func:`parse_meta`); the
+    fields each recipe reads, when its model is built (:mod:`rnnkit.train.meta`).
+    """
     path = resolve(path)
     try:
         with safe_open(str(path), framework="pt") as handle:
@@ -85,26 +110,61 @@ def load(path: str | Path, task: str | None = None) -> Checkpoint:
         raise CheckpointError(f"{path}: not a readable checkpoint (corrupt or partial file?): {err}") from None
     if raw is None:
         raise CheckpointError(f"{path}: a safetensors file but not an rnnkit checkpoint (no 'rnnkit' metadata)")
+    meta = parse_meta(raw, path)
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: unsupported checkpoint format {shown(meta.get('format'))}, "
+                              f"expected {FORMAT!r}")
+    if task is not None and meta.get("task") != task:
+        raise CheckpointError(f"{path}: checkpoint of task {shown(meta.get('task'))}, expected {task!r}")
+    aliases = {} if meta.get("aliases") is None else meta["aliases"]
+    if not isinstance(aliases, dict):
+        raise CheckpointError(f"{path}: checkpoint metadata 'aliases' is not a JSON object")
+    for alias, target in aliases.items():
+        if not isinstance(target, str) or target not in tensors:
+            raise CheckpointError(f"{path}: tensor {alias!r} refers to {shown(target)}, which is missing")
+        tensors[alias] = tensors[target]
+    return Checkpoint(path, tensors, meta)
+
+
+def parse_meta(raw: str, path) -> dict:
+    """The metadata record ``raw`` (JSON text) as a dict, its size and nesting checked first."""
+    if len(raw) > MAX_META_BYTES:
+        raise CheckpointError(f"{path}: checkpoint metadata is {len(raw):,} bytes, over the limit of "
+                              f"{MAX_META_BYTES:,}")
+    deepest = depth(raw)
+    if deepest > MAX_META_DEPTH:
+        raise CheckpointError(f"{path}: checkpoint metadata is nested {deepest:,} levels deep, over the "
+                              f"limit of {MAX_META_DEPTH}")
     try:
         meta = json.loads(raw)
-    except json.JSONDecodeError as err:
+    except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError, as an over-long int is
         raise CheckpointError(f"{path}: checkpoint metadata is not valid JSON: {err}") from None
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path}: checkpoint metadata is a JSON {type(meta).__name__}, "
                               "expected an object")
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: unsupported checkpoint format {meta.get('format')!r}, "
-                              f"expected {FORMAT!r}")
-    if task is not None and meta.get("task") != task:
-        raise CheckpointError(f"{path}: checkpoint of task {meta.get('task')!r}, expected {task!r}")
-    aliases = meta.get("aliases") or {}
-    if not isinstance(aliases, dict):
-        raise CheckpointError(f"{path}: checkpoint metadata 'aliases' is not a JSON object")
-    for alias, target in aliases.items():
-        if target not in tensors:
-            raise CheckpointError(f"{path}: tensor {alias!r} refers to {target!r}, which is missing")
-        tensors[alias] = tensors[target]
-    return Checkpoint(path, tensors, meta)
+    return meta
+
+
+def depth(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` in JSON ``text`` (brackets inside strings not counted)."""
+    brackets = re.sub(r"[^\[\]{}]", "", _STRING.sub("", text)).encode()
+    if not brackets:
+        return 0
+    codes = torch.frombuffer(bytearray(brackets), dtype=torch.uint8)
+    steps = (codes == ord("[")).int() + (codes == ord("{")).int()
+    steps -= (codes == ord("]")).int() + (codes == ord("}")).int()
+    return int(steps.cumsum(0).max())
+
+
+def shown(value: Any) -> str:
+    """``value`` for an error line: a short excerpt, named by its JSON type when not a string or number."""
+    if value is None:
+        return "null"
+    big = isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** 12
+    text = f"{value:.3g}" if big else repr(value)
+    text = text[:40] + ("..." if len(text) > 40 else "")
+    kind = {dict: "an object ", list: "a list ", bool: "a boolean "}.get(type(value), "")
+    return kind + text
 
 
 def optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict]:

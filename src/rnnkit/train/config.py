@@ -9,27 +9,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import math
 import types
 import typing
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping
+
+from rnnkit import bounds
+from rnnkit.bounds import bound, only_with  # noqa: F401 - the recipes' field metadata
 
 Sections = dict[str, Any]
-
-
-def bound(low: Optional[float] = None, high: Optional[float] = None, open_low: bool = False) -> dict:
-    """Field metadata: the value must lie in [low, high] (``(low, high]`` with ``open_low``).
-
-    Example: ``batch_size: int = field(default=64, metadata=bound(1))``.
-    """
-    return {"bound": (low, high, open_low)}
-
-
-def only_with(option: str, *values: str) -> dict:
-    """Field metadata: the option applies only when ``option`` is one of ``values``
-    (``--help`` lists it in its own group; giving it otherwise is an error)."""
-    return {"only_with": (option, values)}
 
 
 #: field metadata: the value is a file or folder (made absolute when it names an existing one,
@@ -52,11 +42,10 @@ def absolute_paths(sections: Sections, overrides: Mapping[str, Mapping[str, Any]
 
 def check_bound(value: Any, limits: tuple, key: str) -> None:
     """ValueError naming ``key`` when ``value`` is outside ``limits`` (see :func:`bound`)."""
-    low, high, open_low = limits
-    if low is not None and (value <= low if open_low else value < low):
-        raise ValueError(f"{key}: expected {'>' if open_low else '>='} {low:g}, got {value}")
-    if high is not None and value > high:
-        raise ValueError(f"{key}: expected <= {high:g}, got {value}")
+    if bounds.outside(value, limits):
+        kind = "an integer" if isinstance(value, int) else "a number"
+        span = bounds.describe(limits)
+        raise ValueError(f"{key}: expected {kind} {'in ' if span[0] in '[(' else ''}{span}, got {value}")
 
 
 def positive_int(text: str) -> int:
@@ -78,6 +67,7 @@ def finite_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}") from None
 
 
+@functools.cache  # get_type_hints is slow and a class's hints never change
 def _field_types(cls) -> dict[str, type]:
     hints = typing.get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
@@ -130,7 +120,7 @@ def replace(cfg, overrides: Mapping[str, Any], section: str):
     limits = {f.name: f.metadata["bound"] for f in dataclasses.fields(cfg) if "bound" in f.metadata}
     for key, value in values.items():
         if key in limits and value is not None:
-            check_bound(value, limits[key], key)
+            check_bound(value, limits[key], flag(key))
     return dataclasses.replace(cfg, **values)
 
 
@@ -161,6 +151,7 @@ def add_arguments(parser: argparse.ArgumentParser, sections: Sections, helps: Ma
     """One flag per field (``hidden_size`` -> ``--hidden-size``), dest ``section.key``.
 
     Flags default to "not given" so only what the user typed overrides a preset.
+    Each help shows the default once and, for numbers, the range.
     """
     for name, cfg in sections.items():
         group = parser.add_argument_group(f"{name} options")
@@ -170,21 +161,39 @@ def add_arguments(parser: argparse.ArgumentParser, sections: Sections, helps: Ma
             target = group
             if "only_with" in item.metadata:
                 option, values = item.metadata["only_with"]
-                title = f"{name} options used only with {flag(option)} {' or '.join(values)}"
+                title = f"{name} options used only with {_condition(option, values)}"
                 target = groups.get((option, values)) or groups.setdefault(
                     (option, values), parser.add_argument_group(title))
-            _add_field(target, name, key, kind, getattr(cfg, key), helps.get(key, ""))
+            _add_field(target, name, key, kind, getattr(cfg, key), helps.get(key, ""),
+                       item.metadata.get("bound"))
 
 
-def _add_field(group, name: str, key: str, kind: type, default: Any, text: str) -> None:
+def _add_field(group, name: str, key: str, kind: type, default: Any, text: str,
+               limits: tuple | None = None) -> None:
     """One flag of a config field on ``group``."""
-    text = f"{text} (default {default!r})" if text else f"default {default!r}"
+    facts = [] if "(default" in text else [f"default {default!r}"]  # a help may say it in words
+    facts += [f"range {bounds.describe(limits)}"] if limits else []
+    text = f"{text} ({'; '.join(facts)})" if text and facts else text or "; ".join(facts)
     if kind is bool:
         group.add_argument(flag(key), dest=f"{name}.{key}", action=argparse.BooleanOptionalAction,
                            default=argparse.SUPPRESS, help=text)
     else:
         group.add_argument(flag(key), dest=f"{name}.{key}", default=argparse.SUPPRESS,
                            type=_parser(kind, flag(key)), metavar=key.upper(), help=text)
+
+
+def _condition(option: str, values: tuple) -> str:
+    """``--schedule cosine or linear``; a bool option reads ``--irnn`` / ``--no-irnn``."""
+    option = option.rsplit(".", 1)[-1]
+    if values and all(isinstance(v, bool) for v in values):
+        return flag(option) if values[0] else "--no-" + option.replace("_", "-")
+    return f"{flag(option)} {' or '.join(map(str, values))}"
+
+
+def _setting(sections: Sections, section: str, option: str) -> Any:
+    """The value of ``option`` (``field`` of ``section``, or ``other.field``)."""
+    where, _, key = option.rpartition(".")
+    return getattr(sections[where or section], key)
 
 
 def check_applies(sections: Sections, given: Mapping[str, Mapping[str, Any]]) -> None:
@@ -195,10 +204,10 @@ def check_applies(sections: Sections, given: Mapping[str, Mapping[str, Any]]) ->
         for item in dataclasses.fields(cfg):
             if item.name in keys and "only_with" in item.metadata:
                 option, values = item.metadata["only_with"]
-                if getattr(cfg, option) not in values:
-                    raise ValueError(f"{flag(item.name)} applies only with {flag(option)} "
-                                     f"{' or '.join(values)}; this run uses {flag(option)} "
-                                     f"{getattr(cfg, option)}")
+                setting = _setting(sections, name, option)
+                if setting not in values:
+                    raise ValueError(f"{flag(item.name)} applies only with {_condition(option, values)}; "
+                                     f"this run uses {_condition(option, (setting,))}")
 
 
 def _parser(kind: type, name: str):

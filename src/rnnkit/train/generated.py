@@ -12,6 +12,8 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
+from rnnkit.bounds import MAX_SET, batch, seed
+
 from .config import bound
 from .distributed import shard_range
 from .options import TrainConfig
@@ -35,10 +37,10 @@ class GeneratedSets:
         valid_size, test_size: the fixed validation and test sets.
         data_seed: seed of those two sets.
     """
-    batch_size: int = field(default=64, metadata=bound(1))
-    valid_size: int = field(default=1000, metadata=bound(1))
-    test_size: int = field(default=2000, metadata=bound(1))
-    data_seed: int = 0
+    batch_size: int = field(default=64, metadata=batch())
+    valid_size: int = field(default=1000, metadata=bound(1, MAX_SET))
+    test_size: int = field(default=2000, metadata=bound(1, MAX_SET))
+    data_seed: int = field(default=0, metadata=seed())
 
 
 def split_set(make: Make, data: GeneratedSets, split: str) -> tuple[Tensor, Tensor]:
@@ -61,6 +63,7 @@ class GeneratedObjective:
         metrics: ``{name: "min" or "max"}`` of what ``scores`` returns.
         valid: the validation set (inputs, targets).
         batch_size, seed: of the training batches; ``per_epoch`` batches count as one pass.
+        unit: what ``loss``'s count counts (sequences, positions): the progress line's rate.
 
     On ``world`` processes (:meth:`shard`) every rank draws the same global batch and keeps
     its contiguous share of the rows (dim 0 of each tensor); the count of batches drawn is
@@ -68,8 +71,9 @@ class GeneratedObjective:
     """
 
     def __init__(self, make: Make, loss: Callable, scores: Callable, metrics: dict[str, str],
-                 valid: tuple[Tensor, Tensor], batch_size: int, seed: int, per_epoch: int = 100) -> None:
-        self.make, self.loss, self.scores, self.metrics = make, loss, scores, dict(metrics)
+                 valid: tuple[Tensor, Tensor], batch_size: int, seed: int, per_epoch: int = 100,
+                 unit: str = "sequences") -> None:
+        self.make, self.loss, self.scores, self.metrics, self.unit = make, loss, scores, dict(metrics), unit
         self.valid, self.batch_size, self.seed, self.per_epoch = valid, batch_size, seed, per_epoch
         self.drawn = 0
         self.rank, self.world = 0, 1

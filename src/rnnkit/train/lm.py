@@ -16,6 +16,10 @@ from rnnkit.models.lm import (RNNLanguageModel, detach_state, map_state, state_f
 
 from . import distributed
 from .callbacks import LRScale
+from .meta import VOCAB
+from rnnkit.decode.limits import MAX_GENERATED
+
+from .ranges import Bounded
 from .recipe import Command, Field, Serving, TrainedModel, arg, sampling_arguments, sampling_fields
 from .supervised import evaluating
 
@@ -67,7 +71,8 @@ class LMObjective:
 
     def __init__(self, train_ids: Tensor, val_ids: Tensor, batch_size: int, seq_length: int,
                  variable_bptt: bool = False, seed: int = 0, metric_names=("loss", "bits"),
-                 eval_batch_size: int = 0, regularise: bool = False) -> None:
+                 eval_batch_size: int = 0, regularise: bool = False, unit: str = "tok") -> None:
+        self.unit = unit  # what a token is (chars for a character model): the progress line's rate
         self.stream = BPTTStream(train_ids, batch_size, seq_length, variable_bptt, seed)
         self.val_ids, self.batch_size, self.seq_length = val_ids, batch_size, seq_length
         self.eval_batch_size = eval_batch_size or batch_size
@@ -130,6 +135,7 @@ class TrainedLM(TrainedModel):
     """
     model_class: type
     vocab_class: type
+    meta_fields = {"vocab": VOCAB}
 
     @classmethod
     def build_model(cls, sections, meta: dict) -> torch.nn.Module:
@@ -194,7 +200,8 @@ def sample_command(help: str, length_flag: str, length: int, unit: str, prime: s
 
     return Command("sample", help, (
         arg("--prime", default=prime, help=prime_help),
-        arg(length_flag, type=int, default=length, help=f"{unit} to generate"),
+        Bounded(dest, int, 0, MAX_GENERATED, length, f"{unit} to generate (streamed; rnnkit serve: at most "
+                                                      f"{most:,})").arg(length_flag),
         *sampling_arguments(),
         arg("--skip-unknown", action="store_true", help=skip_help)), run,
         # not batched: each sample is its own seeded sequence of one-step calls

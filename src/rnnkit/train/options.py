@@ -6,10 +6,16 @@ from dataclasses import dataclass, field
 
 import torch
 
+from rnnkit import bounds
+
+from . import final_report
 from .config import bound, only_with
 from .schedule import LRSchedule
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "ntasgd")
+#: ranges of the engine's options: SGD language models use lr 20-40 (Merity et al., 2018: 30);
+#: a billion steps, a million passes or evaluations, a year of minutes; 1024 threads
+MAX_LR, MAX_RUN_STEPS, MAX_EPOCHS, MAX_MINUTES, MAX_THREADS = 1000.0, 10 ** 9, 10 ** 6, 525_600.0, 1024
 MONITOR_MODES = ("auto", "min", "max")
 #: options a resumed run cannot change: the optimizer state, the random streams and the best
 #: value so far depend on them
@@ -23,11 +29,16 @@ HELP = {
     "monitor_mode": "min: lower is better; max: higher is better; auto: as the recipe declares "
                     "for the metric",
     "patience": "stop after this many evaluations without improvement (0 = never)",
-    "max_minutes": "time budget (0 = none)",
+    "max_minutes": "time budget of the training loop and its validations (0 = none); the final test "
+                   "report comes after it (see --final-report)",
+    "final_report": final_report.HELP,
+    "warmup_steps": "linear learning-rate warm-up over this many steps, cut to the first 10%% of the "
+                    "run when that is shorter (the run: --max-steps, or --max-minutes with "
+                    "--anneal-by-time; 0 = none)",
     "anneal_by_time": "cosine/linear schedules follow the time budget instead of max_steps",
     "eval_each_epoch": "also evaluate at the end of every pass over the training data",
     "device": "auto, cpu, cuda, cuda:N or mps",
-    "threads": "CPU threads (0 = torch's default)",
+    "threads": "CPU threads (0 = as many as torch picks)",
     "bf16": "bf16 autocast on CUDA",
 }
 
@@ -42,34 +53,35 @@ class TrainConfig:
     ``auto`` takes the direction the objective declares for that metric.
     """
     optimizer: str = "adam"
-    lr: float = field(default=2e-3, metadata=bound(0, open_low=True))
-    weight_decay: float = field(default=0.0, metadata=bound(0))
-    momentum: float = field(default=0.0, metadata={**bound(0, 1), **only_with("optimizer", "sgd")})
-    grad_clip: float = field(default=1.0, metadata=bound(0))
+    lr: float = field(default=2e-3, metadata=bound(0, MAX_LR, open_low=True))
+    weight_decay: float = field(default=0.0, metadata=bound(0, 1))
+    momentum: float = field(default=0.0, metadata={**bound(0, 1, open_high=True), **only_with("optimizer", "sgd")})
+    grad_clip: float = field(default=1.0, metadata=bound(0, 1e6))
     schedule: str = "cosine"
-    warmup_steps: int = field(default=0, metadata=bound(0))
+    warmup_steps: int = field(default=0, metadata=bound(0, MAX_RUN_STEPS))
     final_lr_ratio: float = field(default=0.0, metadata={**bound(0, 1),
                                                          **only_with("schedule", "cosine", "linear")})
     plateau_factor: float = field(default=0.25, metadata={**bound(0, 1, open_low=True),
                                                           **only_with("schedule", "plateau")})
     step_decay: float = field(default=0.5, metadata={**bound(0, 1, open_low=True),
                                                      **only_with("schedule", "step")})
-    step_decay_epoch: int = field(default=0, metadata={**bound(0), **only_with("schedule", "step")})
-    nonmono: int = field(default=5, metadata={**bound(1), **only_with("optimizer", "ntasgd")})
-    max_steps: int = field(default=0, metadata=bound(0))
-    max_epochs: int = field(default=0, metadata=bound(0))
-    max_minutes: float = field(default=0.0, metadata=bound(0))
+    step_decay_epoch: int = field(default=0, metadata={**bound(0, MAX_EPOCHS), **only_with("schedule", "step")})
+    nonmono: int = field(default=5, metadata={**bound(1, MAX_EPOCHS), **only_with("optimizer", "ntasgd")})
+    max_steps: int = field(default=0, metadata=bound(0, MAX_RUN_STEPS))
+    max_epochs: int = field(default=0, metadata=bound(0, MAX_EPOCHS))
+    max_minutes: float = field(default=0.0, metadata=bound(0, MAX_MINUTES))
     anneal_by_time: bool = False
-    eval_every: int = field(default=200, metadata=bound(0))
+    eval_every: int = field(default=200, metadata=bound(0, MAX_RUN_STEPS))
     eval_each_epoch: bool = False
     monitor: str = "loss"
     monitor_mode: str = "auto"
-    patience: int = field(default=0, metadata=bound(0))
-    log_every: int = field(default=50, metadata=bound(1))
-    seed: int = 1
+    patience: int = field(default=0, metadata=bound(0, MAX_EPOCHS))
+    log_every: int = field(default=50, metadata=bound(1, MAX_RUN_STEPS))
+    seed: int = field(default=1, metadata=bounds.seed())
     device: str = "auto"
-    threads: int = field(default=0, metadata=bound(0))
+    threads: int = field(default=0, metadata=bound(0, MAX_THREADS))
     bf16: bool = True
+    final_report: str = final_report.DEFAULT
 
 
 def check_config(config: TrainConfig) -> None:
@@ -83,6 +95,7 @@ def check_config(config: TrainConfig) -> None:
         raise ValueError(f"schedule={config.schedule!r} needs max_steps (or max_minutes "
                          "with anneal_by_time) to know where the run ends")
     LRSchedule(config.schedule, config.lr)  # checks the name and lr > 0
+    final_report.check(config.final_report)
     if config.eval_every < (0 if config.eval_each_epoch else 1):
         raise ValueError(f"eval_every: expected >= 1 (or 0 with eval_each_epoch), got {config.eval_every}")
     for name in ("max_steps", "max_epochs", "max_minutes", "patience", "warmup_steps",

@@ -21,6 +21,7 @@ from rnnkit.models.seq2seq import Seq2Seq
 
 from . import pretrained
 from .config import bound
+from .meta import Need, starts_with
 from .recipe import Built, TrainedModel
 from .supervised import mean_loss
 from .translation import PairObjective, Translator, corpus_scores, pair_loss
@@ -35,7 +36,7 @@ class PairLossConfig:
         teacher_forcing: probability of reading the gold previous token at the start.
         teacher_forcing_final: the same at the end of the run (negative = as at the start).
     """
-    label_smoothing: float = field(default=0.1, metadata=bound(0, 1))
+    label_smoothing: float = field(default=0.1, metadata=bound(0, 1, open_high=True))
     teacher_forcing: float = field(default=1.0, metadata=bound(0, 1))
     teacher_forcing_final: float = field(default=-1.0, metadata=bound(-1, 1))
 
@@ -144,6 +145,12 @@ def build_pairs(sections, splits: dict[str, list[Pair]], origin: str, prepare: C
 class TrainedPairModel(TrainedModel):
     """A trained sentence-pair model (translate, chat): the :class:`Seq2Seq` of a checkpoint
     and its :class:`Translator` (``self.translator``)."""
+
+    meta_fields = {"src_tokenizer": Need("object"), "tgt_tokenizer": Need("object"),
+                   "src_tokenizer.model": Need("string", optional=True),
+                   "tgt_tokenizer.model": Need("string", optional=True),
+                   **{f"{side}_vocab": Need("strings", unique=True, check=starts_with(Vocab.SPECIALS))
+                      for side in ("src", "tgt")}}
 
     @classmethod
     def build_model(cls, sections, meta: dict) -> Seq2Seq:

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from rnnkit.files import atomic_write
-from .rundir import read_metrics, select
+from .metricslog import read_metrics, select
+from .rundir import refuse_run_file
 
 
 def pyplot() -> Any:
@@ -54,6 +55,7 @@ def plot_run(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
     if not train and not val:
         raise ValueError(f"{run_dir}: no metrics yet (metrics.jsonl is missing or empty)")
     out = Path(out) if out else run_dir / "curves.png"
+    refuse_run_file(out, "--out", replaceable=("curves.png",))  # never a run's checkpoint or config
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
     if train:
         ax.plot([r["step"] for r in train], [r["loss"] for r in train], label="train", lw=1.2)

@@ -36,7 +36,7 @@ class PretrainedConfig:
     """
     pretrained_embeddings: str = field(default="", metadata=PATH)
     freeze_embeddings: bool = False
-    pretrained_scale: float = field(default=0.0, metadata=bound(0))
+    pretrained_scale: float = field(default=0.0, metadata=bound(0, 1000))
 
     def __post_init__(self) -> None:
         if self.freeze_embeddings and not self.files():

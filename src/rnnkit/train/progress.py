@@ -16,7 +16,7 @@ def format_seconds(seconds: float) -> str:
 
 
 class Progress:
-    """Shows step, loss, tokens/s and ETA.
+    """Shows step, loss, the rate (``unit`` per second: tok/s, names/s, images/s...) and ETA.
 
     Args:
         total: the step count the run stops at, if known (for the bar and ETA).
@@ -25,12 +25,15 @@ class Progress:
         stream: where to write (default: ``sys.stderr`` at the time of the call).
         bar: force the bar on/off; default: on when ``stream`` is a terminal.
         quiet: show nothing.
+        unit: what the objective's count counts (its ``unit``: tok, chars, names, images...).
     """
 
     def __init__(self, total: Optional[int], start: int = 0, every: int = 50,
-                 stream: Optional[TextIO] = None, bar: Optional[bool] = None, quiet: bool = False) -> None:
+                 stream: Optional[TextIO] = None, bar: Optional[bool] = None, quiet: bool = False,
+                 unit: str = "items") -> None:
         stream = stream if stream is not None else sys.stderr  # looked up now: it may have been replaced
         self.total, self.every, self.stream, self.quiet = total, max(1, every), stream, quiet
+        self.unit = unit
         use_bar = (stream.isatty() if bar is None else bar) and not quiet
         self.bar = None
         if use_bar:
@@ -38,19 +41,19 @@ class Progress:
             self.bar = tqdm(total=total, initial=start, file=stream, unit="step",
                             dynamic_ncols=True, leave=True)
 
-    def update(self, step: int, loss: float, tokens_per_s: float, eta_s: Optional[float],
-               lr: float) -> None:
+    def update(self, step: int, loss: float, rate: float, eta_s: Optional[float], lr: float) -> None:
+        """Step ``step`` done: ``rate`` is in :attr:`unit` per second."""
         if self.quiet:
             return
         if self.bar is not None:
             self.bar.update(step - self.bar.n)
-            self.bar.set_postfix_str(f"loss {loss:.3f}, {tokens_per_s:,.0f} tok/s, lr {lr:.2e}",
+            self.bar.set_postfix_str(f"loss {loss:.3f}, {rate:,.0f} {self.unit}/s, lr {lr:.2e}",
                                      refresh=False)
         elif step % self.every == 0:
             total = f"/{self.total}" if self.total else ""
             eta = f" | ETA {format_seconds(eta_s)}" if eta_s is not None else ""
             self.print(f"step {step}{total} | loss {loss:.4f} | lr {lr:.2e} | "
-                       f"{tokens_per_s:,.0f} tok/s{eta}")
+                       f"{rate:,.0f} {self.unit}/s{eta}")
 
     def print(self, message: str) -> None:
         """A message that does not break the bar."""

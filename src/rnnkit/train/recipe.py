@@ -29,7 +29,8 @@ from typing import Any, Callable, Optional
 from torch import nn
 
 from . import config as cfg
-from .checkpoint import Checkpoint
+from . import loading, meta as untrusted
+from .checkpoint import Checkpoint, CheckpointError
 
 RESERVED = ("train", "eval", "list", "plot", "bench", "serve")
 
@@ -236,25 +237,28 @@ class TrainedModel:
         self.model, self.sections, self.meta = model.eval(), sections, meta
         self.path = Path(path) if path is not None else None
 
+    #: the metadata fields its model reads besides :data:`meta.COMMON`; nothing else reaches it
+    meta_fields: dict = {}
+
     @classmethod
     def from_checkpoint(cls, state: Checkpoint, device: str = "cpu"):
-        """The model of ``state`` on ``device`` (its averaged weights when it kept some)."""
-        config = state.meta.get("config")
-        if not isinstance(config, dict):
-            raise ValueError(f"{state.path}: checkpoint metadata has no config section")
+        """The model of ``state`` on ``device`` (its averaged weights when it kept some), its
+        metadata (:mod:`rnnkit.train.meta`) and the shapes it claims (:mod:`rnnkit.train.loading`)
+        checked first."""
+        fields = {**untrusted.COMMON, **cls.meta_fields}
+        untrusted.check(state.meta, fields, state.path)
         try:
-            sections = cfg.from_dict(cls.config_defaults(), config)
-            model = cls.build_model(sections, state.meta)
+            sections = cfg.from_dict(cls.config_defaults(), state.meta["config"])
+        except ValueError as err:  # a config value of the wrong type or range
+            raise CheckpointError(f"{state.path}: checkpoint config: {err}") from None
+        seen = untrusted.Declared(state.meta, fields)  # all the model may read
+        with loading.reading(state.path):
+            model = loading.build(cls, sections, state, seen)
             model.load_state_dict(state.section("model"))
-            inference = state.meta.get("inference_weights") or _older_average(state.meta)
+            inference = loading.inference_section(state.meta)
             if inference:  # e.g. NT-ASGD's average: what evaluation used
                 model.load_state_dict(state.section(inference), strict=False)
-            return cls(model.to(device), sections, state.meta, state.path)
-        except ValueError as err:  # a config value of the wrong type or range
-            raise ValueError(f"{state.path}: checkpoint config: {err}") from None
-        except (KeyError, TypeError, AttributeError, RuntimeError) as err:
-            raise ValueError(f"{state.path}: checkpoint does not fit its recipe "
-                             f"({type(err).__name__}: {' '.join(str(err).split())[:200]})") from None
+            return cls(model.to(device), sections, seen, state.path)
 
     @property
     def device(self):
@@ -273,21 +277,18 @@ class TrainedModel:
         raise NotImplementedError
 
 
-def sampling_arguments(seed_help: str = "seed for repeatable samples") -> tuple[Arg, ...]:
-    """``--temperature``, ``--top-k``, ``--top-p``, ``--seed``: every sampling command has them."""
-    return (arg("--temperature", type=cfg.finite_float, default=1.0, help="0 = greedy"),
-            arg("--top-k", type=int, default=0, help="keep the k most likely (0 = off)"),
-            arg("--top-p", type=cfg.finite_float, default=1.0, help="nucleus mass (1 = off)"),
-            arg("--seed", type=int, default=None, help=seed_help))
+def sampling_arguments(seed_help: str = "seed for repeatable samples", temperature: float = 1.0) -> tuple[Arg, ...]:
+    """``--temperature``, ``--top-k``, ``--top-p``, ``--seed``: every sampling command has them
+    (ranges: :mod:`rnnkit.train.ranges`)."""
+    from .ranges import sampling_options
+    return tuple(option.arg() for option in sampling_options(temperature, seed_help))
 
 
 def sampling_fields(temperature: float = 1.0) -> tuple[Field, ...]:
     """The JSON twins of :func:`sampling_arguments`: ``temperature``, ``top_k``, ``top_p``, ``seed``."""
-    return (Field("temperature", "number", temperature, "0 = greedy", minimum=0),
-            Field("top_k", "integer", 0, "keep the k most likely (0 = off)", minimum=0),
-            Field("top_p", "number", 1.0, "nucleus mass in (0, 1] (1 = off)", minimum=0, maximum=1),
-            Field("seed", "integer", None, "seed for a repeatable answer (null: random)",
-                  minimum=0, maximum=2 ** 63 - 1))
+    from .ranges import sampling_options
+    return tuple(option.field() for option in sampling_options(temperature, "seed for a repeatable answer "
+                                                                            "(null: random)"))
 
 
 def split_arguments(data_dir_help: str, split_note: str = "") -> tuple[Arg, ...]:
@@ -295,12 +296,6 @@ def split_arguments(data_dir_help: str, split_note: str = "") -> tuple[Arg, ...]
     return (arg("--split", default="test", choices=("train", "valid", "test"),
                 help=f"split of the run's data to score {split_note}".strip()),
             arg("--data-dir", default=None, help=data_dir_help))
-
-
-def _older_average(meta: dict) -> Optional[str]:
-    """Checkpoints written before callbacks kept NT-ASGD's average under ``avg/``."""
-    averager = meta.get("averager") or {}
-    return "avg" if averager.get("trigger_step", -1) >= 0 else None
 
 
 def report_on_test(trained: type, **options) -> Callable[[Path], str]:

@@ -1,24 +1,32 @@
-"""Run directories and the metrics log.
+"""Run directories: what makes one, what rnnkit owns in it, starting, overwriting, resuming.
 
 A run directory holds ``config.json`` (the resolved configuration),
-``metrics.jsonl`` (one JSON record per line), ``best.safetensors`` and
-``last.safetensors`` (checkpoints), ``curves.png`` and the files a recipe
-declares (``Recipe.outputs``, e.g. ``report_test.json``). rnnkit only ever
-deletes or moves the files it owns (:data:`OWNED` and those names), and only
-in a directory that :func:`is_run` recognises.
+``metrics.jsonl`` (:mod:`rnnkit.train.metricslog`), ``best.safetensors`` and
+``last.safetensors`` (checkpoints), ``curves.png``, the files a recipe writes
+(``Recipe.outputs``, e.g. ``report_test.json``), and two of rnnkit's own:
+
+* ``.rnnkit-manifest``: every name rnnkit wrote there (:mod:`rnnkit.files` lists each
+  file it writes into a folder that has one). rnnkit moves or deletes only those names,
+  their temporaries and its set-aside folders: a user's ``model.json`` or
+  ``.paper.tmp-v2`` beside them stays. A run made before manifests existed has none:
+  then only the engine's exact names (:data:`ENGINE`) and the recipes' exact output
+  names count (no patterns: nothing is guessed), and the run gets a manifest listing
+  those when it is resumed.
+* ``.rnnkit-lock``: held by the one process writing the run (:mod:`rnnkit.train.lock`).
 
 Starting a run (``train/runner.py``), in order::
 
-    path = check(path, overwrite=overwrite)        # refuse early, touch nothing
-    ...build the model and the data...
-    aside = set_aside(path, outputs) if is_run(path) else None   # keep the old run for now
-    if aside is None:
-        create(path)
-    write_config(path, config)
-    ...train: aside.discard() once the new run saved an evaluated checkpoint...
-    ...ended without one (error, divergence, Ctrl-C first): aside.restore()...
+    path = check(path, overwrite=overwrite, tasks=known)   # refuse early, touch nothing
+    with lock.hold(path):                                   # one writer; check again under it
+        ...build the model and the data...
+        aside = None if is_fresh(path) else set_aside(path, outputs)   # keep the old run for now
+        if aside is None:
+            create(path)                                    # the folder and its manifest
+        write_config(path, config)
+        ...train: aside.discard() once the new run saved an evaluated checkpoint...
+        ...ended without one (error, divergence, Ctrl-C first): aside.restore()...
 
-Resuming: ``check(path, resume=True)``, then :func:`clean_temporaries`.
+Resuming: ``check(path, resume=True)``, then, under the lock, :func:`clean_temporaries`.
 """
 from __future__ import annotations
 
@@ -26,20 +34,24 @@ import fnmatch
 import json
 import os
 import shutil
-import tempfile
+import stat
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from rnnkit.files import alive, atomic_write, parse_temporary
+from rnnkit.files import (MANIFEST, alive, atomic_write, parse_temporary, read_manifest, record_written,
+                          start_manifest)
 
-CONFIG, METRICS = "config.json", "metrics.jsonl"
+from .lock import LOCK, refuse_if_held
+from .metricslog import METRICS, MetricsLog, read_metrics, select  # noqa: F401 - their former home
+
+CONFIG = "config.json"
 CHECKPOINTS = ("best.safetensors", "last.safetensors")
 SET_ASIDE_PREFIX = ".rnnkit-previous-"
-#: Names (fnmatch patterns) of what the engine writes at the top of a run directory:
-#: its files, its temporaries (``.<name>.tmp-<pid>``, see :mod:`rnnkit.files`)
-#: and the folder :func:`set_aside` moves an old run into. Recipes add exact names.
-OWNED = (CONFIG, METRICS, *CHECKPOINTS, "curves.png", ".*.tmp-*", SET_ASIDE_PREFIX + "*")
+#: the engine's own files at the top of a run directory
+ENGINE = (CONFIG, METRICS, *CHECKPOINTS, "curves.png")
+CONFIG_LIMIT = 2 ** 20  # bytes; rnnkit writes configs of a few KB
 
 
 def default_run_dir(task: str, root: str | Path = "runs") -> Path:
@@ -47,12 +59,31 @@ def default_run_dir(task: str, root: str | Path = "runs") -> Path:
     return Path(root) / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-# ---- what is a run, what rnnkit owns in it ---------------------------------
-def not_a_run(path: str | Path) -> Optional[str]:
+# ---- what is a run ------------------------------------------------------------
+def _load_config(file: Path) -> Any:
+    """The JSON in ``file``; ValueError saying why not (size checked before parsing)."""
+    try:
+        info = os.stat(file)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{CONFIG} is not a regular file")
+        if info.st_size > CONFIG_LIMIT:
+            raise ValueError(f"{CONFIG} is {info.st_size:,} bytes, over the limit of {CONFIG_LIMIT:,} "
+                             "(rnnkit writes a few KB)")
+        with open(file, "rb") as handle:
+            return json.loads(handle.read(CONFIG_LIMIT + 1).decode("utf-8"))
+    except RecursionError:
+        raise ValueError(f"{CONFIG} is nested too deeply to be rnnkit's") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{CONFIG} is not readable JSON ({err})") from None
+
+
+def not_a_run(path: str | Path, tasks: Optional[Iterable[str]] = None) -> Optional[str]:
     """Why ``path`` is not an rnnkit run directory, or None if it is one.
 
     A run directory has a ``config.json`` holding a JSON object with a string
-    ``"task"`` and an object ``"train"``, as ``runner`` writes it.
+    ``"task"`` and an object ``"train"``, as ``runner`` writes it. With ``tasks``
+    (the registered recipes' names), a directory without a manifest must also name one
+    of them: another tool's ``{"task": "x", "train": {}}`` is not a run.
     """
     path = Path(path)
     if not path.is_dir():
@@ -64,42 +95,87 @@ def not_a_run(path: str | Path) -> Optional[str]:
                  "move its files back to continue it" if hidden else "")
         return f"no {CONFIG}{extra}"
     try:
-        config = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        return f"{CONFIG} is not readable JSON ({err})"
+        config = _load_config(file)
+    except ValueError as err:
+        return str(err)
     if not isinstance(config, dict):
         return f"{CONFIG} is not a JSON object"
     if not isinstance(config.get("task"), str):
         return f"{CONFIG} names no rnnkit task (no string \"task\")"
     if not isinstance(config.get("train"), dict):
         return f"{CONFIG} has no \"train\" section"
+    known = None if tasks is None else set(tasks)
+    if known is not None and config["task"] not in known and not os.path.lexists(path / MANIFEST):
+        return f"{CONFIG} names task {config['task'][:80]!r}, which is no rnnkit recipe"
     return None
 
 
-def is_run(path: str | Path) -> bool:
+def is_run(path: str | Path, tasks: Optional[Iterable[str]] = None) -> bool:
     """Whether ``path`` is an rnnkit run directory (see :func:`not_a_run`)."""
-    return not_a_run(path) is None
+    return not_a_run(path, tasks) is None
 
 
-def is_owned(entry: Path, outputs: Iterable[str] = ()) -> bool:
+def is_fresh(path: str | Path) -> bool:
+    """Whether ``path`` is missing or holds nothing but rnnkit's lock and an empty start."""
+    path = Path(path)
+    if not path.exists():
+        return True
+    return path.is_dir() and all(p.name == MANIFEST or p.name.startswith(LOCK) for p in path.iterdir())
+
+
+# ---- what rnnkit owns in it ---------------------------------------------------
+def legacy_names(outputs: Iterable[str] = ()) -> frozenset[str]:
+    """What a run without a manifest owns: :data:`ENGINE` and the exact names in ``outputs``."""
+    return frozenset(ENGINE) | {o for o in outputs if not any(c in o for c in "*?[")}
+
+
+def is_owned(entry: Path, outputs: Iterable[str] = (), listed: Optional[Iterable[str]] = None) -> bool:
     """Whether rnnkit wrote ``entry`` (a top-level entry of a run directory).
 
-    Files (and links) whose names match :data:`OWNED` or one of the recipes'
-    ``outputs`` (names or ``fnmatch`` patterns), and set-aside folders. A
-    user's folder that happens to match a file name is not owned.
+    ``listed``: the names in the run's manifest (:func:`rnnkit.files.read_manifest`);
+    None for a run without one (then :func:`legacy_names` of ``outputs``). Owned are
+    those names, the manifest, temporaries (``.<name>.tmp-<pid>``) of those names or of
+    :func:`legacy_names`, and set-aside folders. Never the lock, never a user's folder.
     """
     name = entry.name
-    if not any(fnmatch.fnmatchcase(name, pattern) for pattern in (*OWNED, *outputs)):
+    if name.startswith(LOCK):
         return False
     if entry.is_dir() and not entry.is_symlink():
         return name.startswith(SET_ASIDE_PREFIX)
-    return True
+    legacy = legacy_names(outputs)
+    known = legacy if listed is None else frozenset(listed)
+    parsed = parse_temporary(name)
+    if parsed:
+        return parsed[0] in known or parsed[0] in legacy or parsed[0] == MANIFEST
+    return name == MANIFEST or name in known
 
 
 def owned(path: str | Path, outputs: Iterable[str] = ()) -> list[Path]:
     """The entries rnnkit owns at the top of the directory ``path``, sorted."""
-    outputs = tuple(outputs)
-    return sorted(entry for entry in Path(path).iterdir() if is_owned(entry, outputs))
+    outputs, listed = tuple(outputs), read_manifest(path)
+    return sorted(entry for entry in Path(path).iterdir() if is_owned(entry, outputs, listed))
+
+
+def refuse_run_file(path: str | Path, what: str = "--out", replaceable: Iterable[str] = ()) -> None:
+    """Raise ValueError if writing ``path`` would replace a file of an rnnkit run.
+
+    That is an existing entry that the run in ``path``'s folder owns (:func:`is_owned`)
+    or its lock, unless its name matches one of the ``replaceable`` patterns (what the
+    command itself wrote there before, e.g. an exported ``model.onnx``).
+    """
+    path = Path(path)
+    folder = path.parent
+    if not os.path.lexists(path) or any(fnmatch.fnmatchcase(path.name, p) for p in replaceable):
+        return
+    if not os.path.lexists(folder / MANIFEST) and not is_run(folder):
+        return
+    try:
+        listed = read_manifest(folder)
+    except ValueError:
+        listed = frozenset()
+    if path.name.startswith(LOCK) or is_owned(path, (), listed):
+        raise ValueError(f"{what} {path}: refusing to replace {path.name}, a file of the rnnkit run in "
+                         f"{folder}; choose another file name (nothing was written)")
 
 
 def _remove(entry: Path) -> None:
@@ -113,181 +189,92 @@ def clean_temporaries(path: str | Path) -> list[Path]:
     """Remove temporaries left in run directory ``path`` by dead processes; returns them.
 
     A temporary ``.<name>.tmp-<pid>`` is left when a save is killed between
-    writing and renaming. Those of this process or of a live process stay.
+    writing and renaming. Those of this process or of a live process stay, and so does
+    anything that is not a regular file.
     """
     removed = []
     for entry in owned(path):
         parsed = parse_temporary(entry.name)
-        if parsed and parsed[1] != os.getpid() and not alive(parsed[1]) and entry.is_file():
+        if parsed and parsed[1] != os.getpid() and not alive(parsed[1]) and entry.is_file() \
+                and not entry.is_symlink():
             entry.unlink(missing_ok=True)
             removed.append(entry)
     return removed
 
 
 # ---- starting, overwriting and resuming ------------------------------------
-def check(path: str | Path, resume: bool = False, overwrite: bool = False) -> Path:
+def check(path: str | Path, resume: bool = False, overwrite: bool = False,
+          tasks: Optional[Iterable[str]] = None) -> Path:
     """Refuse what starting (or resuming) a run in ``path`` must not do; touches nothing.
 
     Raises:
-        ValueError: ``resume`` and ``path`` is not an rnnkit run; or ``path``
-            exists and is not empty without ``resume``/``overwrite``; or
-            ``overwrite`` and ``path`` is not an rnnkit run (:func:`not_a_run`).
+        ValueError: another live process holds the run's lock; or ``resume`` and ``path``
+            is not an rnnkit run; or ``path`` holds files without ``resume``/``overwrite``;
+            or ``overwrite`` and ``path`` is not an rnnkit run (:func:`not_a_run`, with
+            ``tasks`` the known recipes).
     """
     path = Path(path)
+    if path.is_dir():
+        refuse_if_held(path)
     if resume:
-        if (why := not_a_run(path)) is not None:
+        if (why := not_a_run(path, tasks)) is not None:
             raise ValueError(f"--resume {path}: not an rnnkit run directory ({why})")
         return path
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+    if not is_fresh(path):
         if not overwrite:
             raise ValueError(f"run directory {path} already exists; pass --resume {path} to "
                              "continue it or --overwrite to start again in it")
-        if (why := not_a_run(path)) is not None:
+        if (why := not_a_run(path, tasks)) is not None:
             raise ValueError(f"--overwrite {path}: refusing to delete a directory that is not an "
                              f"rnnkit run ({why}); nothing was changed")
     return path
 
 
 def create(path: str | Path) -> Path:
-    """Make the directory of a fresh run (and its parents); refuses what :func:`check` refuses."""
+    """Make the directory of a fresh run (and its parents) with an empty manifest; refuses
+    what :func:`check` refuses."""
     path = check(path)
     path.mkdir(parents=True, exist_ok=True)
+    start_manifest(path)
     return path
 
 
-class SetAside:
-    """An old run's files moved into ``folder``, a hidden folder of its run directory.
-
-    Made by :func:`set_aside`. Exactly one of :meth:`discard` (the new run saved
-    a checkpoint: the old run can go) and :meth:`restore` (it did not: bring the
-    old run back) takes effect; calling either again, or the other one after
-    it, does nothing. ``state`` is ``"pending"``, ``"discarded"`` or ``"restored"``;
-    ``moved`` names the entries that were set aside.
-    """
-
-    def __init__(self, run_dir: Path, folder: Path, moved: list[str], outputs: Iterable[str] = ()) -> None:
-        self.run_dir, self.folder, self.moved = run_dir, folder, tuple(moved)
-        self.outputs = tuple(outputs)
-        self.state = "pending"
-        self._inside = list(moved)  # names still in the folder
-        self._cleared = False  # the new run's files are gone (restore may be retried)
-
-    def discard(self) -> None:
-        """Delete the old run (the set-aside folder, with any stale ones it holds)."""
-        if self.state == "pending":
-            if self.folder.exists():
-                shutil.rmtree(self.folder)
-            self.state = "discarded"
-
-    def restore(self) -> None:
-        """Delete the owned files the new run wrote, then move the old run's files back.
-
-        The user's own files in the run directory are never touched.
-        """
-        if self.state != "pending":
-            return
-        if not self._cleared:
-            for entry in owned(self.run_dir, self.outputs):
-                if entry != self.folder:
-                    _remove(entry)
-            self._cleared = True
-        self._put_back()
-        self.state = "restored"
-
-    def _put_back(self) -> None:
-        """Move the set-aside entries back (each one once) and remove the folder."""
-        while self._inside:
-            name = self._inside[-1]
-            os.replace(self.folder / name, self.run_dir / name)
-            self._inside.pop()
-        self.folder.rmdir()
-
-
-def set_aside(path: str | Path, outputs: Iterable[str] = ()) -> SetAside:
-    """Move the owned files of the run in ``path`` into ``path/.rnnkit-previous-<pid>-*/``.
-
-    Renames within one directory, so nothing is copied and nothing is lost if
-    the process dies: a folder left by a killed process is itself owned (the
-    next overwrite of that run sets it aside with the rest, and its discard
-    deletes it). Files rnnkit does not own stay where they are; ``outputs``
-    names the recipes' own files (``Recipe.outputs``).
-
-    Raises:
-        ValueError: ``path`` is not an rnnkit run (:func:`not_a_run`).
-    """
+def adopt(path: str | Path, outputs: Iterable[str] = ()) -> None:
+    """Give a run made before manifests existed one listing its :func:`legacy_names` present."""
     path = Path(path)
-    if (why := not_a_run(path)) is not None:
-        raise ValueError(f"--overwrite {path}: refusing to touch a directory that is not an "
-                         f"rnnkit run ({why})")
-    entries = owned(path, outputs)
-    folder = Path(tempfile.mkdtemp(prefix=f"{SET_ASIDE_PREFIX}{os.getpid()}-", dir=path))
-    moved: list[str] = []
-    try:
-        for entry in entries:
-            os.rename(entry, folder / entry.name)
-            moved.append(entry.name)
-    except BaseException:
-        SetAside(path, folder, moved)._put_back()  # undo the moves done so far, then fail
-        raise
-    return SetAside(path, folder, moved, outputs)
+    if read_manifest(path) is None:
+        names = sorted(e.name for e in path.iterdir() if e.name in legacy_names(outputs) and e.is_file())
+        start_manifest(path)
+        for name in names:
+            record_written(path / name)
 
 
-# ---- config and metrics ----------------------------------------------------
+# set_aside and SetAside live in their own module; imported here, their one public place
+from .setaside import SetAside, set_aside  # noqa: E402,F401
+
+
+# ---- config ---------------------------------------------------------------------
 def write_config(path: str | Path, config: dict[str, Any]) -> None:
     atomic_write(Path(path) / CONFIG, (json.dumps(config, indent=2) + "\n").encode())
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
+    """The run's configuration; ValueError naming the file if it is not a readable JSON object."""
     file = Path(path) / CONFIG
     try:
-        return json.loads(file.read_text())
-    except (OSError, json.JSONDecodeError) as err:
+        config = _load_config(file)
+    except ValueError as err:
         raise ValueError(f"{file}: cannot read the run's configuration: {err}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{file}: cannot read the run's configuration: not a JSON object")
+    return config
 
 
-class MetricsLog:
-    """Append-only JSON-lines log, flushed after every record; with ``enabled`` False
-    (a process that is not the run's writer) it writes nothing."""
-
-    def __init__(self, path: str | Path, enabled: bool = True) -> None:
-        self.path, self.enabled = Path(path), enabled
-
-    def write(self, record: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
-
-    def truncate_after(self, step: int) -> None:
-        """Drop records logged after ``step`` (they came after the checkpoint resumed from)."""
-        if not self.enabled:
-            return
-        kept = [r for r in read_metrics(self.path, skip_torn_tail=True) if r.get("step", 0) <= step]
-        atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in kept).encode())
-
-
-def read_metrics(path: str | Path, skip_torn_tail: bool = False) -> list[dict[str, Any]]:
-    """Records of a metrics file (or of ``RUN_DIR/metrics.jsonl``); [] if none yet.
-
-    ``skip_torn_tail`` drops a half-written last line (a crash mid-append).
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / METRICS
-    if not path.is_file():
-        return []
-    records = []
-    lines = path.read_text().splitlines()
-    for number, line in enumerate(lines, 1):
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                if skip_torn_tail and number == len(lines):
-                    break
-                raise ValueError(f"{path}, line {number}: not a JSON record") from None
-    return records
-
-
-def select(records: Iterable[dict[str, Any]], split: str) -> list[dict[str, Any]]:
-    return [r for r in records if r.get("split") == split]
+def warn_legacy(path: Path, outputs: Iterable[str], left: Iterable[str]) -> None:
+    """Say, for a run without a manifest, which files of recipe-like names stay where they are."""
+    patterns = [o for o in outputs if any(c in o for c in "*?[")]
+    kept = sorted(n for n in left if any(fnmatch.fnmatchcase(n, p) for p in patterns))
+    if kept:
+        warnings.warn(f"{path} was made before rnnkit kept a manifest: only files of rnnkit's exact "
+                      f"names were set aside; {', '.join(kept[:5])}{' ...' if len(kept) > 5 else ''} "
+                      "stay (nothing is guessed)")

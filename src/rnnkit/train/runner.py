@@ -1,23 +1,32 @@
-"""Running a recipe's training job: run directory, config, seed, device, trainer.
+"""Running a recipe's training job: run directory, lock, config, seed, device, trainer.
 
 Under ``torchrun`` (:mod:`rnnkit.train.distributed`) every rank runs the same job; the
-process group is joined at the start and left at the end, and only rank 0 creates,
-overwrites or writes the run directory (the other ranks only read it, to resume). The
-other ranks' :class:`TrainOutcome` says ``writer=False``: what follows a run (the recipe's
-report, the summary) is rank 0's to do; every rank ends with the same status.
+process group is joined at the start and left at the end, and only rank 0 locks,
+creates, overwrites or writes the run directory (the other ranks only read it, to
+resume). The other ranks' :class:`TrainOutcome` says ``writer=False``: what follows a
+run (the recipe's report, the summary) is rank 0's to do; every rank ends with the same
+status.
+
+The writer holds the run directory's lock (:mod:`rnnkit.train.lock`) from before it
+touches the directory until the job ends, the recipe's report included (``report=True``),
+so a second ``train``, ``--overwrite`` or ``--resume`` of the same directory is refused
+with one line naming the holder, before it changes anything.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterable, Optional
 
 from . import checkpoint as ckpt
 from . import config as cfg
-from . import distributed, rundir
+from . import distributed, final_report, limits, lock, rundir
 from .callbacks import OnFirstSave
 from .device import resolve_device, seed_everything, set_threads
+from .meta import check_resume
 from .options import check_config, check_resume_changes
 from .recipe import Recipe
 from .trainer import FitResult, Trainer
@@ -29,6 +38,7 @@ class TrainOutcome:
     result: FitResult
     kept_previous: bool = False  # --overwrite: no evaluated checkpoint, so the old run is back
     writer: bool = True  # False on the ranks of a multi-process run that wrote nothing
+    report: Optional[str] = None  # the recipe's report of a finished run (train(report=True))
 
 
 def resolve_sections(recipe: Recipe, preset: Optional[str], overrides: dict) -> cfg.Sections:
@@ -43,23 +53,62 @@ def resolve_sections(recipe: Recipe, preset: Optional[str], overrides: dict) -> 
 
 def train(recipe: Recipe, sections: cfg.Sections, run_dir: Optional[str | Path] = None,
           overwrite: bool = False, progress: bool = True, preset: Optional[str] = None,
-          outputs: tuple[str, ...] = ()) -> TrainOutcome:
+          outputs: tuple[str, ...] = (), tasks: Iterable[str] = (), report: bool = False) -> TrainOutcome:
     """Start a new run of ``recipe`` in ``run_dir`` (default ``runs/<recipe>-<time>``).
 
     With ``overwrite``, an existing run there is set aside, not deleted, until
     the new run saves its first evaluated checkpoint; if it ends without one
     (an error, a divergence, Ctrl-C first), the old run is put back. ``outputs``:
-    the recipes' own file names (:attr:`Recipe.outputs`; default this recipe's).
+    the recipes' own file names (:attr:`Recipe.outputs`; default this recipe's);
+    ``tasks``: the registered recipes' names (only a run of one of them, or one with a
+    manifest, may be overwritten; default this recipe's). ``report``: also write the
+    recipe's report of a finished run (:attr:`TrainOutcome.report`) while the lock is held.
     """
     check_config(sections["train"])  # before touching the run directory
-    with distributed.session(resolve_device(sections["train"].device)):
-        return _train(recipe, sections, run_dir, overwrite, progress, preset, outputs)
+    limits.check_memory(sections)
+    known = Known(tuple(outputs) or recipe.outputs, tuple(tasks) or (recipe.name,))
+    with contextlib.ExitStack() as held:
+        with distributed.session(resolve_device(sections["train"].device)):
+            outcome = _train(recipe, sections, run_dir, overwrite, progress, preset, known, held)
+        return _finish(recipe, outcome, report)
 
 
-def _train(recipe: Recipe, sections, run_dir, overwrite: bool, progress: bool, preset, outputs) -> TrainOutcome:
+@dataclass(frozen=True)
+class Known:
+    """What the caller knows of all recipes: their output names and their task names."""
+    outputs: tuple[str, ...]
+    tasks: tuple[str, ...]
+
+
+def _hold(path: Path, held: contextlib.ExitStack, check: Callable[[], object]) -> None:
+    """Rank 0 runs ``check`` (refusing without touching anything), locks ``path`` until
+    ``held`` closes and runs ``check`` again under the lock (the directory may have changed
+    meanwhile); every rank fails alike."""
+    def lock_and_check() -> None:
+        check()
+        held.enter_context(lock.hold(path))
+        check()
+
+    if not distributed.active():
+        lock_and_check()
+        return
+    error = None
+    if distributed.is_writer():
+        try:
+            lock_and_check()
+        except (ValueError, OSError) as err:
+            error = str(err)
+    error = distributed.broadcast_object(error)
+    if error is not None:
+        raise ValueError(error)
+
+
+def _train(recipe: Recipe, sections, run_dir, overwrite: bool, progress: bool, preset, known: Known,
+           held: contextlib.ExitStack) -> TrainOutcome:
     # every rank takes rank 0's default name (the time may differ) and checks before any writes
     run_dir = distributed.broadcast_object(str(run_dir or rundir.default_run_dir(recipe.name)))
-    path = rundir.check(run_dir, overwrite=overwrite)
+    path = Path(run_dir)
+    _hold(path, held, lambda: rundir.check(path, overwrite=overwrite, tasks=known.tasks))
     distributed.barrier()
     config = {"task": recipe.name, "preset": preset, **cfg.to_dict(sections)}
     aside: list = []
@@ -67,10 +116,10 @@ def _train(recipe: Recipe, sections, run_dir, overwrite: bool, progress: bool, p
     def ready() -> None:  # the model and data were built: only now touch the directory
         if not distributed.is_writer():
             return
-        if path.exists() and any(path.iterdir()):
-            aside.append(rundir.set_aside(path, outputs or recipe.outputs))
-        else:
+        if rundir.is_fresh(path):
             rundir.create(path)
+        else:
+            aside.append(rundir.set_aside(path, known.outputs, known.tasks))
         rundir.write_config(path, config)
 
     def discard() -> None:
@@ -93,19 +142,49 @@ def _put_back(aside: list) -> None:
         pending.restore()
 
 
+def _finish(recipe: Recipe, outcome: TrainOutcome, report: bool) -> TrainOutcome:
+    """The recipe's report of a finished run, by the writer (the lock is still held)."""
+    if report and outcome.writer and outcome.result.status == "finished" and recipe.report is not None:
+        outcome.report = final_report.run(recipe, outcome.run_dir)  # --final-report full, quick or none
+    return outcome
+
+
 def resume(recipe: Recipe, run_dir: str | Path, train_overrides: dict,
-           progress: bool = True) -> TrainOutcome:
+           progress: bool = True, report: bool = False) -> TrainOutcome:
     """Continue the run in ``run_dir`` (or the run of a checkpoint file in it).
 
-    Starts from ``last.safetensors`` (or the given file). Only ``train``
+    Starts from ``last.safetensors`` (or the given file); when only ``best.safetensors``
+    is left (a save of ``last`` failed, e.g. on a full disk), from that one: it holds the
+    whole training state as of its evaluation, so the run goes on from that step (the
+    metrics logged after it are dropped) and nothing is lost. Only ``train``
     options (budgets, device, threads, weight decay...) may change, not the
     optimizer or the seed. Nothing in the run directory changes unless the
     checkpoint loads and restores. The number of processes may differ from the
     run's where the recipe's data layout allows it (see :mod:`rnnkit.train.distributed`).
+    ``report``: as for :func:`train`.
     """
     run_dir = Path(run_dir)
-    last = run_dir if run_dir.is_file() else run_dir / ckpt.LAST
-    path = rundir.check(last.parent, resume=True)
+    given = run_dir if run_dir.is_file() else None
+    path = rundir.check(given.parent if given else run_dir, resume=True)
+    sections, resolved = _resumed_config(recipe, path, train_overrides)
+    with contextlib.ExitStack() as held:
+        with distributed.session(resolve_device(sections["train"].device)):
+            _hold(path, held, lambda: rundir.check(path, resume=True))
+            sections, resolved = _resumed_config(recipe, path, train_overrides)  # as it is now
+            state = _starting_state(recipe, path, given)
+
+            def ready() -> None:
+                if distributed.is_writer():
+                    rundir.clean_temporaries(path)
+                    rundir.adopt(path, recipe.outputs)
+                    rundir.write_config(path, resolved)
+            distributed.barrier()  # every rank has read the checkpoint before rank 0 writes
+            outcome = _fit(recipe, sections, path, state, progress, ready, ())
+        return _finish(recipe, outcome, report)
+
+
+def _resumed_config(recipe: Recipe, path: Path, train_overrides: dict) -> tuple[cfg.Sections, dict]:
+    """The run's saved sections with the new ``train`` options, and the config to save."""
     saved = rundir.read_config(path)
     if saved.get("task") != recipe.name:
         raise ValueError(f"--resume {path}: that run is of task {saved.get('task')!r}, not {recipe.name!r}")
@@ -115,22 +194,27 @@ def resume(recipe: Recipe, run_dir: str | Path, train_overrides: dict,
     sections = cfg.apply(sections, {"train": train_overrides})
     cfg.check_applies(sections, {"train": train_overrides})
     check_config(sections["train"])
-    if not last.is_file():
-        hidden = sorted(p.name for p in path.glob(rundir.SET_ASIDE_PREFIX + "*"))
-        note = (f"; {path / hidden[0]} holds an earlier run that --overwrite set aside (move its "
-                "files back to keep it: starting again with --overwrite deletes it)" if hidden else "")
-        raise ValueError(f"--resume {path}: no {ckpt.LAST} yet (the run stopped before its "
-                         f"first checkpoint); start it again with --overwrite{note}")
-    resolved = {"task": recipe.name, "preset": saved.get("preset"), **cfg.to_dict(sections)}
+    limits.check_memory(sections)
+    return sections, {"task": recipe.name, "preset": saved.get("preset"), **cfg.to_dict(sections)}
 
-    def ready() -> None:
-        if distributed.is_writer():
-            rundir.clean_temporaries(path)
-            rundir.write_config(path, resolved)
-    with distributed.session(resolve_device(sections["train"].device)):
-        state = ckpt.load(last, task=recipe.name)
-        distributed.barrier()  # every rank has read the checkpoint before rank 0 writes
-        return _fit(recipe, sections, path, state, progress, ready, ())
+
+def _starting_state(recipe: Recipe, path: Path, given: Optional[Path]) -> ckpt.Checkpoint:
+    """The checkpoint a resumed run starts from: ``given``, else ``last``, else ``best``
+    (saying so: its save of ``last`` failed)."""
+    last, best = path / ckpt.LAST, path / ckpt.BEST
+    if given is not None or last.is_file():
+        return ckpt.load(given or last, task=recipe.name)
+    if best.is_file():
+        state = ckpt.load(best, task=recipe.name)
+        warnings.warn(f"--resume {path}: no {ckpt.LAST} (its save failed, e.g. on a full disk); "
+                      f"continuing from {ckpt.BEST} (step {state.meta.get('step')}), which holds the "
+                      "whole training state as of that evaluation")
+        return state
+    hidden = sorted(p.name for p in path.glob(rundir.SET_ASIDE_PREFIX + "*"))
+    note = (f"; {path / hidden[0]} holds an earlier run that --overwrite set aside (move its "
+            "files back to keep it: starting again with --overwrite deletes it)" if hidden else "")
+    raise ValueError(f"--resume {path}: no checkpoint yet (the run stopped before its first "
+                     f"one); start it again with --overwrite{note}")
 
 
 def _fit(recipe: Recipe, sections, path: Path, state, progress: bool, ready, callbacks) -> TrainOutcome:
@@ -139,6 +223,8 @@ def _fit(recipe: Recipe, sections, path: Path, state, progress: bool, ready, cal
     set_threads(train_cfg.threads)
     seed_everything(train_cfg.seed)  # the same on every rank: the same model and data
     device = distributed.rank_device(resolve_device(train_cfg.device))
+    if state is not None:  # untrusted metadata: what the build and the trainer read, checked first
+        check_resume(recipe.trained, state)
     built = recipe.build(sections, state.meta if state else None)
     if train_cfg.monitor not in built.objective.metrics:  # before the run directory is touched
         raise ValueError(f"--monitor: {recipe.name} validation reports "

@@ -4,6 +4,9 @@ from __future__ import annotations
 import math
 
 SCHEDULES = ("constant", "cosine", "linear", "plateau", "step")
+#: warm-up never lasts more than this share of a run whose length is known (so a short run
+#: reaches its peak learning rate)
+WARMUP_SHARE = 0.1
 
 
 class LRSchedule:
@@ -21,7 +24,10 @@ class LRSchedule:
       (Zaremba et al., 2014: constant for the first epochs, then decayed
       every epoch; ``epoch`` counts from 0).
 
-    Warm-up multiplies by ``(step + 1) / warmup_steps`` for the first steps.
+    Warm-up multiplies by ``max((step + 1) / warmup_steps, progress / WARMUP_SHARE)`` until
+    that reaches 1: it lasts ``warmup_steps`` steps or the first 10% of the run, whichever is
+    shorter (``progress`` measures the run by ``max_steps``, or by the time budget with
+    ``anneal_by_time``; a run measured by neither warms up for ``warmup_steps``).
     """
 
     def __init__(self, kind: str, lr: float, warmup_steps: int = 0, final_lr_ratio: float = 0.0,
@@ -37,8 +43,9 @@ class LRSchedule:
         self.plateau_scale = 1.0
 
     def __call__(self, step: int, progress: float, epoch: int = 0) -> float:
-        warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
         progress = min(max(progress, 0.0), 1.0)
+        warm = min(1.0, max((step + 1) / self.warmup_steps, progress / WARMUP_SHARE)) \
+            if self.warmup_steps else 1.0
         if self.kind == "cosine":
             shape = 0.5 * (1.0 + math.cos(math.pi * progress))
         elif self.kind == "linear":

@@ -59,12 +59,17 @@ def restore(trainer, state: ckpt.Checkpoint) -> None:
     meta = state.meta
     try:
         _restore(trainer, state, meta)
+    except ckpt.CheckpointError:
+        raise
     except KeyError as err:
         raise ckpt.CheckpointError(f"{state.path}: cannot resume from this checkpoint: its "
                                    f"training state has no {err}") from None
     except RuntimeError as err:  # tensors that do not fit the model or optimizer
         raise ckpt.CheckpointError(f"{state.path}: cannot resume from this checkpoint: "
                                    f"{' '.join(str(err).split())[:300]}") from None
+    except (TypeError, ValueError, AttributeError, IndexError) as err:  # a state its fields' checks let by
+        raise ckpt.CheckpointError(f"{state.path}: cannot resume from this checkpoint: {type(err).__name__}: "
+                                   f"{' '.join(str(err).split())[:300]}") from err
 
 
 def _restore(trainer, state: ckpt.Checkpoint, meta: dict) -> None:

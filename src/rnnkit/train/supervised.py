@@ -117,6 +117,7 @@ class SupervisedObjective:
         metrics: ``{name: "min" or "max"}`` for what ``evaluate`` returns.
         sample_weights: one per training example: each pass draws examples with
             replacement in proportion to them (balanced sampling).
+        unit: what ``loss``'s count counts (names, words...): the progress line's rate.
 
     On ``world`` processes (:meth:`shard`) every rank draws the same global batch of
     ``batch_size`` examples and collates its contiguous share (sizes differ by at most
@@ -128,8 +129,8 @@ class SupervisedObjective:
                  length: Callable[[Any], int], batch_size: int, seed: int,
                  evaluate: Optional[Callable[[nn.Module, Sequence], dict]] = None,
                  metrics: Optional[dict[str, str]] = None,
-                 sample_weights: Optional[Tensor] = None) -> None:
-        self.train, self.valid, self.collate, self.loss = train, valid, collate, loss
+                 sample_weights: Optional[Tensor] = None, unit: str = "examples") -> None:
+        self.train, self.valid, self.collate, self.loss, self.unit = train, valid, collate, loss, unit
         self.evaluate_fn = evaluate or (lambda model, examples: mean_loss(model, examples, collate, loss))
         self.metrics = dict(metrics or {"loss": "min", "bits": "min"})
         self.cycler = BatchCycler([length(x) for x in train], batch_size, seed, sample_weights)

@@ -40,7 +40,7 @@ from .averaging import NTASGD
 from .callbacks import Callback, evaluation
 from .options import TrainConfig, check_config, make_optimizer
 from .progress import Progress, budget_fraction, catch_sigint, schedule_fraction, stop_reason
-from .rundir import METRICS, MetricsLog
+from .metricslog import METRICS, MetricsLog
 from .schedule import LRSchedule
 
 __all__ = ["FitResult", "Objective", "StepInfo", "TrainConfig", "Trainer", "check_config"]
@@ -228,7 +228,8 @@ class Trainer:
         Call :meth:`restore` first to continue from a checkpoint.
         """
         c = self.config
-        progress = Progress(c.max_steps or None, self.step, c.log_every, quiet=not self.show_progress)
+        progress = Progress(c.max_steps or None, self.step, c.log_every, quiet=not self.show_progress,
+                            unit=getattr(self.objective, "unit", "items"))
         self._progress = progress
         if distributed.active() and self.parallel is None:
             self.parallel = distributed.DataParallel(self.model)  # rank 0's weights, everywhere

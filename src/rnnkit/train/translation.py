@@ -15,9 +15,12 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import Tensor
 
+from rnnkit.bounds import MAX_SEED
 from rnnkit.data.subword import Vocab
 from rnnkit.decode import (beam_search, check_sampling, forbid, greedy_search, no_repeat_ngram, repetition_penalty,
                            sample_token)
+from rnnkit.decode.limits import (MAX_BEAM, MAX_LENGTH_PENALTY, MAX_NGRAM, MAX_REPETITION_PENALTY, MAX_STEPS,
+                                  budget_batches, check_range, search_floats)
 
 from .supervised import SupervisedObjective, evaluating
 
@@ -40,7 +43,7 @@ class PairObjective(SupervisedObjective):
 
     def __init__(self, *args, label_smoothing: float = 0.0, teacher_forcing: float = 1.0,
                  teacher_forcing_final: Optional[float] = None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **{"unit": "tok", **kwargs})  # counts target tokens
         self.label_smoothing, self.teacher_forcing = label_smoothing, teacher_forcing
         self.teacher_forcing_final = teacher_forcing if teacher_forcing_final is None else teacher_forcing_final
 
@@ -50,6 +53,17 @@ class PairObjective(SupervisedObjective):
     def step(self, model, batch, info=None) -> tuple[Tensor, int]:
         ratio = self.ratio(info.progress if info is not None else 0.0)
         return pair_loss(model, batch, "mean", self.label_smoothing, ratio)
+
+
+#: source tokens of one line: the default (raise it with ``--max-source-tokens``) and the most allowed
+MAX_SOURCE_TOKENS, MAX_SOURCE_TOKENS_CAP = 1_000, 10_000
+#: output tokens per source token
+MAX_RATIO = 10.0
+#: the range of every numeric search option (the sampling ones: :func:`rnnkit.decode.check_sampling`)
+RANGES = {"beam": (1, MAX_BEAM), "length_penalty": (0.0, MAX_LENGTH_PENALTY), "max_ratio": (0.0, MAX_RATIO),
+          "max_extra": (0, MAX_STEPS), "no_repeat_ngram": (0, MAX_NGRAM),
+          "repetition_penalty": (1.0, MAX_REPETITION_PENALTY), "batch_size": (1, 4096),
+          "max_source_tokens": (1, MAX_SOURCE_TOKENS_CAP)}
 
 
 @dataclass
@@ -70,11 +84,14 @@ class Translation:
 
 @dataclass
 class SearchOptions:
-    """At most ``max_ratio`` * source length + ``max_extra`` tokens (ratio 0: a fixed cap).
-    ``beam`` 1 is greedy (or sampling with ``temperature`` > 0, ``top_k``, ``top_p``, seeded by
-    ``seed``); ``no_repeat_ngram``
-    n > 0 blocks repeated n-grams, ``repetition_penalty`` > 1 discourages emitted tokens and
-    ``no_unk`` never emits ``<unk>``."""
+    """At most ``max_ratio`` * source length + ``max_extra`` tokens (ratio 0: a fixed cap), and never
+    more than 10,000 (:data:`~rnnkit.decode.limits.MAX_STEPS`); a source line longer than
+    ``max_source_tokens`` tokens is refused. ``beam`` 1 is greedy (or sampling with ``temperature``
+    > 0, ``top_k``, ``top_p``, seeded by ``seed``); ``no_repeat_ngram`` n > 0 blocks repeated n-grams,
+    ``repetition_penalty`` > 1 discourages emitted tokens and ``no_unk`` never emits ``<unk>``;
+    ``attention`` keeps each step's attention in the result (``replace_unk`` needs it). Sentences are
+    searched in batches that fit :data:`~rnnkit.decode.limits.MAX_SEARCH_FLOATS`.
+    Ranges: :data:`RANGES` and :mod:`rnnkit.decode.limits`."""
     beam: int = 1
     length_penalty: float = 1.0
     max_ratio: float = 2.0
@@ -88,6 +105,8 @@ class SearchOptions:
     no_repeat_ngram: int = 0
     repetition_penalty: float = 1.0
     no_unk: bool = False
+    max_source_tokens: int = MAX_SOURCE_TOKENS
+    attention: bool = True
 
     def constraint(self):
         """The search's ``constrain`` for these options (None without any)."""
@@ -104,19 +123,15 @@ class SearchOptions:
         return constrain
 
     def check(self) -> None:
+        """ValueError naming the first option outside its range (:data:`RANGES`)."""
         if self.temperature and self.beam > 1:
             raise ValueError("--temperature samples one reply; it cannot be combined with --beam > 1")
         check_sampling(self.temperature, self.top_k, self.top_p)
-        if self.no_repeat_ngram < 0 or self.repetition_penalty < 1 or not math.isfinite(self.repetition_penalty):
-            raise ValueError("--no-repeat-ngram must be >= 0 and --repetition-penalty >= 1")
-        if self.beam < 1:
-            raise ValueError(f"--beam: expected >= 1, got {self.beam}")
-        if self.length_penalty < 0 or not math.isfinite(self.length_penalty):
-            raise ValueError(f"--length-penalty: expected a number >= 0, got {self.length_penalty}")
-        if self.max_ratio < 0 or self.max_extra < 0 or not math.isfinite(self.max_ratio):
-            raise ValueError("--max-ratio and --max-extra must be >= 0")
-        if self.batch_size < 1:
-            raise ValueError(f"--batch-size: expected >= 1, got {self.batch_size}")
+        for name, (low, high) in RANGES.items():
+            check_range(f"--{name.replace('_', '-')}", getattr(self, name), low, high,
+                        integer=isinstance(low, int) and isinstance(high, int))
+        if self.seed is not None:
+            check_range("--seed", self.seed, 0, MAX_SEED, integer=True)
 
 
 class Translator:
@@ -142,6 +157,10 @@ class Translator:
         """Translations of ``sentences`` in their order; an empty (or all-space) one gives ``""``."""
         options.check()
         tokens = [self.src_tokenizer.tokenize(self.prepare(s)) for s in sentences]
+        for number, toks in enumerate(tokens, 1):
+            if len(toks) > options.max_source_tokens:
+                raise ValueError(f"line {number}: {len(toks):,} source tokens; at most {options.max_source_tokens:,} "
+                                 f"are read per line (--max-source-tokens, up to {MAX_SOURCE_TOKENS_CAP:,})")
         out: list[Optional[Translation]] = [None] * len(sentences)
         for i, toks in enumerate(tokens):
             if not toks:
@@ -151,11 +170,25 @@ class Translator:
         if options.temperature and options.seed is not None:
             generator = torch.Generator(next(self.model.parameters()).device).manual_seed(options.seed)
         with evaluating(self.model):
-            for start in range(0, len(order), options.batch_size):
-                rows = order[start:start + options.batch_size]
+            for group in self._groups([len(tokens[i]) for i in order], options):
+                rows = [order[k] for k in group]
                 for i, result in zip(rows, self._batch([tokens[i] for i in rows], options, generator)):
                     out[i] = result
         return out  # type: ignore[return-value]
+
+    def _groups(self, lengths: list[int], options: SearchOptions) -> list[list[int]]:
+        """Batches of the sentences (by ascending length) whose search fits
+        :data:`~rnnkit.decode.limits.MAX_SEARCH_FLOATS`; ValueError naming a line too long alone."""
+        width = 2 * getattr(getattr(self.model, "config", None), "hidden_size", 512)
+        keep = options.attention or options.replace_unk
+        costs = [search_floats(options.beam, n + 1, min(math.ceil((n + 1) * options.max_ratio) + options.max_extra,
+                                                        MAX_STEPS), width, keep) for n in lengths]
+        try:
+            return budget_batches(costs, options.batch_size)
+        except ValueError as err:
+            raise ValueError(f"a line of {max(lengths):,} source tokens with --beam {options.beam}"
+                             f"{' and attention kept' if keep else ''}: {str(err).split(': ', 1)[1]}; "
+                             "lower --beam or --max-ratio, or split the line") from None
 
     def _batch(self, sources: list[list[str]], options: SearchOptions,
                generator: Optional[torch.Generator] = None) -> list[Translation]:
@@ -163,18 +196,21 @@ class Translator:
         ids = [torch.tensor(self.source_ids(s)) for s in sources]
         lengths = torch.tensor([len(x) for x in ids])
         src = torch.nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=Vocab.PAD).to(device)
-        max_lengths = (lengths.double() * options.max_ratio).ceil().long() + options.max_extra
+        max_lengths = ((lengths.double() * options.max_ratio).ceil() + options.max_extra).clamp(max=MAX_STEPS).long()
         state, memory = self.model.start(src, lengths)
         common = dict(batch_size=len(sources), sos=Vocab.SOS, eos=Vocab.EOS, max_lengths=max_lengths,
                       constrain=options.constraint())
+        step = self.model.step
+        if not (options.attention or options.replace_unk):  # no attention history: less memory
+            step = lambda *inputs: (*self.model.step(*inputs)[:2], None)  # noqa: E731
         if options.beam == 1:
             pick = None
             if options.temperature:
                 pick = lambda lp: sample_token(lp, options.temperature, options.top_k, options.top_p,  # noqa: E731
                                                generator)
-            best = greedy_search(self.model.step, state, memory, pick=pick, **common)
+            best = greedy_search(step, state, memory, pick=pick, **common)
         else:
-            best = [h[0] for h in beam_search(self.model.step, state, memory, beam=options.beam,
+            best = [h[0] for h in beam_search(step, state, memory, beam=options.beam,
                                               length_penalty=options.length_penalty, **common)]
         return [self._finish(source, hyp, options.replace_unk) for source, hyp in zip(sources, best)]
 

@@ -15,6 +15,7 @@ Shape legend: V vocabulary, D dimension, Q questions.
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
 from typing import Callable, Optional, Sequence, TypeVar
 
@@ -52,9 +53,13 @@ def read_pairs(path: str | Path) -> list[tuple[str, str, float]]:
             continue
         fields = line.split("\t") if "\t" in line else line.split()
         try:
-            pairs.append((fields[0].strip(), fields[1].strip(), float(fields[2])))
+            pair = (fields[0].strip(), fields[1].strip(), float(fields[2]))
         except (IndexError, ValueError):
             raise ValueError(f"{path}:{number}: expected 'word1 word2 score', got {line[:60]!r}") from None
+        if not math.isfinite(pair[2]):  # a NaN or inf score would change every rank (Spearman)
+            raise ValueError(f"{path}:{number}: score {fields[2].strip()!r} of {pair[0]!r} and {pair[1]!r} is not "
+                             "a finite number; expected 'word1 word2 score'")
+        pairs.append(pair)
     if not pairs:
         raise ValueError(f"{path}: no word pairs")
     return pairs

@@ -53,6 +53,7 @@ class WordVectorObjective:
     """
 
     metrics = {"loss": "min"}
+    unit = "words"  # centre words: the progress line's rate
 
     def __init__(self, train: Tensor, valid: Tensor, counts: Tensor, method: str, window: int,
                  context: int, negatives: int, sample: float, batch_words: int, seed: int,
