@@ -9,10 +9,10 @@ import pytest
 
 from rnnkit.cli import _use_parser, main
 from rnnkit.serve.validate import RequestError, expected, validate
-from rnnkit.tasks import REGISTRY, recipe, recipes
+from rnnkit.tasks import recipe, recipes
 from rnnkit.train.ranges import Bounded, bounded_of
 
-from helpers import FIXTURES, smoke_runs
+from helpers import smoke_runs
 
 
 def _options():
