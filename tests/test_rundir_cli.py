@@ -55,6 +55,12 @@ def test_overwrite_keeps_the_users_files_in_a_run_and_another_tools_folder(tmp_p
                    "names task 'x', which is no rnnkit recipe")
     assert snapshot(tool) == before
 
+    (tool / "config.json").write_text('{"task": "charlm", "train": {}}')  # a registered recipe's name
+    before = snapshot(tool)
+    assert main(tiny(tool, "--overwrite")) == 2
+    one_line_error(capsys, "not an rnnkit run", "no .rnnkit-manifest and no checkpoint")
+    assert snapshot(tool) == before
+
 
 def test_export_never_replaces_the_runs_config_or_checkpoint(tmp_path, capsys):
     run = tmp_path / "run"

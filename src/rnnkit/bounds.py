@@ -29,6 +29,18 @@ MAX_STEPS = 100_000
 MAX_SET = 1_000_000
 #: word counts and frequency thresholds
 MAX_COUNT = 10 ** 9
+#: one input item of a use command: a name's or a word's characters, a sentence's words
+#: (the longest surname in the bundled data has 20 letters, the longest UD English sentence 159 words)
+MAX_ITEM = 1_000
+
+
+def check_items(items, what: str, unit: str, size=len) -> None:
+    """ValueError naming the first of ``items`` whose ``size`` is over :data:`MAX_ITEM` ``unit``."""
+    for number, item in enumerate(items, 1):
+        if size(item) > MAX_ITEM:
+            shown = (" ".join(item) if isinstance(item, list) else str(item))[:30] + "..."
+            raise ValueError(f"{what} {number} ({shown}) has {size(item):,} {unit}; expected at most "
+                             f"{MAX_ITEM:,}")
 
 
 def bound(low: Optional[float] = None, high: Optional[float] = None, open_low: bool = False,

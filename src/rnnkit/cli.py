@@ -112,6 +112,19 @@ def _use_parser(verb: str, recipe) -> _Parser:
     return parser
 
 
+def _check_texts(args, arguments) -> None:
+    """ValueError for a text argument (a positional one: names, sentences, lines) that is not
+    valid UTF-8 (Python keeps such bytes as lone surrogates); paths may hold any bytes."""
+    for argument in arguments:
+        name = argument.flags[0]
+        if name.startswith("-"):
+            continue
+        values = getattr(args, name, None)
+        for number, value in enumerate(values if isinstance(values, list) else [values], 1):
+            if isinstance(value, str) and any("\ud800" <= c <= "\udfff" for c in value):
+                raise ValueError(f"{name} {number}: not valid UTF-8 text ({value.encode('utf-8', 'replace')[:40]!r})")
+
+
 def _use(verb: str, rest: list[str]) -> int:
     """``rnnkit VERB CHECKPOINT [options]``: the options are the checkpoint's recipe's."""
     from rnnkit.tasks import recipe_of
@@ -122,10 +135,13 @@ def _use(verb: str, rest: list[str]) -> int:
         print(f"usage: rnnkit {verb} CHECKPOINT [options]\n\n{verb} for a model of: {offered}.\n"
               f"The options depend on the checkpoint's recipe: rnnkit {verb} RUN --help lists them.",
               file=sys.stdout if rest else sys.stderr)
+        if not rest:
+            print(f"rnnkit {verb}: error: expected the checkpoint (file or run directory) first", file=sys.stderr)
         return 0 if rest else 2
     state = ckpt.load(rest[0])
     recipe = recipe_of(state.meta, state.path)
     args = _use_parser(verb, recipe).parse_intermixed_args(rest)  # options before or after the texts
+    _check_texts(args, recipe.eval_arguments if verb == "eval" else recipe.command(verb).arguments)
     model = recipe.trained.from_checkpoint(state, device=str(resolve_device(args.device)))
     if verb != "eval":
         return recipe.command(verb).run(model, args)

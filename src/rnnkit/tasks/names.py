@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from rnnkit import bounds
 from rnnkit.files import atomic_write_text
 from rnnkit.export.write import outputs as export_outputs
 from rnnkit.data.names import NameVocab, clean_names
@@ -171,6 +172,7 @@ class NameClassifier(TrainedModel):
 
     def log_probs(self, names: Sequence[str], prior: str = DEFAULT_PRIOR, calibrated: bool = True) -> Tensor:
         """log p(language | name) (M, C) under ``prior``, languages in :attr:`languages` order."""
+        bounds.check_items(names, "name", "characters")
         cleaned = clean_names(names, self.sections["data"].ascii)
         self.log_prior(prior)  # a bad --prior fails before the model runs
         return self.adjust(self.raw_log_probs([self.vocab.encode(name) for name in cleaned]), prior,

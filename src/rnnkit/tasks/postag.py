@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Optional
 
+from rnnkit import bounds
 from rnnkit.files import atomic_write_text
 from rnnkit.train.rundir import refuse_run_file
 from rnnkit.export import graphs, ids as export_ids
@@ -120,6 +121,8 @@ class PosTagger(TrainedModel):
 
     def tag(self, sentences: list[list[str]]) -> list[dict[str, list[str]]]:
         """Tags of each sentence (a list of words): ``[{"upos": [...], "xpos": [...], ...}]``."""
+        bounds.check_items(sentences, "sentence", "words")
+        bounds.check_items((w for s in sentences for w in s), "word", "characters")
         predicted = predict_tags(self.model, [self.vocab.encode(words) for words in sentences])
         return [{name: self.vocab.labels[name].decode(ids) for name, ids in p.items()} for p in predicted]
 

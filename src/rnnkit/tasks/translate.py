@@ -184,6 +184,17 @@ class TrainedTranslator(TrainedPairModel):
         return "\n".join(lines)
 
 
+def _note_empty(lines: list[str], translations) -> None:
+    """A note on stderr for the first non-empty line whose translation came out empty, so an
+    empty output line is never silent."""
+    for number, (line, found) in enumerate(zip(lines, translations), 1):
+        if line.strip() and not found.text:
+            outside = len(found.unknown)
+            print(f"note: line {number}: the model's translation is empty ({outside} of its "
+                  f"{len(found.source)} source tokens are outside the vocabulary)", file=sys.stderr)
+            return
+
+
 def _translate(model: TrainedTranslator, args) -> int:
     lines = list(args.text) if args.text else stdin_lines()
     if not lines:
@@ -203,6 +214,7 @@ def _translate(model: TrainedTranslator, args) -> int:
             raise ValueError("--attention-plot: every input line is empty; nothing to plot")
     translations = model.translator.translate(lines, options)
     sys.stdout.write("".join(t.text + "\n" for t in translations))
+    _note_empty(lines, translations)
     if args.verbose:
         unknown = Counter(w for t in translations for w in t.unknown)
         shown = ", ".join(f"{w} ({n})" for w, n in unknown.most_common(20))

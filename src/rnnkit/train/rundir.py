@@ -77,13 +77,18 @@ def _load_config(file: Path) -> Any:
         raise ValueError(f"{CONFIG} is not readable JSON ({err})") from None
 
 
+RUN_MANIFEST_NOTE = (f"{MANIFEST} and no checkpoint ({' or '.join(CHECKPOINTS)}): rnnkit did not "
+                     "write this folder")
+
+
 def not_a_run(path: str | Path, tasks: Optional[Iterable[str]] = None) -> Optional[str]:
     """Why ``path`` is not an rnnkit run directory, or None if it is one.
 
     A run directory has a ``config.json`` holding a JSON object with a string
     ``"task"`` and an object ``"train"``, as ``runner`` writes it. With ``tasks``
-    (the registered recipes' names), a directory without a manifest must also name one
-    of them: another tool's ``{"task": "x", "train": {}}`` is not a run.
+    (the registered recipes' names), a directory without a manifest (a run made before
+    manifests existed) must also name one of them and hold a checkpoint: another tool's
+    ``{"task": "charlm", "train": {}}`` beside its own files is not a run.
     """
     path = Path(path)
     if not path.is_dir():
@@ -104,9 +109,14 @@ def not_a_run(path: str | Path, tasks: Optional[Iterable[str]] = None) -> Option
         return f"{CONFIG} names no rnnkit task (no string \"task\")"
     if not isinstance(config.get("train"), dict):
         return f"{CONFIG} has no \"train\" section"
-    known = None if tasks is None else set(tasks)
-    if known is not None and config["task"] not in known and not os.path.lexists(path / MANIFEST):
+    if tasks is None or os.path.lexists(path / MANIFEST):
+        return None
+    if config["task"] not in set(tasks):
         return f"{CONFIG} names task {config['task'][:80]!r}, which is no rnnkit recipe"
+    if not any((path / name).is_file() for name in CHECKPOINTS):
+        # a run made before manifests existed has a checkpoint; a folder with only a look-alike
+        # config.json is another tool's
+        return f"no {RUN_MANIFEST_NOTE}"
     return None
 
 
