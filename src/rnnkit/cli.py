@@ -113,7 +113,7 @@ def _use_parser(verb: str, recipe) -> _Parser:
 
 
 def _check_texts(args, arguments) -> None:
-    """ValueError for a text argument (a positional one: names, sentences, lines) that is not
+    """ValueError for a text argument (a positional one: the texts a command reads) that is not
     valid UTF-8 (Python keeps such bytes as lone surrogates); paths may hold any bytes."""
     for argument in arguments:
         name = argument.flags[0]
