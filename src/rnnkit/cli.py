@@ -130,14 +130,15 @@ def _use(verb: str, rest: list[str]) -> int:
     from rnnkit.tasks import recipe_of
     from rnnkit.train import checkpoint as ckpt
     from rnnkit.train.device import resolve_device
-    if not rest or rest[0] in ("-h", "--help"):
+    if not rest:  # as argparse answers a missing argument: the usage line, then the error
+        print(f"usage: rnnkit {verb} CHECKPOINT [options]\nrnnkit {verb}: error: expected the checkpoint "
+              f"(file or run directory) first; rnnkit {verb} --help says more", file=sys.stderr)
+        return 2
+    if rest[0] in ("-h", "--help"):
         offered = ", ".join(_use_verbs()[verb])
         print(f"usage: rnnkit {verb} CHECKPOINT [options]\n\n{verb} for a model of: {offered}.\n"
-              f"The options depend on the checkpoint's recipe: rnnkit {verb} RUN --help lists them.",
-              file=sys.stdout if rest else sys.stderr)
-        if not rest:
-            print(f"rnnkit {verb}: error: expected the checkpoint (file or run directory) first", file=sys.stderr)
-        return 0 if rest else 2
+              f"The options depend on the checkpoint's recipe: rnnkit {verb} RUN --help lists them.")
+        return 0
     state = ckpt.load(rest[0])
     recipe = recipe_of(state.meta, state.path)
     args = _use_parser(verb, recipe).parse_intermixed_args(rest)  # options before or after the texts
