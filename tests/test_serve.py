@@ -278,7 +278,7 @@ def _slow_command() -> Command:
 
 
 def test_a_request_over_the_time_limit_gets_504_and_one_queued_behind_it_503(serving):
-    server = serving(None, "test", [_slow_command()], timeout_s=0.3)
+    server = serving(None, "test", [_slow_command()], timeout_s=0.3, queue_timeout_s=0.3)
     with ThreadPoolExecutor(2) as pool:
         running = pool.submit(post, server.url + "/slow", {"seconds": 0.8})
         time.sleep(0.1)
@@ -288,6 +288,17 @@ def test_a_request_over_the_time_limit_gets_504_and_one_queued_behind_it_503(ser
     assert queued_status == 503 and "waited 0.3 s in the queue" in queued_body["error"]
     time.sleep(0.6)  # the slow call finishes in the background
     assert post(server.url + "/slow", {"seconds": 0}) == (200, {"slept": 0})
+
+
+def test_a_request_queued_behind_a_call_of_the_longest_time_still_starts(serving):
+    """--queue-timeout-s longer than --timeout-s: a light request behind one call that runs its
+    whole time limit waits for it and is answered, not dropped."""
+    server = serving(None, "test", [_slow_command()], timeout_s=0.3, queue_timeout_s=1.5)
+    with ThreadPoolExecutor(2) as pool:
+        running = pool.submit(post, server.url + "/slow", {"seconds": 0.8})  # sleeps: cannot be stopped
+        time.sleep(0.1)
+        queued = pool.submit(post, server.url + "/slow", {"seconds": 0})
+        assert running.result()[0] == 504 and queued.result() == (200, {"slept": 0})
 
 
 def test_validation_messages_name_the_field_and_what_was_expected():

@@ -47,14 +47,14 @@ def add_parser(sub) -> None:
     """``rnnkit serve RUN [options]`` on the CLI's subparsers."""
     from .limits import LIMIT_HELP
     serve = sub.add_parser("serve", help="serve a trained model's use commands over HTTP (JSON)",
-                           description=__doc__.split("\n\n")[0].replace("``", ""),
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           description=__doc__.split("\n\n")[0].replace("``", ""))
     serve.add_argument("run", help="checkpoint file or run directory (its best checkpoint)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    serve.add_argument("--port", type=int, default=8000, help="TCP port (0: any free one)")
-    serve.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0: every interface)")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (0: any free one; default 8000)")
+    serve.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (default cpu)")
     for flag, (kind, default, text) in LIMIT_HELP.items():
-        serve.add_argument(flag, type=kind, default=default, help=text)
+        serve.add_argument(flag, type=kind, default=default,
+                           help=text if default is None else text + " (default: %(default)s)")
     serve.add_argument("--access-log", action="store_true", help="log every request to stderr")
 
 

@@ -9,7 +9,7 @@ wrong, and the server goes on serving after it:
 * 400 malformed JSON; 404 unknown command or path; 405 wrong method;
   413 body over ``max_body_bytes``; 422 a field unknown, missing, of the wrong
   type or out of range, or input the model cannot take (e.g. an unknown word);
-* 503 the request waited in the queue past ``timeout_s`` (or the queue is
+* 503 the request waited in the queue past ``queue_timeout_s`` (or the queue is
   full, or the server is stopping); 504 its model call ran past ``timeout_s``:
   the call is stopped at its next decoding/sampling/forecast step
   (:mod:`rnnkit.deadline`) and the worker goes on to the next request;
@@ -78,19 +78,25 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-async def wait_for(job: Job, timeout_s: float) -> dict:
+POLL_S = 0.05  # how late a 503 or 504 may come after its deadline
+
+
+async def wait_for(job: Job, timeout_s: float, queue_timeout_s: float) -> dict:
     """The job's answer; 503 if it is still queued at its deadline, 504 if its call runs past its own."""
     while True:
         try:
-            return await asyncio.wait_for(asyncio.shield(job.future), max(0.0, job.ends_at - time.monotonic()))
+            # waits in short slices: when the call starts, its own (earlier or later) deadline applies
+            return await asyncio.wait_for(asyncio.shield(job.future),
+                                          min(POLL_S, max(0.0, job.ends_at - time.monotonic())))
         except asyncio.TimeoutError:
-            if job.ends_at > time.monotonic():  # its call started meanwhile, with a deadline of its own
+            if job.ends_at > time.monotonic():  # not yet at its deadline (the queue's or its call's)
                 continue
         job.future.cancel()  # the worker drops the job, or its answer
         if not job.started:
             job.abandoned = True
-            raise RequestError(503, f"{job.command}: waited {timeout_s:g} s in the queue behind other requests "
-                                    "without starting (--timeout-s); the server is busy, try again") from None
+            raise RequestError(503, f"{job.command}: waited {queue_timeout_s:g} s in the queue behind other "
+                                    "requests without starting (--queue-timeout-s); the server is busy, try again"
+                               ) from None
         raise timed_out(job.command, timeout_s) from None
 
 
@@ -103,7 +109,7 @@ class Service:
         self.not_served = {c.name: NOT_SERVED.format(name=c.name) for c in commands if c.serve is None}
         self.not_served["eval"] = "it scores data sets on the server; use rnnkit eval RUN on the command line"
         self.batcher = Batcher(model, limits.max_batch, limits.batch_wait_ms / 1000, limits.max_queue,
-                               limits.timeout_s)
+                               limits.timeout_s, limits.queue_timeout_s)
         self.started, self.answers = time.monotonic(), Counter()
 
     def health(self) -> dict:
@@ -137,7 +143,8 @@ class Service:
             raise RequestError(404, f"no command {name!r} for a {self.recipe} model; served: {served}",
                                commands=list(self.served))
         fields = validate(name, command.serve, parse_body(await read_body(request, self.limits.max_body_bytes)))
-        return await wait_for(self.batcher.submit(name, command.serve, fields), self.limits.timeout_s)
+        return await wait_for(self.batcher.submit(name, command.serve, fields), self.limits.timeout_s,
+                              self.limits.queue_timeout_s)
 
 
 def build_app(model: Any, recipe: str, commands: Sequence[Command], limits: Optional[Limits] = None) -> FastAPI:

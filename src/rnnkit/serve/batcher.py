@@ -14,9 +14,9 @@ by itself; an idle one adds at most ``wait_s`` to a batchable request.
 A merged call that fails on one request's input (ValueError) is run again one
 request at a time, so only that request gets the error.
 
-Time limits: a request may wait ``timeout_s`` in the queue (then it is
+Time limits: a request may wait ``queue_timeout_s`` in the queue (then it is
 dropped: 503), and its model call may run ``timeout_s`` (then it is stopped:
-504), so a client has its answer within twice ``timeout_s``. The call runs
+504), so a client has its answer within ``queue_timeout_s + timeout_s``. The call runs
 inside :func:`rnnkit.deadline.limit`, so the decoding, sampling and forecast
 loops stop at their next step once its time has passed and the worker is free
 for the next request. (A call's limit starts when it starts, not when the
@@ -91,16 +91,18 @@ class Batcher:
         max_batch: most requests merged into one model call.
         wait_s: how long the first request of a batch waits for others.
         max_queue: requests waiting at most; one more is answered 503.
-        timeout_s: each request's time from being queued to its answer.
+        timeout_s: the time limit of a model call (then stopped: 504).
+        queue_timeout_s: the time limit of a request in the queue (then 503; default ``timeout_s``).
 
     Attributes:
         calls: model calls made; ``merged``: requests answered by a call shared with others.
     """
 
     def __init__(self, model: Any, max_batch: int = 16, wait_s: float = 0.005, max_queue: int = 256,
-                 timeout_s: Optional[float] = None) -> None:
+                 timeout_s: Optional[float] = None, queue_timeout_s: Optional[float] = None) -> None:
         self.model, self.max_batch, self.wait_s, self.max_queue = model, max_batch, wait_s, max_queue
         self.timeout_s = timeout_s
+        self.queue_timeout_s = timeout_s if queue_timeout_s is None else queue_timeout_s
         self.calls = self.merged = 0
         self._queue: deque[Job] = deque()
         self._wake: Optional[asyncio.Event] = None
@@ -147,7 +149,7 @@ class Batcher:
         if self.waiting >= self.max_queue:
             raise RequestError(503, f"the server is busy: {self.max_queue} requests are already waiting "
                                     "(--max-queue); try again shortly")
-        ends_at = float("inf") if self.timeout_s is None else time.monotonic() + self.timeout_s
+        ends_at = float("inf") if self.queue_timeout_s is None else time.monotonic() + self.queue_timeout_s
         job = Job(command, serving, request, asyncio.get_running_loop().create_future(), ends_at)
         self._queue.append(job)
         self._wake.set()

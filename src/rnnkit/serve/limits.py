@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from argparse import ArgumentTypeError
 from dataclasses import dataclass, fields
+from typing import Optional
 
 
 def _bounded(kind: type, low: float, inclusive: bool):
@@ -32,8 +33,11 @@ class Limits:
 
     Attributes:
         max_body_bytes: larger bodies are answered 413.
-        timeout_s: a request still queued this long is answered 503; a model
-            call running this long is stopped at its next step and answered 504.
+        timeout_s: a model call running this long is stopped at its next step and
+            answered 504.
+        queue_timeout_s: a request still queued this long is answered 503. None (the
+            default): twice ``timeout_s``, so a request queued behind one call of the most
+            work the ranges allow still starts.
         max_batch: most requests merged into one model call.
         batch_wait_ms: how long the first request of a batch waits for others.
         max_queue: requests waiting at most; more are answered 503.
@@ -45,19 +49,26 @@ class Limits:
     """
     max_body_bytes: int = 64 * 1024
     timeout_s: float = 30.0
+    queue_timeout_s: Optional[float] = None
     max_batch: int = 16
     batch_wait_ms: float = 5.0
     max_queue: int = 256
     read_timeout_s: float = 10.0
     max_connections: int = 128
 
+    def __post_init__(self) -> None:
+        if self.queue_timeout_s is None:
+            object.__setattr__(self, "queue_timeout_s", 2 * self.timeout_s)
+
 
 #: option -> (type, default, help)
 LIMIT_HELP = {
     "--max-body-bytes": (_positive_int, Limits.max_body_bytes, "larger request bodies are answered 413"),
     "--timeout-s": (_positive_float, Limits.timeout_s,
-                    "time limit of a request in the queue (then 503) and, from its start, of its model call "
-                    "(then stopped: 504)"),
+                    "time limit of a model call: past it the call is stopped at its next step (504)"),
+    "--queue-timeout-s": (_positive_float, Limits.queue_timeout_s,
+                          "time limit of a request waiting in the queue (then 503); default twice --timeout-s, "
+                          "so a request behind one call of the most work allowed still starts"),
     "--max-batch": (_positive_int, Limits.max_batch, "most concurrent requests merged into one model call"),
     "--batch-wait-ms": (_non_negative_float, Limits.batch_wait_ms,
                         "how long a batchable request waits for others to share its call"),
