@@ -115,13 +115,14 @@ def _use_parser(verb: str, recipe) -> _Parser:
 def _check_texts(args, arguments) -> None:
     """ValueError for a text argument (a positional one: the texts a command reads) that is not
     valid UTF-8 (Python keeps such bytes as lone surrogates); paths may hold any bytes."""
+    from rnnkit.data.inputs import lone_surrogate
     for argument in arguments:
         name = argument.flags[0]
         if name.startswith("-"):
             continue
         values = getattr(args, name, None)
         for number, value in enumerate(values if isinstance(values, list) else [values], 1):
-            if isinstance(value, str) and any("\ud800" <= c <= "\udfff" for c in value):
+            if isinstance(value, str) and lone_surrogate(value) is not None:
                 raise ValueError(f"{name} {number}: not valid UTF-8 text ({value.encode('utf-8', 'replace')[:40]!r})")
 
 

@@ -16,10 +16,11 @@ Nothing here imports torch.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 from pathlib import Path
-from typing import BinaryIO, Optional
+from typing import Any, BinaryIO, Optional
 
 STDIN = "<stdin>"
 #: the most standard input a command reads (256 MiB); larger inputs belong in a file
@@ -118,3 +119,21 @@ def read_stdin(limit: int = MAX_STDIN_BYTES) -> str:
 def stdin_lines(limit: int = MAX_STDIN_BYTES) -> list[str]:
     """The lines of standard input (:func:`read_stdin`), line ends removed."""
     return read_stdin(limit).splitlines()
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(value: Any) -> Optional[str]:
+    """Where a string in ``value`` (or in its lists) holds a lone UTF-16 surrogate, e.g. ``\\ud800 at
+    character 3 of item 2``; None when there is none. JSON's ``"\\ud800"`` decodes to one, which
+    is not Unicode text: it cannot be encoded, printed or looked up."""
+    if isinstance(value, str):
+        found = _SURROGATE.search(value)
+        return None if found is None else f"\\u{ord(found.group()):04x} at character {found.start() + 1}"
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            where = lone_surrogate(item)
+            if where is not None:
+                return f"{where} of item {index + 1}"
+    return None

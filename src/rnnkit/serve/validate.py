@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any, Optional
 
+from rnnkit.data.inputs import lone_surrogate
 from rnnkit.train.recipe import LIST_TYPES, REQUIRED, Field, Serving
 
 #: what each field type reads as in messages
@@ -109,24 +109,6 @@ def _type_ok(kind: str, value: Any) -> bool:
     if kind == "numbers":
         return isinstance(value, list) and all(_type_ok("number", v) for v in value)
     return isinstance(value, list)
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def lone_surrogate(value: Any) -> Optional[str]:
-    """Where a string in ``value`` (or in its lists) holds a lone UTF-16 surrogate, e.g. ``\\ud800 at
-    character 3 of item 2``; None when there is none. JSON's ``"\\ud800"`` decodes to one, which
-    is not Unicode text: it cannot be encoded, printed or looked up."""
-    if isinstance(value, str):
-        found = _SURROGATE.search(value)
-        return None if found is None else f"\\u{ord(found.group()):04x} at character {found.start() + 1}"
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            where = lone_surrogate(item)
-            if where is not None:
-                return f"{where} of item {index + 1}"
-    return None
 
 
 def check_field(spec: Field, value: Any) -> Any:
