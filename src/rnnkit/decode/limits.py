@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from typing import Optional
 
+from rnnkit import bounds
+
 MAX_TEMPERATURE = 100.0
 #: temperatures below this act as it: every token not tied with the best one gets probability 0
 TINY_TEMPERATURE = 1e-30
@@ -56,7 +58,7 @@ def in_range(value, low: float, high: float, integer: bool, open_low: bool = Fal
         return False
     if isinstance(value, float) and not math.isfinite(value):
         return False
-    return (value > low if open_low else value >= low) and value <= high
+    return not bounds.outside(value, (low, high, open_low))  # one comparison for every range
 
 
 def check_range(name: str, value, low: float, high: float, integer: bool = False, open_low: bool = False,
