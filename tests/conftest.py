@@ -1,3 +1,25 @@
+"""Test-wide settings: two threads (CI's machine), and the ``e2e`` marker on every test in a
+module that drives the command line (``rnnkit.cli``), so ``pytest -m "not e2e"`` runs the
+layer tests alone."""
+
+import pytest
 import torch
 
 torch.set_num_threads(2)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and any(name.startswith("rnnkit.cli") for name in _imported(module)):
+            item.add_marker(pytest.mark.e2e)
+
+
+def _imported(module) -> set:
+    """Names of the rnnkit modules a test module imported something from."""
+    found = set()
+    for value in vars(module).values():
+        owner = getattr(value, "__module__", None) or getattr(value, "__name__", None)
+        if isinstance(owner, str):
+            found.add(owner)
+    return found

@@ -1,4 +1,6 @@
 """Shared test helpers: a torch.nn layer and its rnnkit twin with the same weights; comparing runs."""
+
+import random
 from pathlib import Path
 
 import torch
@@ -40,8 +42,17 @@ def assert_same_checkpoints(a: Path, b: Path) -> None:
     assert first.tensors.keys() == second.tensors.keys()
     for key in first.tensors:  # weights, optimizer state, RNG, data position, callbacks
         assert torch.equal(first.tensors[key], second.tensors[key]), key
-    for key in ("step", "best", "bad_evals", "optimizer", "objective", "rng", "schedule", "callbacks",
-                "inference_weights"):
+    for key in (
+        "step",
+        "best",
+        "bad_evals",
+        "optimizer",
+        "objective",
+        "rng",
+        "schedule",
+        "callbacks",
+        "inference_weights",
+    ):
         assert untimed(first.meta[key]) == untimed(second.meta[key]), key
 
 
@@ -60,7 +71,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 def smoke_train(name: str, run: Path, *extra: str) -> list[str]:
     """``rnnkit train`` arguments of recipe ``name``'s smoke run into ``run``."""
-    from rnnkit.tasks import recipe
+    from rnnkit.recipes import recipe
+
     args = [a.replace("{fixtures}", str(FIXTURES)) for a in recipe(name).smoke.train]
     return ["train", name, *args, "--run-dir", str(run), "--quiet", *extra]
 
@@ -68,6 +80,7 @@ def smoke_train(name: str, run: Path, *extra: str) -> list[str]:
 def smoke_runs(tmp_path_factory, *extra: str):
     """A function: recipe name -> the run directory of its smoke run, each trained once."""
     from rnnkit.cli import main
+
     runs = {}
 
     def get(name: str) -> Path:
@@ -76,6 +89,7 @@ def smoke_runs(tmp_path_factory, *extra: str):
             assert main(smoke_train(name, run, *extra)) == 0
             runs[name] = run
         return runs[name]
+
     return get
 
 
@@ -87,3 +101,21 @@ def pairs_tsv(folder: Path) -> Path:
     path = folder / "pairs.tsv"
     path.write_text("".join(f"{a}\t{b}\n" for a, b in zip(de, en)))
     return path
+
+
+SYLLABLES = ["ka", "ri", "mo", "te", "lu", "sa", "no", "vi", "de", "ba"]
+
+
+def write_languages(folder: Path, per_language: int = 80, seed: int = 0) -> Path:
+    """Three made-up languages a model can tell apart: -ov endings, -son endings, Mc- starts."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def stem():
+        return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 3))).capitalize()
+
+    styles = {"Ovish": lambda: stem() + "ov", "Sonish": lambda: stem() + "son", "Mcish": lambda: "Mc" + stem()}
+    for language, make in styles.items():
+        names = {make() for _ in range(per_language * 3)}
+        (folder / f"{language}.txt").write_text("\n".join(sorted(names)[:per_language]) + "\n")
+    return folder

@@ -1,4 +1,5 @@
 """rnnkit: recurrent neural networks from first principles, exact against torch.nn."""
+
 __version__ = "0.1.0"
 
 
@@ -10,7 +11,8 @@ def load(path, device: str = "cpu", task: str | None = None):
         >>> lm = rnnkit.load("runs/charlm-20261123-170000")  # doctest: +SKIP
         >>> lm.sample("ROMEO:", length=100, temperature=0.8, seed=1)  # doctest: +SKIP
     """
-    from rnnkit.tasks import load as load_task
+    from rnnkit.recipes import load as load_task
+
     return load_task(path, device=device, task=task)
 
 

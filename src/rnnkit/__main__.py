@@ -1,4 +1,5 @@
 """``python -m rnnkit ...``: the same as the ``rnnkit`` command."""
+
 import sys
 
 from rnnkit.cli import main

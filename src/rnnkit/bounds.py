@@ -9,13 +9,14 @@ The upper ends are far beyond what any published recipe of this kind uses, yet l
 enough that one option alone cannot exhaust a machine's memory; where memory
 grows with a product of options, :mod:`rnnkit.train.limits` checks the estimate.
 """
+
 from __future__ import annotations
 
 from typing import Optional
 
 #: seeds of torch's and Python's generators: [0, 2**32 - 1] (numpy's range too; a recipe
 #: derives further seeds from it, which stay below torch's 2**64 limit)
-MAX_SEED = 2 ** 32 - 1
+MAX_SEED = 2**32 - 1
 #: hidden units, embedding sizes: twice the largest published LSTM (Jozefowicz et al., 2016:
 #: 8192 units); one such layer holds 4 * 16384 * 32768 = 2.1 G weights (8.6 GB in float32)
 MAX_UNITS = 16384
@@ -28,7 +29,7 @@ MAX_STEPS = 100_000
 #: a generated validation or test set, in sequences
 MAX_SET = 1_000_000
 #: word counts and frequency thresholds
-MAX_COUNT = 10 ** 9
+MAX_COUNT = 10**9
 #: one input item of a use command: a name's or a word's characters, a sentence's words
 #: (the longest surname in the bundled data has 20 letters, the longest UD English sentence 159 words)
 MAX_ITEM = 1_000
@@ -39,12 +40,12 @@ def check_items(items, what: str, unit: str, size=len) -> None:
     for number, item in enumerate(items, 1):
         if size(item) > MAX_ITEM:
             shown = (" ".join(item) if isinstance(item, list) else str(item))[:30] + "..."
-            raise ValueError(f"{what} {number} ({shown}) has {size(item):,} {unit}; expected at most "
-                             f"{MAX_ITEM:,}")
+            raise ValueError(f"{what} {number} ({shown}) has {size(item):,} {unit}; expected at most {MAX_ITEM:,}")
 
 
-def bound(low: Optional[float] = None, high: Optional[float] = None, open_low: bool = False,
-          open_high: bool = False) -> dict:
+def bound(
+    low: Optional[float] = None, high: Optional[float] = None, open_low: bool = False, open_high: bool = False
+) -> dict:
     """Field metadata: the value must lie in [low, high] (``(low`` with ``open_low``,
     ``high)`` with ``open_high``).
 

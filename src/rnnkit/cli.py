@@ -7,6 +7,7 @@ and what each recipe offers (``rnnkit sample RUN``, ``rnnkit predict RUN`` ...).
 The commands and their options come from the recipe registry and the
 checkpoint's recipe; this module parses and dispatches.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,16 +29,19 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         if self.recipe:  # a use command: one line, naming the option and what it expects
-            self.exit(2, f"{self.prog}: error: {message} (options of a {self.recipe} model; "
-                         f"see {self.prog} RUN --help)\n")
+            self.exit(
+                2, f"{self.prog}: error: {message} (options of a {self.recipe} model; see {self.prog} RUN --help)\n"
+            )
         super().error(message)
 
 
 def _add_train(sub) -> None:
-    from rnnkit.tasks import recipes
+    from rnnkit.recipes import recipes
     from rnnkit.train import config as cfg
+    from rnnkit.train.configfile import HELP as CONFIG_HELP
     from rnnkit.train.options import HELP as ENGINE_HELP
     from rnnkit.train.runner import resolve_sections
+
     train = sub.add_parser("train", help="train a recipe (rnnkit list shows them)")
     tasks = train.add_subparsers(dest="task", required=True)
     for recipe in recipes():
@@ -46,23 +50,41 @@ def _add_train(sub) -> None:
         on_cpu = recipe.cpu_preset
         gpu_note = f", {recipe.gpu_preset} on a GPU" if recipe.gpu_preset else ""
         if recipe.presets:
-            parser.add_argument("--preset", choices=list(recipe.presets), default=argparse.SUPPRESS,
-                                help=f"starting configuration (default {on_cpu} on CPU{gpu_note}); "
-                                     "the values shown below are the CPU preset's")
+            parser.add_argument(
+                "--preset",
+                choices=list(recipe.presets),
+                default=argparse.SUPPRESS,
+                help=f"starting configuration (default {on_cpu} on CPU{gpu_note}); "
+                "the values shown below are the CPU preset's",
+            )
         parser.add_argument("--run-dir", default=None, help="run directory (default runs/<task>-<time>)")
-        parser.add_argument("--resume", metavar="RUN_DIR", default=None,
-                            help="continue the run in RUN_DIR from its last checkpoint "
-                                 "(or from a checkpoint file inside a run directory)")
-        parser.add_argument("--overwrite", action="store_true",
-                            help="start again in an existing --run-dir (the old run is replaced "
-                                 "once the new one saves its first checkpoint)")
+        parser.add_argument(
+            "--resume",
+            metavar="RUN_DIR",
+            default=None,
+            help="continue the run in RUN_DIR from its last checkpoint "
+            "(or from a checkpoint file inside a run directory)",
+        )
+        parser.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="start again in an existing --run-dir (the old run is replaced "
+            "once the new one saves its first checkpoint)",
+        )
         parser.add_argument("--quiet", action="store_true", help="no progress output")
+        parser.add_argument("--config", metavar="FILE", default=None, help=CONFIG_HELP)
+        parser.add_argument(
+            "--tensorboard",
+            action="store_true",
+            help="also write the metrics as TensorBoard events in RUN_DIR/tensorboard (the rnnkit[tensorboard] extra)",
+        )
         cfg.add_arguments(parser, resolve_sections(recipe, on_cpu, {}), {**ENGINE_HELP, **recipe.help})
 
 
 def _use_verbs() -> dict[str, list[str]]:
     """Every use command any recipe offers -> the recipes offering it (eval: all)."""
-    from rnnkit.tasks import recipes
+    from rnnkit.recipes import recipes
+
     verbs: dict[str, list[str]] = {"eval": []}
     for recipe in recipes():
         verbs["eval"].append(recipe.name)
@@ -86,11 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("run_dir", help="run directory")
     plot.add_argument("--out", default=None, help="PNG path (default RUN_DIR/curves.png)")
     from rnnkit.bench import add_parsers
+
     add_parsers(sub)
     from rnnkit.analysis import add_parsers as add_analyses
+
     add_analyses(sub)
     from rnnkit.serve import add_parser as add_serve
+
     add_serve(sub)
+    from rnnkit.data.commands import add_parser as add_data
+
+    add_data(sub)
     return parser
 
 
@@ -112,71 +140,104 @@ def _use_parser(verb: str, recipe) -> _Parser:
     return parser
 
 
-def _check_texts(args, arguments) -> None:
+def _check_texts(values, params) -> None:
     """ValueError for a text argument (a positional one: the texts a command reads) that is not
     valid UTF-8 (Python keeps such bytes as lone surrogates); paths may hold any bytes."""
     from rnnkit.data.inputs import lone_surrogate
-    for argument in arguments:
-        name = argument.flags[0]
-        if name.startswith("-"):
+
+    for param in params:
+        if not param.positional or param.cli is False:
             continue
-        values = getattr(args, name, None)
-        for number, value in enumerate(values if isinstance(values, list) else [values], 1):
+        given = values[param.name]
+        for number, value in enumerate(given if isinstance(given, list) else [given], 1):
             if isinstance(value, str) and lone_surrogate(value) is not None:
-                raise ValueError(f"{name} {number}: not valid UTF-8 text ({value.encode('utf-8', 'replace')[:40]!r})")
+                raise ValueError(
+                    f"{param.name} {number}: not valid UTF-8 text ({value.encode('utf-8', 'replace')[:40]!r})"
+                )
 
 
 def _use(verb: str, rest: list[str]) -> int:
     """``rnnkit VERB CHECKPOINT [options]``: the options are the checkpoint's recipe's."""
-    from rnnkit.tasks import recipe_of
-    from rnnkit.train import checkpoint as ckpt
-    from rnnkit.train.device import resolve_device
+    from rnnkit.recipes import read
+    from rnnkit.train.params import values_of
+
     if not rest:  # as argparse answers a missing argument: the usage line, then the error
-        print(f"usage: rnnkit {verb} CHECKPOINT [options]\nrnnkit {verb}: error: expected the checkpoint "
-              f"(file or run directory) first; rnnkit {verb} --help says more", file=sys.stderr)
+        print(
+            f"usage: rnnkit {verb} CHECKPOINT [options]\nrnnkit {verb}: error: expected the checkpoint "
+            f"(file or run directory) first; rnnkit {verb} --help says more",
+            file=sys.stderr,
+        )
         return 2
     if rest[0] in ("-h", "--help"):
         offered = ", ".join(_use_verbs()[verb])
-        print(f"usage: rnnkit {verb} CHECKPOINT [options]\n\n{verb} for a model of: {offered}.\n"
-              f"The options depend on the checkpoint's recipe: rnnkit {verb} RUN --help lists them.")
+        print(
+            f"usage: rnnkit {verb} CHECKPOINT [options]\n\n{verb} for a model of: {offered}.\n"
+            f"The options depend on the checkpoint's recipe: rnnkit {verb} RUN --help lists them."
+        )
         return 0
-    state = ckpt.load(rest[0])
-    recipe = recipe_of(state.meta, state.path)
+    stored = read(rest[0])  # the recipe first: the options are its
+    recipe = stored.recipe
     args = _use_parser(verb, recipe).parse_intermixed_args(rest)  # options before or after the texts
-    _check_texts(args, recipe.eval_arguments if verb == "eval" else recipe.command(verb).arguments)
-    model = recipe.trained.from_checkpoint(state, device=str(resolve_device(args.device)))
+    params = recipe.eval_params if verb == "eval" else recipe.command(verb).params
+    values = values_of(params, args)
+    _check_texts(values, params)
+    model = stored.model(args.device)
     if verb != "eval":
-        return recipe.command(verb).run(model, args)
-    options = {k: v for k, v in vars(args).items() if k not in ("checkpoint", "json", "device")}
-    result = model.evaluate(**options)
+        return recipe.command(verb).run(model, values)
+    result = model.evaluate(**values)
     print(json.dumps(result) if args.json else model.describe(result))
     return 0
 
 
 def _train(args) -> int:
-    from rnnkit.tasks import REGISTRY, outputs, recipe as find_recipe
+    from rnnkit.recipes import REGISTRY, outputs
+    from rnnkit.recipes import recipe as find_recipe
     from rnnkit.train import config as cfg
-    from rnnkit.train.runner import resolve_sections, resume, train
+    from rnnkit.train.configfile import resolve
+    from rnnkit.train.runner import resume, train
+
     recipe = find_recipe(args.task)
     overrides = cfg.absolute_paths(recipe.defaults(), cfg.overrides_from_args(args))
     chosen_preset = getattr(args, "preset", None)  # the flag is absent from args unless given
     if args.resume:
         changed = sorted(f"--{k.replace('_', '-')}" for s, d in overrides.items() if s != "train" for k in d)
-        changed += [flag for flag, given in (("--preset", chosen_preset), ("--run-dir", args.run_dir),
-                                             ("--overwrite", args.overwrite)) if given]
+        changed += [
+            flag
+            for flag, given in (
+                ("--preset", chosen_preset),
+                ("--run-dir", args.run_dir),
+                ("--overwrite", args.overwrite),
+                ("--config", args.config),
+            )
+            if given
+        ]
         if changed:
-            raise ValueError(f"--resume continues the run as it was; cannot combine it with "
-                             f"{', '.join(changed)} (only training options may change)")
-        outcome = resume(recipe, args.resume, overrides.get("train", {}), progress=not args.quiet,
-                         report=True)  # the report is written under the run's lock
+            raise ValueError(
+                f"--resume continues the run as it was; cannot combine it with "
+                f"{', '.join(changed)} (only training options may change)"
+            )
+        outcome = resume(
+            recipe,
+            args.resume,
+            overrides.get("train", {}),
+            progress=not args.quiet,
+            report=True,
+            tensorboard=args.tensorboard,
+        )  # the report: under the run's lock
     else:
-        device = overrides.get("train", {}).get("device", "auto")
-        preset = chosen_preset or recipe.default_preset(device)
-        sections = resolve_sections(recipe, preset, overrides)
-        cfg.check_applies(sections, overrides)
-        outcome = train(recipe, sections, args.run_dir, overwrite=args.overwrite,
-                        progress=not args.quiet, preset=preset, outputs=outputs(),
-                        tasks=tuple(REGISTRY), report=True)
+        sections, preset = resolve(recipe, chosen_preset, overrides, args.config)
+        outcome = train(
+            recipe,
+            sections,
+            args.run_dir,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+            preset=preset,
+            outputs=outputs(),
+            tasks=tuple(REGISTRY),
+            report=True,
+            tensorboard=args.tensorboard,
+        )
     return _report(recipe, outcome)
 
 
@@ -190,10 +251,8 @@ def _report(recipe, outcome) -> int:
     if outcome.report is not None:  # the recipe's report of a finished run
         print(outcome.report)
     shown = ", ".join(f"{k} {v:.4f}" for k, v in result.last_eval.items())
-    best = (f"best val {result.monitor} {result.best:.4f}" if math.isfinite(result.best)
-            else "no evaluation yet")
-    print(f"{result.status}: {result.message}; step {result.step}; {best}"
-          + (f"; last eval {shown}" if shown else ""))
+    best = f"best val {result.monitor} {result.best:.4f}" if math.isfinite(result.best) else "no evaluation yet"
+    print(f"{result.status}: {result.message}; step {result.step}; {best}" + (f"; last eval {shown}" if shown else ""))
     print(f"run directory: {outcome.run_dir}")
     if outcome.kept_previous:
         print(f"the new run saved no checkpoint, so the previous run in {outcome.run_dir} was kept")
@@ -204,19 +263,23 @@ def _report(recipe, outcome) -> int:
 
 
 def _list() -> int:
-    from rnnkit.tasks import recipes
+    from rnnkit.recipes import recipes
+
     for recipe in recipes():
         presets = ", ".join(recipe.presets) or "none"
         uses = ", ".join([c.name for c in recipe.commands] + ["eval"])
-        print(f"{recipe.name}: {recipe.summary}\n    presets: {presets} (default on CPU: "
-              f"{recipe.cpu_preset or 'none'}{f', on a GPU: {recipe.gpu_preset}' if recipe.gpu_preset else ''})"
-              f"\n    use: {uses}")
+        print(
+            f"{recipe.name}: {recipe.summary}\n    presets: {presets} (default on CPU: "
+            f"{recipe.cpu_preset or 'none'}{f', on a GPU: {recipe.gpu_preset}' if recipe.gpu_preset else ''})"
+            f"\n    use: {uses}"
+        )
     return 0
 
 
 def _dispatch(args) -> int:
     if args.command == "bench":
         from rnnkit.bench import run
+
         run(args)
     elif args.command == "train":
         return _train(args)
@@ -224,12 +287,19 @@ def _dispatch(args) -> int:
         return _list()
     elif args.command == "analyze":
         from rnnkit.analysis import run as analyze
+
         return analyze(args)
+    elif args.command == "data":
+        from rnnkit.data.commands import run as data
+
+        return data(args)
     elif args.command == "serve":
         from rnnkit.serve import run as serve
+
         return serve(args)
     elif args.command == "plot":
         from rnnkit.train.plots import plot_run
+
         print(plot_run(args.run_dir, args.out))
     else:
         return _use(args.command, args.rest)
@@ -249,8 +319,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if argv and argv[0] in _use_verbs() and argv[1:2] in ([], ["-h"], ["--help"]):
         return _use(argv[0], argv[1:])  # the verb's own help: options depend on the checkpoint
     if len(argv) > 1 and argv[0] in _use_verbs() and argv[1].startswith("-"):
-        print(f"rnnkit {argv[0]}: error: expected the checkpoint (file or run directory) first, "
-              f"e.g. rnnkit {argv[0]} RUN {argv[1]} ...", file=sys.stderr)
+        print(
+            f"rnnkit {argv[0]}: error: expected the checkpoint (file or run directory) first, "
+            f"e.g. rnnkit {argv[0]} RUN {argv[1]} ...",
+            file=sys.stderr,
+        )
+        return 2
+    from rnnkit.train.configfile import name_recipe
+
+    try:  # rnnkit train --config FILE: the recipe comes from the file
+        argv = name_recipe(argv, _use_verbs()["eval"])
+    except ValueError as err:
+        print(f"rnnkit train: error: {err}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
     try:

@@ -15,6 +15,7 @@ Example::
             deadline.check()
             ...
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -25,6 +26,7 @@ from typing import Iterator, Optional
 
 class Limit:
     """The handle :func:`limit` yields: :meth:`stop` (from any thread) ends the work at its next check."""
+
     __slots__ = ("ends_at", "outer")
 
     def __init__(self, ends_at: float, outer: Optional["Limit"]) -> None:

@@ -15,6 +15,7 @@ directory does) gets the name of each file written into it listed there
 (:func:`record_written`): what rnnkit may later move or delete is what it wrote. Nothing
 here imports torch, so the data layer can use it too.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,7 @@ _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 #: the manifest of a folder: the names rnnkit wrote there, one JSON string a line
 MANIFEST = ".rnnkit-manifest"
-MANIFEST_LIMIT = 2 ** 20  # bytes; a run's manifest lists a few dozen names
+MANIFEST_LIMIT = 2**20  # bytes; a run's manifest lists a few dozen names
 _HEADER = "# rnnkit manifest: the files rnnkit wrote in this folder, one JSON string a line\n"
 _RECORDING = threading.Lock()
 _LISTED: dict[str, tuple[tuple, frozenset]] = {}  # manifest -> (its stat signature, names)
@@ -83,8 +84,13 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
         return removed
     for entry in entries:
         parsed = parse_temporary(entry.name)
-        if parsed and parsed[0] == path.name and parsed[1] != os.getpid() and not alive(parsed[1]) \
-                and entry.is_file(follow_symlinks=False):
+        if (
+            parsed
+            and parsed[0] == path.name
+            and parsed[1] != os.getpid()
+            and not alive(parsed[1])
+            and entry.is_file(follow_symlinks=False)
+        ):
             try:
                 os.unlink(entry.path)
             except FileNotFoundError:
@@ -101,8 +107,7 @@ def _create_temporary(path: Path) -> tuple[Path, int]:
             return path.with_name(name), os.open(path.with_name(name), _CREATE, 0o666)
         except FileExistsError:
             continue  # taken (a live write of the same file, or something planted): another name
-    raise WriteError(f"{path}: cannot write: its temporary names {first.name}[-*] in {path.parent} "
-                     "are all taken")
+    raise WriteError(f"{path}: cannot write: its temporary names {first.name}[-*] in {path.parent} are all taken")
 
 
 def reserve_temporary(path: str | Path) -> Path:
@@ -175,8 +180,7 @@ def read_manifest(folder: str | Path) -> Optional[frozenset[str]]:
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode) or info.st_size > MANIFEST_LIMIT:
-            raise ValueError(f"{path}: not an rnnkit manifest (expected a file of at most "
-                             f"{MANIFEST_LIMIT:,} bytes)")
+            raise ValueError(f"{path}: not an rnnkit manifest (expected a file of at most {MANIFEST_LIMIT:,} bytes)")
         text = handle.read(MANIFEST_LIMIT + 1).decode("utf-8", errors="replace")
     return frozenset(_names(text))
 
@@ -222,7 +226,6 @@ def record_written(path: str | Path) -> None:
             finally:
                 os.close(fd)
             info = os.lstat(manifest)
-            _LISTED[str(manifest)] = ((info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns),
-                                      names | {path.name})
+            _LISTED[str(manifest)] = ((info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns), names | {path.name})
         except (OSError, ValueError):
             return

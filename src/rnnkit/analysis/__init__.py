@@ -5,6 +5,7 @@ Each analysis is one module here that defines ``add_parser(sub)`` (its
 lists them. The modules' library functions take models and tensors; only
 ``run`` reads checkpoints and writes files.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -10,6 +10,7 @@ shut or wide open (the paper's Figure 3).
 Legend: L characters (time steps), K layers, H hidden units.
 The activation at step t is the one after reading character t.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -17,21 +18,35 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-#: what :func:`record` returns for each cell: its gates, then its states
-NAMES = {"lstm": ("i", "f", "g", "o", "c", "h"), "gru": ("r", "z", "n", "h"),
-         "rnn_tanh": ("h",), "rnn_relu": ("h",)}
-#: gates whose saturation is measured (the sigmoid ones, as in the paper)
-SIGMOID_GATES = {"lstm": ("i", "f", "o"), "gru": ("r", "z"), "rnn_tanh": (), "rnn_relu": ()}
+from rnnkit.nn import CELL_NAMES, CellSpec, cell_spec
+
+
+def recorded_names(spec: CellSpec) -> tuple[str, ...]:
+    """What :func:`record` returns for a cell: its gates, then its states, ``h`` last."""
+    return spec.trace_names + (() if "h" in spec.trace_names else ("h",))
+
+
+#: what :func:`record` returns for each cell: LSTM ``i, f, g, o, c, h``; GRU ``r, z, n, h``; Elman ``h``
+NAMES = {cell: recorded_names(cell_spec(cell)) for cell in CELL_NAMES}
+#: gates whose saturation is measured (the sigmoid ones, as in the paper): LSTM ``i, f, o``; GRU ``r, z``
+SIGMOID_GATES = {cell: cell_spec(cell).sigmoid_gates for cell in CELL_NAMES}
 #: a gate value below LOW is left-saturated, above HIGH right-saturated (the paper's 0.1 / 0.9)
 LOW, HIGH = 0.1, 0.9
+
+
+def default_gate(cell: str) -> str:
+    """What to show when no gate is asked for: the cell's own memory state if it has one (LSTM
+    ``c``), else ``h``."""
+    return next((s for s in cell_spec(cell).traced_states if s != "h"), "h")
 
 
 def check_gate(cell: str, gate: str) -> None:
     """Raise a ValueError unless ``gate`` is something :func:`record` reports for ``cell``."""
     names = NAMES[cell]
     if gate not in names:
-        raise ValueError(f"--gate {gate}: not a gate or state of the model's {cell} cell; "
-                         f"expected one of {', '.join(names)}")
+        raise ValueError(
+            f"--gate {gate}: not a gate or state of the model's {cell} cell; expected one of {', '.join(names)}"
+        )
 
 
 @torch.no_grad()
@@ -39,7 +54,7 @@ def record(model, ids: Tensor) -> dict[str, Tensor]:
     """Every layer's gates and states while ``model`` reads ``ids``, from a zero state.
 
     Args:
-        model: a :class:`rnnkit.models.lm.RNNLanguageModel` (put in eval mode here).
+        model: a :class:`rnnkit.families.lm.RNNLanguageModel` (put in eval mode here).
         ids: ``(L,)`` character ids.
     Returns:
         a dict of ``(K, L, H)`` tensors keyed by :data:`NAMES` of the model's cell: LSTM
@@ -54,24 +69,9 @@ def record(model, ids: Tensor) -> dict[str, Tensor]:
     _, _, traced = model.rnn.trace(inputs)
     wide = torch.float64 if inputs.dtype == torch.float64 else torch.float32
     acts = {k: v[:, 0].to("cpu", wide) for k, v in traced.items()}  # (K, 1, L, H) -> (K, L, H)
-    cell = model.config.cell
-    if cell == "lstm":
-        acts["h"] = acts["o"] * torch.tanh(acts["c"])
-    elif cell == "gru":
-        acts["h"] = gru_hidden(acts["z"], acts["n"])
-    return {name: acts[name] for name in NAMES[cell]}
-
-
-def gru_hidden(z: Tensor, n: Tensor) -> Tensor:
-    """GRU hidden states from its gates: ``h_t = (1 - z_t) * n_t + z_t * h_{t-1}``, ``h_0 = 0``.
-
-    Args: z, n: ``(K, L, H)``. Returns: h ``(K, L, H)``.
-    """
-    h, prev = torch.empty_like(n), n.new_zeros(n.shape[0], n.shape[2])
-    for t in range(n.shape[1]):
-        prev = (1 - z[:, t]) * n[:, t] + z[:, t] * prev
-        h[:, t] = prev
-    return h
+    spec = model.rnn.spec
+    acts["h"] = spec.hidden_of(acts)
+    return {name: acts[name] for name in recorded_names(spec)}
 
 
 def parse_units(spec: str, hidden: int) -> list[int]:
@@ -82,11 +82,9 @@ def parse_units(spec: str, hidden: int) -> list[int]:
         try:
             first, last = int(lo), int(hi) if hi else int(lo)
         except ValueError:
-            raise ValueError(f"--units {spec}: expected numbers or ranges like 0,5,17 or 3-7, "
-                             f"got {part!r}") from None
+            raise ValueError(f"--units {spec}: expected numbers or ranges like 0,5,17 or 3-7, got {part!r}") from None
         if not 0 <= first <= last < hidden:
-            raise ValueError(f"--units {spec}: {part} is out of range; the layer has units "
-                             f"0-{hidden - 1}")
+            raise ValueError(f"--units {spec}: {part} is out of range; the layer has units 0-{hidden - 1}")
         units.extend(u for u in range(first, last + 1) if u not in units)
     if not units:
         raise ValueError(f"--units {spec!r}: no units given")
@@ -95,7 +93,7 @@ def parse_units(spec: str, hidden: int) -> list[int]:
 
 # ---- features of the text: each maps a string of L characters to an (L,) float tensor ----
 
-QUOTES, OPENING, CLOSING = "\"“”«»", "([{", ")]}"
+QUOTES, OPENING, CLOSING = '"“”«»', "([{", ")]}"
 
 
 def inside_quotes(text: str) -> Tensor:
@@ -146,7 +144,7 @@ def speaker_line(text: str) -> Tensor:
         name = line.rstrip()
         is_name = name.endswith(":") and any(c.isalpha() for c in name) and name[:-1].isupper()
         values.extend([float(is_name)] * len(line) + [0.0])
-    return torch.tensor(values[:len(text)])
+    return torch.tensor(values[: len(text)])
 
 
 def _per_char(test: Callable[[str], bool]) -> Callable[[str], Tensor]:
@@ -175,9 +173,11 @@ def feature(name: str, text: str) -> Tensor:
         raise ValueError(f"--find {name}: unknown feature; expected one of {', '.join(FEATURES)}")
     values = FEATURES[name][0](text)
     if values.numel() < 2 or bool((values == values[0]).all()):
-        raise ValueError(f"--find {name}: the feature ({FEATURES[name][1]}) is constant on this text "
-                         f"({len(text)} characters), so nothing can correlate with it; use a text "
-                         "that has it")
+        raise ValueError(
+            f"--find {name}: the feature ({FEATURES[name][1]}) is constant on this text "
+            f"({len(text)} characters), so nothing can correlate with it; use a text "
+            "that has it"
+        )
     return values
 
 
@@ -221,9 +221,15 @@ def saturation_rows(sat: dict[str, tuple[Tensor, Tensor]]) -> list[dict]:
     rows = []
     for name, (left, right) in sat.items():
         for layer in range(left.shape[0]):
-            rows.append({"layer": layer + 1, "gate": name, "left": float(left[layer].mean()),
-                         "right": float(right[layer].mean()),
-                         "units_left_half": int((left[layer] > 0.5).sum()),
-                         "units_right_half": int((right[layer] > 0.5).sum()),
-                         "units": int(left.shape[1])})
+            rows.append(
+                {
+                    "layer": layer + 1,
+                    "gate": name,
+                    "left": float(left[layer].mean()),
+                    "right": float(right[layer].mean()),
+                    "units_left_half": int((left[layer] > 0.5).sum()),
+                    "units_right_half": int((right[layer] > 0.5).sum()),
+                    "units": int(left.shape[1]),
+                }
+            )
     return sorted(rows, key=lambda r: (r["layer"], list(sat).index(r["gate"])))

@@ -15,6 +15,7 @@ backward products M_3 = D_3, M_2 = D_3 W D_2, M_1 = D_3 W D_2 W D_1:
 Each factor W D_s is one step of the recurrent Jacobian: the product of such
 factors is what makes d h_3 / d x_0 smaller than d h_3 / d x_2 = D_3 V.
 """
+
 from __future__ import annotations
 
 import torch
@@ -42,9 +43,12 @@ def by_hand(W: Tensor, V: Tensor, xs: Tensor) -> dict[str, Tensor]:
     """``dh3_dx0`` (H, F), ``dh3_dV`` (H, H, F), ``dh3_dW`` (H, H, H) from the formulas above."""
     h = states(W, V, xs)
     M = backward_products(W, h)
-    return {"h3": h[3], "dh3_dx0": M[1] @ V,
-            "dh3_dV": sum(torch.einsum("ai,j->aij", M[s], xs[s - 1]) for s in (1, 2, 3)),
-            "dh3_dW": sum(torch.einsum("ai,j->aij", M[s], h[s - 1]) for s in (1, 2, 3))}
+    return {
+        "h3": h[3],
+        "dh3_dx0": M[1] @ V,
+        "dh3_dV": sum(torch.einsum("ai,j->aij", M[s], xs[s - 1]) for s in (1, 2, 3)),
+        "dh3_dW": sum(torch.einsum("ai,j->aij", M[s], h[s - 1]) for s in (1, 2, 3)),
+    }
 
 
 def by_autograd(W: Tensor, V: Tensor, xs: Tensor) -> dict[str, Tensor]:
@@ -52,6 +56,7 @@ def by_autograd(W: Tensor, V: Tensor, xs: Tensor) -> dict[str, Tensor]:
     from torch.autograd.functional import jacobian
 
     from rnnkit.nn import RNN
+
     hidden, features = V.shape
 
     def h3(w, v, inputs):

@@ -5,6 +5,7 @@ data, preprocessing and embeddings) and stops at the first call of the layer,
 keeping what that call was given: (N, T, F) batch-first, padding removed by
 keeping the sequences at least T steps long (cut to T).
 """
+
 from __future__ import annotations
 
 import torch

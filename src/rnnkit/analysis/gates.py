@@ -6,6 +6,7 @@ the text (``--find``) drawn as coloured text (HTML and PNG), and how often each 
 saturated, per layer (table and plot). The measuring is in
 :mod:`rnnkit.analysis.activations`, the drawing in :mod:`rnnkit.analysis.render`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,53 +30,84 @@ MAX_CHARS = 1_000_000  # characters read at once (their activations are kept for
 
 def add_parser(sub) -> None:
     """``rnnkit analyze gates`` and its options, under the analyses' subparsers ``sub``."""
-    p = sub.add_parser("gates", help="per-character activations of a char-LM's cells and gates "
-                       "(HTML/PNG), units correlated with text features, gate saturation",
-                       description="As in Karpathy, Johnson & Fei-Fei (2015), 'Visualizing and "
-                       "Understanding Recurrent Networks': chosen units (--units) or the units most "
-                       "correlated with a feature of the text (--find) drawn as coloured text (HTML "
-                       "and PNG), and how often each gate is saturated, per layer (table and plot).")
+    p = sub.add_parser(
+        "gates",
+        help="per-character activations of a char-LM's cells and gates "
+        "(HTML/PNG), units correlated with text features, gate saturation",
+        description="As in Karpathy, Johnson & Fei-Fei (2015), 'Visualizing and "
+        "Understanding Recurrent Networks': chosen units (--units) or the units most "
+        "correlated with a feature of the text (--find) drawn as coloured text (HTML "
+        "and PNG), and how often each gate is saturated, per layer (table and plot).",
+    )
     p.add_argument("run", metavar="RUN", help="charlm run directory or checkpoint file")
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--text", help="the text to read (default: the start of the run's "
-                        "validation text, e.g. Tiny Shakespeare's last 10%%)")
+    source.add_argument(
+        "--text",
+        help="the text to read (default: the start of the run's validation text, e.g. Tiny Shakespeare's last 10%%)",
+    )
     source.add_argument("--text-file", metavar="FILE", help="read the text from a UTF-8 file")
-    Bounded("max_chars", int, 0, MAX_CHARS, DEFAULT_CHARS, "use the first N characters of the text "
-            f"(0 = all, up to {MAX_CHARS:,})").arg().add_to(p)
-    p.add_argument("--skip-unknown", action="store_true",
-                   help="drop characters the model does not know instead of failing")
-    p.add_argument("--layer", type=int, metavar="L", help="layer, 1 = lowest (default: the top one "
-                   "for --units; every layer for --find)")
-    p.add_argument("--units", metavar="LIST", help="units to show, e.g. 0,5,17 or 3-7 "
-                   "(default 0-3 when --find is not given)")
-    p.add_argument("--gate", help="LSTM i, f, g, o or the states c, h; GRU r, z, n, h; RNN h "
-                   "(default: c for an LSTM, h otherwise)")
-    p.add_argument("--find", choices=sorted(A.FEATURES), metavar="FEATURE",
-                   help="rank units by correlation with a feature of the text: "
-                   + ", ".join(f"{k} ({v[1]})" for k, v in A.FEATURES.items()))
+    Bounded(
+        "max_chars",
+        int,
+        0,
+        MAX_CHARS,
+        DEFAULT_CHARS,
+        f"use the first N characters of the text (0 = all, up to {MAX_CHARS:,})",
+    ).arg().add_to(p)
+    p.add_argument(
+        "--skip-unknown", action="store_true", help="drop characters the model does not know instead of failing"
+    )
+    p.add_argument(
+        "--layer",
+        type=int,
+        metavar="L",
+        help="layer, 1 = lowest (default: the top one for --units; every layer for --find)",
+    )
+    p.add_argument(
+        "--units", metavar="LIST", help="units to show, e.g. 0,5,17 or 3-7 (default 0-3 when --find is not given)"
+    )
+    p.add_argument(
+        "--gate", help="LSTM i, f, g, o or the states c, h; GRU r, z, n, h; RNN h (default: c for an LSTM, h otherwise)"
+    )
+    p.add_argument(
+        "--find",
+        choices=sorted(A.FEATURES),
+        metavar="FEATURE",
+        help="rank units by correlation with a feature of the text: "
+        + ", ".join(f"{k} ({v[1]})" for k, v in A.FEATURES.items()),
+    )
     Bounded("top", int, 1, 1000, 3, "units shown with --find").arg().add_to(p)
-    Bounded("held_out", int, 0, MAX_CHARS, 0, "with --find, also give each unit's r on the next N characters "
-            "of the text, which played no part in choosing it (0 = none)").arg().add_to(p)
+    Bounded(
+        "held_out",
+        int,
+        0,
+        MAX_CHARS,
+        0,
+        "with --find, also give each unit's r on the next N characters "
+        "of the text, which played no part in choosing it (0 = none)",
+    ).arg().add_to(p)
     Bounded("png_chars", int, 1, 10_000, 400, "characters drawn in the PNG (the HTML has them all)").arg().add_to(p)
     p.add_argument("--out", metavar="DIR", help="output folder (default RUN/analysis)")
     Bounded("threads", int, 0, 1024, 0, "CPU threads (0 = as many as torch picks)").arg().add_to(p)
 
 
 def load_charlm(path: str):
-    """The :class:`rnnkit.tasks.charlm.CharLM` in ``path``; ValueError for any other task."""
-    from rnnkit import tasks
-    from rnnkit.train import checkpoint as ckpt
-    task = ckpt.load(path).meta.get("task")
-    if task != "charlm":
-        raise ValueError(f"analyze gates needs a charlm checkpoint; {path} is a {task} checkpoint")
-    return tasks.load(path)
+    """The :class:`rnnkit.recipes.charlm.CharLM` in ``path``; ValueError for any other recipe."""
+    from rnnkit.recipes import read
+
+    stored = read(path)
+    if stored.recipe.name != "charlm":
+        raise ValueError(f"analyze gates needs a charlm checkpoint; {path} is a {stored.recipe.name} checkpoint")
+    return stored.model()
 
 
 def read_text(args: argparse.Namespace, lm) -> tuple[str, str]:
     """(text, where it came from): ``--text``, ``--text-file`` or the run's validation text,
     cut to ``--max-chars`` and with unknown characters refused or dropped."""
-    from rnnkit.data import read_text as read_file, split_text
-    from rnnkit.tasks.charlm import load_corpus
+    from rnnkit.data import read_text as read_file
+    from rnnkit.data import split_text
+    from rnnkit.recipes.charlm import load_corpus
+
     if args.text is not None:
         text, label = args.text, "--text"
     elif args.text_file is not None:
@@ -87,10 +119,11 @@ def read_text(args: argparse.Namespace, lm) -> tuple[str, str]:
     if args.max_chars < 0:
         raise ValueError(f"--max-chars: expected >= 0, got {args.max_chars}")
     if args.max_chars and len(text) > args.max_chars:
-        text, label = text[:args.max_chars], f"first {args.max_chars:,} characters of {label}"
+        text, label = text[: args.max_chars], f"first {args.max_chars:,} characters of {label}"
     if len(text) > MAX_CHARS:
-        raise ValueError(f"{label}: {len(text):,} characters; at most {MAX_CHARS:,} are read at once "
-                         "(give --max-chars)")
+        raise ValueError(
+            f"{label}: {len(text):,} characters; at most {MAX_CHARS:,} are read at once (give --max-chars)"
+        )
     # the run's own text is read as validation reads it: unseen characters skipped
     own = args.text is None and args.text_file is None
     lm.vocab.encode(text, skip_unknown=args.skip_unknown or own, what=label)  # names unknown ones
@@ -121,7 +154,7 @@ def choose_units(args, acts: torch.Tensor, text: str, layers: list[int]) -> list
         chosen = [(layers[k], unit, r) for k, unit, r in ranked]
     if args.units or not args.find:
         for unit in A.parse_units(args.units or "0-3", acts.shape[2]):
-            r = float(A.correlations(acts[layers[-1], :, unit:unit + 1], target)[0]) if args.find else None
+            r = float(A.correlations(acts[layers[-1], :, unit : unit + 1], target)[0]) if args.find else None
             if (layers[-1], unit) not in [(k, u) for k, u, _ in chosen]:
                 chosen.append((layers[-1], unit, r))
     return chosen
@@ -148,21 +181,31 @@ def held_out_r(args, lm, text: str, chosen: list, gate: str) -> dict:
     """
     wider = argparse.Namespace(**{**vars(args), "max_chars": args.max_chars + args.held_out})
     whole = read_text(wider, lm)[0]
-    held = whole[len(text):]
+    held = whole[len(text) :]
     if len(held) < 2:
         raise ValueError(f"--held-out {args.held_out}: the text has no characters after the first {len(text):,}")
-    acts = A.record(lm.model, lm.vocab.encode(whole))[gate][:, len(text):]
+    acts = A.record(lm.model, lm.vocab.encode(whole))[gate][:, len(text) :]
     target = A.feature(args.find, held)
-    return {"chars": len(held), "r": [float(A.correlations(acts[layer, :, unit:unit + 1], target)[0])
-                                      for layer, unit, _ in chosen]}
+    return {
+        "chars": len(held),
+        "r": [float(A.correlations(acts[layer, :, unit : unit + 1], target)[0]) for layer, unit, _ in chosen],
+    }
 
 
 def saturation_table(rows: list[dict]) -> list[list[str]]:
     """The saturation rows as text cells, header first."""
     table = [["layer", "gate", "left < 0.1", "right > 0.9", "units left > 50%", "units right > 50%"]]
     for r in rows:
-        table.append([str(r["layer"]), r["gate"], f"{r['left']:.3f}", f"{r['right']:.3f}",
-                      f"{r['units_left_half']}/{r['units']}", f"{r['units_right_half']}/{r['units']}"])
+        table.append(
+            [
+                str(r["layer"]),
+                r["gate"],
+                f"{r['left']:.3f}",
+                f"{r['right']:.3f}",
+                f"{r['units_left_half']}/{r['units']}",
+                f"{r['units_right_half']}/{r['units']}",
+            ]
+        )
     return table
 
 
@@ -179,21 +222,25 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     lm = load_charlm(args.run)
     config = lm.model.config
-    gate = args.gate or ("c" if config.cell == "lstm" else "h")
+    gate = args.gate or A.default_gate(config.cell)
     A.check_gate(config.cell, gate)
     layers = pick_layers(args, config.num_layers)
     check_held_out(args)
     if args.png_chars < 1:
         raise ValueError(f"--png-chars: expected >= 1, got {args.png_chars}")
     text, label = read_text(args, lm)
-    check_bytes(4 * 8 * len(text) * config.num_layers * config.hidden_size, "the recorded activations",
-                [f"{len(text):,} characters (--max-chars)", f"{config.num_layers} layers",
-                 f"{config.hidden_size} units"])
+    check_bytes(
+        4 * 8 * len(text) * config.num_layers * config.hidden_size,
+        "the recorded activations",
+        [f"{len(text):,} characters (--max-chars)", f"{config.num_layers} layers", f"{config.hidden_size} units"],
+    )
     acts = A.record(lm.model, lm.vocab.encode(text))
 
     chosen = choose_units(args, acts[gate], text, layers)
-    print(f"read {len(text):,} characters ({label}) with a {config.num_layers}-layer "
-          f"{config.cell} of {config.hidden_size} units; showing {gate}")
+    print(
+        f"read {len(text):,} characters ({label}) with a {config.num_layers}-layer "
+        f"{config.cell} of {config.hidden_size} units; showing {gate}"
+    )
     if args.find:
         print(f"units of {gate} most correlated with {args.find} ({A.FEATURES[args.find][1]}):")
     rows, records = [], []
@@ -206,8 +253,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"  layer {layer + 1}  unit {unit:4d}  r = {r:+.3f}")
     held = held_out_r(args, lm, text, chosen, gate) if args.find and args.held_out else None
     if held:
-        print(f"on the next {held['chars']:,} characters (held out): " +
-              ", ".join(f"layer {k + 1} unit {u} r = {r:+.3f}" for (k, u, _), r in zip(chosen, held["r"])))
+        print(
+            f"on the next {held['chars']:,} characters (held out): "
+            + ", ".join(f"layer {k + 1} unit {u} r = {r:+.3f}" for (k, u, _), r in zip(chosen, held["r"]))
+        )
     sat = A.saturation({g: acts[g] for g in A.SIGMOID_GATES[config.cell]})
     sat_rows = A.saturation_rows(sat)
     table = saturation_table(sat_rows) if sat_rows else []
@@ -218,18 +267,33 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     stem = f"find-{args.find}-{gate}" if args.find else f"units-L{layers[-1] + 1}-{gate}"
     title = f"{config.cell} char-LM, {gate}" + (f": units vs {args.find}" if args.find else "")
-    notes = [f"{lm.path}: {config.num_layers} x {config.hidden_size} {config.cell}; "
-             f"{len(text):,} characters from {label}. Each character is coloured by the unit's "
-             "value after reading it; \u21b5 marks a newline."]
+    notes = [
+        f"{lm.path}: {config.num_layers} x {config.hidden_size} {config.cell}; "
+        f"{len(text):,} characters from {label}. Each character is coloured by the unit's "
+        "value after reading it; \u21b5 marks a newline."
+    ]
     atomic_write_text(out / f"{stem}.html", render.html_page(title, text, rows, notes, table))
-    short = text[:args.png_chars]
-    written = [out / f"{stem}.html",
-               render.activation_png(short, [(h, v[:len(short)], g) for h, v, g in rows], out / f"{stem}.png")]
+    short = text[: args.png_chars]
+    written = [
+        out / f"{stem}.html",
+        render.activation_png(short, [(h, v[: len(short)], g) for h, v, g in rows], out / f"{stem}.png"),
+    ]
     if sat:
-        written.append(render.saturation_png(sat, out / "saturation.png", f"{config.cell}: gate saturation "
-                                             f"on {len(text):,} characters"))
-    summary = {"checkpoint": str(lm.path), "text": label, "chars": len(text), "gate": gate,
-               "find": args.find, "units": records, "held_out": held, "saturation": sat_rows}
+        written.append(
+            render.saturation_png(
+                sat, out / "saturation.png", f"{config.cell}: gate saturation on {len(text):,} characters"
+            )
+        )
+    summary = {
+        "checkpoint": str(lm.path),
+        "text": label,
+        "chars": len(text),
+        "gate": gate,
+        "find": args.find,
+        "units": records,
+        "held_out": held,
+        "saturation": sat_rows,
+    }
     atomic_write_text(out / f"{stem}.json", json.dumps(summary, indent=2) + "\n")
     written.append(out / f"{stem}.json")
     for path in written:

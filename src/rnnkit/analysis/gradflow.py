@@ -22,6 +22,7 @@ its mean: a first-order estimate that ignores the paths through the other gates.
 The predicted distance at which the norm falls to ``level`` of its value at
 t = T is ``log(level) / log(factor)``.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,36 +31,35 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from rnnkit.nn import GRU, LSTM, RNN
+from rnnkit.nn import build_rnn, cell_spec, check_cell
 from rnnkit.nn.init import forget_bias_, recurrent_init_
 
-CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 INITS = ("default", "orthogonal", "identity")
 
 
-def make_layer(cell: str, input_size: int, hidden: int, num_layers: int = 1, init: str = "default",
-               forget_bias: Optional[float] = None, scale: float = 1.0) -> torch.nn.Module:
+def make_layer(
+    cell: str,
+    input_size: int,
+    hidden: int,
+    num_layers: int = 1,
+    init: str = "default",
+    forget_bias: Optional[float] = None,
+    scale: float = 1.0,
+) -> torch.nn.Module:
     """A float64, batch_first rnnkit layer, initialised as asked (call after seeding).
 
     ``init``: torch's default uniform, ``orthogonal`` or ``identity`` recurrent weights (each
     gate's block); ``forget_bias``: the LSTM forget gate's total bias; ``scale``: W_hh is
     multiplied by it (spectral radius times ``scale``: below 1 vanishing, above 1 exploding).
     """
-    if cell not in CELLS:
-        raise ValueError(f"--cells: unknown cell {cell!r}; expected some of {', '.join(CELLS)}")
-    if forget_bias is not None and cell != "lstm":
+    spec = check_cell(cell, what="--cells")
+    if forget_bias is not None and not spec.has_forget_gate:
         raise ValueError(f"--forget-bias is the LSTM forget gate's; it does not apply to {cell}")
     if init not in INITS:
         raise ValueError(f"--init: expected one of {', '.join(INITS)}, got {init!r}")
-    if cell == "lstm":
-        layer = LSTM(input_size, hidden, num_layers, batch_first=True)
-    elif cell == "gru":
-        layer = GRU(input_size, hidden, num_layers, batch_first=True)
-    else:
-        layer = RNN(input_size, hidden, num_layers, nonlinearity=cell.split("_")[1], batch_first=True)
-    layer = layer.double()
+    layer = build_rnn(cell, input_size, hidden, num_layers, 0.0).double()
     recurrent_init_(layer, init, scale)
-    if cell == "lstm" and forget_bias is not None:
+    if forget_bias is not None:
         forget_bias_(layer, forget_bias)
     return layer.eval()
 
@@ -111,18 +111,9 @@ def step_factor(layer, cell: str, x: Tensor) -> float:
         _, _, gates = layer.trace(inputs)
     first = {name: value[0] for name, value in gates.items()}  # layer 0, forward direction
     hidden = layer.hidden_size
-    if cell == "lstm":
-        candidate = first["o"] * (1 - first["c"].tanh().pow(2)) * first["i"] * (1 - first["g"].pow(2))
-        block = layer.weight_hh_l0[2 * hidden:3 * hidden]  # gate order i, f, g, o
-        return float(first["f"].mean()) + float(candidate.mean()) * _spectral_radius(block)
-    if cell == "gru":
-        candidate = (1 - first["z"]) * (1 - first["n"].pow(2)) * first["r"]
-        block = layer.weight_hh_l0[2 * hidden:3 * hidden]  # gate order r, z, n
-        return float(first["z"].mean()) + float(candidate.mean()) * _spectral_radius(block)
-    radius = _spectral_radius(layer.weight_hh_l0)
-    h = first["h"]
-    slope = (h > 0).double().mean() if cell == "rnn_relu" else (1 - h.pow(2)).mean()
-    return radius * float(slope)
+    carry, candidate, block = cell_spec(cell).jacobian_paths(first)
+    through = float(candidate.mean()) * _spectral_radius(layer.weight_hh_l0[block * hidden : (block + 1) * hidden])
+    return through if carry is None else float(carry.mean()) + through
 
 
 def decay_distance(ratios: Tensor, level: float) -> float:

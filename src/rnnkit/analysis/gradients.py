@@ -7,6 +7,7 @@ CSV and a log-scale PNG, and prints per cell the distances at which the gradient
 1e-3 and 1e-6 of its value at t = T beside those predicted from the recurrent Jacobian
 (:mod:`rnnkit.analysis.gradflow`).
 """
+
 from __future__ import annotations
 
 import copy
@@ -17,40 +18,47 @@ from pathlib import Path
 
 import torch
 
+from rnnkit.nn import CELL_NAMES, cell_name
 from rnnkit.train.limits import check_bytes
 from rnnkit.train.ranges import Bounded
 
-from .gradflow import CELLS, INITS, decay_distance, flow_curves, make_layer, predicted_distance
+from .gradflow import INITS, decay_distance, flow_curves, make_layer, predicted_distance
 
 LEVELS = (1e-3, 1e-6)
 #: the numeric options and their ranges (the memory their product needs is checked too)
-OPTIONS = (Bounded("steps", int, 1, 10_000, 100, "sequence length T"),
-           Bounded("hidden", int, 1, 4096, 64, "hidden units"),
-           Bounded("input_size", int, 1, 4096, 16, "input features"),
-           Bounded("layers", int, 1, 64, 1, "stacked layers"),
-           Bounded("seeds", int, 1, 1000, 5, "initialisations (one input batch each)"),
-           Bounded("samples", int, 1, 10_000, 8, "random input sequences per seed"))
-CURES = (Bounded("forget_bias", float, -50, 50, None, "LSTM forget-gate bias (e.g. 1)"),
-         Bounded("scale", float, 0, 100, 1.0, "multiply W_hh (spectral radius) by this"))
+OPTIONS = (
+    Bounded("steps", int, 1, 10_000, 100, "sequence length T"),
+    Bounded("hidden", int, 1, 4096, 64, "hidden units"),
+    Bounded("input_size", int, 1, 4096, 16, "input features"),
+    Bounded("layers", int, 1, 64, 1, "stacked layers"),
+    Bounded("seeds", int, 1, 1000, 5, "initialisations (one input batch each)"),
+    Bounded("samples", int, 1, 10_000, 8, "random input sequences per seed"),
+)
+CURES = (
+    Bounded("forget_bias", float, -50, 50, None, "LSTM forget-gate bias (e.g. 1)"),
+    Bounded("scale", float, 0, 100, 1.0, "multiply W_hh (spectral radius) by this"),
+)
 THREADS = Bounded("threads", int, 1, 1024, 1, "torch threads (1 by default: the tensors are small)")
 
 
 def _cells(text: str) -> list[str]:
     cells = [c.strip() for c in text.split(",") if c.strip()]
-    unknown = [c for c in cells if c not in CELLS]
+    unknown = [c for c in cells if c not in CELL_NAMES]
     if unknown or not cells:
-        raise ValueError(f"--cells: unknown cell {', '.join(unknown) or text!r}; expected a comma list of "
-                         f"{', '.join(CELLS)}")
+        raise ValueError(
+            f"--cells: unknown cell {', '.join(unknown) or text!r}; expected a comma list of {', '.join(CELL_NAMES)}"
+        )
     return cells
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("gradients", help="norm of d h_T / d x_t per distance, per cell (CSV, PNG, table)")
-    p.add_argument("--cells", default="rnn_tanh,lstm,gru", help=f"comma list of {', '.join(CELLS)}")
+    p.add_argument("--cells", default="rnn_tanh,lstm,gru", help=f"comma list of {', '.join(CELL_NAMES)}")
     for option in OPTIONS:
         option.arg().add_to(p)
-    p.add_argument("--init", default="default", choices=INITS, help="recurrent weights: torch default, "
-                   "orthogonal or identity")
+    p.add_argument(
+        "--init", default="default", choices=INITS, help="recurrent weights: torch default, orthogonal or identity"
+    )
     for option in CURES:
         option.arg().add_to(p)
     p.add_argument("--checkpoint", default=None, help="a trained run of any recipe: its first recurrent layer")
@@ -73,24 +81,24 @@ def init_curves(cell: str, args) -> tuple[torch.Tensor, float]:
 
 def checkpoint_curves(path: str, steps: int, samples: int) -> tuple[str, torch.Tensor, float]:
     """(cell, log10 ratio (1, T'), factor) for the first recurrent layer of a trained run."""
+    from rnnkit.recipes import load
+
     from .capture import first_recurrent_layer, recorded_inputs
-    from rnnkit.tasks import load
+
     trained = load(path)
     layer = first_recurrent_layer(trained.model)
     units = int(getattr(layer, "hidden_size", 0))
-    check_bytes(8 * units * samples * steps * 9 * units, "the Jacobian batch",
-                [f"{units} units (twice)", f"--samples {samples}", f"--steps {steps}"])
+    check_bytes(
+        8 * units * samples * steps * 9 * units,
+        "the Jacobian batch",
+        [f"{units} units (twice)", f"--samples {samples}", f"--steps {steps}"],
+    )
     x = recorded_inputs(trained, layer, steps, samples)
 
     layer = copy.deepcopy(layer).double().eval()
-    cell = layer_cell(layer)
+    cell = cell_name(layer)
     ratios, factor = flow_curves(layer, cell, x.double())
     return cell, ratios.clamp(min=1e-300).log10().mean(0, keepdim=True), factor
-
-
-def layer_cell(layer) -> str:
-    name = type(layer).__name__.lower()
-    return name if name in ("lstm", "gru") else f"rnn_{layer.spec.nonlinearity}"
 
 
 def summary_row(cell: str, curves: torch.Tensor, factor: float) -> dict:
@@ -105,6 +113,7 @@ def summary_row(cell: str, curves: torch.Tensor, factor: float) -> dict:
 
 def write_csv(path: Path, results: dict[str, torch.Tensor]) -> None:
     from rnnkit.files import atomic_write_text
+
     buffer = io.StringIO()
     out = csv.writer(buffer, lineterminator="\n")
     out.writerow(["cell", "distance", "log10_ratio_mean", "log10_ratio_min", "log10_ratio_max"])
@@ -117,6 +126,7 @@ def write_csv(path: Path, results: dict[str, torch.Tensor]) -> None:
 
 def plot(path: Path, results: dict[str, torch.Tensor], title: str) -> None:
     from rnnkit.train.plots import pyplot, save_figure
+
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     for cell, curves in results.items():
@@ -141,12 +151,16 @@ def _distance(value: float) -> str:
 
 
 def describe(rows: list[dict]) -> str:
-    lines = [f"{'cell':<9} {'factor':>7} {'1e-3 measured':>14} {'predicted':>9} {'1e-6 measured':>14} "
-             f"{'predicted':>9} {'log10 at T-1':>12}"]
+    lines = [
+        f"{'cell':<9} {'factor':>7} {'1e-3 measured':>14} {'predicted':>9} {'1e-6 measured':>14} "
+        f"{'predicted':>9} {'log10 at T-1':>12}"
+    ]
     for r in rows:
-        lines.append(f"{r['cell']:<9} {r['factor']:>7.3f} {_distance(r['measured_0.001']):>14} "
-                     f"{_distance(r['predicted_0.001']):>9} {_distance(r['measured_1e-06']):>14} "
-                     f"{_distance(r['predicted_1e-06']):>9} {r['log10_at_end']:>12.1f}")
+        lines.append(
+            f"{r['cell']:<9} {r['factor']:>7.3f} {_distance(r['measured_0.001']):>14} "
+            f"{_distance(r['predicted_0.001']):>9} {_distance(r['measured_1e-06']):>14} "
+            f"{_distance(r['predicted_1e-06']):>9} {r['log10_at_end']:>12.1f}"
+        )
     return "\n".join(lines)
 
 
@@ -154,9 +168,16 @@ def check_size(args) -> None:
     """ValueError naming the options when the Jacobian batch would not fit in memory: each of
     ``hidden`` copies of the samples keeps its inputs and every step's gates (float64)."""
     per_copy = args.samples * args.steps * (args.input_size + 8 * args.hidden * args.layers)
-    check_bytes(8 * args.hidden * per_copy, "the Jacobian batch",
-                [f"--hidden {args.hidden} (twice)", f"--samples {args.samples}", f"--steps {args.steps}",
-                 f"--layers {args.layers}"])
+    check_bytes(
+        8 * args.hidden * per_copy,
+        "the Jacobian batch",
+        [
+            f"--hidden {args.hidden} (twice)",
+            f"--samples {args.samples}",
+            f"--steps {args.steps}",
+            f"--layers {args.layers}",
+        ],
+    )
 
 
 def run(args) -> int:
@@ -174,15 +195,22 @@ def run(args) -> int:
             curves, factor = init_curves(cell, args)
             results[cell] = curves
             rows.append(summary_row(cell, curves, factor))
-        extras = [f"init {args.init}"] + ([f"forget bias {args.forget_bias:g}"] if args.forget_bias is not None else []) \
+        extras = (
+            [f"init {args.init}"]
+            + ([f"forget bias {args.forget_bias:g}"] if args.forget_bias is not None else [])
             + ([f"W_hh x {args.scale:g}"] if args.scale != 1.0 else [])
-        title = (f"at initialisation: T {args.steps}, hidden {args.hidden}, {args.seeds} seeds x {args.samples} "
-                 f"sequences; {', '.join(extras)} (band: min-max over seeds)")
+        )
+        title = (
+            f"at initialisation: T {args.steps}, hidden {args.hidden}, {args.seeds} seeds x {args.samples} "
+            f"sequences; {', '.join(extras)} (band: min-max over seeds)"
+        )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "gradients.csv", results)
     plot(out / "gradients.png", results, title)
     print(describe(rows))
-    print(f"distances in steps back from t = T; predicted = log(level) / log(factor), factor from the "
-          f"recurrent Jacobian (rnnkit.analysis.gradflow)\nwrote {out / 'gradients.csv'}, {out / 'gradients.png'}")
+    print(
+        f"distances in steps back from t = T; predicted = log(level) / log(factor), factor from the "
+        f"recurrent Jacobian (rnnkit.analysis.gradflow)\nwrote {out / 'gradients.csv'}, {out / 'gradients.png'}"
+    )
     return 0

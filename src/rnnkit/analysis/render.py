@@ -5,6 +5,7 @@ already scaled to [-1, 1] by :func:`scaled` (blue -1, white 0, red +1, as in
 Karpathy, Johnson & Fei-Fei 2015). The HTML shows every character, escaped, with
 newlines marked; the PNG shows the first characters of the text.
 """
+
 from __future__ import annotations
 
 import html
@@ -61,15 +62,17 @@ def coloured_text(text: str, values: Tensor) -> str:
 
 def _style() -> str:
     buckets = "".join(f".c{k}{{background:{_colour(k)}}}" for k in range(2 * LEVELS + 1))
-    return ("body{font-family:sans-serif;margin:1.5em;max-width:70em}"
-            ".t{font-family:monospace;font-size:13px;line-height:1.45;white-space:pre-wrap;"
-            "border:1px solid #ccc;padding:.6em}.nl{color:#888}.legend{color:#555;font-size:90%}"
-            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
-            + buckets)
+    return (
+        "body{font-family:sans-serif;margin:1.5em;max-width:70em}"
+        ".t{font-family:monospace;font-size:13px;line-height:1.45;white-space:pre-wrap;"
+        "border:1px solid #ccc;padding:.6em}.nl{color:#888}.legend{color:#555;font-size:90%}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}" + buckets
+    )
 
 
-def html_page(title: str, text: str, rows: list[tuple[str, Tensor, str]], notes: list[str] = (),
-              table: list[list[str]] = ()) -> str:
+def html_page(
+    title: str, text: str, rows: list[tuple[str, Tensor, str]], notes: list[str] = (), table: list[list[str]] = ()
+) -> str:
     """A self-contained HTML page (inline CSS, no scripts or external resources).
 
     Args:
@@ -79,9 +82,14 @@ def html_page(title: str, text: str, rows: list[tuple[str, Tensor, str]], notes:
         notes: paragraphs under the heading.
         table: optional rows of cells (the first is the header), e.g. saturation figures.
     """
-    parts = ["<!DOCTYPE html>", '<html lang="en">', '<head><meta charset="utf-8">',
-             f"<title>{html.escape(title)}</title><style>{_style()}</style></head>", "<body>",
-             f"<h1>{html.escape(title)}</h1>"]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        '<head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title><style>{_style()}</style></head>",
+        "<body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
     parts += [f"<p>{html.escape(note)}</p>" for note in notes]
     for heading, values, legend in rows:
         parts.append(f"<h2>{html.escape(heading)}</h2>")
@@ -110,15 +118,15 @@ def text_grid(text: str, width: int) -> list[tuple[int, int, str]]:
     return cells
 
 
-def activation_png(text: str, rows: list[tuple[str, Tensor, str]], path: str | Path,
-                   width: int = 64) -> Path:
+def activation_png(text: str, rows: list[tuple[str, Tensor, str]], path: str | Path, width: int = 64) -> Path:
     """One panel per row: the text on a grid, each character on its colour. Returns the path."""
     plt = pyplot()
     cells = text_grid(text, width)
     height = cells[-1][0] + 1 if cells else 1
     cols = min(width, max((c for _, c, _ in cells), default=0) + 1)
-    fig, axes = plt.subplots(len(rows), 1, squeeze=False, dpi=90,
-                             figsize=(0.13 * cols + 0.4, len(rows) * (0.19 * height + 0.45)))
+    fig, axes = plt.subplots(
+        len(rows), 1, squeeze=False, dpi=90, figsize=(0.13 * cols + 0.4, len(rows) * (0.19 * height + 0.45))
+    )
     for ax, (heading, values, _) in zip(axes[:, 0], rows):
         grid = torch.full((height, cols), float("nan"))
         for (r, c, _), v in zip(cells, values.tolist()):
@@ -126,8 +134,16 @@ def activation_png(text: str, rows: list[tuple[str, Tensor, str]], path: str | P
         ax.imshow(grid.numpy(), cmap="bwr", vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
         for r, c, ch in cells:
             if not ch.isspace():
-                ax.text(c, r, ch, ha="center", va="center", family="monospace", fontsize=8,
-                        color="#777" if ch == NEWLINE_MARK else "black")
+                ax.text(
+                    c,
+                    r,
+                    ch,
+                    ha="center",
+                    va="center",
+                    family="monospace",
+                    fontsize=8,
+                    color="#777" if ch == NEWLINE_MARK else "black",
+                )
         ax.set_title(heading, fontsize=9, loc="left")
         ax.set_xticks([])
         ax.set_yticks([])
@@ -141,11 +157,9 @@ def saturation_png(sat: dict[str, tuple[Tensor, Tensor]], path: str | Path, titl
     fig, axes = plt.subplots(1, len(sat), squeeze=False, figsize=(3.2 * len(sat), 3.4), dpi=100)
     for ax, (name, (left, right)) in zip(axes[0], sat.items()):
         for layer in range(left.shape[0]):
-            ax.scatter(left[layer].numpy(), right[layer].numpy(), s=7, alpha=0.6,
-                       label=f"layer {layer + 1}")
+            ax.scatter(left[layer].numpy(), right[layer].numpy(), s=7, alpha=0.6, label=f"layer {layer + 1}")
         ax.plot([0, 1], [1, 0], color="#999", lw=0.8)
-        ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), title=f"{name} gate",
-               xlabel="fraction left-saturated (< 0.1)")
+        ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), title=f"{name} gate", xlabel="fraction left-saturated (< 0.1)")
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("fraction right-saturated (> 0.9)")
     axes[0, -1].legend(fontsize=8, loc="upper right")

@@ -13,6 +13,7 @@ warm-up steps, so slow drifts of a shared machine hit both alike. Each step
 is timed alone; the report gives each side's median tokens/s, their ratio,
 and the median of the per-pair ratios.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,10 +26,10 @@ import torch
 from torch import nn
 
 from rnnkit.data import CharVocab, bundled_text
+from rnnkit.families.lm import LMConfig, RNNLanguageModel
 from rnnkit.files import atomic_write_text
-from rnnkit.models.lm import LMConfig, RNNLanguageModel
-from rnnkit.tasks.charlm import PRESETS, CharDataConfig, defaults
-from rnnkit.train.lm import LMObjective
+from rnnkit.objectives.lm import LMObjective
+from rnnkit.recipes.charlm import PRESETS, CharDataConfig, defaults
 from rnnkit.train import config as cfg
 from rnnkit.train.trainer import Trainer
 
@@ -39,8 +40,13 @@ class PlainLSTMLM(nn.Module):
     def __init__(self, vocab: int, m: LMConfig) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab, m.embedding_dim)
-        self.rnn = nn.LSTM(m.embedding_dim, m.hidden_size, m.num_layers, batch_first=True,
-                           dropout=m.dropout if m.num_layers > 1 else 0.0)
+        self.rnn = nn.LSTM(
+            m.embedding_dim,
+            m.hidden_size,
+            m.num_layers,
+            batch_first=True,
+            dropout=m.dropout if m.num_layers > 1 else 0.0,
+        )
         self.drop = nn.Dropout(m.dropout)
         self.decoder = nn.Linear(m.hidden_size, vocab)
 
@@ -67,6 +73,7 @@ def _plain_stepper(ids, vocab: int, data: CharDataConfig, m: LMConfig, lr: float
         nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
         return window.targets.numel()
+
     return step
 
 
@@ -80,6 +87,7 @@ def _rnnkit_stepper(ids, vocab: int, sections, folder: str):
         _, count, _ = trainer.train_step()
         trainer.step += 1
         return count
+
     return step
 
 
@@ -90,8 +98,14 @@ def _time_step(step: Callable[[], int]) -> float:
     return tokens / (time.perf_counter() - start)
 
 
-def run(preset: str = "cpu-quick", threads: int = 2, pairs: int = 40, warmup: int = 3,
-        json_path: Optional[str] = None, out: Callable[[str], None] = print) -> dict:
+def run(
+    preset: str = "cpu-quick",
+    threads: int = 2,
+    pairs: int = 40,
+    warmup: int = 3,
+    json_path: Optional[str] = None,
+    out: Callable[[str], None] = print,
+) -> dict:
     """Time ``pairs`` interleaved step pairs; print and return the summary."""
     if preset not in PRESETS:
         raise ValueError(f"--preset: expected one of {', '.join(PRESETS)}, got {preset!r}")
@@ -103,8 +117,10 @@ def run(preset: str = "cpu-quick", threads: int = 2, pairs: int = 40, warmup: in
     ids = vocab.encode(text)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as folder:
-        sides = {"rnnkit": _rnnkit_stepper(ids, len(vocab), sections, folder),
-                 "torch": _plain_stepper(ids, len(vocab), data, m, train.lr, train.grad_clip)}
+        sides = {
+            "rnnkit": _rnnkit_stepper(ids, len(vocab), sections, folder),
+            "torch": _plain_stepper(ids, len(vocab), data, m, train.lr, train.grad_clip),
+        }
         for _ in range(warmup):
             for step in sides.values():
                 step()
@@ -116,16 +132,28 @@ def run(preset: str = "cpu-quick", threads: int = 2, pairs: int = 40, warmup: in
     median = {name: statistics.median(values) for name, values in rates.items()}
     ratio = median["rnnkit"] / median["torch"]
     paired = statistics.median(a / b for a, b in zip(rates["rnnkit"], rates["torch"]))
-    out(f"charlm training step, preset {preset}: {m.num_layers}x{m.hidden_size} {m.cell.upper()}, "
+    out(
+        f"charlm training step, preset {preset}: {m.num_layers}x{m.hidden_size} {m.cell.upper()}, "
         f"embedding {m.embedding_dim}, batch {data.batch_size}, seq {data.seq_length}, "
-        f"{threads} threads, {pairs} interleaved step pairs after {warmup} warm-up pairs")
+        f"{threads} threads, {pairs} interleaved step pairs after {warmup} warm-up pairs"
+    )
     for name in sides:
         q = statistics.quantiles(rates[name], n=4)
         out(f"  {name:7s} median {median[name]:8,.0f} tokens/s   (quartiles {q[0]:,.0f} - {q[2]:,.0f})")
-    out(f"  ratio of medians rnnkit/torch = {ratio:.3f}; median of per-pair ratios = {paired:.3f}"
-        f"  (target >= 1.0: {'PASS' if ratio >= 1.0 else 'FAIL'})")
-    summary = {"preset": preset, "threads": threads, "pairs": pairs, "warmup": warmup,
-               "tokens_per_s": rates, "median": median, "ratio": ratio, "paired_ratio": paired}
+    out(
+        f"  ratio of medians rnnkit/torch = {ratio:.3f}; median of per-pair ratios = {paired:.3f}"
+        f"  (target >= 1.0: {'PASS' if ratio >= 1.0 else 'FAIL'})"
+    )
+    summary = {
+        "preset": preset,
+        "threads": threads,
+        "pairs": pairs,
+        "warmup": warmup,
+        "tokens_per_s": rates,
+        "median": median,
+        "ratio": ratio,
+        "paired_ratio": paired,
+    }
     if json_path:
         atomic_write_text(json_path, json.dumps(summary, indent=2))
     return summary

@@ -9,6 +9,7 @@ time is the median over repetitions.
 Forward is timed with autograd enabled (input and parameters require grad), as
 in training; fwd+bwd is that forward followed by ``out.sum().backward()``.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,19 +22,24 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import nn
 
-import rnnkit.nn as rnn
 from rnnkit.files import atomic_write_text
+from rnnkit.nn import LAYER_CLASSES, LSTM
+from rnnkit.nn.specs import CELLS, CellSpec
 
 IMPLS = ("torch", "auto", "reference")
-LAYERS = ("lstm", "gru", "rnn")
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}
-_TORCH = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
-_RNNKIT = {"lstm": rnn.LSTM, "gru": rnn.GRU, "rnn": rnn.RNN}
+#: the layers benchmarked: rnnkit's classes by name in lower case (``rnn``: tanh, its default)
+LAYERS = tuple(name.lower() for name in LAYER_CLASSES)
+
+
+def _spec(layer: str) -> CellSpec:
+    """The recurrence of the class named ``layer`` with its default options (the first in CELLS)."""
+    return next(spec for spec in CELLS.values() if spec.name.lower() == layer)
 
 
 @dataclass(frozen=True)
 class Size:
     """One benchmark shape (sequence-first input ``(seq, batch, input)``)."""
+
     name: str
     batch: int
     seq: int
@@ -44,8 +50,7 @@ class Size:
     quick_repeats: int
 
     def label(self) -> str:
-        return (f"{self.name}: N{self.batch} L{self.seq} "
-                f"I{self.input} H{self.hidden} x{self.layers}")
+        return f"{self.name}: N{self.batch} L{self.seq} I{self.input} H{self.hidden} x{self.layers}"
 
 
 SIZES = {
@@ -56,12 +61,14 @@ SIZES = {
 }
 QUICK_SIZES = ("c", "d")
 AUTO_LIMIT = 1.05
+#: the reference LSTM's fwd+bwd time at most this times torch's, per size
 REFERENCE_LIMITS = {"a": 2.0, "b": 2.0, "d": 1.2}
 
 
 @dataclass
 class Result:
     """Raw and summarised timings of one contender at one (layer, size)."""
+
     layer: str
     size: str
     impl: str
@@ -83,8 +90,7 @@ def parse_list(text: str, allowed: Sequence[str], what: str) -> list[str]:
     names = [t.strip().lower() for t in text.split(",") if t.strip()]
     bad = [n for n in names if n not in allowed]
     if bad or not names:
-        raise ValueError(f"unknown {what} {', '.join(map(repr, bad)) or repr(text)}; "
-                         f"choose from {','.join(allowed)}")
+        raise ValueError(f"unknown {what} {', '.join(map(repr, bad)) or repr(text)}; choose from {','.join(allowed)}")
     return list(dict.fromkeys(names))
 
 
@@ -93,17 +99,17 @@ def forward_flops(layer: str, size: Size) -> float:
     total = 0.0
     for k in range(size.layers):
         h_in = size.input if k == 0 else size.hidden
-        total += 2.0 * size.batch * GATES[layer] * size.hidden * (h_in + size.hidden)
+        total += 2.0 * size.batch * _spec(layer).gates * size.hidden * (h_in + size.hidden)
     return total * size.seq
 
 
 def build_models(layer: str, size: Size) -> dict[str, nn.Module]:
     """torch.nn layer plus rnnkit auto/reference layers carrying the same weights."""
     torch.manual_seed(0)
-    ref = _TORCH[layer](size.input, size.hidden, size.layers)
+    ref = _spec(layer).torch_layer(size.input, size.hidden, size.layers)
     models = {"torch": ref}
     for impl in ("auto", "reference"):
-        m = _RNNKIT[layer](size.input, size.hidden, size.layers, impl=impl)
+        m = LAYER_CLASSES[layer.upper()](size.input, size.hidden, size.layers, impl=impl)
         m.load_state_dict(ref.state_dict())
         models[impl] = m
     return models
@@ -117,6 +123,7 @@ def _time_ms(fn: Callable[[], None]) -> float:
 
 def _steps(model: nn.Module, x: torch.Tensor) -> tuple[Callable, Callable]:
     """The forward-only and forward+backward closures for one contender."""
+
     def fwd() -> None:
         model(x)
 
@@ -125,6 +132,7 @@ def _steps(model: nn.Module, x: torch.Tensor) -> tuple[Callable, Callable]:
         out.sum().backward()
         model.zero_grad(set_to_none=True)
         x.grad = None
+
     return fwd, fwdbwd
 
 
@@ -152,8 +160,10 @@ def _ratio(res: Result, base: Result) -> tuple[float, float]:
 
 def format_table(results: list[Result]) -> str:
     """The results table; ratios are rnnkit median / torch median."""
-    head = (f"{'layer':<5} {'size':<26} {'impl':<9} {'fwd ms':>9} {'fwd+bwd ms':>11} "
-            f"{'r fwd':>6} {'r f+b':>6} {'GF/s fwd':>9} {'GF/s f+b':>9}")
+    head = (
+        f"{'layer':<5} {'size':<26} {'impl':<9} {'fwd ms':>9} {'fwd+bwd ms':>11} "
+        f"{'r fwd':>6} {'r f+b':>6} {'GF/s fwd':>9} {'GF/s f+b':>9}"
+    )
     lines = [head, "-" * len(head)]
     base = None
     for r in results:
@@ -162,8 +172,10 @@ def format_table(results: list[Result]) -> str:
         rf, rfb = _ratio(r, base)
         gf = r.flops_fwd / (r.fwd * 1e6)
         gfb = 3 * r.flops_fwd / (r.fwdbwd * 1e6)
-        lines.append(f"{r.layer.upper():<5} {SIZES[r.size].label():<26} {r.impl:<9} "
-                     f"{r.fwd:9.3f} {r.fwdbwd:11.3f} {rf:6.2f} {rfb:6.2f} {gf:9.3g} {gfb:9.3g}")
+        lines.append(
+            f"{r.layer.upper():<5} {SIZES[r.size].label():<26} {r.impl:<9} "
+            f"{r.fwd:9.3f} {r.fwdbwd:11.3f} {rf:6.2f} {rfb:6.2f} {gf:9.3g} {gfb:9.3g}"
+        )
     return "\n".join(lines)
 
 
@@ -176,12 +188,12 @@ def check_targets(results: list[Result]) -> list[tuple[str, bool]]:
         rf, rfb = _ratio(r, base)
         if impl == "auto":
             ok = max(rf, rfb) <= AUTO_LIMIT
-            checks.append((f"auto {layer.upper()} ({size}): fwd {rf:.2f}x, fwd+bwd {rfb:.2f}x "
-                           f"<= {AUTO_LIMIT}x torch", ok))
-        elif impl == "reference" and layer == "lstm" and size in REFERENCE_LIMITS:
+            checks.append(
+                (f"auto {layer.upper()} ({size}): fwd {rf:.2f}x, fwd+bwd {rfb:.2f}x <= {AUTO_LIMIT}x torch", ok)
+            )
+        elif impl == "reference" and LAYER_CLASSES[layer.upper()] is LSTM and size in REFERENCE_LIMITS:
             lim = REFERENCE_LIMITS[size]
-            checks.append((f"reference LSTM ({size}): fwd+bwd {rfb:.2f}x <= {lim}x torch",
-                           rfb <= lim))
+            checks.append((f"reference LSTM ({size}): fwd+bwd {rfb:.2f}x <= {lim}x torch", rfb <= lim))
     return checks
 
 
@@ -192,35 +204,55 @@ def to_records(results: list[Result]) -> list[dict]:
     for r in results:
         rf, rfb = _ratio(r, by_key[(r.layer, r.size, "torch")])
         s = SIZES[r.size]
-        records.append({
-            "layer": r.layer, "size": r.size, "batch": s.batch, "seq": s.seq,
-            "input": s.input, "hidden": s.hidden, "num_layers": s.layers, "impl": r.impl,
-            "fwd_ms": r.fwd_ms, "fwdbwd_ms": r.fwdbwd_ms,
-            "fwd_median_ms": r.fwd, "fwdbwd_median_ms": r.fwdbwd,
-            "ratio_fwd": rf, "ratio_fwdbwd": rfb, "flops_fwd": r.flops_fwd,
-            "gflops_fwd": r.flops_fwd / (r.fwd * 1e6),
-            "gflops_fwdbwd": 3 * r.flops_fwd / (r.fwdbwd * 1e6),
-        })
+        records.append(
+            {
+                "layer": r.layer,
+                "size": r.size,
+                "batch": s.batch,
+                "seq": s.seq,
+                "input": s.input,
+                "hidden": s.hidden,
+                "num_layers": s.layers,
+                "impl": r.impl,
+                "fwd_ms": r.fwd_ms,
+                "fwdbwd_ms": r.fwdbwd_ms,
+                "fwd_median_ms": r.fwd,
+                "fwdbwd_median_ms": r.fwdbwd,
+                "ratio_fwd": rf,
+                "ratio_fwdbwd": rfb,
+                "flops_fwd": r.flops_fwd,
+                "gflops_fwd": r.flops_fwd / (r.fwd * 1e6),
+                "gflops_fwdbwd": 3 * r.flops_fwd / (r.fwdbwd * 1e6),
+            }
+        )
     return records
 
 
 def _header(threads: int, sizes: list[str], repeats: Optional[int], quick: bool) -> str:
-    reps = repeats if repeats else ", ".join(
-        f"{s}={SIZES[s].quick_repeats if quick else SIZES[s].repeats}" for s in sizes)
-    return "\n".join([
-        f"rnnkit bench layers -- torch {torch.__version__}, threads {threads}, float32, CPU",
-        "round-robin torch/auto/reference per repetition (start rotated); "
-        f"median of repeats ({reps}) after warm-up",
-        "fwd: forward with autograd enabled (input and weights require grad); "
-        "fwd+bwd: forward + out.sum().backward()",
-        "ratio = rnnkit median / torch.nn median; GFLOP/s from matmul FLOPs "
-        "(fwd+bwd counted as 3x fwd)",
-    ])
+    reps = (
+        repeats if repeats else ", ".join(f"{s}={SIZES[s].quick_repeats if quick else SIZES[s].repeats}" for s in sizes)
+    )
+    return "\n".join(
+        [
+            f"rnnkit bench layers -- torch {torch.__version__}, threads {threads}, float32, CPU",
+            "round-robin torch/auto/reference per repetition (start rotated); "
+            f"median of repeats ({reps}) after warm-up",
+            "fwd: forward with autograd enabled (input and weights require grad); "
+            "fwd+bwd: forward + out.sum().backward()",
+            "ratio = rnnkit median / torch.nn median; GFLOP/s from matmul FLOPs (fwd+bwd counted as 3x fwd)",
+        ]
+    )
 
 
-def run(sizes: Optional[Sequence[str]] = None, layers: Optional[Sequence[str]] = None,
-        threads: int = 2, repeats: Optional[int] = None, quick: bool = False,
-        json_path: Optional[str] = None, out: Callable[[str], None] = print) -> list[Result]:
+def run(
+    sizes: Optional[Sequence[str]] = None,
+    layers: Optional[Sequence[str]] = None,
+    threads: int = 2,
+    repeats: Optional[int] = None,
+    quick: bool = False,
+    json_path: Optional[str] = None,
+    out: Callable[[str], None] = print,
+) -> list[Result]:
     """Run the benchmark, print table and target check, optionally write JSON."""
     sizes = list(sizes) if sizes else list(QUICK_SIZES if quick else SIZES)
     layers = list(layers) if layers else list(LAYERS)

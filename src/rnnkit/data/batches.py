@@ -1,4 +1,5 @@
 """Variable-length examples in padded batches: padding, length buckets, a resumable batch cycle."""
+
 from __future__ import annotations
 
 from typing import NamedTuple, Optional, Sequence
@@ -16,12 +17,13 @@ def pad_batch(sequences: Sequence[Tensor], pad: int = 0) -> tuple[Tensor, Tensor
         raise ValueError("pad_batch: every sequence needs at least one element")
     padded = torch.full((len(sequences), int(lengths.max())), pad, dtype=torch.long)
     for row, seq in enumerate(sequences):
-        padded[row, :len(seq)] = seq
+        padded[row, : len(seq)] = seq
     return padded, lengths
 
 
-def bucketed_batches(order: Sequence[int], lengths: Sequence[int], batch_size: int,
-                     generator: torch.Generator, bucket: int = 50) -> list[list[int]]:
+def bucketed_batches(
+    order: Sequence[int], lengths: Sequence[int], batch_size: int, generator: torch.Generator, bucket: int = 50
+) -> list[list[int]]:
     """Cut ``order`` (example indices, already shuffled) into batches of similar length.
 
     Chunks of ``bucket * batch_size`` are sorted by length and cut into
@@ -30,8 +32,8 @@ def bucketed_batches(order: Sequence[int], lengths: Sequence[int], batch_size: i
     batches = []
     span = bucket * batch_size
     for start in range(0, len(order), span):
-        chunk = sorted(order[start:start + span], key=lambda i: lengths[i])
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+        chunk = sorted(order[start : start + span], key=lambda i: lengths[i])
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
     shuffle = torch.randperm(len(batches), generator=generator).tolist()
     return [batches[i] for i in shuffle]
 
@@ -45,8 +47,9 @@ class BatchCycler:
     start of the epoch, the epoch and the position in it) resumes exactly.
     """
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int = 0,
-                 weights: Optional[Tensor] = None) -> None:
+    def __init__(
+        self, lengths: Sequence[int], batch_size: int, seed: int = 0, weights: Optional[Tensor] = None
+    ) -> None:
         if not lengths:
             raise ValueError("BatchCycler: no examples")
         if batch_size < 1:
@@ -85,6 +88,7 @@ class BatchCycler:
 class PairBatch(NamedTuple):
     """Padded sentence pairs (0 = padding): src (N, S) and src_lengths (N,) with the source's
     ``<eos>``; tgt_in (N, T) ``<sos>`` + target and tgt_out (N, T) target + ``<eos>``."""
+
     src: Tensor
     src_lengths: Tensor
     tgt_in: Tensor

@@ -16,6 +16,7 @@ are read with ``conllu``'s own comment parser, so ``Sentence.comments`` equals
 ``conllu.parse(...)[i].metadata`` (``key = value`` comments and bare ``newdoc``
 / ``newpar``; other comments are kept in the rows only).
 """
+
 from __future__ import annotations
 
 import re
@@ -57,6 +58,7 @@ class Sentence:
             ``"\\n"`` or ``""`` for a last sentence without a trailing blank line).
         source: the file it was read from, for messages.
     """
+
     words: list[str]
     upos: list[str]
     xpos: list[str]
@@ -70,9 +72,14 @@ class Sentence:
     source: str = ""
 
     @classmethod
-    def from_words(cls, words: Sequence[str], comments: Optional[dict[str, Optional[str]]] = None,
-                   line: int = 0, misc: Optional[Sequence[str]] = None,
-                   source: str = "") -> "Sentence":
+    def from_words(
+        cls,
+        words: Sequence[str],
+        comments: Optional[dict[str, Optional[str]]] = None,
+        line: int = 0,
+        misc: Optional[Sequence[str]] = None,
+        source: str = "",
+    ) -> "Sentence":
         """A new sentence: rows ``# key = value`` (``# key`` for None), then the words with
         ``_`` in every other column but MISC (``misc``, default ``_``)."""
         comments = dict(comments or {})
@@ -82,14 +89,22 @@ class Sentence:
             _check_field(where, text, _BREAKS, "tabs or newlines")
         for text in [*comments, *(value for value in comments.values() if value is not None)]:
             _check_field(where, text, _NEWLINE, "newlines")
-        rows = [f"# {key}" if value is None else f"# {key} = {value}"
-                for key, value in comments.items()]
+        rows = [f"# {key}" if value is None else f"# {key} = {value}" for key, value in comments.items()]
         first = len(rows)
-        rows += [f"{i}\t{word}\t_\t_\t_\t_\t_\t_\t_\t{extra}"
-                 for i, (word, extra) in enumerate(zip(words, misc), 1)]
+        rows += [f"{i}\t{word}\t_\t_\t_\t_\t_\t_\t_\t{extra}" for i, (word, extra) in enumerate(zip(words, misc), 1)]
         blank = ["_"] * len(words)
-        return cls(list(words), list(blank), list(blank), list(blank), comments, line,
-                   [line] * len(words), rows, list(range(first, len(rows))), source=source)
+        return cls(
+            list(words),
+            list(blank),
+            list(blank),
+            list(blank),
+            comments,
+            line,
+            [line] * len(words),
+            rows,
+            list(range(first, len(rows))),
+            source=source,
+        )
 
     def where(self, word: Optional[int] = None) -> str:
         """``file:line`` of the sentence, or of its ``word``-th word (0-based)."""
@@ -133,11 +148,11 @@ def _check_field(where: str, text, breaks: re.Pattern, without: str) -> None:
 def _check_tags(sentence: Sentence, name: str, tags: list[str]) -> None:
     sentence.tags(name)  # a known column
     if len(tags) != len(sentence.words):
-        raise ValueError(f"{sentence.where()}: {len(tags)} {name.upper()} tags for a sentence "
-                         f"of {len(sentence.words)} words")
+        raise ValueError(
+            f"{sentence.where()}: {len(tags)} {name.upper()} tags for a sentence of {len(sentence.words)} words"
+        )
     for i, tag in enumerate(tags):
-        _check_field(f"{sentence.where(i)}: {name.upper()} tag", tag, _BREAKS,
-                     "tabs or newlines")
+        _check_field(f"{sentence.where(i)}: {name.upper()} tag", tag, _BREAKS, "tabs or newlines")
 
 
 def _read_text(path: Path) -> str:
@@ -147,8 +162,7 @@ def _read_text(path: Path) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
-        raise ValueError(f"{path}:{line}: not valid UTF-8 (byte offset {err.start}: "
-                         f"{err.reason})") from None
+        raise ValueError(f"{path}:{line}: not valid UTF-8 (byte offset {err.start}: {err.reason})") from None
     return text.removeprefix("\ufeff").replace("\r\n", "\n")
 
 
@@ -190,14 +204,15 @@ def _sentence(source: str, start: int, rows: list[str], ending: str) -> Sentence
             continue
         columns = row.split("\t")
         if len(columns) != 10:
-            raise ValueError(f"{source}:{number}: expected 10 tab-separated columns, "
-                             f"found {len(columns)}")
+            raise ValueError(f"{source}:{number}: expected 10 tab-separated columns, found {len(columns)}")
         ident = columns[0]
         if _WORD_ID.fullmatch(ident):
             if int(ident) != len(words) + 1:
-                raise ValueError(f"{source}:{number}: word ID {ident} where {len(words) + 1} was "
-                                 "expected (IDs count 1, 2, 3... in each sentence; is a blank "
-                                 "line missing between two sentences?)")
+                raise ValueError(
+                    f"{source}:{number}: word ID {ident} where {len(words) + 1} was "
+                    "expected (IDs count 1, 2, 3... in each sentence; is a blank "
+                    "line missing between two sentences?)"
+                )
             words.append(columns[1])
             upos.append(columns[3])
             xpos.append(columns[4])
@@ -205,12 +220,12 @@ def _sentence(source: str, start: int, rows: list[str], ending: str) -> Sentence
             lines.append(number)
             word_rows.append(offset)
         elif not _OTHER_ID.fullmatch(ident):
-            raise ValueError(f"{source}:{number}: ID {ident!r} is not an integer, a range N-M "
-                             "(multiword token) or N.M (empty node)")
+            raise ValueError(
+                f"{source}:{number}: ID {ident!r} is not an integer, a range N-M (multiword token) or N.M (empty node)"
+            )
     if not words:
         raise ValueError(f"{source}:{start}: sentence has no words (no line with an integer ID)")
-    return Sentence(words, upos, xpos, feats, comments, start, lines, rows, word_rows,
-                    ending, source)
+    return Sentence(words, upos, xpos, feats, comments, start, lines, rows, word_rows, ending, source)
 
 
 def iter_conllu(path: str | Path) -> Iterator[Sentence]:
@@ -222,8 +237,7 @@ def iter_conllu(path: str | Path) -> Iterator[Sentence]:
         found = True
         yield _sentence(str(path), start, rows, ending)
     if not found:
-        raise ValueError(f"{path}:1: no sentences: the file is "
-                         f"{'empty' if not text else 'only blank lines'}")
+        raise ValueError(f"{path}:1: no sentences: the file is {'empty' if not text else 'only blank lines'}")
 
 
 def read_conllu(path: str | Path) -> list[Sentence]:
@@ -245,6 +259,7 @@ def tag_set(sentences: Iterable[Sentence], column: str = "upos") -> set[str]:
 
 class UnknownTag(NamedTuple):
     """A word whose tag is not in a known set (see :func:`unknown_tags`)."""
+
     source: str
     line: int
     column: str
@@ -252,15 +267,17 @@ class UnknownTag(NamedTuple):
 
     def message(self, reference: str = "training") -> str:
         """``file:line: UPOS tag 'XYZ' not seen in training``."""
-        return (f"{self.source}:{self.line}: {self.column.upper()} tag {self.tag!r} "
-                f"not seen in {reference}")
+        return f"{self.source}:{self.line}: {self.column.upper()} tag {self.tag!r} not seen in {reference}"
 
 
-def unknown_tags(sentences: Iterable[Sentence], known: set[str],
-                 column: str = "upos") -> list[UnknownTag]:
+def unknown_tags(sentences: Iterable[Sentence], known: set[str], column: str = "upos") -> list[UnknownTag]:
     """The words whose ``column`` tag is not in ``known``, in file order, with their lines."""
-    return [UnknownTag(s.source, s.word_lines[i], column, tag)
-            for s in sentences for i, tag in enumerate(s.tags(column)) if tag not in known]
+    return [
+        UnknownTag(s.source, s.word_lines[i], column, tag)
+        for s in sentences
+        for i, tag in enumerate(s.tags(column))
+        if tag not in known
+    ]
 
 
 def format_conllu(sentences: Iterable[Sentence]) -> str:
@@ -269,10 +286,13 @@ def format_conllu(sentences: Iterable[Sentence]) -> str:
     return "".join(s.to_conllu(last=i == len(sentences) - 1) for i, s in enumerate(sentences))
 
 
-def write_conllu(path: str | Path, sentences: Iterable[Sentence],
-                 upos: Optional[Sequence[Sequence[str]]] = None,
-                 xpos: Optional[Sequence[Sequence[str]]] = None,
-                 feats: Optional[Sequence[Sequence[str]]] = None) -> None:
+def write_conllu(
+    path: str | Path,
+    sentences: Iterable[Sentence],
+    upos: Optional[Sequence[Sequence[str]]] = None,
+    xpos: Optional[Sequence[Sequence[str]]] = None,
+    feats: Optional[Sequence[Sequence[str]]] = None,
+) -> None:
     """Write the sentences to ``path`` atomically, with the given tags replacing their columns.
 
     ``upos``/``xpos``/``feats``: one list per sentence, one tag per word;
@@ -281,14 +301,14 @@ def write_conllu(path: str | Path, sentences: Iterable[Sentence],
     replaces ``path``, so a crash never leaves a half-written file.
     """
     sentences = list(sentences)
-    given = {name: list(tags) for name, tags in (("upos", upos), ("xpos", xpos), ("feats", feats))
-             if tags is not None}
+    given = {name: list(tags) for name, tags in (("upos", upos), ("xpos", xpos), ("feats", feats)) if tags is not None}
     for name, tags in given.items():
         if len(tags) != len(sentences):
-            raise ValueError(f"{path}: {len(tags)} {name.upper()} tag lists for {len(sentences)} "
-                             "sentences; expected one list per sentence")
-    tagged = [s.with_tags(**{name: tags[i] for name, tags in given.items()})
-              for i, s in enumerate(sentences)]
+            raise ValueError(
+                f"{path}: {len(tags)} {name.upper()} tag lists for {len(sentences)} "
+                "sentences; expected one list per sentence"
+            )
+    tagged = [s.with_tags(**{name: tags[i] for name, tags in given.items()}) for i, s in enumerate(sentences)]
     atomic_write_text(path, format_conllu(tagged))
 
 
@@ -306,6 +326,5 @@ def sentences_from_text(text: str, source: str = "<text>") -> list[Sentence]:
             continue
         tokens = tokenize(line)
         comments = {"sent_id": str(len(sentences) + 1), "text": line}
-        sentences.append(Sentence.from_words(tokens, comments, number,
-                                             space_after(line, tokens), source))
+        sentences.append(Sentence.from_words(tokens, comments, number, space_after(line, tokens), source))
     return sentences

@@ -3,10 +3,17 @@
 Each line becomes its space-separated tokens followed by ``<eos>`` (as Mikolov's
 and pytorch/examples' corpora do). The vocabulary comes from the training
 split; at evaluation time unseen words map to ``<unk>`` and are counted.
+
+Also the data folder's rule for every recipe (:func:`data_dir`: the folder holding the data
+set folders), the error of a data set that is not there (:func:`missing_data`) and the note
+of a ``--data-dir`` given in a recipe's former form (:func:`note_as_given`).
 """
+
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +39,35 @@ def data_dir(explicit: Optional[str] = None) -> Path:
     return Path(explicit or os.environ.get("RNNKIT_DATA") or "../shared/data")
 
 
+def missing_data(name: str, explicit: Optional[str], looked: str | Path) -> ValueError:
+    """The error of a recipe whose data set ``name`` (a name of :mod:`rnnkit.data.catalog`) is
+    not in the data folder: what is missing, where it looked, and the command that fetches it
+    (``rnnkit data get ptb``, with ``--data-dir`` when one was given)."""
+    from .catalog import fetch_hint  # not at the top: the catalogue imports data_dir from here
+
+    hint = fetch_hint(name, shlex.quote(explicit) if explicit else None)
+    return ValueError(f"{name} not found in {data_dir(explicit)} (looked for {looked}); get it with: {hint}")
+
+
+_NOTED: set[tuple[str, str]] = set()  # once per folder and process: a run reads its data more than once
+
+
+def note_as_given(explicit: Optional[str], holds: str, folder: str) -> Path:
+    """The data folder, given as the data set's own folder (a recipe's form before issue 29:
+    names and seqmnist took the folder of their files): it is used as given, after a note on
+    stderr that ``--data-dir`` now means the folder holding ``folder/``."""
+    root = data_dir(explicit)
+    if (str(root), folder) not in _NOTED:
+        _NOTED.add((str(root), folder))
+        given = "--data-dir" if explicit else "$RNNKIT_DATA" if os.environ.get("RNNKIT_DATA") else "the data folder"
+        print(
+            f"note: {given} {root} holds {holds} themselves; rnnkit now expects the folder holding "
+            f"{folder}/; using it as given",
+            file=sys.stderr,
+        )
+    return root
+
+
 def split_paths(corpus: str, root: Optional[str] = None) -> dict[str, Path]:
     """Files of each split for a corpus name (``ptb``, ``wikitext-2``) or a folder path.
 
@@ -41,9 +77,8 @@ def split_paths(corpus: str, root: Optional[str] = None) -> dict[str, Path]:
     if corpus in LAYOUTS:
         folder, names = LAYOUTS[corpus]
         base = data_dir(root) / folder
-        if not base.is_dir():
-            raise ValueError(f"corpus {corpus!r}: folder {base} not found; point --data-dir (or "
-                             f"RNNKIT_DATA) at the folder that holds {folder}/")
+        if not (base / names["train"]).exists():
+            raise missing_data(corpus, root, base / names["train"])
     else:
         base, names = corpus_folder(corpus, root), GENERIC
     return {split: base / name for split, name in names.items()}
@@ -56,8 +91,10 @@ def corpus_folder(corpus: str, root: Optional[str] = None) -> Path:
     path = Path(corpus)
     if not root:
         if not path.is_dir():
-            raise ValueError(f"corpus {corpus!r}: expected one of {', '.join(LAYOUTS)} or a folder "
-                             "holding train.txt, valid.txt and test.txt")
+            raise ValueError(
+                f"corpus {corpus!r}: expected one of {', '.join(LAYOUTS)} or a folder "
+                "holding train.txt, valid.txt and test.txt"
+            )
         return path
     base = Path(root)
     candidates = ([base / path] if not path.is_absolute() else []) + [base / path.name, base]
@@ -65,8 +102,10 @@ def corpus_folder(corpus: str, root: Optional[str] = None) -> Path:
         if (candidate / GENERIC["train"]).exists():
             return candidate
     looked = ", ".join(str(c) for c in dict.fromkeys(candidates))
-    raise ValueError(f"corpus {corpus!r} with --data-dir {root}: no {GENERIC['train']} in {looked}; point "
-                     "--data-dir at the folder holding the corpus (or at the corpus folder itself)")
+    raise ValueError(
+        f"corpus {corpus!r} with --data-dir {root}: no {GENERIC['train']} in {looked}; point "
+        "--data-dir at the folder holding the corpus (or at the corpus folder itself)"
+    )
 
 
 def tokenize(text: str) -> list[str]:
@@ -138,13 +177,15 @@ class WordVocab:
 @dataclass
 class EncodedCorpus:
     """Id tensors of each split read, plus how many tokens became ``<unk>`` per split."""
+
     vocab: WordVocab
     ids: dict[str, Tensor]
     unseen: dict[str, int]
 
 
-def load_corpus(corpus: str, root: Optional[str] = None, splits: Sequence[str] = SPLITS,
-                vocab: Optional[WordVocab] = None) -> EncodedCorpus:
+def load_corpus(
+    corpus: str, root: Optional[str] = None, splits: Sequence[str] = SPLITS, vocab: Optional[WordVocab] = None
+) -> EncodedCorpus:
     """Read and encode ``splits``; the vocabulary comes from ``train`` unless given."""
     paths = split_paths(corpus, root)
     tokens = {s: read_split(paths[s], s) for s in splits}

@@ -5,6 +5,7 @@ changed (resized, inverted) go to stderr; an unreadable file is a ValueError
 naming it. An image of more than ``MAX_PIXELS`` pixels (4096x4096) is refused from
 its header, before it is decoded: a small crafted file can claim billions of pixels.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,9 @@ MAX_PIXELS = 4096 * 4096
 
 
 def _too_big(path: Path, size: str) -> ValueError:
-    return ValueError(f"{path}: {size}, more than the {MAX_PIXELS:,} (4096x4096) a digit image may have; "
-                      "make it smaller first")
+    return ValueError(
+        f"{path}: {size}, more than the {MAX_PIXELS:,} (4096x4096) a digit image may have; make it smaller first"
+    )
 
 
 def _unreadable(path: Path, err: Exception) -> ValueError:
@@ -34,6 +36,7 @@ def _unreadable(path: Path, err: Exception) -> ValueError:
 def _open(handle, path: Path):
     """The Pillow image in the open file ``handle`` (its header read, nothing decoded)."""
     from PIL import Image, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our cap is lower
@@ -61,6 +64,7 @@ def read_digit_image(path: str | Path, side: int = SIDE) -> Tensor:
     """The image at ``path`` as uint8 (side, side): greyscale, resized if needed, and inverted
     when it is mostly light (a dark digit drawn on white), each with a note on stderr."""
     from PIL import Image
+
     path = Path(path)
     grey = _greyscale(path)
     if grey.size != (side, side):

@@ -13,6 +13,7 @@ input, or UTF-16 without its byte-order mark) refused too, the error naming ``<s
 byte offset; and bounded (``MAX_STDIN_BYTES``), so an endless pipe cannot fill the memory.
 Nothing here imports torch.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,13 +25,17 @@ from typing import Any, BinaryIO, Optional
 
 STDIN = "<stdin>"
 #: the most standard input a command reads (256 MiB); larger inputs belong in a file
-MAX_STDIN_BYTES = 256 * 2 ** 20
+MAX_STDIN_BYTES = 256 * 2**20
 
 
 def _kind(mode: int) -> str:
     """What a non-regular file is, in words."""
-    for test, name in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
         if test(mode):
             return name
     return "not a file"
@@ -69,8 +74,9 @@ def check_input(path: str | Path, what: Optional[str] = None, expected: str = "a
     return Path(path)
 
 
-def read_input(path: str | Path, what: Optional[str] = None, expected: str = "a file",
-               limit: Optional[int] = None) -> bytes:
+def read_input(
+    path: str | Path, what: Optional[str] = None, expected: str = "a file", limit: Optional[int] = None
+) -> bytes:
     """The bytes of the regular file ``path`` (see :func:`open_input`); with ``limit``, a file
     of more bytes is refused before it is read."""
     label = what or str(path)
@@ -92,12 +98,13 @@ def decode_utf8(raw: bytes, what: str, nul: bool = True) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        bad = raw[err.start:err.start + 4].hex(" ")
-        raise ValueError(f"{what}: not valid UTF-8 at byte offset {err.start} "
-                         f"(bytes {bad}: {err.reason})") from None
+        bad = raw[err.start : err.start + 4].hex(" ")
+        raise ValueError(f"{what}: not valid UTF-8 at byte offset {err.start} (bytes {bad}: {err.reason})") from None
     if nul and "\0" in text:
-        raise ValueError(f"{what}: a NUL byte at byte offset {raw.index(0)}; expected UTF-8 text "
-                         "(this looks like binary data or UTF-16)")
+        raise ValueError(
+            f"{what}: a NUL byte at byte offset {raw.index(0)}; expected UTF-8 text "
+            "(this looks like binary data or UTF-16)"
+        )
     return text
 
 

@@ -10,6 +10,7 @@ Sequence modes (:func:`as_sequence`), for images (N, 28, 28):
 a step in reading order; ``permuted``: (N, 784, 1) in a fixed permutation
 (:func:`pixel_permutation`, Le et al., 2015).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -27,13 +28,15 @@ from rnnkit.data.inputs import open_input
 from rnnkit.files import atomic_write
 
 IMAGES, LABELS = 2051, 2049
-FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-         "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
 MODES = ("rows", "pixels", "permuted")
 SIDE = 28
 MEAN, STD = 0.1307, 0.3081  # of the training pixels scaled to [0, 1]
-MAX_IDX_BYTES = 256 * 2 ** 20  # the most data an idx header may claim (MNIST's largest file: 47 MB)
-CHUNK = 2 ** 20  # bytes decompressed at a time when counting what a file holds beyond its header's claim
+MAX_IDX_BYTES = 256 * 2**20  # the most data an idx header may claim (MNIST's largest file: 47 MB)
+CHUNK = 2**20  # bytes decompressed at a time when counting what a file holds beyond its header's claim
 
 
 def _read(stream: BinaryIO, count: int, path: Path) -> bytes:
@@ -138,6 +141,11 @@ def load_split(folder: str | Path, split: str) -> tuple[Tensor, Tensor]:
     return images, labels.long()
 
 
+def has_files(folder: Path, split: str = "train") -> bool:
+    """Whether ``folder`` holds a file of ``split`` (gzip-compressed or not)."""
+    return any((folder / name).exists() or (folder / name.removesuffix(".gz")).exists() for name in FILES[split])
+
+
 def digest(images: Tensor, labels: Tensor) -> str:
     """sha256 of the images' and labels' bytes: what a run records of its training files."""
     hasher = hashlib.sha256(images.to(torch.uint8).contiguous().numpy().tobytes())
@@ -154,9 +162,11 @@ def check_same_training(folder: Path, images: Tensor, labels: Tensor, recorded: 
         return
     found = digest(images, labels)
     if found != recorded:
-        raise ValueError(f"{folder}: its training images are not the run's ({len(images):,} images, sha256 "
-                         f"{found[:12]}...; the run recorded {recorded[:12]}...), so the run's validation "
-                         "split cannot be drawn from them; point --data-dir at the run's MNIST files")
+        raise ValueError(
+            f"{folder}: its training images are not the run's ({len(images):,} images, sha256 "
+            f"{found[:12]}...; the run recorded {recorded[:12]}...), so the run's validation "
+            "split cannot be drawn from them; point --data-dir at the run's MNIST files"
+        )
 
 
 def validation_split(count: int, valid_size: int, seed: int) -> tuple[Tensor, Tensor]:
@@ -187,8 +197,7 @@ def as_sequence(images: Tensor, mode: str, permutation: Optional[Tensor] = None)
     return x.unsqueeze(-1)
 
 
-def random_shift(images: Tensor, most: int, generator: torch.Generator,
-                 rows: Optional[slice] = None) -> Tensor:
+def random_shift(images: Tensor, most: int, generator: torch.Generator, rows: Optional[slice] = None) -> Tensor:
     """Each image (N, 28, 28) moved by up to ``most`` pixels each way, the border filled with 0.
 
     ``rows``: the images are rows ``rows`` of a larger batch whose moves are drawn (so one

@@ -3,6 +3,7 @@
 A data folder holds one ``[Language].txt`` per class, one name per line. The
 18 tutorial files ship inside the package (``rnnkit/data/corpora/names``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,6 +49,7 @@ class NamesData:
         duplicates_removed: exact repeats dropped within each language.
         multi_label: names that appear under two or more languages -> their labels.
     """
+
     languages: list[str]
     examples: list[tuple[str, int]]
     duplicates_removed: int
@@ -75,8 +77,9 @@ def read_names(folder: Optional[str | Path] = None, ascii: bool = False) -> Name
         raise ValueError(f"names data: {folder} is not a folder")
     files = sorted(folder.glob("*.txt"))
     if not files:
-        raise ValueError(f"names data: {folder} has no .txt files; expected one [Language].txt "
-                         "per class, one name per line")
+        raise ValueError(
+            f"names data: {folder} has no .txt files; expected one [Language].txt per class, one name per line"
+        )
     languages = [f.stem for f in files]
     examples, removed, labels_of = [], 0, defaultdict(list)
     for label, path in enumerate(files):
@@ -153,15 +156,19 @@ def split_examples(data: NamesData, assignment: str) -> dict[str, list[tuple[str
             (every language has too few names to give it any).
     """
     if len(assignment) != len(data.examples):
-        raise ValueError(f"split: {len(assignment)} assignments for {len(data.examples)} names; "
-                         "the data changed since the split was made")
+        raise ValueError(
+            f"split: {len(assignment)} assignments for {len(data.examples)} names; "
+            "the data changed since the split was made"
+        )
     parts = {split: [] for split in SPLITS}
     for example, part in zip(data.examples, assignment):
         parts[SPLITS[int(part)]].append(example)
     empty = [split for split, examples in parts.items() if not examples]
     if empty:
-        raise ValueError(f"names data: the {' and '.join(empty)} split(s) would be empty; a language "
-                         "needs at least 5 distinct names to give 10% to each of valid and test")
+        raise ValueError(
+            f"names data: the {' and '.join(empty)} split(s) would be empty; a language "
+            "needs at least 5 distinct names to give 10% to each of valid and test"
+        )
     return parts
 
 
@@ -191,8 +198,9 @@ class NameVocab:
         """Ids (L,) of ``name``; characters never seen in training become ``<unk>`` with a warning."""
         missing = self.unknown(name)
         if missing and warn:
-            warnings.warn(f"{name!r}: character(s) {', '.join(map(repr, missing))} never seen in "
-                          "training; read as <unk>")
+            warnings.warn(
+                f"{name!r}: character(s) {', '.join(map(repr, missing))} never seen in training; read as <unk>"
+            )
         ids = [self.index.get(c, self.unk) for c in name]
         return torch.tensor(([self.bos] if bos else []) + ids + ([self.eos] if eos else []), dtype=torch.long)
 
@@ -200,7 +208,7 @@ class NameVocab:
         return "".join(self.symbols[i] for i in ids if i > self.eos)
 
     def to_json(self) -> list[str]:
-        return self.symbols[len(self.SPECIALS):]
+        return self.symbols[len(self.SPECIALS) :]
 
     @classmethod
     def from_json(cls, chars: list[str]) -> "NameVocab":
@@ -219,6 +227,7 @@ def clean_names(names: Sequence[str], ascii: bool = False) -> list[str]:
     cleaned = [fold_ascii(n.strip()) if ascii else n.strip() for n in names]
     for number, (name, clean) in enumerate(zip(names, cleaned), 1):
         if not clean:
-            raise ValueError(f"name {number}: {name.strip()!r} has no ASCII letters (the model "
-                             "was trained with --ascii)")
+            raise ValueError(
+                f"name {number}: {name.strip()!r} has no ASCII letters (the model was trained with --ascii)"
+            )
     return cleaned

@@ -5,6 +5,7 @@ side; each batch is the next window of every stream, and the targets are the
 inputs shifted by one. Because window ``k + 1`` of stream ``i`` continues
 window ``k``, a model can carry its hidden state from batch to batch.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ class Window:
         lr_scale: window length / base length (AWD-LSTM scales the learning
             rate by it under variable BPTT; 1.0 otherwise).
     """
+
     inputs: Tensor
     targets: Tensor
     reset: bool
@@ -44,10 +46,9 @@ def make_streams(ids: Tensor, batch_size: int) -> tuple[Tensor, Tensor]:
     """
     length = (ids.numel() - 1) // batch_size
     if length < 1:
-        raise ValueError(f"need at least {batch_size + 1} tokens for {batch_size} streams, "
-                         f"got {ids.numel()}")
+        raise ValueError(f"need at least {batch_size + 1} tokens for {batch_size} streams, got {ids.numel()}")
     used = batch_size * length
-    return ids[:used].view(batch_size, length), ids[1:used + 1].view(batch_size, length)
+    return ids[:used].view(batch_size, length), ids[1 : used + 1].view(batch_size, length)
 
 
 class BPTTStream:
@@ -63,13 +64,13 @@ class BPTTStream:
         seed: seed of the stream's own generator (variable lengths only).
     """
 
-    def __init__(self, ids: Tensor, batch_size: int, seq_length: int,
-                 variable: bool = False, seed: int = 0) -> None:
+    def __init__(self, ids: Tensor, batch_size: int, seq_length: int, variable: bool = False, seed: int = 0) -> None:
         if ids.numel() < min_tokens(batch_size, seq_length):
             raise ValueError(
                 f"the training text has {ids.numel()} tokens; batch_size={batch_size} and "
                 f"seq_length={seq_length} need at least {min_tokens(batch_size, seq_length)} "
-                "(batch_size * seq_length + 1): use a longer text or smaller values")
+                "(batch_size * seq_length + 1): use a longer text or smaller values"
+            )
         self.inputs, self.targets = make_streams(ids, batch_size)
         self.seq_length, self.variable = seq_length, variable
         self.generator = torch.Generator().manual_seed(seed)
@@ -102,13 +103,11 @@ class BPTTStream:
         else:
             self.position = stop
         scale = (stop - start) / self.seq_length if self.variable else 1.0
-        return Window(self.inputs[:, start:stop], self.targets[:, start:stop], reset=start == 0,
-                      lr_scale=scale)
+        return Window(self.inputs[:, start:stop], self.targets[:, start:stop], reset=start == 0, lr_scale=scale)
 
     def state_dict(self) -> tuple[dict[str, Tensor], dict]:
         """(tensors, JSON-able dict) holding the position and generator state."""
-        return ({"generator": self.generator.get_state()},
-                {"position": self.position, "epoch": self.epoch})
+        return ({"generator": self.generator.get_state()}, {"position": self.position, "epoch": self.epoch})
 
     def load_state_dict(self, tensors: dict[str, Tensor], meta: dict) -> None:
         self.generator.set_state(tensors["generator"])
@@ -123,5 +122,4 @@ def eval_windows(ids: Tensor, batch_size: int, seq_length: int) -> Iterator[Wind
     streams = max(1, min(batch_size, (ids.numel() - 1) // seq_length))
     inputs, targets = make_streams(ids, streams)
     for start in range(0, inputs.shape[1], seq_length):
-        yield Window(inputs[:, start:start + seq_length], targets[:, start:start + seq_length],
-                     reset=start == 0)
+        yield Window(inputs[:, start : start + seq_length], targets[:, start : start + seq_length], reset=start == 0)

@@ -4,6 +4,7 @@
 what was glued; :class:`SentencePieceTokenizer` learns subword units with the
 ``sentencepiece`` package. Both save to and load from plain JSON.
 """
+
 from __future__ import annotations
 
 import base64
@@ -14,8 +15,7 @@ from typing import Iterable, Sequence
 
 JOINER = "\uffed"  # ￭ HALFWIDTH BLACK SQUARE: glued to the previous token
 ESCAPE = "\u241b"  # ␛ SYMBOL FOR ESCAPE: the next character is literal
-SPELLED = {" ": "\u2423", "\t": "\u2409", "\n": "\u240a", "\v": "\u240b", "\f": "\u240c",
-           "\r": "\u240d"}  # ␣ ␉ ␊ ␋ ␌ ␍
+SPELLED = {" ": "\u2423", "\t": "\u2409", "\n": "\u240a", "\v": "\u240b", "\f": "\u240c", "\r": "\u240d"}  # ␣ ␉ ␊ ␋ ␌ ␍
 UNSPELLED = {glyph: space for space, glyph in SPELLED.items()}
 OPEN, CLOSE = "\u27e8", "\u27e9"  # ⟨U+00A0⟩ spells any other whitespace character
 RESERVED = frozenset({JOINER, ESCAPE, OPEN, *UNSPELLED})
@@ -57,7 +57,7 @@ def _detokenize_one(token: str, first: bool) -> str:
     if token.startswith(JOINER):
         gap, body = "", token[1:]
     elif spelling := _SPELLING.match(token):
-        gap, body = _unspell(spelling.group()), token[spelling.end():]
+        gap, body = _unspell(spelling.group()), token[spelling.end() :]
     else:
         gap, body = ("" if first else " "), token
     if len(body) == 2 and body[0] == ESCAPE:
@@ -84,7 +84,7 @@ class RegexTokenizer:
     4. A piece that is one of the marks ``￭ ␛ ⟨ ␣ ␉ ␊ ␋ ␌ ␍`` is escaped as
        ``␛`` + the mark, so that text containing them round-trips too.
 
-    After :func:`rnnkit.data.parallel.normalize_space` only rules 1, 2 (nothing
+    After :func:`rnnkit.families.seq2seq.parallel.normalize_space` only rules 1, 2 (nothing
     or ``￭``) and rarely 4 apply. Combining marks are not letters: a decomposed
     ``"a\\u0308"`` gives ``["a", "￭\\u0308"]`` (use NFC text).
 
@@ -130,8 +130,9 @@ def _sentencepiece():
     try:
         import sentencepiece
     except ImportError:
-        raise ValueError("the sentencepiece tokenizer needs the sentencepiece package: "
-                         "pip install 'rnnkit[translate]'") from None
+        raise ValueError(
+            "the sentencepiece tokenizer needs the sentencepiece package: pip install 'rnnkit[translate]'"
+        ) from None
     return sentencepiece
 
 
@@ -141,7 +142,7 @@ class SentencePieceTokenizer:
     Pieces carry ``▁`` (U+2581) where a space preceded them. The model uses
     sentencepiece's ``identity`` normalisation (no NFKC) but does collapse
     whitespace, so ``detokenize(tokenize(s)) == s`` holds for text after
-    :func:`rnnkit.data.parallel.normalize_space` (and without a literal ``▁``).
+    :func:`rnnkit.families.seq2seq.parallel.normalize_space` (and without a literal ``▁``).
     Characters never seen in training come out as pieces of their own (their
     text), which the :class:`Vocab` maps to ``<unk>``.
 
@@ -159,8 +160,14 @@ class SentencePieceTokenizer:
         self.vocab_size = self.processor.get_piece_size()
 
     @classmethod
-    def train(cls, sentences: Iterable[str], vocab_size: int, model_type: str = "unigram",
-              character_coverage: float = 1.0, seed: int = 0) -> "SentencePieceTokenizer":
+    def train(
+        cls,
+        sentences: Iterable[str],
+        vocab_size: int,
+        model_type: str = "unigram",
+        character_coverage: float = 1.0,
+        seed: int = 0,
+    ) -> "SentencePieceTokenizer":
         """Train in memory (no files written), deterministically for a seed.
 
         sentencepiece adds only ``<unk>``: no pad, bos or eos pieces, since
@@ -176,14 +183,24 @@ class SentencePieceTokenizer:
         model = io.BytesIO()
         try:
             spm.SentencePieceTrainer.train(
-                sentence_iterator=iter(list(sentences)), model_writer=model, vocab_size=vocab_size,
-                model_type=model_type, character_coverage=character_coverage,
-                normalization_rule_name="identity", unk_id=0, pad_id=-1, bos_id=-1, eos_id=-1,
-                num_threads=1, minloglevel=2)
+                sentence_iterator=iter(list(sentences)),
+                model_writer=model,
+                vocab_size=vocab_size,
+                model_type=model_type,
+                character_coverage=character_coverage,
+                normalization_rule_name="identity",
+                unk_id=0,
+                pad_id=-1,
+                bos_id=-1,
+                eos_id=-1,
+                num_threads=1,
+                minloglevel=2,
+            )
         except RuntimeError as err:
             reason = str(err).split("] ")[-1].strip()
-            raise ValueError(f"sentencepiece could not train a {model_type} model of {vocab_size} "
-                             f"pieces: {reason}") from None
+            raise ValueError(
+                f"sentencepiece could not train a {model_type} model of {vocab_size} pieces: {reason}"
+            ) from None
         return cls(model.getvalue(), model_type)
 
     def tokenize(self, s: str) -> list[str]:
@@ -193,8 +210,12 @@ class SentencePieceTokenizer:
         return self.processor.decode_pieces(list(tokens))
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "vocab_size": self.vocab_size, "model_type": self.model_type,
-                "model": base64.b64encode(self.model).decode("ascii")}
+        return {
+            "kind": self.kind,
+            "vocab_size": self.vocab_size,
+            "model_type": self.model_type,
+            "model": base64.b64encode(self.model).decode("ascii"),
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> "SentencePieceTokenizer":
@@ -241,11 +262,11 @@ class Vocab:
         """From token sequences: tokens seen at least ``min_freq`` times, at most
         ``max_size`` of them (the most frequent; 0 = no limit; specials not counted)."""
         if min_freq < 1 or max_size < 0:
-            raise ValueError(f"Vocab.build: expected min_freq >= 1 and max_size >= 0, "
-                             f"got {min_freq} and {max_size}")
+            raise ValueError(f"Vocab.build: expected min_freq >= 1 and max_size >= 0, got {min_freq} and {max_size}")
         counts = Counter(token for sequence in sequences for token in sequence)
-        kept = sorted((t for t, c in counts.items() if c >= min_freq and t not in cls.SPECIALS),
-                      key=lambda t: (-counts[t], t))
+        kept = sorted(
+            (t for t, c in counts.items() if c >= min_freq and t not in cls.SPECIALS), key=lambda t: (-counts[t], t)
+        )
         return cls(kept[:max_size] if max_size else kept)
 
     def __len__(self) -> int:
@@ -276,7 +297,8 @@ class Vocab:
 
     @classmethod
     def from_json(cls, tokens: list[str]) -> "Vocab":
-        if list(tokens[:len(cls.SPECIALS)]) != list(cls.SPECIALS):
-            raise ValueError(f"Vocab.from_json: expected the list to start with {list(cls.SPECIALS)}, "
-                             f"got {list(tokens[:4])}")
-        return cls(tokens[len(cls.SPECIALS):])
+        if list(tokens[: len(cls.SPECIALS)]) != list(cls.SPECIALS):
+            raise ValueError(
+                f"Vocab.from_json: expected the list to start with {list(cls.SPECIALS)}, got {list(tokens[:4])}"
+            )
+        return cls(tokens[len(cls.SPECIALS) :])

@@ -14,6 +14,7 @@ ids, L = delay + 2 * symbols. A network without memory does best by answering
 blank until the cue and guessing uniformly after it: cross-entropy
 ``symbols * log(alphabet) / L`` per step (:func:`copy_baseline`).
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,9 @@ def adding_baseline(targets: Tensor) -> float:
     return float((targets - 1.0).pow(2).mean())
 
 
-def copy_batch(n: int, delay: int, generator: torch.Generator, symbols: int = 10,
-               alphabet: int = 8) -> tuple[Tensor, Tensor]:
+def copy_batch(
+    n: int, delay: int, generator: torch.Generator, symbols: int = 10, alphabet: int = 8
+) -> tuple[Tensor, Tensor]:
     """(inputs (n, L), targets (n, L)) ids of the copy-memory task, L = delay + 2 * symbols;
     vocabulary 0 blank, 1..alphabet digits, alphabet + 1 the cue."""
     if delay < 1:
@@ -70,7 +72,7 @@ def memoryless_copy_loss(targets: Tensor, symbols: int = 10, alphabet: int = 8) 
     cue, 1/alphabet for each digit after it."""
     n, total = targets.shape
     log_probs = torch.full((n, total, alphabet + 2), -math.inf)
-    log_probs[:, :total - symbols, BLANK] = 0.0
-    log_probs[:, total - symbols:, 1:alphabet + 1] = -math.log(alphabet)
+    log_probs[:, : total - symbols, BLANK] = 0.0
+    log_probs[:, total - symbols :, 1 : alphabet + 1] = -math.log(alphabet)
     picked = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     return float(-picked.mean())

@@ -3,6 +3,7 @@
 Tiny Shakespeare (public domain; Karpathy's char-rnn corpus, 1,115,394
 characters) ships inside the package so the main job needs no download.
 """
+
 from __future__ import annotations
 
 from importlib import resources
@@ -82,9 +83,11 @@ class CharVocab:
         missing = self.unknown(text)
         if missing and not skip_unknown:
             shown = ", ".join(repr(c) for c in missing[:20])
-            raise ValueError(f"{what} contains {len(missing)} character(s) not in the model's "
-                             f"vocabulary: {shown}{' ...' if len(missing) > 20 else ''} "
-                             "(use --skip-unknown / skip_unknown=True to drop them)")
+            raise ValueError(
+                f"{what} contains {len(missing)} character(s) not in the model's "
+                f"vocabulary: {shown}{' ...' if len(missing) > 20 else ''} "
+                "(use --skip-unknown / skip_unknown=True to drop them)"
+            )
         index = self.index
         ids = [index[c] for c in text if c in index] if missing else [index[c] for c in text]
         return torch.tensor(ids, dtype=torch.long)

@@ -2,6 +2,7 @@
 
 See :func:`tokenize` for the rule.
 """
+
 from __future__ import annotations
 
 import re
@@ -10,11 +11,26 @@ _PUNCT = ".,;:!?()[]{}<>\"'`“”‘’«»…"
 _LEAD = re.compile(r"\.+|!+|\?+|[" + re.escape(_PUNCT) + "]")  # a run of . ! or ? is one token
 _TRAIL = re.compile("(?:" + _LEAD.pattern + ")$")
 _CLITICS = ("n't", "'s", "'re", "'ll", "'ve", "'m", "'d")
-_ABBREVIATIONS = {"Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "Sr.", "Jr.", "St.", "Inc.", "Ltd.",
-                  "Co.", "Corp.", "vs.", "etc."}
+_ABBREVIATIONS = {
+    "Mr.",
+    "Mrs.",
+    "Ms.",
+    "Dr.",
+    "Prof.",
+    "Sr.",
+    "Jr.",
+    "St.",
+    "Inc.",
+    "Ltd.",
+    "Co.",
+    "Corp.",
+    "vs.",
+    "etc.",
+}
 _INITIALS = re.compile(r"(?:[^\W\d_]\.){2,}")  # U.S., e.g., a.m.
-_WHOLE = re.compile(r"(?:[a-z][a-z0-9+.-]*://|www\.)\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
-                    re.IGNORECASE)  # URLs and e-mail addresses
+_WHOLE = re.compile(
+    r"(?:[a-z][a-z0-9+.-]*://|www\.)\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE
+)  # URLs and e-mail addresses
 
 
 def _clitic(text: str) -> str:
@@ -36,17 +52,17 @@ def _split_chunk(chunk: str) -> list[str]:
     head, tail = [], []
     while (lead := _LEAD.match(chunk)) and not _is_clitic(chunk.rstrip(_PUNCT)):
         head.append(lead.group())
-        chunk = chunk[lead.end():]
+        chunk = chunk[lead.end() :]
     while (trail := _TRAIL.search(chunk)) and not _abbreviation(chunk):
         tail.insert(0, trail.group())
-        chunk = chunk[:trail.start()]
+        chunk = chunk[: trail.start()]
     if _WHOLE.fullmatch(chunk):
         return head + [chunk] + tail
     if chunk.lower() == "cannot":
         return head + [chunk[:3], chunk[3:]] + tail
     while (clitic := _clitic(chunk)) and len(chunk) > len(clitic):
-        tail.insert(0, chunk[-len(clitic):])
-        chunk = chunk[:-len(clitic)]
+        tail.insert(0, chunk[-len(clitic) :])
+        chunk = chunk[: -len(clitic)]
     return head + ([chunk] if chunk else []) + tail
 
 
@@ -80,6 +96,6 @@ def space_after(line: str, tokens: list[str]) -> list[str]:
     misc, position = [], 0
     for i, token in enumerate(tokens):
         position = line.index(token, position) + len(token)
-        glued = i < len(tokens) - 1 and not line[position:position + 1].isspace()
+        glued = i < len(tokens) - 1 and not line[position : position + 1].isspace()
         misc.append("SpaceAfter=No" if glued else "_")
     return misc

@@ -5,6 +5,7 @@ naming the file and line: a wrong header, a row of the wrong width, a value that
 is not a finite number, a word twice (the duplicates are counted, the first line
 of each named).
 """
+
 from __future__ import annotations
 
 import math
@@ -27,6 +28,7 @@ class WordVectors:
         vectors: (V, D) float32.
         header: whether the file had word2vec's ``count dim`` line.
     """
+
     words: list[str]
     vectors: Tensor
     header: bool = False
@@ -47,23 +49,27 @@ def _header(fields: list[str], path: Path) -> tuple[int, int] | None:
             float(fields[1])  # GloVe row of one dimension: "word 0.5"
             return None
         except ValueError:
-            raise ValueError(f"{path}:1: wrong header {' '.join(fields)!r}; expected "
-                             "'COUNT DIM' (two integers) or a vector row") from None
+            raise ValueError(
+                f"{path}:1: wrong header {' '.join(fields)!r}; expected 'COUNT DIM' (two integers) or a vector row"
+            ) from None
     if count < 1 or dim < 1:
-        raise ValueError(f"{path}:1: wrong header {count} {dim}; expected a positive word count "
-                         "and dimension")
+        raise ValueError(f"{path}:1: wrong header {count} {dim}; expected a positive word count and dimension")
     return count, dim
 
 
 def _row(fields: list[str], dim: int, path: Path, line: int) -> list[float]:
     if len(fields) != dim + 1:
-        raise ValueError(f"{path}:{line}: row of width {len(fields) - 1}, expected {dim} values "
-                         f"after the word {fields[0]!r}" if fields else f"{path}:{line}: empty row")
+        raise ValueError(
+            f"{path}:{line}: row of width {len(fields) - 1}, expected {dim} values after the word {fields[0]!r}"
+            if fields
+            else f"{path}:{line}: empty row"
+        )
     try:
         values = [float(v) for v in fields[1:]]
     except ValueError as err:
-        raise ValueError(f"{path}:{line}: non-numeric value in the row of {fields[0]!r} "
-                         f"({str(err).split(': ', 1)[-1]})") from None
+        raise ValueError(
+            f"{path}:{line}: non-numeric value in the row of {fields[0]!r} ({str(err).split(': ', 1)[-1]})"
+        ) from None
     if not all(math.isfinite(v) for v in values):
         raise ValueError(f"{path}:{line}: non-finite value in the row of {fields[0]!r}")
     return values
@@ -79,8 +85,7 @@ def _check_distinct(words: list[str], first_line: int, path: Path) -> None:
             seen[word] = offset
     if dupes:
         word, first, again = dupes[0]
-        raise ValueError(f"{path}: {len(dupes):,} duplicate word(s); first {word!r} on lines "
-                         f"{first} and {again}")
+        raise ValueError(f"{path}: {len(dupes):,} duplicate word(s); first {word!r} on lines {first} and {again}")
 
 
 def read_vectors(path: str | Path) -> WordVectors:
@@ -127,8 +132,9 @@ def format_word2vec(words: Sequence[str], vectors: Tensor) -> str:
     return "\n".join(rows) + "\n"
 
 
-def align_vectors(vectors: WordVectors, words: Sequence[str], dim: int,
-                  source: str = "vectors file") -> tuple[Tensor, Tensor]:
+def align_vectors(
+    vectors: WordVectors, words: Sequence[str], dim: int, source: str = "vectors file"
+) -> tuple[Tensor, Tensor]:
     """The rows of ``vectors`` for a model's vocabulary ``words`` (for initialising an embedding).
 
     Returns (matrix (V, D) float32, zeros where not found; found (V,) bool). A word is
@@ -136,8 +142,10 @@ def align_vectors(vectors: WordVectors, words: Sequence[str], dim: int,
     dimension differs from the model's ``dim``.
     """
     if vectors.dim != dim:
-        raise ValueError(f"{source}: vectors of dimension {vectors.dim}, but the model's embedding "
-                         f"size is {dim}; train or pick vectors of size {dim}, or change the model's")
+        raise ValueError(
+            f"{source}: vectors of dimension {vectors.dim}, but the model's embedding "
+            f"size is {dim}; train or pick vectors of size {dim}, or change the model's"
+        )
     exact = {w: i for i, w in enumerate(vectors.words)}
     lower: dict[str, int] = {}
     for i, w in enumerate(vectors.words):

@@ -11,6 +11,7 @@ holds the tokens each row has emitted so far (``<sos>`` not included).
   (dividing its probability by ``penalty``; CTRL's penalty, Keskar et al., 2019, on
   probabilities rather than logits), then the row is renormalised.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,12 +35,13 @@ def no_repeat_ngram(n: int) -> Constrain:
         if history.shape[1] < n:  # no whole n-gram yet
             return log_probs
         windows = history.unfold(1, n, 1)  # (R, T-n+1, n): every n-gram so far
-        prefix = history[:, history.shape[1] - (n - 1):]  # (R, n-1): what the next token would extend
+        prefix = history[:, history.shape[1] - (n - 1) :]  # (R, n-1): what the next token would extend
         matches = (windows[:, :, :-1] == prefix.unsqueeze(1)).all(dim=-1)  # (R, T-n+1)
         rows, starts = matches.nonzero(as_tuple=True)
         out = log_probs.clone()
         out[rows, windows[rows, starts, -1]] = float("-inf")
         return out
+
     return constrain
 
 
@@ -61,6 +63,7 @@ def repetition_penalty(penalty: float) -> Constrain:
             return log_probs
         seen = torch.zeros_like(log_probs, dtype=torch.bool).scatter_(1, history, True)
         return torch.log_softmax(log_probs - cost * seen.to(log_probs.dtype), dim=-1)
+
     return constrain
 
 
@@ -74,4 +77,5 @@ def forbid(tokens) -> Constrain:
         out = log_probs.clone()
         out[:, ids] = float("-inf")
         return out
+
     return constrain

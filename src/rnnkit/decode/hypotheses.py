@@ -4,6 +4,7 @@ histories, and collecting and ranking finished and cut hypotheses.
 Shapes: R rows (sentence-major, ``beam`` rows per sentence in beam search), T steps so far,
 S source positions, A sentences still decoding, C candidates per sentence.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ class Hypothesis:
             step function gives no attention.
         finished: True when it ended with ``eos``, False when cut by the length limit.
     """
+
     tokens: list[int]
     score: float
     attention: Optional[Tensor]
@@ -54,9 +56,17 @@ def extend_history(history: Optional[Tensor], rows: Optional[Tensor], new: Optio
     return torch.cat([history, new.unsqueeze(1)], dim=1)
 
 
-def collect_finished(found: list[list[Hypothesis]], take: Tensor, sentences: Tensor, values: Tensor,
-                      rows: Tensor, history: Tensor, attention_history: Optional[Tensor],
-                      attention: Optional[Tensor], beam: int) -> None:
+def collect_finished(
+    found: list[list[Hypothesis]],
+    take: Tensor,
+    sentences: Tensor,
+    values: Tensor,
+    rows: Tensor,
+    history: Tensor,
+    attention_history: Optional[Tensor],
+    attention: Optional[Tensor],
+    beam: int,
+) -> None:
     """Turn the ``eos`` candidates marked in ``take`` (A, C) into finished hypotheses.
 
     ``values`` (A, C) are the candidate scores and ``rows`` (A, C) their parent rows;
@@ -69,14 +79,22 @@ def collect_finished(found: list[list[Hypothesis]], take: Tensor, sentences: Ten
     weights = None
     if attention is not None:
         weights = extend_history(attention_history.index_select(0, parents), None, attention.index_select(0, parents))
-    for i, (b, ids, score) in enumerate(zip(sentences[slots].tolist(), history[parents].tolist(),
-                                            values[slots, ranks].tolist())):
+    for i, (b, ids, score) in enumerate(
+        zip(sentences[slots].tolist(), history[parents].tolist(), values[slots, ranks].tolist())
+    ):
         if len(found[b]) < beam:
             found[b].append(Hypothesis(ids, score, None if weights is None else weights[i], True))
 
 
-def collect_live(found: list[list[Hypothesis]], cut: Tensor, sentences: Tensor, scores: Tensor,
-                  history: Tensor, attention_history: Optional[Tensor], beam: int) -> None:
+def collect_live(
+    found: list[list[Hypothesis]],
+    cut: Tensor,
+    sentences: Tensor,
+    scores: Tensor,
+    history: Tensor,
+    attention_history: Optional[Tensor],
+    beam: int,
+) -> None:
     """Turn the live beams (finite score) of the sentences marked in ``cut`` (A,) into unfinished hypotheses.
 
     ``scores`` is (A, beam); ``history`` (A*beam, T) and ``attention_history`` (A*beam, T, S).
@@ -85,8 +103,9 @@ def collect_live(found: list[list[Hypothesis]], cut: Tensor, sentences: Tensor, 
     slots, beams = live.nonzero(as_tuple=True)
     rows = slots * beam + beams
     weights = None if attention_history is None else attention_history[rows]
-    for i, (b, ids, score) in enumerate(zip(sentences[slots].tolist(), history[rows].tolist(),
-                                            scores[slots, beams].tolist())):
+    for i, (b, ids, score) in enumerate(
+        zip(sentences[slots].tolist(), history[rows].tolist(), scores[slots, beams].tolist())
+    ):
         found[b].append(Hypothesis(ids, score, None if weights is None else weights[i], False))
 
 

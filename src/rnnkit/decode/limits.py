@@ -20,6 +20,7 @@ no_repeat_ngram        0 to 100            0 = off
 repetition_penalty     1 to 100            1 = off
 =====================  ==================  =====================================================
 """
+
 from __future__ import annotations
 
 import math
@@ -41,8 +42,10 @@ MAX_REPETITION_PENALTY = 100.0
 
 def describe_range(low: float, high: float, integer: bool, open_low: bool = False) -> str:
     """``an integer from 1 to 64``, ``a number from 0 to 10``, ``a number in (0, 1]``."""
+
     def shown(value: float) -> str:
         return f"{int(value):,}" if integer or float(value).is_integer() and abs(value) < 1e15 else f"{value:g}"
+
     if integer:
         return f"an integer from {shown(low)} to {shown(high)}"
     if open_low:
@@ -61,8 +64,9 @@ def in_range(value, low: float, high: float, integer: bool, open_low: bool = Fal
     return not bounds.outside(value, (low, high, open_low))  # one comparison for every range
 
 
-def check_range(name: str, value, low: float, high: float, integer: bool = False, open_low: bool = False,
-                note: Optional[str] = None) -> None:
+def check_range(
+    name: str, value, low: float, high: float, integer: bool = False, open_low: bool = False, note: Optional[str] = None
+) -> None:
     """ValueError ``name: expected <range>, got <value>`` when ``value`` is outside the range."""
     if not in_range(value, low, high, integer, open_low):
         extra = f" ({note})" if note else ""
@@ -87,8 +91,10 @@ def budget_batches(costs: list[int], batch_size: int, budget: int = MAX_SEARCH_F
     groups: list[list[int]] = []
     for index, cost in enumerate(costs):
         if cost > budget:
-            raise ValueError(f"item {index}: needs about {cost * 4 / 1e9:.1f} GB, over the "
-                             f"{budget * 4 / 1e9:.1f} GB a search may hold")
+            raise ValueError(
+                f"item {index}: needs about {cost * 4 / 1e9:.1f} GB, over the "
+                f"{budget * 4 / 1e9:.1f} GB a search may hold"
+            )
         if groups and len(groups[-1]) < batch_size and cost * (len(groups[-1]) + 1) <= budget:
             groups[-1].append(index)
         else:

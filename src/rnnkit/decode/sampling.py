@@ -5,6 +5,7 @@ divided, and a temperature below :data:`~rnnkit.decode.limits.TINY_TEMPERATURE` 
 so a tiny temperature (1e-45, 1e-300) gives the greedy choice (ties drawn at random) instead of
 infinities; a tiny ``top_p`` keeps the most likely token alone.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,8 +51,13 @@ def filter_logits(logits: Tensor, top_k: int = 0, top_p: float = 1.0) -> Tensor:
     return logits
 
 
-def sample_token(logits: Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-                 generator: Optional[torch.Generator] = None) -> Tensor:
+def sample_token(
+    logits: Tensor,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    generator: Optional[torch.Generator] = None,
+) -> Tensor:
     """Draw one id per row from logits (N, V) -> (N,); temperature 0 is greedy.
 
     The best logit is shifted to 0 before dividing by the temperature (at least
@@ -70,10 +76,19 @@ def sample_token(logits: Tensor, temperature: float = 1.0, top_k: int = 0, top_p
 StepFn = Callable[[Tensor, object], tuple[Tensor, object]]
 
 
-def generate(step: StepFn, prime: Tensor, length: int, state=None, temperature: float = 1.0,
-             top_k: int = 0, top_p: float = 1.0, generator: Optional[torch.Generator] = None,
-             stop_token: Optional[int] = None, never: Sequence[int] = (),
-             min_length: int = 0) -> Iterator[int]:
+def generate(
+    step: StepFn,
+    prime: Tensor,
+    length: int,
+    state=None,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    generator: Optional[torch.Generator] = None,
+    stop_token: Optional[int] = None,
+    never: Sequence[int] = (),
+    min_length: int = 0,
+) -> Iterator[int]:
     """Yield up to ``length`` sampled ids, one model step per id, carrying the state.
 
     Args:

@@ -25,6 +25,7 @@ Bounds (:mod:`rnnkit.decode.limits`): ``max_lengths`` at most 10,000 steps, ``be
 ``length_penalty`` 0 to 10; anything else is a ValueError naming it. Under ``rnnkit serve`` each
 step checks the request's time limit (:func:`rnnkit.deadline.check`).
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Optional
@@ -33,6 +34,7 @@ import torch
 from torch import Tensor
 
 from rnnkit import deadline
+from rnnkit.nn.state import map_state
 
 from .hypotheses import Hypothesis, collect_finished, collect_live, extend_history, rank_hypotheses
 from .limits import MAX_BEAM, MAX_LENGTH_PENALTY, MAX_STEPS, check_range
@@ -40,25 +42,6 @@ from .limits import MAX_BEAM, MAX_LENGTH_PENALTY, MAX_STEPS, check_range
 #: ``constrain(log_probs (R, V), history (R, T)) -> log_probs (R, V)``: e.g. n-gram blocking
 Constrain = Callable[[Tensor, Tensor], Tensor]
 StepFn = Callable[[Tensor, Any, Any], tuple[Tensor, Any, Optional[Tensor]]]
-
-
-def map_state(fn: Callable[[Tensor], Tensor], state: Any) -> Any:
-    """Apply ``fn`` to every tensor of a nested structure, keeping its shape.
-
-    Tuples (named tuples too), lists and dicts are rebuilt with the same type; None passes
-    through. Anything else is a TypeError naming its type.
-    """
-    if state is None:
-        return None
-    if isinstance(state, Tensor):
-        return fn(state)
-    if isinstance(state, tuple) and hasattr(state, "_fields"):
-        return type(state)(*(map_state(fn, part) for part in state))
-    if isinstance(state, (tuple, list)):
-        return type(state)(map_state(fn, part) for part in state)
-    if isinstance(state, dict):
-        return type(state)((key, map_state(fn, part)) for key, part in state.items())
-    raise TypeError(f"map_state: expected tensors in tuples, lists, dicts or None, got {type(state).__name__}")
 
 
 def _select(structure: Any, rows: Tensor) -> Any:
@@ -80,8 +63,9 @@ def _check_lengths(max_lengths: Tensor, batch_size: int, device: torch.device) -
     if max_lengths.shape != (batch_size,):
         raise ValueError(f"max_lengths: expected shape ({batch_size},), got {tuple(max_lengths.shape)}")
     if max_lengths.numel() and bool((max_lengths.double() > MAX_STEPS).any()):
-        raise ValueError(f"max_lengths: expected at most {MAX_STEPS:,} steps per sentence, "
-                         f"got {max_lengths.max().item():,}")
+        raise ValueError(
+            f"max_lengths: expected at most {MAX_STEPS:,} steps per sentence, got {max_lengths.max().item():,}"
+        )
     return max_lengths.to(device=device, dtype=torch.long)
 
 
@@ -90,9 +74,17 @@ def _empty(max_lengths: Tensor) -> dict[int, Hypothesis]:
     return {b: Hypothesis([], 0.0, None, False) for b in (max_lengths <= 0).nonzero().flatten().tolist()}
 
 
-def greedy_search(step: StepFn, state: Any, context: Any, batch_size: int, sos: int, eos: int,
-                  max_lengths: Tensor, constrain: Optional[Constrain] = None,
-                  pick: Optional[Callable[[Tensor], Tensor]] = None) -> list[Hypothesis]:
+def greedy_search(
+    step: StepFn,
+    state: Any,
+    context: Any,
+    batch_size: int,
+    sos: int,
+    eos: int,
+    max_lengths: Tensor,
+    constrain: Optional[Constrain] = None,
+    pick: Optional[Callable[[Tensor], Tensor]] = None,
+) -> list[Hypothesis]:
     """Decode B sentences together, taking the most probable token at each step.
 
     Args:
@@ -140,8 +132,9 @@ def greedy_search(step: StepFn, state: Any, context: Any, batch_size: int, sos: 
             continue
         rows = done.nonzero().flatten()
         weights = None if attention_history is None else attention_history[rows]  # a copy: rows only
-        for i, (b, end, ids, score) in enumerate(zip(alive[rows].tolist(), ended[rows].tolist(),
-                                                    history[rows].tolist(), scores[rows].tolist())):
+        for i, (b, end, ids, score) in enumerate(
+            zip(alive[rows].tolist(), ended[rows].tolist(), history[rows].tolist(), scores[rows].tolist())
+        ):
             results[b] = Hypothesis(ids[:-1] if end else ids, score, None if weights is None else weights[i], end)
         keep = (~done).nonzero().flatten()
         state, context = _select(state, keep), _select(context, keep)
@@ -158,9 +151,19 @@ def _check_beam(beam: int, n_best: int, length_penalty: float) -> None:
         raise ValueError(f"n_best: expected 1 <= n_best <= beam ({beam}), got {n_best}")
 
 
-def beam_search(step: StepFn, state: Any, context: Any, batch_size: int, sos: int, eos: int,
-                max_lengths: Tensor, beam: int = 5, length_penalty: float = 1.0,
-                n_best: int = 1, constrain: Optional[Constrain] = None) -> list[list[Hypothesis]]:
+def beam_search(
+    step: StepFn,
+    state: Any,
+    context: Any,
+    batch_size: int,
+    sos: int,
+    eos: int,
+    max_lengths: Tensor,
+    beam: int = 5,
+    length_penalty: float = 1.0,
+    n_best: int = 1,
+    constrain: Optional[Constrain] = None,
+) -> list[list[Hypothesis]]:
     """Decode B sentences together with ``beam`` hypotheses each.
 
     Rows are sentence-major, A*beam for the A sentences still decoding (rows

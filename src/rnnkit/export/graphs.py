@@ -6,6 +6,7 @@ A :class:`Graph` is one function of a model with flat tensor inputs and outputs
 agree with the eager model. Axis names: N batch, L length (S source length), W words
 of a batch, C characters per word.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ class Graph:
     a tuple of tensors named ``outputs``; ``dynamic`` names the variable axes of each input and
     output; ``probes`` are further inputs to check the exported file on.
     """
+
     name: str
     make: Callable[[nn.Module], nn.Module]
     example: Inputs
@@ -43,8 +45,8 @@ class Flat(nn.Module):
         self.model, self.fn, self.fixed, self.spec = model, fn, fixed, spec
 
     def forward(self, *inputs: Tensor):
-        nested = pytree.tree_unflatten(list(inputs[self.fixed:]), self.spec) if self.spec is not None else None
-        return tuple(pytree.tree_leaves(self.fn(self.model, *inputs[:self.fixed], nested)))
+        nested = pytree.tree_unflatten(list(inputs[self.fixed :]), self.spec) if self.spec is not None else None
+        return tuple(pytree.tree_leaves(self.fn(self.model, *inputs[: self.fixed], nested)))
 
 
 def leaf_names(structure, prefix: str) -> list[str]:
@@ -77,6 +79,7 @@ def lm_step(model: nn.Module, vocab_size: int) -> list[Graph]:
     L may be 1 (one step of generation) or a whole prime. ``model(tokens, state)`` returns
     ``(scores, state)``; the state's shapes come from a run with no state.
     """
+
     def run(m, tokens, state):
         return m(tokens, state)
 
@@ -95,9 +98,21 @@ def lm_step(model: nn.Module, vocab_size: int) -> list[Graph]:
     batch_axis = {k: {_batch_axis(v): "N"} for k, v in zip(names, pytree.tree_leaves(state))}
     out_names = [f"next_{k}" for k in names]
     examples = [inputs(n, length, seed) for seed, (n, length) in enumerate(SHAPES)]
-    return [Graph("step", lambda m: Flat(m, run, 1, spec), examples[0], ["scores"] + out_names,
-                  {"tokens": {0: "N", 1: "L"}, "scores": {0: "N", 1: "L"}, **batch_axis,
-                   **{f"next_{k}": v for k, v in batch_axis.items()}}, examples[1:])]
+    return [
+        Graph(
+            "step",
+            lambda m: Flat(m, run, 1, spec),
+            examples[0],
+            ["scores"] + out_names,
+            {
+                "tokens": {0: "N", 1: "L"},
+                "scores": {0: "N", 1: "L"},
+                **batch_axis,
+                **{f"next_{k}": v for k, v in batch_axis.items()},
+            },
+            examples[1:],
+        )
+    ]
 
 
 def _batch_axis(state: Tensor) -> int:
@@ -107,16 +122,26 @@ def _batch_axis(state: Tensor) -> int:
 
 def classifier(vocab_size: int) -> list[Graph]:
     """A sequence classifier: ids (N, L) and lengths (N,) -> scores (N, C)."""
-    examples = [{"ids": _ids(n, length, 1, vocab_size, seed), "lengths": _lengths(n, length, seed)}
-                for seed, (n, length) in enumerate(SHAPES)]
-    return [Graph("classify", lambda m: Flat(m, lambda mm, ids, lengths, _: mm(ids, lengths), 2, None),
-                  examples[0], ["scores"], {"ids": {0: "N", 1: "L"}, "lengths": {0: "N"}, "scores": {0: "N"}},
-                  examples[1:])]
+    examples = [
+        {"ids": _ids(n, length, 1, vocab_size, seed), "lengths": _lengths(n, length, seed)}
+        for seed, (n, length) in enumerate(SHAPES)
+    ]
+    return [
+        Graph(
+            "classify",
+            lambda m: Flat(m, lambda mm, ids, lengths, _: mm(ids, lengths), 2, None),
+            examples[0],
+            ["scores"],
+            {"ids": {0: "N", 1: "L"}, "lengths": {0: "N"}, "scores": {0: "N"}},
+            examples[1:],
+        )
+    ]
 
 
 def tagger(vocab_size: int, char_vocab: int, heads: list[str], chars: bool) -> list[Graph]:
     """A tagger: words (N, L), lengths (N,) [, chars (W, C), char_lengths (W,)] -> one
     score tensor (N, L, tags) per tag set in ``heads``."""
+
     def inputs(n: int, length: int, seed: int) -> Inputs:
         lengths = _lengths(n, length, seed)
         out = {"words": _ids(n, length, 1, vocab_size, seed), "lengths": lengths}
@@ -135,14 +160,14 @@ def tagger(vocab_size: int, char_vocab: int, heads: list[str], chars: bool) -> l
     axes = {"words": {0: "N", 1: "L"}, "lengths": {0: "N"}, **{h: {0: "N", 1: "L"} for h in heads}}
     if chars:
         axes.update(chars={0: "W", 1: "C"}, char_lengths={0: "W"})
-    return [Graph("tag", lambda m: Flat(m, run, len(examples[0]), None), examples[0], list(heads), axes,
-                  examples[1:])]
+    return [Graph("tag", lambda m: Flat(m, run, len(examples[0]), None), examples[0], list(heads), axes, examples[1:])]
 
 
 def seq2seq(model: nn.Module, src_vocab: int, tgt_vocab: int) -> list[Graph]:
     """An encoder-decoder as two graphs: ``encoder`` (src (N, S), src_lengths (N,) -> the decoder
     state and the memory, one tensor each) and ``decoder_step`` (tokens (N,), the state and the
     memory -> log-probabilities (N, V), the next state [, attention weights (N, S)])."""
+
     def encode(m, src, lengths, _):
         return list(m.start(src, lengths))
 
@@ -150,8 +175,10 @@ def seq2seq(model: nn.Module, src_vocab: int, tgt_vocab: int) -> list[Graph]:
         log_probs, state, weights = m.step(tokens, *nested)
         return [log_probs, state] + ([weights] if weights is not None else [])
 
-    sources = [{"src": _ids(n, length + 2, 4, src_vocab, seed), "src_lengths": _lengths(n, length + 2, seed)}
-               for seed, (n, length) in enumerate(SHAPES)]
+    sources = [
+        {"src": _ids(n, length + 2, 4, src_vocab, seed), "src_lengths": _lengths(n, length + 2, seed)}
+        for seed, (n, length) in enumerate(SHAPES)
+    ]
     with torch.no_grad():
         started = [model.start(s["src"], s["src_lengths"]) for s in sources]
         state, memory = started[0]
@@ -159,8 +186,10 @@ def seq2seq(model: nn.Module, src_vocab: int, tgt_vocab: int) -> list[Graph]:
     state_names, memory_names = leaf_names(state, ""), leaf_names(memory, "")
     names = state_names + memory_names
     S = sources[0]["src"].shape[1]
-    axes = {k: {0: "N", **({1: "S"} if k in memory_names and v.dim() > 1 and v.shape[1] == S else {})}
-            for k, v in zip(names, pytree.tree_leaves((state, memory)))}
+    axes = {
+        k: {0: "N", **({1: "S"} if k in memory_names and v.dim() > 1 and v.shape[1] == S else {})}
+        for k, v in zip(names, pytree.tree_leaves((state, memory)))
+    }
     steps = []
     for seed, (src, (st, mem)) in enumerate(zip(sources, started)):
         tokens = _ids(len(src["src"]), 1, 4, tgt_vocab, seed)[:, 0]
@@ -168,11 +197,24 @@ def seq2seq(model: nn.Module, src_vocab: int, tgt_vocab: int) -> list[Graph]:
     spec = pytree.tree_flatten((state, memory))[1]
     next_names = [f"next_{k}" for k in state_names]
     decoder_out = ["log_probs"] + next_names + (["attention"] if weights is not None else [])
-    decoder_axes = {"tokens": {0: "N"}, "log_probs": {0: "N"}, "attention": {0: "N", 1: "S"}, **axes,
-                    **{f"next_{k}": axes[k] for k in state_names}}
-    return [Graph("encoder", lambda m: Flat(m, encode, 2, None), sources[0], names,
-                  {"src": {0: "N", 1: "S"}, "src_lengths": {0: "N"}, **axes}, sources[1:]),
-            Graph("decoder_step", lambda m: Flat(m, step, 1, spec), steps[0], decoder_out, decoder_axes, steps[1:])]
+    decoder_axes = {
+        "tokens": {0: "N"},
+        "log_probs": {0: "N"},
+        "attention": {0: "N", 1: "S"},
+        **axes,
+        **{f"next_{k}": axes[k] for k in state_names},
+    }
+    return [
+        Graph(
+            "encoder",
+            lambda m: Flat(m, encode, 2, None),
+            sources[0],
+            names,
+            {"src": {0: "N", 1: "S"}, "src_lengths": {0: "N"}, **axes},
+            sources[1:],
+        ),
+        Graph("decoder_step", lambda m: Flat(m, step, 1, spec), steps[0], decoder_out, decoder_axes, steps[1:]),
+    ]
 
 
 #: what a runtime needs besides the weights of a sentence-pair model (translate, chat)

@@ -11,6 +11,7 @@ torch's ONNX exporter does not handle every packed layer (it fails on single-lay
 
 Legend: L sequence length, N batch, H hidden size, D directions, G gates.
 """
+
 from __future__ import annotations
 
 import copy
@@ -20,10 +21,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.nn.rnn import RNNBase
-
-# ONNX gate order from torch's: LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h
-_ONNX_GATES = {"LSTM": (0, 3, 1, 2), "GRU": (1, 0, 2), "RNN": (0,)}
-_TORCH = {"LSTM": nn.LSTM, "GRU": nn.GRU, "RNN": nn.RNN}
+from rnnkit.nn.specs import CELLS
 
 
 class ExportRNN(nn.Module):
@@ -31,16 +29,20 @@ class ExportRNN(nn.Module):
 
     def __init__(self, layer: RNNBase) -> None:
         super().__init__()
-        kind = type(layer).__name__
-        if kind not in _TORCH:
-            raise ValueError(f"export: no torch.nn layer for {kind}; export needs RNN, LSTM or GRU layers")
+        spec = layer.spec
         if layer.proj_size:
             raise ValueError("export: LSTM with proj_size has no ONNX form; export needs proj_size 0")
-        options = {"nonlinearity": layer.spec.nonlinearity} if kind == "RNN" else {}
-        self.kind, self.batch_first = kind, layer.batch_first
-        self.rnn = _TORCH[kind](layer.input_size, layer.hidden_size, num_layers=layer.num_layers,
-                                bias=layer.bias, batch_first=layer.batch_first,
-                                bidirectional=layer.bidirectional, **options)
+        options = {"nonlinearity": spec.nonlinearity} if spec.nonlinearity is not None else {}
+        self.mode, self.batch_first = spec.mode, layer.batch_first
+        self.rnn = spec.torch_layer(
+            layer.input_size,
+            layer.hidden_size,
+            num_layers=layer.num_layers,
+            bias=layer.bias,
+            batch_first=layer.batch_first,
+            bidirectional=layer.bidirectional,
+            **options,
+        )
         self.rnn.load_state_dict(layer.state_dict())
 
     def forward(self, x: Tensor, hx=None, lengths=None):
@@ -54,27 +56,35 @@ class ExportRNN(nn.Module):
         return out, state
 
     def _onnx(self, x: Tensor, hx, lengths: Tensor):
-        rnn, gates = self.rnn, _ONNX_GATES[self.kind]
+        rnn, spec = self.rnn, CELLS[self.mode]
         weights = []
         for layer in range(rnn.num_layers):
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                per_direction = [_reorder(getattr(rnn, f"{name}_l{layer}{suffix}", None), gates, rnn.hidden_size)
-                                 for suffix in ([""] + (["_reverse"] if rnn.bidirectional else []))]
+                per_direction = [
+                    _reorder(getattr(rnn, f"{name}_l{layer}{suffix}", None), spec.onnx_gates, rnn.hidden_size)
+                    for suffix in ([""] + (["_reverse"] if rnn.bidirectional else []))
+                ]
                 weights.append(torch.stack(per_direction))
         states = () if hx is None else (hx if isinstance(hx, tuple) else (hx,))
-        options = (self.kind, rnn.hidden_size, rnn.num_layers, 2 if rnn.bidirectional else 1,
-                   int(self.batch_first), getattr(rnn, "nonlinearity", "tanh"), len(states))
+        options = (
+            self.mode,
+            rnn.hidden_size,
+            rnn.num_layers,
+            2 if rnn.bidirectional else 1,
+            int(self.batch_first),
+            len(states),
+        )
         _RUNNING[:] = [self]  # the eager side of the node (Function arguments must be plain values)
         outputs = _PaddedRNN.apply(*options, x, lengths, *states, *weights)
         out, finals = outputs[0], outputs[1:]
-        return out, (tuple(finals) if self.kind == "LSTM" else finals[0])
+        return out, (tuple(finals) if spec.state_arity > 1 else finals[0])
 
 
 def _reorder(weight, gates: tuple[int, ...], hidden: int) -> Tensor:
     """torch's gate blocks (G*H, ...) in ONNX's order; a missing bias is zeros."""
     if weight is None:
         raise ValueError("export: layers without biases are not supported for ONNX padded input")
-    return torch.cat([weight[g * hidden:(g + 1) * hidden] for g in gates])
+    return torch.cat([weight[g * hidden : (g + 1) * hidden] for g in gates])
 
 
 _RUNNING: list = []
@@ -84,10 +94,10 @@ class _PaddedRNN(torch.autograd.Function):
     """Eager: the torch layer on the packed batch. ONNX: one node per layer with sequence_lens."""
 
     @staticmethod
-    def forward(ctx, kind, hidden, layers, directions, batch_first, nonlinearity, n_states, x, lengths, *rest):
-        module, batch_first = _RUNNING[0], bool(batch_first)
+    def forward(ctx, mode, hidden, layers, directions, batch_first, n_states, x, lengths, *rest):
+        module, batch_first, arity = _RUNNING[0], bool(batch_first), CELLS[mode].state_arity
         states = rest[:n_states]
-        hx = None if not states else (tuple(states) if kind == "LSTM" else states[0])
+        hx = None if not states else (tuple(states) if arity > 1 else states[0])
         tracing = torch._C._get_tracing_state()
         torch._C._set_tracing_state(None)  # the node is the symbolic below, not these ops
         try:
@@ -96,25 +106,32 @@ class _PaddedRNN(torch.autograd.Function):
             out, _ = pad_packed_sequence(out, batch_first, total_length=x.shape[1 if batch_first else 0])
         finally:
             torch._C._set_tracing_state(tracing)
-        return tuple(t.clone() for t in ((out, *state) if kind == "LSTM" else (out, state)))
+        return tuple(t.clone() for t in ((out, *state) if arity > 1 else (out, state)))
 
     @staticmethod
-    def symbolic(g, kind, hidden, layers, directions, batch_first, nonlinearity, n_states, x, lengths, *rest):
-        states, weights = rest[:n_states], rest[n_states:]
+    def symbolic(g, mode, hidden, layers, directions, batch_first, n_states, x, lengths, *rest):
+        states, weights, spec = rest[:n_states], rest[n_states:], CELLS[mode]
+        attributes = dict(spec.onnx_attributes)
+        if spec.nonlinearity is not None:  # an Elman RNN: ONNX's activation names
+            attributes["activations_s"] = [spec.nonlinearity.capitalize()] * directions
         seq = g.op("Cast", lengths, to_i=6)  # int32
         if batch_first:
             x = g.op("Transpose", x, perm_i=[1, 0, 2])  # (N, L, H_in) -> (L, N, H_in)
-        finals: list[list] = [[] for _ in range(2 if kind == "LSTM" else 1)]
+        finals: list[list] = [[] for _ in range(spec.state_arity)]
         step = directions
         for layer in range(layers):
-            w_ih, w_hh, b_ih, b_hh = weights[4 * layer:4 * layer + 4]
+            w_ih, w_hh, b_ih, b_hh = weights[4 * layer : 4 * layer + 4]
             bias = g.op("Concat", b_ih, b_hh, axis_i=1)  # (D, 2*G*H)
             initial = [_rows(g, s, layer * step, (layer + 1) * step) for s in states]
-            extra = {"activations_s": ["Relu" if nonlinearity == "relu" else "Tanh"] * directions} \
-                if kind == "RNN" else ({"linear_before_reset_i": 1} if kind == "GRU" else {})
             inputs = [x, w_ih, w_hh, bias, seq] + initial
-            outs = g.op(kind, *inputs, hidden_size_i=hidden, outputs=1 + len(finals),
-                        direction_s="bidirectional" if directions == 2 else "forward", **extra)
+            outs = g.op(
+                spec.name,
+                *inputs,
+                hidden_size_i=hidden,
+                outputs=1 + len(finals),
+                direction_s="bidirectional" if directions == 2 else "forward",
+                **attributes,
+            )
             y, *ends = outs
             for store, end in zip(finals, ends):
                 store.append(end)

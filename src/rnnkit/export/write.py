@@ -20,6 +20,7 @@ warnings are silenced here). They are used because the torch.export-based export
 work for when the old path goes. Serialising to memory limits an ONNX graph to protobuf's
 2 GB, far above rnnkit's models.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -35,8 +36,8 @@ import numpy as np
 import torch
 
 from rnnkit.files import WriteError, atomic_write
-from rnnkit.train.ranges import Bounded
-from rnnkit.train.recipe import Command, arg
+from rnnkit.train.params import Param
+from rnnkit.train.recipe import Command
 from rnnkit.train.rundir import refuse_run_file
 
 from . import ids
@@ -52,6 +53,7 @@ def _opset_range() -> tuple[int, int]:
     """The ONNX opsets torch's TorchScript-based exporter writes (torch 2.13: 9 to 20)."""
     try:
         from torch.onnx import _constants
+
         return _constants.ONNX_BASE_OPSET, _constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET
     except (ImportError, AttributeError):  # a torch that moved them: the range of torch 2.13
         return 9, 20
@@ -103,9 +105,16 @@ def _trace(graph: Graph, model: torch.nn.Module, fmt: str, opset: int) -> bytes:
             torch.jit.save(torch.jit.trace(module, inputs, check_trace=False), buffer)
         else:
             names = list(graph.example) + graph.outputs
-            torch.onnx.export(module, inputs, buffer, dynamo=False, opset_version=opset,
-                              input_names=list(graph.example), output_names=graph.outputs,
-                              dynamic_axes={k: v for k, v in graph.dynamic.items() if k in names})
+            torch.onnx.export(
+                module,
+                inputs,
+                buffer,
+                dynamo=False,
+                opset_version=opset,
+                input_names=list(graph.example),
+                output_names=graph.outputs,
+                dynamic_axes={k: v for k, v in graph.dynamic.items() if k in names},
+            )
     return buffer.getvalue()
 
 
@@ -119,17 +128,18 @@ def _runner(fmt: str, data: bytes, what: str) -> tuple[Callable, Optional[set]]:
         def run(inputs):
             with torch.no_grad():
                 return [t.numpy() for t in loaded(*inputs.values())]
+
         return run, None
     try:
         import onnxruntime
     except ImportError:
-        raise ValueError("export --format onnx: onnxruntime is not installed; pip install "
-                         "'rnnkit[export]'") from None
+        raise ValueError("export --format onnx: onnxruntime is not installed; pip install 'rnnkit[export]'") from None
     try:
         session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
     except Exception as err:  # noqa: BLE001 - onnxruntime's own exception types
-        raise ValueError(f"export: onnxruntime cannot load the exported {what} graph "
-                         f"({' '.join(str(err).split())[:200]})") from None
+        raise ValueError(
+            f"export: onnxruntime cannot load the exported {what} graph ({' '.join(str(err).split())[:200]})"
+        ) from None
     taken = {i.name for i in session.get_inputs()}
     return (lambda inputs: session.run(None, {k: v.numpy() for k, v in inputs.items() if k in taken})), taken
 
@@ -147,8 +157,10 @@ def largest_difference(graph: Graph, model: torch.nn.Module, fmt: str, data: byt
             raise ValueError(f"export: the {graph.name} graph gives {len(got)} outputs, the model {len(expected)}")
         for name, a, b in zip(graph.outputs, got, expected):
             if a.shape != b.shape:
-                raise ValueError(f"export: {graph.name}: output {name} has shape {a.shape}, the model's "
-                                 f"{b.shape} (a size was frozen when tracing)")
+                raise ValueError(
+                    f"export: {graph.name}: output {name} has shape {a.shape}, the model's "
+                    f"{b.shape} (a size was frozen when tracing)"
+                )
             worst = max(worst, float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max(initial=0.0)))
     return worst, taken
 
@@ -156,23 +168,33 @@ def largest_difference(graph: Graph, model: torch.nn.Module, fmt: str, data: byt
 def describe(graph: Graph, model: torch.nn.Module, file: Path, taken: Optional[set]) -> dict:
     """The graph's file and each input/output's dtype and shape (variable axes by name);
     ``taken``: the inputs the file takes (None: all)."""
+
     def shape(name: str, tensor: torch.Tensor) -> list:
         axes = graph.dynamic.get(name, {})
         return [axes.get(i, int(s)) for i, s in enumerate(tensor.shape)]
+
     with torch.no_grad():
         outs = graph.make(model).eval()(*graph.example.values())
-    return {"file": file.name,
-            "inputs": [{"name": k, "dtype": str(v.dtype).replace("torch.", ""), "shape": shape(k, v)}
-                       for k, v in graph.example.items() if taken is None or k in taken],
-            "outputs": [{"name": k, "dtype": str(v.dtype).replace("torch.", ""), "shape": shape(k, v)}
-                        for k, v in zip(graph.outputs, outs)]}
+    return {
+        "file": file.name,
+        "inputs": [
+            {"name": k, "dtype": str(v.dtype).replace("torch.", ""), "shape": shape(k, v)}
+            for k, v in graph.example.items()
+            if taken is None or k in taken
+        ],
+        "outputs": [
+            {"name": k, "dtype": str(v.dtype).replace("torch.", ""), "shape": shape(k, v)}
+            for k, v in zip(graph.outputs, outs)
+        ],
+    }
 
 
 def _check_opset(opset: int) -> None:
     low, high = OPSETS
     if not low <= opset <= high:
-        raise ValueError(f"--opset: expected an integer from {low} to {high} (the opsets torch's "
-                         f"exporter writes), got {opset}")
+        raise ValueError(
+            f"--opset: expected an integer from {low} to {high} (the opsets torch's exporter writes), got {opset}"
+        )
 
 
 def _write_all(files: dict[Path, bytes]) -> None:
@@ -188,9 +210,16 @@ def _write_all(files: dict[Path, bytes]) -> None:
         raise
 
 
-def export_model(model: torch.nn.Module, graphs: Sequence[Graph], fmt: str, out: Path, tolerance: float,
-                 opset: int = DEFAULT_OPSET, meta: dict | None = None,
-                 runtime: dict | None = None) -> list[tuple[str, Path, float]]:
+def export_model(
+    model: torch.nn.Module,
+    graphs: Sequence[Graph],
+    fmt: str,
+    out: Path,
+    tolerance: float,
+    opset: int = DEFAULT_OPSET,
+    meta: dict | None = None,
+    runtime: dict | None = None,
+) -> list[tuple[str, Path, float]]:
     """Write every graph (checked) and the JSON beside them; [(graph, file, max difference)].
 
     ``runtime``: what the JSON adds for a runtime, at least ``ids`` (vocabulary name ->
@@ -213,24 +242,33 @@ def export_model(model: torch.nn.Module, graphs: Sequence[Graph], fmt: str, out:
         try:
             data = _trace(graph, model, fmt, opset)
         except (RuntimeError, TypeError, torch.onnx.errors.OnnxExporterError) as err:
-            raise ValueError(f"export: the {graph.name} graph could not be traced to {fmt} "
-                             f"({' '.join(str(err).split())[:200]})") from None
+            raise ValueError(
+                f"export: the {graph.name} graph could not be traced to {fmt} ({' '.join(str(err).split())[:200]})"
+            ) from None
         diff, taken = largest_difference(graph, model, fmt, data)
         if not diff <= tolerance:
-            raise ValueError(f"export: {graph.name}: the exported graph differs from the eager model by "
-                             f"{diff:.3g} > --tolerance {tolerance:g}; nothing was written")
+            raise ValueError(
+                f"export: {graph.name}: the exported graph differs from the eager model by "
+                f"{diff:.3g} > --tolerance {tolerance:g}; nothing was written"
+            )
         files[paths[graph.name]] = data
         described[graph.name] = (describe(graph, model, paths[graph.name], taken), diff)
-    sidecar = {"format": fmt, "opset": opset if fmt == "onnx" else None,
-               "graphs": {name: entry for name, (entry, _) in described.items()}, **runtime, "meta": meta or {}}
-    files[out.with_suffix(".json")] = (json.dumps(sidecar, indent=1, ensure_ascii=False, allow_nan=False)
-                                       + "\n").encode("utf-8")
+    sidecar = {
+        "format": fmt,
+        "opset": opset if fmt == "onnx" else None,
+        "graphs": {name: entry for name, (entry, _) in described.items()},
+        **runtime,
+        "meta": meta or {},
+    }
+    files[out.with_suffix(".json")] = (
+        json.dumps(sidecar, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    ).encode("utf-8")
     _write_all(files)
     return [(name, paths[name], diff) for name, (_, diff) in described.items()]
 
 
 #: the largest |exported - eager| difference accepted
-TOLERANCE = Bounded("tolerance", float, 0.0, 1.0, 1e-4, "largest allowed |exported - eager|")
+TOLERANCE = Param("tolerance", float, 1e-4, "largest allowed |exported - eager|", low=0.0, high=1.0)
 
 
 def export_command(graphs: Callable, meta_keys: Sequence[str] = (), *, runtime: Callable) -> Command:
@@ -238,28 +276,44 @@ def export_command(graphs: Callable, meta_keys: Sequence[str] = (), *, runtime: 
     ``meta_keys`` the checkpoint metadata a runtime needs (vocabularies, tokenizers) and
     ``runtime(trained)`` what the JSON adds: ``{"ids": ...}`` (:mod:`.ids`) and any
     post-processing the recipe's own commands apply."""
-    def run(trained, args) -> int:
-        fmt = args.format
-        out = Path(args.out) if args.out else Path(trained.run_dir or ".") / "model"
+
+    def run(trained, values) -> int:
+        fmt = values.format
+        out = Path(values.out) if values.out else Path(trained.run_dir or ".") / "model"
         if out.suffix == "":
             out = out.with_suffix(FORMATS[fmt])
         if not out.parent.is_dir():
-            raise ValueError(f"--out {args.out}: folder {out.parent} does not exist")
+            raise ValueError(f"--out {values.out}: folder {out.parent} does not exist")
         meta = {k: trained.meta[k] for k in meta_keys if k in trained.meta}
         extra = runtime(trained)
         model = trained.model.cpu().float().eval()
-        for name, path, diff in export_model(model, graphs(trained), fmt, out, args.tolerance, args.opset,
-                                             meta, extra):
-            print(f"{name}: {path} ({fmt}); max |exported - eager| = {diff:.3g} over 4 input shapes "
-                  f"(tolerance {args.tolerance:g})")
+        for name, path, diff in export_model(
+            model, graphs(trained), fmt, out, values.tolerance, values.opset, meta, extra
+        ):
+            print(
+                f"{name}: {path} ({fmt}); max |exported - eager| = {diff:.3g} over 4 input shapes "
+                f"(tolerance {values.tolerance:g})"
+            )
         print(f"inputs, outputs, id mappings and vocabularies: {out.with_suffix('.json')}")
         return 0
 
-    return Command("export", "write the model as ONNX or TorchScript, run it back and compare with the eager model", (
-        arg("--format", choices=tuple(FORMATS), default="onnx", help="onnx (onnxruntime) or torchscript"),
-        arg("--out", default=None, help="file to write (default RUN_DIR/model.onnx or .pt; the suffix "
-                                       "is added when missing)"),
-        TOLERANCE.arg(),
-        Bounded("opset", int, OPSETS[0], OPSETS[1], DEFAULT_OPSET, "ONNX opset, as torch's exporter writes them "
-                "(some graphs need more than 9, e.g. postag 11)").arg(),
-    ), run)
+    return Command(
+        "export",
+        "write the model as ONNX or TorchScript, run it back and compare with the eager model",
+        (
+            Param("format", str, "onnx", "onnx (onnxruntime) or torchscript", choices=tuple(FORMATS)),
+            Param(
+                "out", str, None, "file to write (default RUN_DIR/model.onnx or .pt; the suffix is added when missing)"
+            ),
+            TOLERANCE,
+            Param(
+                "opset",
+                int,
+                DEFAULT_OPSET,
+                "ONNX opset, as torch's exporter writes them (some graphs need more than 9, e.g. postag 11)",
+                low=OPSETS[0],
+                high=OPSETS[1],
+            ),
+        ),
+        run,
+    )

@@ -15,6 +15,7 @@ the embedding (Press & Wolf, 2017) and has the same word parameters as a
 plain ``Linear(H, V)``; only the cluster vectors are added. The distribution
 is exactly normalised, so perplexities are comparable with a full softmax.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -39,8 +40,10 @@ def parse_cutoffs(text: str, vocab_size: int) -> list[int]:
         raise ValueError(f"adaptive_cutoffs: expected comma-separated integers, got {text!r}") from None
     bounds = [0] + cutoffs + [vocab_size]
     if any(a >= b for a, b in zip(bounds, bounds[1:])):
-        raise ValueError(f"adaptive_cutoffs: expected increasing values between 0 and the "
-                         f"vocabulary size {vocab_size} (exclusive), got {text!r}")
+        raise ValueError(
+            f"adaptive_cutoffs: expected increasing values between 0 and the "
+            f"vocabulary size {vocab_size} (exclusive), got {text!r}"
+        )
     return cutoffs
 
 
@@ -73,11 +76,10 @@ class AdaptiveSoftmax(nn.Module):
         super().__init__()
         cutoffs = list(cutoffs)
         if not cutoffs or any(a >= b for a, b in zip([0] + cutoffs, cutoffs + [vocab_size])):
-            raise ValueError(f"AdaptiveSoftmax: expected cutoffs increasing within (0, {vocab_size}), "
-                             f"got {cutoffs}")
+            raise ValueError(f"AdaptiveSoftmax: expected cutoffs increasing within (0, {vocab_size}), got {cutoffs}")
         self.in_features, self.vocab_size = in_features, vocab_size
         self.bounds = cutoffs + [vocab_size]  # cluster k spans [bounds[k], bounds[k+1])
-        bound = 1.0 / in_features ** 0.5  # as nn.Linear
+        bound = 1.0 / in_features**0.5  # as nn.Linear
         self.weight = nn.Parameter(torch.empty(vocab_size, in_features).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(vocab_size).uniform_(-bound, bound))
         clusters = len(cutoffs)
@@ -90,8 +92,8 @@ class AdaptiveSoftmax(nn.Module):
 
     def _head_log_prob(self, hidden: Tensor) -> Tensor:
         """(M, H) -> (M, shortlist + K)."""
-        weight = torch.cat([self.weight[:self.shortlist], self.cluster_weight])
-        bias = torch.cat([self.bias[:self.shortlist], self.cluster_bias])
+        weight = torch.cat([self.weight[: self.shortlist], self.cluster_weight])
+        bias = torch.cat([self.bias[: self.shortlist], self.cluster_bias])
         return F.log_softmax(_widened(F.linear(hidden, weight, bias)), dim=-1)
 
     def _cluster_log_prob(self, hidden: Tensor, k: int) -> Tensor:
@@ -102,8 +104,10 @@ class AdaptiveSoftmax(nn.Module):
     def nll(self, hidden: Tensor, target: Tensor) -> Tensor:
         """Negative log-likelihood of each target: hidden (M, H), target (M,) -> (M,)."""
         if hidden.dim() != 2 or target.shape != hidden.shape[:1]:
-            raise ValueError(f"AdaptiveSoftmax.nll: expected hidden (M, {self.in_features}) and "
-                             f"target (M,), got {tuple(hidden.shape)} and {tuple(target.shape)}")
+            raise ValueError(
+                f"AdaptiveSoftmax.nll: expected hidden (M, {self.in_features}) and "
+                f"target (M,), got {tuple(hidden.shape)} and {tuple(target.shape)}"
+            )
         head_target = target.clone()
         tails = []
         for k, (lo, hi) in enumerate(zip(self.bounds, self.bounds[1:])):
@@ -122,9 +126,9 @@ class AdaptiveSoftmax(nn.Module):
         """Log-probabilities of every word: (..., H) -> (..., V)."""
         flat = hidden.reshape(-1, self.in_features)
         head = self._head_log_prob(flat)
-        parts = [head[:, :self.shortlist]]
+        parts = [head[:, : self.shortlist]]
         for k in range(len(self.bounds) - 1):
-            parts.append(head[:, self.shortlist + k:self.shortlist + k + 1] + self._cluster_log_prob(flat, k))
+            parts.append(head[:, self.shortlist + k : self.shortlist + k + 1] + self._cluster_log_prob(flat, k))
         return torch.cat(parts, dim=1).reshape(*hidden.shape[:-1], self.vocab_size)
 
     def extra_repr(self) -> str:

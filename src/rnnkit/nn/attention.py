@@ -13,6 +13,7 @@ The weights are a softmax over the real source positions only: padding gets
 exactly zero weight, so a sentence's context does not change when it is
 padded more.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -36,8 +37,9 @@ class Attention(nn.Module):
     then :meth:`forward` for each step or for all steps at once.
     """
 
-    def __init__(self, query_size: int, key_size: int, score: str = "general",
-                 additive_size: Optional[int] = None) -> None:
+    def __init__(
+        self, query_size: int, key_size: int, score: str = "general", additive_size: Optional[int] = None
+    ) -> None:
         super().__init__()
         if score not in SCORES:
             raise ValueError(f"score: expected one of {', '.join(SCORES)}, got {score!r}")
@@ -63,8 +65,9 @@ class Attention(nn.Module):
             return self.v(hidden).squeeze(-1)
         return torch.bmm(query, prepared.transpose(1, 2))
 
-    def forward(self, query: Tensor, keys: Tensor, mask: Tensor,
-                prepared: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, query: Tensor, keys: Tensor, mask: Tensor, prepared: Optional[Tensor] = None
+    ) -> tuple[Tensor, Tensor]:
         """Attend.
 
         Inputs: query (N, Q) or (N, T, Q); keys (N, S, K); mask (N, S) bool, True at real

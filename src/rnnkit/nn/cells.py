@@ -3,6 +3,7 @@
 Legend: N batch, H_in input size, H hidden size. Input ``(N, H_in)`` or
 unbatched ``(H_in,)``; state ``(N, H)`` or ``(H,)``; ``hx=None`` means zeros.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,12 +21,13 @@ class _CellBase(nn.Module):
 
     mode = ""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 device=None, dtype=None) -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
         super().__init__()
         if input_size <= 0 or hidden_size <= 0:
-            raise ValueError(f"{type(self).__name__}: input_size and hidden_size must be positive, "
-                             f"got {input_size} and {hidden_size}")
+            raise ValueError(
+                f"{type(self).__name__}: input_size and hidden_size must be positive, "
+                f"got {input_size} and {hidden_size}"
+            )
         kw = {"device": device, "dtype": dtype}
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         rows = self.gates * hidden_size
@@ -92,8 +94,9 @@ class RNNCell(_CellBase):
         >>> h = cell(torch.randn(3, 10))          # (3, 20)
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh", device=None, dtype=None) -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh", device=None, dtype=None
+    ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
@@ -116,6 +119,7 @@ class LSTMCell(_CellBase):
     Inputs: ``input (N, H_in)``, ``hx = (h, c)`` each ``(N, H)`` or None.
     Outputs: ``(h', c')``. Attributes: ``weight_ih (4H, H_in)``, ``weight_hh (4H, H)``.
     """
+
     mode = "LSTM"
 
     def forward(self, input: Tensor, hx: Optional[tuple[Tensor, Tensor]] = None) -> tuple[Tensor, Tensor]:
@@ -130,6 +134,7 @@ class GRUCell(_CellBase):
 
     Attributes: ``weight_ih (3H, H_in)``, ``weight_hh (3H, H)``.
     """
+
     mode = "GRU"
 
     def forward(self, input: Tensor, hx: Optional[Tensor] = None) -> Tensor:

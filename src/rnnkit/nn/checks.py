@@ -1,5 +1,6 @@
 """Input validation shared by cells and layers: errors name the argument,
 what was expected and what was received."""
+
 from __future__ import annotations
 
 import warnings
@@ -23,18 +24,24 @@ def check_input(name: str, x: Tensor, input_size: int, ranks: tuple[int, ...], l
         raise ValueError(f"{name}: expected input to be a Tensor, got {type(x).__name__}")
     if x.dim() not in ranks:
         wanted = " or ".join(str(r) for r in ranks)
-        raise ValueError(f"{name}: expected input with {wanted} dimensions {layout}, "
-                         f"got {x.dim()} dimensions with shape {shape_str(x.shape)}")
+        raise ValueError(
+            f"{name}: expected input with {wanted} dimensions {layout}, "
+            f"got {x.dim()} dimensions with shape {shape_str(x.shape)}"
+        )
     if x.shape[-1] != input_size:
-        raise ValueError(f"{name}: expected input with {input_size} features (input_size), "
-                         f"got {x.shape[-1]}; input shape {shape_str(x.shape)}")
+        raise ValueError(
+            f"{name}: expected input with {input_size} features (input_size), "
+            f"got {x.shape[-1]}; input shape {shape_str(x.shape)}"
+        )
 
 
 def check_like(name: str, arg: str, t: Tensor, ref: Tensor) -> None:
     """``t`` has the dtype and device of the parameters (``ref``)."""
     if t.dtype != ref.dtype:
-        raise ValueError(f"{name}: {arg} has dtype {t.dtype} but the parameters have dtype {ref.dtype}; "
-                         f"convert one of them (e.g. module.to({t.dtype}) or {arg}.to({ref.dtype}))")
+        raise ValueError(
+            f"{name}: {arg} has dtype {t.dtype} but the parameters have dtype {ref.dtype}; "
+            f"convert one of them (e.g. module.to({t.dtype}) or {arg}.to({ref.dtype}))"
+        )
     if t.device != ref.device:
         raise ValueError(f"{name}: {arg} is on device {t.device} but the parameters are on {ref.device}")
 
@@ -52,16 +59,18 @@ def check_lengths(name: str, lengths, batch: int, seq_len: int) -> Tensor:
     """Lengths are ``(N,)`` integers in ``[1, seq_len]``; returns them as a CPU int64 tensor."""
     lengths = torch.as_tensor(lengths)
     if lengths.dim() != 1 or lengths.shape[0] != batch:
-        raise ValueError(f"{name}: expected lengths of shape ({batch},) (one per sequence), "
-                         f"got {shape_str(lengths.shape)}")
+        raise ValueError(
+            f"{name}: expected lengths of shape ({batch},) (one per sequence), got {shape_str(lengths.shape)}"
+        )
     if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
         raise ValueError(f"{name}: expected integer lengths, got dtype {lengths.dtype}")
     lengths = lengths.to("cpu", torch.int64)
     too_long = (lengths > seq_len).nonzero()
     if too_long.numel():
         k = int(too_long[0])
-        raise ValueError(f"{name}: lengths[{k}] = {int(lengths[k])} is longer than the sequence "
-                         f"length {seq_len} of the input")
+        raise ValueError(
+            f"{name}: lengths[{k}] = {int(lengths[k])} is longer than the sequence length {seq_len} of the input"
+        )
     empty = (lengths < 1).nonzero()
     if empty.numel():
         k = int(empty[0])
@@ -69,8 +78,7 @@ def check_lengths(name: str, lengths, batch: int, seq_len: int) -> Tensor:
     return lengths
 
 
-def check_layer_config(spec, input_size, hidden_size, num_layers, dropout, proj_size, impl,
-                       weight_dropout) -> None:
+def check_layer_config(spec, input_size, hidden_size, num_layers, dropout, proj_size, impl, weight_dropout) -> None:
     """A layer's constructor arguments, for the cell described by ``spec`` (a ``CellSpec``).
 
     Raises ValueError for a bad value; warns when ``dropout`` has no layer to act between.
@@ -90,5 +98,6 @@ def check_layer_config(spec, input_size, hidden_size, num_layers, dropout, proj_
     if proj_size and not spec.projection:
         raise ValueError(f"{name}: proj_size is only supported by LSTM")
     if dropout > 0 and num_layers == 1:  # stacklevel: here, RNNBase, RNN/LSTM/GRU, the caller
-        warnings.warn(f"{name}: dropout={dropout} has no effect with num_layers=1 "
-                      "(it is applied between layers)", stacklevel=4)
+        warnings.warn(
+            f"{name}: dropout={dropout} has no effect with num_layers=1 (it is applied between layers)", stacklevel=4
+        )

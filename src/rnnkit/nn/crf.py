@@ -27,6 +27,7 @@ Computation is in the dtype of ``emissions`` (float32 or float64; half
 precision is widened to float32); the parameters are cast to it, so a float32
 module accepts float64 emissions (the results and gradients are float64).
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -91,8 +92,9 @@ class LinearChainCRF(nn.Module):
 
     # ----------------------------------------------------------------- public API
 
-    def forward(self, emissions: Tensor, tags: Tensor, mask: Optional[Tensor] = None,
-                reduction: str = "mean") -> Tensor:
+    def forward(
+        self, emissions: Tensor, tags: Tensor, mask: Optional[Tensor] = None, reduction: str = "mean"
+    ) -> Tensor:
         """Same as :meth:`nll`."""
         return self.nll(emissions, tags, mask, reduction)
 
@@ -114,8 +116,7 @@ class LinearChainCRF(nn.Module):
         alpha = _forward(emissions, mask, params)[-1]
         return torch.logsumexp(alpha + params[2], dim=1)
 
-    def nll(self, emissions: Tensor, tags: Tensor, mask: Optional[Tensor] = None,
-            reduction: str = "mean") -> Tensor:
+    def nll(self, emissions: Tensor, tags: Tensor, mask: Optional[Tensor] = None, reduction: str = "mean") -> Tensor:
         """Negative log-likelihood -log p(tags | emissions) = log Z - score.
 
         Args:
@@ -203,18 +204,24 @@ class LinearChainCRF(nn.Module):
         if not isinstance(emissions, Tensor):
             raise ValueError(f"{name}: expected emissions to be a Tensor, got {type(emissions).__name__}")
         if emissions.dim() != 3 or emissions.shape[-1] != self.num_tags:
-            raise ValueError(f"{name}: expected emissions of shape (N, L, C) with C = num_tags = {self.num_tags}, "
-                             f"got {shape_str(emissions.shape)}")
+            raise ValueError(
+                f"{name}: expected emissions of shape (N, L, C) with C = num_tags = {self.num_tags}, "
+                f"got {shape_str(emissions.shape)}"
+            )
         if not emissions.is_floating_point():
             raise ValueError(f"{name}: expected floating-point emissions, got dtype {emissions.dtype}")
         if self.transitions.device != emissions.device:
-            raise ValueError(f"{name}: emissions are on device {emissions.device} but the parameters are "
-                             f"on {self.transitions.device}")
+            raise ValueError(
+                f"{name}: emissions are on device {emissions.device} but the parameters are "
+                f"on {self.transitions.device}"
+            )
         n, length = emissions.shape[:2]
         if mask is None:
             if length == 0:
-                raise ValueError(f"{name}: emissions have no positions (L = 0, shape {shape_str(emissions.shape)}); "
-                                 "every sequence needs at least one")
+                raise ValueError(
+                    f"{name}: emissions have no positions (L = 0, shape {shape_str(emissions.shape)}); "
+                    "every sequence needs at least one"
+                )
             mask = torch.ones(n, length, dtype=torch.bool, device=emissions.device)
         else:
             _check_mask(name, mask, emissions)
@@ -229,8 +236,10 @@ class LinearChainCRF(nn.Module):
         if not isinstance(tags, Tensor):
             raise ValueError(f"{name}: expected tags to be a Tensor, got {type(tags).__name__}")
         if tags.shape != mask.shape:
-            raise ValueError(f"{name}: expected tags of shape {shape_str(mask.shape)} (N, L, as emissions), "
-                             f"got {shape_str(tags.shape)}")
+            raise ValueError(
+                f"{name}: expected tags of shape {shape_str(mask.shape)} (N, L, as emissions), "
+                f"got {shape_str(tags.shape)}"
+            )
         if tags.is_floating_point() or tags.is_complex() or tags.dtype == torch.bool:
             raise ValueError(f"{name}: expected integer tag ids, got dtype {tags.dtype}")
         if tags.device != mask.device:
@@ -247,26 +256,34 @@ def _check_mask(name: str, mask: Tensor, emissions: Tensor) -> None:
     if not isinstance(mask, Tensor):
         raise ValueError(f"{name}: expected mask to be a Tensor or None, got {type(mask).__name__}")
     if mask.shape != emissions.shape[:2]:
-        raise ValueError(f"{name}: expected mask of shape {shape_str(emissions.shape[:2])} (N, L of emissions), "
-                         f"got {shape_str(mask.shape)}")
+        raise ValueError(
+            f"{name}: expected mask of shape {shape_str(emissions.shape[:2])} (N, L of emissions), "
+            f"got {shape_str(mask.shape)}"
+        )
     if mask.dtype != torch.bool:
         raise ValueError(f"{name}: expected mask of dtype torch.bool (True = real position), got {mask.dtype}")
     if mask.device != emissions.device:
         raise ValueError(f"{name}: mask is on device {mask.device} but emissions on {emissions.device}")
     if mask.shape[1] == 0:
-        raise ValueError(f"{name}: mask has no positions (shape {shape_str(mask.shape)}); "
-                         "every sequence needs at least one real position")
+        raise ValueError(
+            f"{name}: mask has no positions (shape {shape_str(mask.shape)}); "
+            "every sequence needs at least one real position"
+        )
     empty = (~mask[:, 0]).nonzero()
     if empty.numel():
         k = int(empty[0])
         what = "no real position" if not mask[k].any() else "a padded first position"
-        raise ValueError(f"{name}: mask[{k}] has {what}; every sequence needs at least one real position, "
-                         "and real positions must come first (right padding)")
+        raise ValueError(
+            f"{name}: mask[{k}] has {what}; every sequence needs at least one real position, "
+            "and real positions must come first (right padding)"
+        )
     gaps = (mask[:, 1:] & ~mask[:, :-1]).nonzero()
     if gaps.numel():
         k, t = int(gaps[0, 0]), int(gaps[0, 1]) + 1
-        raise ValueError(f"{name}: mask[{k}] is not a prefix: position {t} is real after a padded one; "
-                         "real positions must come first (right padding)")
+        raise ValueError(
+            f"{name}: mask[{k}] is not a prefix: position {t} is real after a padded one; "
+            "real positions must come first (right padding)"
+        )
 
 
 def _lengths(mask: Optional[Tensor], shape) -> Tensor:

@@ -10,6 +10,7 @@ the output.
 Legend: L sequence length, N batch, H_in input size, H hidden size, H_out
 output size, D directions, S total packed rows.
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,8 +42,13 @@ def run(layer, input, hx, lengths, trace: bool):
         out, state, gates = _run_packed(layer, input, hx, trace)
         steps = len(input.batch_sizes)
         return out, state, {k: pad_gate(v, input, layer.batch_first, steps) for k, v in gates.items()}
-    check_input(name, input, layer.input_size, (2, 3),
-                "(N, L, H_in) or (L, H_in)" if layer.batch_first else "(L, N, H_in) or (L, H_in)")
+    check_input(
+        name,
+        input,
+        layer.input_size,
+        (2, 3),
+        "(N, L, H_in) or (L, H_in)" if layer.batch_first else "(L, N, H_in) or (L, H_in)",
+    )
     check_like(name, "input", input, ref)
     if lengths is not None:
         return _run_padded(layer, input, hx, lengths, trace)
@@ -78,9 +84,17 @@ def _run_dense(layer, x: Tensor, hx, trace: bool):
     batch = x.shape[0] if layer.batch_first else x.shape[1]
     state = initial_state(layer, hx, x, batch, batched)
     if _uses_fused(layer, trace):
-        out, *final = spec.fused(x, _fused_state(spec, state), list(weights.values()), layer.bias,
-                                 layer.num_layers, layer.dropout, layer.training, layer.bidirectional,
-                                 layer.batch_first)
+        out, *final = spec.fused(
+            x,
+            _fused_state(spec, state),
+            list(weights.values()),
+            layer.bias,
+            layer.num_layers,
+            layer.dropout,
+            layer.training,
+            layer.bidirectional,
+            layer.batch_first,
+        )
         gates = {}
     else:
         time_major = x.transpose(0, 1) if layer.batch_first else x
@@ -105,9 +119,17 @@ def _run_packed(layer, packed: PackedSequence, hx, trace: bool):
     if packed.sorted_indices is not None:
         state = tuple(s.index_select(1, packed.sorted_indices) for s in state)
     if _uses_fused(layer, trace):
-        out, *final = spec.fused(packed.data, packed.batch_sizes, _fused_state(spec, state),
-                                 list(weights.values()), layer.bias, layer.num_layers, layer.dropout,
-                                 layer.training, layer.bidirectional)
+        out, *final = spec.fused(
+            packed.data,
+            packed.batch_sizes,
+            _fused_state(spec, state),
+            list(weights.values()),
+            layer.bias,
+            layer.num_layers,
+            layer.dropout,
+            layer.training,
+            layer.bidirectional,
+        )
         gates = {}
     else:
         sizes = tuple(packed.batch_sizes.tolist())
@@ -141,8 +163,9 @@ def initial_state(layer, hx, like: Tensor, batch: int, batched: bool) -> tuple[T
         return tuple(like.new_zeros(rows, batch, size) for size in sizes)
     if spec.state_arity > 1:
         if not isinstance(hx, (tuple, list)) or len(hx) != spec.state_arity:
-            raise ValueError(f"{spec.name}: expected hx to be a tuple ({', '.join(spec.state_names)}), "
-                             f"got {type(hx).__name__}")
+            raise ValueError(
+                f"{spec.name}: expected hx to be a tuple ({', '.join(spec.state_names)}), got {type(hx).__name__}"
+            )
         states = list(hx)
         args = [f"hx[{k}] ({n})" for k, n in enumerate(spec.state_names)]
     else:
@@ -163,7 +186,12 @@ def dense_gate(packed: Tensor, seq_len: int, batch: int, batch_first: bool) -> T
 
 def pad_gate(gate: Tensor, packed: PackedSequence, batch_first: bool, seq_len: int) -> Tensor:
     """Packed ``(D*layers, S, H)`` gate record -> padded ``(D*layers, L, N, H)``, zeros at padding."""
-    layers = [pad_packed_sequence(PackedSequence(g, packed.batch_sizes, packed.sorted_indices,
-                                                 packed.unsorted_indices), batch_first, total_length=seq_len)[0]
-              for g in gate.unbind(0)]
+    layers = [
+        pad_packed_sequence(
+            PackedSequence(g, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
+            batch_first,
+            total_length=seq_len,
+        )[0]
+        for g in gate.unbind(0)
+    ]
     return torch.stack(layers)

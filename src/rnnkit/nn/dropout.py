@@ -9,6 +9,7 @@
 
 All are identity in eval mode.
 """
+
 from __future__ import annotations
 
 import torch.nn.functional as F
@@ -58,8 +59,15 @@ def embedding_dropout(embedding: nn.Embedding, tokens: Tensor, p: float, trainin
     if training and p > 0.0:
         mask = weight.new_empty(weight.shape[0], 1).bernoulli_(1.0 - p).div_(1.0 - p)
         weight = weight * mask
-    return F.embedding(tokens, weight, embedding.padding_idx, embedding.max_norm,
-                       embedding.norm_type, embedding.scale_grad_by_freq, embedding.sparse)
+    return F.embedding(
+        tokens,
+        weight,
+        embedding.padding_idx,
+        embedding.max_norm,
+        embedding.norm_type,
+        embedding.scale_grad_by_freq,
+        embedding.sparse,
+    )
 
 
 __all__ = ["LockedDropout", "embedding_dropout"]

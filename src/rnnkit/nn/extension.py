@@ -6,6 +6,7 @@ per-step Python overhead that dominates at small sizes. It is built with
 cache, once per machine. If the build fails, or ``RNNKIT_NO_EXT=1`` is set, the pure-Python
 kernel is used and a warning says why.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,6 +32,9 @@ def _build():
 
         return load(name="rnnkit_lstm_scan", sources=[str(_SOURCE)], extra_cflags=["-O3"], verbose=False)
     except Exception as exc:  # compiler or ninja missing: fall back, but say so
-        warnings.warn(f"rnnkit: C++ LSTM kernel unavailable ({type(exc).__name__}: {exc}); "
-                      "using the Python kernel", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"rnnkit: C++ LSTM kernel unavailable ({type(exc).__name__}: {exc}); using the Python kernel",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return None

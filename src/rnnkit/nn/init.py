@@ -4,6 +4,7 @@ They work on any layer with ``torch.nn``'s parameter names (``weight_hh_l{k}``,
 ``bias_ih_l{k}`` ..., gate blocks stacked in the documented order), so on
 rnnkit's and torch's layers alike.
 """
+
 from __future__ import annotations
 
 import torch
@@ -17,9 +18,9 @@ def forget_bias_(lstm: nn.Module, value: float) -> None:
     hidden = lstm.hidden_size
     for name, bias in lstm.named_parameters():
         if name.startswith("bias_ih"):
-            bias[hidden:2 * hidden] = value
+            bias[hidden : 2 * hidden] = value
         elif name.startswith("bias_hh"):
-            bias[hidden:2 * hidden] = 0.0
+            bias[hidden : 2 * hidden] = 0.0
 
 
 @torch.no_grad()
@@ -60,11 +61,11 @@ def chrono_init_(rnn: nn.Module, t_max: int, generator: torch.Generator = None) 
         u = 1 + (t_max - 2) * torch.rand(hidden, generator=generator, dtype=torch.float64)
         keep = u.log().to(bias.dtype)
         if name.startswith("bias_hh"):
-            bias[hidden:2 * hidden] = 0.0  # i,f,g,o: f block; r,z,n: z block
+            bias[hidden : 2 * hidden] = 0.0  # i,f,g,o: f block; r,z,n: z block
             if not gru:
                 bias[:hidden] = 0.0
         elif gru:
-            bias[hidden:2 * hidden] = keep
+            bias[hidden : 2 * hidden] = keep
         else:
-            bias[hidden:2 * hidden] = keep
+            bias[hidden : 2 * hidden] = keep
             bias[:hidden] = -keep

@@ -17,6 +17,7 @@ H_out = output size, G = number of gates):
 
 Gate order and equations follow ``torch.nn`` exactly; see the layer docstrings.
 """
+
 from __future__ import annotations
 
 import torch
@@ -77,12 +78,24 @@ class LSTMScan(Function):
         d_cn = d_cn if d_cn is not None else tanh_c.new_zeros(n, tanh_c.shape[1])
         if ctx.ext is not None:
             d_xg, d_h0, d_c0, d_whh, d_whr = ctx.ext.lstm_backward(
-                _or_empty(d_out, gates), d_hn, d_cn, gates, tanh_c, h_prev, c_prev, w_hh,
-                _or_empty(w_hr, gates), _or_empty(pre_proj, gates), list(bs), ctx.reverse)
+                _or_empty(d_out, gates),
+                d_hn,
+                d_cn,
+                gates,
+                tanh_c,
+                h_prev,
+                c_prev,
+                w_hh,
+                _or_empty(w_hr, gates),
+                _or_empty(pre_proj, gates),
+                list(bs),
+                ctx.reverse,
+            )
             d_whr = d_whr if w_hr is not None else None
         else:
             d_xg, d_h0, d_c0, d_whh, d_whr = _lstm_backward(
-                d_out, d_hn, d_cn, gates, tanh_c, h_prev, c_prev, w_hh, w_hr, pre_proj, bs, ctx.reverse)
+                d_out, d_hn, d_cn, gates, tanh_c, h_prev, c_prev, w_hh, w_hr, pre_proj, bs, ctx.reverse
+            )
         return d_xg, d_h0, d_c0, d_whh, d_whr, None, None
 
 
@@ -96,9 +109,16 @@ def _lstm_forward(xg, h0, c0, w_hh, w_hr, batch_sizes, reverse):
     out = xg.new_empty(rows, h0.shape[1])
     pre_proj = xg.new_empty(rows, hid) if w_hr is not None else out
     xs, gs = _split(xg, batch_sizes), _split(gates, batch_sizes)
-    g_if, g_g, g_o = (_cols(gates, a, b, batch_sizes) for a, b in ((0, 2 * hid), (2 * hid, 3 * hid), (3 * hid, 4 * hid)))
+    g_if, g_g, g_o = (
+        _cols(gates, a, b, batch_sizes) for a, b in ((0, 2 * hid), (2 * hid, 3 * hid), (3 * hid, 4 * hid))
+    )
     g_i, g_f = _cols(gates, 0, hid, batch_sizes), _cols(gates, hid, 2 * hid, batch_sizes)
-    cs, tcs, outs, ms = _split(cells, batch_sizes), _split(tanh_c, batch_sizes), _split(out, batch_sizes), _split(pre_proj, batch_sizes)
+    cs, tcs, outs, ms = (
+        _split(cells, batch_sizes),
+        _split(tanh_c, batch_sizes),
+        _split(out, batch_sizes),
+        _split(pre_proj, batch_sizes),
+    )
     whh_t = w_hh.t()
     whr_t = w_hr.t() if w_hr is not None else None
 
@@ -173,7 +193,9 @@ class GRUScan(Function):
         xs_rz, xs_n = _cols(xg, 0, 2 * hid, batch_sizes), _cols(xg, 2 * hid, 3 * hid, batch_sizes)
         hgs = _split(hidden_proj, batch_sizes)
         hg_rz, hg_n = _cols(hidden_proj, 0, 2 * hid, batch_sizes), _cols(hidden_proj, 2 * hid, 3 * hid, batch_sizes)
-        g_rz, g_r, g_z, g_n = (_cols(gates, a, b, batch_sizes) for a, b in ((0, 2 * hid), (0, hid), (hid, 2 * hid), (2 * hid, 3 * hid)))
+        g_rz, g_r, g_z, g_n = (
+            _cols(gates, a, b, batch_sizes) for a, b in ((0, 2 * hid), (0, hid), (hid, 2 * hid), (2 * hid, 3 * hid))
+        )
         outs = _split(out, batch_sizes)
         whh_t = w_hh.t()
 
@@ -206,7 +228,9 @@ class GRUScan(Function):
         g_r, g_z, g_n = (_cols(gates, k * hid, (k + 1) * hid, bs) for k in range(3))
         s_rz = _cols(gates, 0, 2 * hid, bs)
         hg_n = _cols(hidden_proj, 2 * hid, 3 * hid, bs)
-        dx_rz, dx_r, dx_z, dx_n = (_cols(d_xg, a, b, bs) for a, b in ((0, 2 * hid), (0, hid), (hid, 2 * hid), (2 * hid, 3 * hid)))
+        dx_rz, dx_r, dx_z, dx_n = (
+            _cols(d_xg, a, b, bs) for a, b in ((0, 2 * hid), (0, hid), (hid, 2 * hid), (2 * hid, 3 * hid))
+        )
         dh_rz, dh_n = _cols(d_hg, 0, 2 * hid, bs), _cols(d_hg, 2 * hid, 3 * hid, bs)
         dhgs, hps = _split(d_hg, bs), _split(h_prev, bs)
         douts = _split(d_out, bs) if d_out is not None else None

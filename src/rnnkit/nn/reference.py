@@ -10,6 +10,7 @@ directions, with dropout between layers, and collects the gate record that
 Legend: S total packed rows (see :mod:`rnnkit.nn.walk`), N batch, H_in input
 size, H hidden size, H_out output size, D directions.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -33,8 +34,9 @@ def lstm_scan(x: Tensor, state, w: Weights, batch_sizes: tuple[int, ...], revers
         ``(out (S, H_out), (h_n, c_n), gates (S, 4H) as i, f, g, o, (cells (S, H),))``.
     """
     xg = F.linear(x, w["weight_ih"], _summed_bias(w))
-    out, h, c, gates, cells = LSTMScan.apply(xg, state[0], state[1], w["weight_hh"], w["weight_hr"],
-                                             batch_sizes, reverse)
+    out, h, c, gates, cells = LSTMScan.apply(
+        xg, state[0], state[1], w["weight_hh"], w["weight_hr"], batch_sizes, reverse
+    )
     return out, (h, c), gates, (cells,)
 
 
@@ -49,8 +51,7 @@ def gru_scan(x: Tensor, state, w: Weights, batch_sizes: tuple[int, ...], reverse
     return out, (h,), gates, ()
 
 
-def rnn_scan(x: Tensor, state, w: Weights, batch_sizes: tuple[int, ...], reverse: bool,
-             nonlinearity: str = "tanh"):
+def rnn_scan(x: Tensor, state, w: Weights, batch_sizes: tuple[int, ...], reverse: bool, nonlinearity: str = "tanh"):
     """Elman RNN (``nonlinearity`` tanh or relu) over one direction.
 
     Args: as :func:`lstm_scan`, with ``state = (h_0 (N, H),)``.
@@ -77,13 +78,14 @@ def run_direction(spec, x: Tensor, state, w: Weights, batch_sizes: tuple[int, ..
     record = {}
     if gates is not None:
         hid = gates.shape[1] // spec.gates
-        record = {n: gates[:, j * hid:(j + 1) * hid] for j, n in enumerate(spec.gate_names)}
+        record = {n: gates[:, j * hid : (j + 1) * hid] for j, n in enumerate(spec.gate_names)}
     record.update(zip(spec.traced_states, traced))
     return out, final, record
 
 
-def run_stack(layer, data: Tensor, batch_sizes: tuple[int, ...], state: tuple[Tensor, ...], trace: bool,
-              weights: Weights):
+def run_stack(
+    layer, data: Tensor, batch_sizes: tuple[int, ...], state: tuple[Tensor, ...], trace: bool, weights: Weights
+):
     """Every layer and direction of ``layer`` (an :class:`~rnnkit.nn.rnn.RNNBase`) over packed rows.
 
     Args:
@@ -100,8 +102,13 @@ def run_stack(layer, data: Tensor, batch_sizes: tuple[int, ...], state: tuple[Te
         for direction in range(layer.num_directions):
             row = k * layer.num_directions + direction
             out, final, record = run_direction(
-                layer.spec, layer_input, [s[row] for s in state], layer.layer_weights(k, direction, weights),
-                batch_sizes, reverse=direction == 1)
+                layer.spec,
+                layer_input,
+                [s[row] for s in state],
+                layer.layer_weights(k, direction, weights),
+                batch_sizes,
+                reverse=direction == 1,
+            )
             outputs.append(out)
             for store, f in zip(finals, final):
                 store.append(f)

@@ -20,6 +20,7 @@ This module holds the public classes; how a call runs (layouts, initial
 state, which kernel) is :mod:`rnnkit.nn.dispatch`, and what differs between
 the recurrences is their :class:`~rnnkit.nn.specs.CellSpec`.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,10 +41,23 @@ _WEIGHT_BASES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
 class RNNBase(nn.Module):
     """Shared machinery of :class:`RNN`, :class:`LSTM` and :class:`GRU`."""
 
-    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
-                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, proj_size: int = 0, impl: str = "auto",
-                 device=None, dtype=None, *, weight_dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        impl: str = "auto",
+        device=None,
+        dtype=None,
+        *,
+        weight_dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         spec = CELLS[mode]
         check_layer_config(spec, input_size, hidden_size, num_layers, dropout, proj_size, impl, weight_dropout)
@@ -102,8 +116,9 @@ class RNNBase(nn.Module):
         """Parameters in torch's flat order: per layer, per direction ``w_ih, w_hh, b_ih, b_hh, w_hr``."""
         return [getattr(self, n) for n in self._flat_weights_names]
 
-    def layer_weights(self, layer: int, direction: int,
-                      weights: Optional[dict[str, Tensor]] = None) -> dict[str, Optional[Tensor]]:
+    def layer_weights(
+        self, layer: int, direction: int, weights: Optional[dict[str, Tensor]] = None
+    ) -> dict[str, Optional[Tensor]]:
         """One layer's parameters by base name (from ``weights`` when given)."""
         sfx = _suffix(layer, direction)
         source = weights if weights is not None else {n: getattr(self, n) for n in self._flat_weights_names}
@@ -138,8 +153,16 @@ class RNNBase(nn.Module):
             if torch._use_cudnn_rnn_flatten_weight():
                 per_layer = (4 if self.bias else 2) + (1 if self.proj_size else 0)
                 torch._cudnn_rnn_flatten_weight(
-                    weights, per_layer, self.input_size, self.spec.cudnn_mode, self.hidden_size,
-                    self.proj_size, self.num_layers, self.batch_first, self.bidirectional)
+                    weights,
+                    per_layer,
+                    self.input_size,
+                    self.spec.cudnn_mode,
+                    self.hidden_size,
+                    self.proj_size,
+                    self.num_layers,
+                    self.batch_first,
+                    self.bidirectional,
+                )
 
     def _apply(self, fn, recurse=True):
         result = super()._apply(fn, recurse)
@@ -148,9 +171,16 @@ class RNNBase(nn.Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
-        for key, default in (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
-                             ("bidirectional", False), ("proj_size", 0), ("impl", "auto"),
-                             ("weight_dropout", 0.0)):
+        for key, default in (
+            ("num_layers", 1),
+            ("bias", True),
+            ("batch_first", False),
+            ("dropout", 0.0),
+            ("bidirectional", False),
+            ("proj_size", 0),
+            ("impl", "auto"),
+            ("weight_dropout", 0.0),
+        ):
             if getattr(self, key) != default:
                 s += f", {key}={getattr(self, key)!r}"
         if self.spec.nonlinearity not in (None, "tanh"):  # tanh is RNN's default
@@ -200,16 +230,40 @@ class RNN(RNNBase):
         >>> out, h_n = rnn(torch.randn(5, 3, 10))     # (5, 3, 20), (2, 3, 20)
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
-                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, impl: str = "auto", device=None, dtype=None, *,
-                 weight_dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        impl: str = "auto",
+        device=None,
+        dtype=None,
+        *,
+        weight_dropout: float = 0.0,
+    ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        super().__init__(elman_mode(nonlinearity), input_size, hidden_size, num_layers, bias,
-                         batch_first, dropout, bidirectional, 0, impl, device, dtype,
-                         weight_dropout=weight_dropout)
+        super().__init__(
+            elman_mode(nonlinearity),
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            0,
+            impl,
+            device,
+            dtype,
+            weight_dropout=weight_dropout,
+        )
 
 
 class LSTM(RNNBase):
@@ -232,12 +286,37 @@ class LSTM(RNNBase):
         >>> out, (h_n, c_n) = lstm(torch.randn(3, 5, 10))   # (3, 5, 20), (2, 3, 20) each
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, impl: str = "auto", device=None, dtype=None, *,
-                 weight_dropout: float = 0.0) -> None:
-        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, proj_size, impl, device, dtype, weight_dropout=weight_dropout)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        impl: str = "auto",
+        device=None,
+        dtype=None,
+        *,
+        weight_dropout: float = 0.0,
+    ) -> None:
+        super().__init__(
+            "LSTM",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            impl,
+            device,
+            dtype,
+            weight_dropout=weight_dropout,
+        )
 
 
 class GRU(RNNBase):
@@ -258,11 +337,36 @@ class GRU(RNNBase):
         >>> out, h_n = gru(torch.randn(5, 3, 10))     # (5, 3, 40), (2, 3, 20)
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 impl: str = "auto", device=None, dtype=None, *, weight_dropout: float = 0.0) -> None:
-        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, 0, impl, device, dtype, weight_dropout=weight_dropout)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        impl: str = "auto",
+        device=None,
+        dtype=None,
+        *,
+        weight_dropout: float = 0.0,
+    ) -> None:
+        super().__init__(
+            "GRU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            0,
+            impl,
+            device,
+            dtype,
+            weight_dropout=weight_dropout,
+        )
 
 
 def _suffix(layer: int, direction: int) -> str:

@@ -13,6 +13,7 @@ helpers below do that bookkeeping once, for any recurrence whose state is a
 tuple of ``(rows, features)`` tensors, so the LSTM, GRU and RNN kernels only
 write the arithmetic of one step.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Sequence

@@ -29,9 +29,8 @@ libraries are the ``serve`` extra (``pip install 'rnnkit[serve]'``); the core
 install does not need them, and this package imports them only when a server
 starts.
 """
-from __future__ import annotations
 
-import argparse
+from __future__ import annotations
 
 #: How far a served answer may be from the same request answered alone. Concurrent requests of a
 #: batchable command share one model call, whose float results can differ in the last digits from
@@ -46,15 +45,22 @@ TOLERANCE = 1e-5
 def add_parser(sub) -> None:
     """``rnnkit serve RUN [options]`` on the CLI's subparsers."""
     from .limits import LIMIT_HELP
-    serve = sub.add_parser("serve", help="serve a trained model's use commands over HTTP (JSON)",
-                           description=__doc__.split("\n\n")[0].replace("``", ""))
+
+    serve = sub.add_parser(
+        "serve",
+        help="serve a trained model's use commands over HTTP (JSON)",
+        description=__doc__.split("\n\n")[0].replace("``", ""),
+    )
     serve.add_argument("run", help="checkpoint file or run directory (its best checkpoint)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0: every interface)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0: every interface)"
+    )
     serve.add_argument("--port", type=int, default=8000, help="TCP port (0: any free one; default 8000)")
     serve.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (default cpu)")
     for flag, (kind, default, text) in LIMIT_HELP.items():
-        serve.add_argument(flag, type=kind, default=default,
-                           help=text if default is None else text + " (default: %(default)s)")
+        serve.add_argument(
+            flag, type=kind, default=default, help=text if default is None else text + " (default: %(default)s)"
+        )
     serve.add_argument("--access-log", action="store_true", help="log every request to stderr")
 
 
@@ -62,4 +68,5 @@ def run(args) -> int:
     """Start the server of ``rnnkit serve`` (after checking the libraries); the exit code."""
     from .limits import limits_from_args
     from .server import serve
+
     return serve(args.run, args.host, args.port, args.device, limits_from_args(args), args.access_log)

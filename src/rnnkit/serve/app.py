@@ -20,6 +20,7 @@ carrying both ``Content-Length`` and ``Transfer-Encoding`` is refused with 400
 and its connection closed (:mod:`.protocol`: the two framings disagreeing is
 how requests are smuggled past a proxy).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -54,16 +55,21 @@ def answer(status: int, body: dict) -> Response:
     except UnicodeEncodeError:  # a lone surrogate (echoed from a request): JSON's \\u escapes carry it
         data = json.dumps(body, allow_nan=False).encode("ascii")
     except (ValueError, TypeError) as err:
-        status, data = 500, json.dumps({"error": f"internal error: the answer is not JSON ({err})",
-                                        "status": 500}).encode()
+        status, data = (
+            500,
+            json.dumps({"error": f"internal error: the answer is not JSON ({err})", "status": 500}).encode(),
+        )
     return Response(data + b"\n", status_code=status, media_type="application/json")
 
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body; 413 as soon as it is known to exceed ``limit`` bytes."""
+
     def too_large(size: str) -> RequestError:
-        return RequestError(413, f"the body is {size} bytes; at most {limit} are accepted (--max-body-bytes)",
-                            max_body_bytes=limit)
+        return RequestError(
+            413, f"the body is {size} bytes; at most {limit} are accepted (--max-body-bytes)", max_body_bytes=limit
+        )
+
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large(declared)
@@ -86,17 +92,20 @@ async def wait_for(job: Job, timeout_s: float, queue_timeout_s: float) -> dict:
     while True:
         try:
             # waits in short slices: when the call starts, its own (earlier or later) deadline applies
-            return await asyncio.wait_for(asyncio.shield(job.future),
-                                          min(POLL_S, max(0.0, job.ends_at - time.monotonic())))
+            return await asyncio.wait_for(
+                asyncio.shield(job.future), min(POLL_S, max(0.0, job.ends_at - time.monotonic()))
+            )
         except asyncio.TimeoutError:
             if job.ends_at > time.monotonic():  # not yet at its deadline (the queue's or its call's)
                 continue
         job.future.cancel()  # the worker drops the job, or its answer
         if not job.started:
             job.abandoned = True
-            raise RequestError(503, f"{job.command}: waited {queue_timeout_s:g} s in the queue behind other "
-                                    "requests without starting (--queue-timeout-s); the server is busy, try again"
-                               ) from None
+            raise RequestError(
+                503,
+                f"{job.command}: waited {queue_timeout_s:g} s in the queue behind other "
+                "requests without starting (--queue-timeout-s); the server is busy, try again",
+            ) from None
         raise timed_out(job.command, timeout_s) from None
 
 
@@ -108,29 +117,46 @@ class Service:
         self.served = {c.name: c for c in commands if c.serve is not None}
         self.not_served = {c.name: NOT_SERVED.format(name=c.name) for c in commands if c.serve is None}
         self.not_served["eval"] = "it scores data sets on the server; use rnnkit eval RUN on the command line"
-        self.batcher = Batcher(model, limits.max_batch, limits.batch_wait_ms / 1000, limits.max_queue,
-                               limits.timeout_s, limits.queue_timeout_s)
+        self.batcher = Batcher(
+            model,
+            limits.max_batch,
+            limits.batch_wait_ms / 1000,
+            limits.max_queue,
+            limits.timeout_s,
+            limits.queue_timeout_s,
+        )
         self.started, self.answers = time.monotonic(), Counter()
 
     def health(self) -> dict:
         path = getattr(self.model, "path", None)
-        return {"status": "ok", "recipe": self.recipe, "checkpoint": str(path) if path else None,
-                "step": getattr(self.model, "meta", {}).get("step"),
-                "uptime_s": round(time.monotonic() - self.started, 3),
-                "requests_served": sum(self.answers.values()),
-                "answers": {str(k): v for k, v in sorted(self.answers.items())},
-                "model_calls": self.batcher.calls, "merged_requests": self.batcher.merged,
-                "waiting": self.batcher.waiting}
+        return {
+            "status": "ok",
+            "recipe": self.recipe,
+            "checkpoint": str(path) if path else None,
+            "step": getattr(self.model, "meta", {}).get("step"),
+            "uptime_s": round(time.monotonic() - self.started, 3),
+            "requests_served": sum(self.answers.values()),
+            "answers": {str(k): v for k, v in sorted(self.answers.items())},
+            "model_calls": self.batcher.calls,
+            "merged_requests": self.batcher.merged,
+            "waiting": self.batcher.waiting,
+        }
 
     def listing(self) -> dict:
         commands = {name: describe(name, c.help, c.serve) for name, c in self.served.items()}
-        return {"recipe": self.recipe, "commands": commands, "not_served": self.not_served,
-                "endpoints": {"GET /health": "status, recipe, checkpoint, uptime, requests served",
-                              "GET /commands": "this listing (also GET /)",
-                              **{f"POST /{name}": c.help for name, c in self.served.items()}},
-                "limits": asdict(self.limits),
-                "merged_answers": f"requests merged into one model call match the same request alone within "
-                                  f"{TOLERANCE:g} (every number; rankings but for ties within it; strings exactly)"}
+        return {
+            "recipe": self.recipe,
+            "commands": commands,
+            "not_served": self.not_served,
+            "endpoints": {
+                "GET /health": "status, recipe, checkpoint, uptime, requests served",
+                "GET /commands": "this listing (also GET /)",
+                **{f"POST /{name}": c.help for name, c in self.served.items()},
+            },
+            "limits": asdict(self.limits),
+            "merged_answers": f"requests merged into one model call match the same request alone within "
+            f"{TOLERANCE:g} (every number; rankings but for ties within it; strings exactly)",
+        }
 
     async def run(self, name: str, request: Request) -> dict:
         """Answer ``POST /<name>``: read, check, queue, wait; RequestError on any failure."""
@@ -138,13 +164,18 @@ class Service:
         if command is None:
             served = ", ".join(self.served) or "none"
             if name in self.not_served:
-                raise RequestError(404, f"{name!r} is not served over HTTP: {self.not_served[name]}; served: {served}",
-                                   commands=list(self.served))
-            raise RequestError(404, f"no command {name!r} for a {self.recipe} model; served: {served}",
-                               commands=list(self.served))
+                raise RequestError(
+                    404,
+                    f"{name!r} is not served over HTTP: {self.not_served[name]}; served: {served}",
+                    commands=list(self.served),
+                )
+            raise RequestError(
+                404, f"no command {name!r} for a {self.recipe} model; served: {served}", commands=list(self.served)
+            )
         fields = validate(name, command.serve, parse_body(await read_body(request, self.limits.max_body_bytes)))
-        return await wait_for(self.batcher.submit(name, command.serve, fields), self.limits.timeout_s,
-                              self.limits.queue_timeout_s)
+        return await wait_for(
+            self.batcher.submit(name, command.serve, fields), self.limits.timeout_s, self.limits.queue_timeout_s
+        )
 
 
 def build_app(model: Any, recipe: str, commands: Sequence[Command], limits: Optional[Limits] = None) -> FastAPI:
@@ -157,8 +188,7 @@ def build_app(model: Any, recipe: str, commands: Sequence[Command], limits: Opti
         yield
         await service.batcher.stop()
 
-    app = FastAPI(title=f"rnnkit serve: {recipe}", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(title=f"rnnkit serve: {recipe}", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = service
 
     @app.api_route("/health", methods=["GET", "HEAD"])
@@ -186,17 +216,24 @@ def build_app(model: Any, recipe: str, commands: Sequence[Command], limits: Opti
     @app.get("/{name}")
     async def wrong_method(name: str, request: Request):
         if name in service.served:
-            error = RequestError(405, f"GET /{name}: {name} takes POST with a JSON body (GET /commands lists its fields)")
+            error = RequestError(
+                405, f"GET /{name}: {name} takes POST with a JSON body (GET /commands lists its fields)"
+            )
         else:
-            error = RequestError(404, f"GET /{name}: no such path; GET serves /, /commands and /health, and "
-                                      f"POST /<command> the commands ({', '.join(service.served) or 'none'})")
+            error = RequestError(
+                404,
+                f"GET /{name}: no such path; GET serves /, /commands and /health, and "
+                f"POST /<command> the commands ({', '.join(service.served) or 'none'})",
+            )
         return answer(error.status, error.body())
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, err: HTTPException):
         where = f"{request.method} {request.url.path}"
         if err.status_code == 405:
-            message = f"{where}: method not allowed; commands take POST with a JSON body, GET serves /, /commands, /health"
+            message = (
+                f"{where}: method not allowed; commands take POST with a JSON body, GET serves /, /commands, /health"
+            )
         elif err.status_code == 404:
             message = f"{where}: no such path; GET /commands lists what is served"
         else:

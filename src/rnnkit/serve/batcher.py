@@ -32,6 +32,7 @@ Merged answers are not bit-identical to the same request alone (another batch
 size or padding, another summation order); :data:`rnnkit.serve.TOLERANCE`
 states how far they may be.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -44,6 +45,7 @@ from typing import Any, Optional
 import torch
 
 from rnnkit import deadline
+from rnnkit.train.params import Values
 from rnnkit.train.recipe import Serving
 
 from .validate import RequestError
@@ -56,9 +58,10 @@ Outcome = tuple[Optional[dict], Optional[BaseException]]
 class Job:
     """One request: its command, its checked fields, the future its answer goes to, and its
     deadline (``time.monotonic()``): to start while queued, then to finish once started."""
+
     command: str
     serving: Serving
-    request: dict
+    request: Values
     future: asyncio.Future
     ends_at: float = float("inf")
     started: bool = False
@@ -74,8 +77,11 @@ class Job:
 
 def timed_out(command: str, timeout_s: float) -> RequestError:
     """The 504 of a request whose model call ran past its time."""
-    return RequestError(504, f"{command}: the model call did not finish within {timeout_s:g} s (--timeout-s) "
-                             "and was stopped; ask for less work (e.g. fewer items or a shorter length)")
+    return RequestError(
+        504,
+        f"{command}: the model call did not finish within {timeout_s:g} s (--timeout-s) "
+        "and was stopped; ask for less work (e.g. fewer items or a shorter length)",
+    )
 
 
 def internal(err: BaseException) -> RequestError:
@@ -98,8 +104,15 @@ class Batcher:
         calls: model calls made; ``merged``: requests answered by a call shared with others.
     """
 
-    def __init__(self, model: Any, max_batch: int = 16, wait_s: float = 0.005, max_queue: int = 256,
-                 timeout_s: Optional[float] = None, queue_timeout_s: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        max_batch: int = 16,
+        wait_s: float = 0.005,
+        max_queue: int = 256,
+        timeout_s: Optional[float] = None,
+        queue_timeout_s: Optional[float] = None,
+    ) -> None:
         self.model, self.max_batch, self.wait_s, self.max_queue = model, max_batch, wait_s, max_queue
         self.timeout_s = timeout_s
         self.queue_timeout_s = timeout_s if queue_timeout_s is None else queue_timeout_s
@@ -147,10 +160,12 @@ class Batcher:
     def submit(self, command: str, serving: Serving, request: dict) -> Job:
         """Queue a request; 503 when the queue is full."""
         if self.waiting >= self.max_queue:
-            raise RequestError(503, f"the server is busy: {self.max_queue} requests are already waiting "
-                                    "(--max-queue); try again shortly")
+            raise RequestError(
+                503,
+                f"the server is busy: {self.max_queue} requests are already waiting (--max-queue); try again shortly",
+            )
         ends_at = float("inf") if self.queue_timeout_s is None else time.monotonic() + self.queue_timeout_s
-        job = Job(command, serving, request, asyncio.get_running_loop().create_future(), ends_at)
+        job = Job(command, serving, Values(request), asyncio.get_running_loop().create_future(), ends_at)
         self._queue.append(job)
         self._wake.set()
         return job
@@ -226,7 +241,7 @@ class Batcher:
         if len(group) == 1:
             return [self._call(group[0])]
         serving = group[0].serving
-        merged = dict(group[0].request, **{serving.batch: [x for job in group for x in job.request[serving.batch]]})
+        merged = Values(group[0].request, **{serving.batch: [x for job in group for x in job.request[serving.batch]]})
         result, error = self._call(group[0], merged)
         if isinstance(error, RequestError) and error.status in (503, 504):
             return [(None, self._stopped(job)) for job in group]
@@ -238,7 +253,7 @@ class Batcher:
             return [(None, error)] * len(group)
         for job in group:
             count = len(job.request[serving.batch])
-            out.append((dict(result, **{serving.output: items[start:start + count]}), None))
+            out.append((dict(result, **{serving.output: items[start : start + count]}), None))
             start += count
         self.merged += len(group)
         return out

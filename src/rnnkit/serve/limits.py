@@ -3,6 +3,7 @@
 This module imports no server library, so the CLI can show the options
 without FastAPI installed.
 """
+
 from __future__ import annotations
 
 from argparse import ArgumentTypeError
@@ -12,6 +13,7 @@ from typing import Optional
 
 def _bounded(kind: type, low: float, inclusive: bool):
     """An argparse type: a finite ``kind`` above ``low`` (or equal to it when ``inclusive``)."""
+
     def parse(text: str):
         try:
             value = kind(text)
@@ -20,11 +22,15 @@ def _bounded(kind: type, low: float, inclusive: bool):
         if not (value >= low if inclusive else value > low) or value == float("inf"):
             raise ArgumentTypeError(f"expected a finite number {'>=' if inclusive else '>'} {low:g}, got {text}")
         return value
+
     return parse
 
 
-_positive_int, _positive_float, _non_negative_float = _bounded(int, 1, True), _bounded(float, 0, False), \
-    _bounded(float, 0, True)
+_positive_int, _positive_float, _non_negative_float = (
+    _bounded(int, 1, True),
+    _bounded(float, 0, False),
+    _bounded(float, 0, True),
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class Limits:
         max_connections: open connections at most; one more closes the one
             waiting longest for its request (or is answered 503 when all are busy).
     """
+
     max_body_bytes: int = 64 * 1024
     timeout_s: float = 30.0
     queue_timeout_s: Optional[float] = None
@@ -64,20 +71,35 @@ class Limits:
 #: option -> (type, default, help)
 LIMIT_HELP = {
     "--max-body-bytes": (_positive_int, Limits.max_body_bytes, "larger request bodies are answered 413"),
-    "--timeout-s": (_positive_float, Limits.timeout_s,
-                    "time limit of a model call: past it the call is stopped at its next step (504)"),
-    "--queue-timeout-s": (_positive_float, Limits.queue_timeout_s,
-                          "time limit of a request waiting in the queue (then 503); default twice --timeout-s, "
-                          "so a request behind one call of the most work allowed still starts"),
+    "--timeout-s": (
+        _positive_float,
+        Limits.timeout_s,
+        "time limit of a model call: past it the call is stopped at its next step (504)",
+    ),
+    "--queue-timeout-s": (
+        _positive_float,
+        Limits.queue_timeout_s,
+        "time limit of a request waiting in the queue (then 503); default twice --timeout-s, "
+        "so a request behind one call of the most work allowed still starts",
+    ),
     "--max-batch": (_positive_int, Limits.max_batch, "most concurrent requests merged into one model call"),
-    "--batch-wait-ms": (_non_negative_float, Limits.batch_wait_ms,
-                        "how long a batchable request waits for others to share its call"),
+    "--batch-wait-ms": (
+        _non_negative_float,
+        Limits.batch_wait_ms,
+        "how long a batchable request waits for others to share its call",
+    ),
     "--max-queue": (_positive_int, Limits.max_queue, "most requests waiting; more are answered 503"),
-    "--read-timeout-s": (_positive_float, Limits.read_timeout_s,
-                         "a connection that has not sent a complete request (headers and body) this long after "
-                         "opening, or after its previous answer, is closed (408)"),
-    "--max-connections": (_positive_int, Limits.max_connections,
-                          "most open connections; one more closes the one waiting longest for its request"),
+    "--read-timeout-s": (
+        _positive_float,
+        Limits.read_timeout_s,
+        "a connection that has not sent a complete request (headers and body) this long after "
+        "opening, or after its previous answer, is closed (408)",
+    ),
+    "--max-connections": (
+        _positive_int,
+        Limits.max_connections,
+        "most open connections; one more closes the one waiting longest for its request",
+    ),
 }
 
 

@@ -20,6 +20,7 @@ h11 accepts a request with both ``Content-Length`` and ``Transfer-Encoding``
 the other and see a different request. :class:`RefuseAmbiguousFraming`
 answers such a request 400 and closes its connection.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,13 +33,16 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 def raw_answer(status: int, reason: str, message: str) -> bytes:
     """A complete HTTP/1.1 error answer (JSON body, ``Connection: close``) written outside h11."""
     body = json.dumps({"error": message, "status": status}).encode() + b"\n"
-    head = (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
-            "connection: close\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
+        "connection: close\r\n\r\n"
+    )
     return head.encode() + body
 
 
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a read timeout and a connection cap (see the module)."""
+
     read_timeout_s: float = 10.0
     max_connections: int = 128
 
@@ -79,8 +83,11 @@ class GuardedH11Protocol(H11Protocol):
     def _read_timeout(self) -> None:
         self._read_timer = None
         if self.awaiting_request():
-            self.close_waiting(408, "Request Timeout", f"the request did not arrive complete within "
-                                                       f"{self.read_timeout_s:g} s (--read-timeout-s)")
+            self.close_waiting(
+                408,
+                "Request Timeout",
+                f"the request did not arrive complete within {self.read_timeout_s:g} s (--read-timeout-s)",
+            )
 
     def close_waiting(self, status: int, reason: str, message: str) -> None:
         """Close this connection, which waits for its request; answered when part of one had arrived."""
@@ -91,23 +98,36 @@ class GuardedH11Protocol(H11Protocol):
 
     def _make_room(self) -> None:
         """Close the connection waiting longest for its request, or refuse this one (503)."""
-        waiting = [c for c in self.connections
-                   if c is not self and isinstance(c, GuardedH11Protocol) and c.awaiting_request()]
+        waiting = [
+            c for c in self.connections if c is not self and isinstance(c, GuardedH11Protocol) and c.awaiting_request()
+        ]
         if waiting:
             oldest = min(waiting, key=lambda c: c.waiting_since)
-            oldest.close_waiting(503, "Service Unavailable", f"closed to make room: {self.max_connections} "
-                                                             "connections are open (--max-connections)")
+            oldest.close_waiting(
+                503,
+                "Service Unavailable",
+                f"closed to make room: {self.max_connections} connections are open (--max-connections)",
+            )
             return
-        self.transport.write(raw_answer(503, "Service Unavailable", f"the server is busy: {self.max_connections} "
-                                        "connections are open, each with a request being answered "
-                                        "(--max-connections); try again shortly"))
+        self.transport.write(
+            raw_answer(
+                503,
+                "Service Unavailable",
+                f"the server is busy: {self.max_connections} "
+                "connections are open, each with a request being answered "
+                "(--max-connections); try again shortly",
+            )
+        )
         self.transport.close()
 
 
 def guarded_protocol(read_timeout_s: float, max_connections: int) -> type:
     """A :class:`GuardedH11Protocol` class with these limits (uvicorn's ``http`` option takes a class)."""
-    return type("GuardedH11Protocol", (GuardedH11Protocol,),
-                {"read_timeout_s": read_timeout_s, "max_connections": max_connections})
+    return type(
+        "GuardedH11Protocol",
+        (GuardedH11Protocol,),
+        {"read_timeout_s": read_timeout_s, "max_connections": max_connections},
+    )
 
 
 class RefuseAmbiguousFraming:
@@ -120,11 +140,26 @@ class RefuseAmbiguousFraming:
         if scope["type"] == "http":
             names = {name.lower() for name, _ in scope.get("headers", ())}
             if b"content-length" in names and b"transfer-encoding" in names:
-                body = json.dumps({"error": "the request has both Content-Length and Transfer-Encoding; "
-                                            "send one of them", "status": 400}).encode() + b"\n"
-                await send({"type": "http.response.start", "status": 400,
-                            "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
-                                        (b"content-length", str(len(body)).encode())]})
+                body = (
+                    json.dumps(
+                        {
+                            "error": "the request has both Content-Length and Transfer-Encoding; send one of them",
+                            "status": 400,
+                        }
+                    ).encode()
+                    + b"\n"
+                )
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 400,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"connection", b"close"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)

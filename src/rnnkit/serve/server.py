@@ -5,6 +5,7 @@ line (the CLI prints it and exits 2): the libraries missing, a run directory
 without a checkpoint, a port in use. The socket is bound here, before uvicorn
 starts, so that a port in use is that one line and never a log of uvicorn's.
 """
+
 from __future__ import annotations
 
 import errno
@@ -26,8 +27,10 @@ def require_libraries() -> None:
         except ImportError:
             missing.append(module)
     if missing:
-        raise ValueError(f"the server needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
-                         f"not installed: {INSTALL}")
+        raise ValueError(
+            f"the server needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
+            f"not installed: {INSTALL}"
+        )
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -64,6 +67,7 @@ def uvicorn_server(app: Any, access_log: bool = False):
     import uvicorn
 
     from .protocol import guarded_protocol
+
     service = app.state.service
 
     class Server(uvicorn.Server):
@@ -75,9 +79,15 @@ def uvicorn_server(app: Any, access_log: bool = False):
             await service.batcher.drain(GRACEFUL_SHUTDOWN_S)
             await super().shutdown(sockets)
 
-    config = uvicorn.Config(app, log_level="warning", access_log=access_log, timeout_keep_alive=5,
-                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S + 2, lifespan="on",
-                            http=guarded_protocol(service.limits.read_timeout_s, service.limits.max_connections))
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=access_log,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S + 2,
+        lifespan="on",
+        http=guarded_protocol(service.limits.read_timeout_s, service.limits.max_connections),
+    )
     return Server(config)
 
 
@@ -116,20 +126,21 @@ class Background:
 def serve(run: str, host: str, port: int, device: str, limits, access_log: bool = False) -> int:
     """``rnnkit serve RUN``: load the run, bind, serve until Ctrl-C; the exit code."""
     require_libraries()
-    from rnnkit.tasks import recipe_of
-    from rnnkit.train import checkpoint as ckpt
-    from rnnkit.train.device import resolve_device
+    from rnnkit.recipes import read
 
     from .app import build_app
-    state = ckpt.load(run)
-    recipe = recipe_of(state.meta, state.path)
-    model = recipe.trained.from_checkpoint(state, device=str(resolve_device(device)))
+
+    stored = read(run)
+    recipe, model = stored.recipe, stored.model(device)
     sock = bind(host, port)
     app = build_app(model, recipe.name, recipe.commands, limits)
     service = app.state.service
     served = ", ".join(f"POST /{name}" for name in service.served) or "no commands"
-    print(f"rnnkit serve: {recipe.name} model {state.path} on http://{host}:{sock.getsockname()[1]} "
-          f"({served}; GET /health, /commands); Ctrl-C stops", flush=True)
+    print(
+        f"rnnkit serve: {recipe.name} model {stored.path} on http://{host}:{sock.getsockname()[1]} "
+        f"({served}; GET /health, /commands); Ctrl-C stops",
+        flush=True,
+    )
     if not service.served:
         print(f"note: a {recipe.name} model has no command served over HTTP", file=sys.stderr)
     try:

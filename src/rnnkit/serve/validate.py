@@ -2,10 +2,11 @@
 
 Every failure is a :class:`RequestError` with the HTTP status and a message
 that names what is wrong: 400 for a body that is not JSON, 422 for JSON that
-does not fit the command's :class:`~rnnkit.train.recipe.Field` list (unknown
+does not fit the command's :class:`~rnnkit.train.params.Field` list (unknown
 fields with the allowed ones, a missing field, a wrong type or a value out of
 range, naming the field and what was expected).
 """
+
 from __future__ import annotations
 
 import json
@@ -13,11 +14,19 @@ import math
 from typing import Any, Optional
 
 from rnnkit.data.inputs import lone_surrogate
-from rnnkit.train.recipe import LIST_TYPES, REQUIRED, Field, Serving
+from rnnkit.train.params import LIST_TYPES, REQUIRED, Field, Values
+from rnnkit.train.recipe import Serving
 
 #: what each field type reads as in messages
-EXPECTED = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false",
-            "strings": "a list of strings", "numbers": "a list of numbers", "list": "a list"}
+EXPECTED = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "strings": "a list of strings",
+    "numbers": "a list of numbers",
+    "list": "a list",
+}
 
 
 class RequestError(Exception):
@@ -115,14 +124,22 @@ def check_field(spec: Field, value: Any) -> Any:
     """``value`` when it fits ``spec``; else a 422 naming the field and what it expected."""
     if value is None and spec.default is None:
         return None
-    fail = RequestError(422, f"field {spec.name!r}: expected {expected(spec)}, got {_kind(value)}",
-                        field=spec.name, expected=expected(spec))
+    fail = RequestError(
+        422,
+        f"field {spec.name!r}: expected {expected(spec)}, got {_kind(value)}",
+        field=spec.name,
+        expected=expected(spec),
+    )
     if not _type_ok(spec.type, value):
         raise fail
     surrogate = lone_surrogate(value)
     if surrogate is not None:
-        raise RequestError(422, f"field {spec.name!r}: a lone UTF-16 surrogate ({surrogate}) is not text; "
-                                "expected valid Unicode", field=spec.name, expected=expected(spec))
+        raise RequestError(
+            422,
+            f"field {spec.name!r}: a lone UTF-16 surrogate ({surrogate}) is not text; expected valid Unicode",
+            field=spec.name,
+            expected=expected(spec),
+        )
     if spec.choices and value not in spec.choices:
         raise fail
     size = value if spec.type in ("integer", "number", "boolean") else len(value)
@@ -134,22 +151,31 @@ def check_field(spec: Field, value: Any) -> Any:
     return value
 
 
-def validate(command: str, serving: Serving, body: dict) -> dict:
-    """Every field of ``serving`` from ``body``: checked, defaults filled in; 422 on the first problem."""
+def validate(command: str, serving: Serving, body: dict) -> Values:
+    """Every field of ``serving`` from ``body``: checked, defaults filled in (the values ``handle``
+    gets); 422 on the first problem."""
     allowed = [f.name for f in serving.fields]
     unknown = [k for k in body if k not in allowed]
     if unknown:
-        raise RequestError(422, f"unknown field{'s' if len(unknown) > 1 else ''} "
-                                f"{', '.join(repr(k) for k in unknown)} for {command}; "
-                                f"allowed: {', '.join(allowed) or 'none'}",
-                           unknown_fields=unknown, allowed_fields=allowed)
-    request = {}
+        raise RequestError(
+            422,
+            f"unknown field{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(k) for k in unknown)} for {command}; "
+            f"allowed: {', '.join(allowed) or 'none'}",
+            unknown_fields=unknown,
+            allowed_fields=allowed,
+        )
+    request = Values()
     for spec in serving.fields:
         if spec.name in body:
             request[spec.name] = check_field(spec, body[spec.name])
         elif spec.default is REQUIRED:
-            raise RequestError(422, f"missing field {spec.name!r} for {command}: expected {expected(spec)}",
-                               field=spec.name, expected=expected(spec))
+            raise RequestError(
+                422,
+                f"missing field {spec.name!r} for {command}: expected {expected(spec)}",
+                field=spec.name,
+                expected=expected(spec),
+            )
         else:
             request[spec.name] = spec.default
     return request
@@ -165,5 +191,11 @@ def describe(command: str, help: str, serving: Serving) -> dict:
         else:
             entry["default"] = spec.default
         fields[spec.name] = entry
-    return {"path": f"/{command}", "method": "POST", "help": help, "fields": fields,
-            "example": serving.example, "batched": serving.batch}
+    return {
+        "path": f"/{command}",
+        "method": "POST",
+        "help": help,
+        "fields": fields,
+        "example": serving.example,
+        "batched": serving.batch,
+    }

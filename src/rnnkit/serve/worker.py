@@ -6,6 +6,7 @@ told to stop (Ctrl-C) alive until the call ends. This thread is a daemon: the
 server stops its running call cooperatively (:meth:`rnnkit.deadline.Limit.stop`)
 and then exits whether or not the call noticed.
 """
+
 from __future__ import annotations
 
 import asyncio

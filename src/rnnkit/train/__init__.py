@@ -1,4 +1,5 @@
 """The training engine: config, trainer, checkpoints, metrics, progress, plots."""
+
 from .checkpoint import Checkpoint, CheckpointError
 from .trainer import FitResult, Objective, TrainConfig, Trainer
 

@@ -6,6 +6,7 @@ logged, the new loss is worse than the best of all results except the last
 ``nonmono``. From then on every SGD iterate is averaged; evaluation and the
 saved model use the average.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -35,8 +36,9 @@ class NTAverager:
 
     def observe(self, val_loss: float, step: int) -> bool:
         """Record an evaluation; returns True when this one triggers averaging."""
-        triggered = (not self.active and len(self.history) > self.nonmono
-                     and val_loss > min(self.history[:-self.nonmono]))
+        triggered = (
+            not self.active and len(self.history) > self.nonmono and val_loss > min(self.history[: -self.nonmono])
+        )
         self.history.append(val_loss)
         if triggered:
             self.trigger_step = step
@@ -75,8 +77,12 @@ class NTAverager:
                 param.copy_(values[name])
 
     def state_dict(self) -> tuple[dict[str, Tensor], dict]:
-        return dict(self.average), {"history": self.history, "count": self.count,
-                                    "trigger_step": self.trigger_step, "nonmono": self.nonmono}
+        return dict(self.average), {
+            "history": self.history,
+            "count": self.count,
+            "trigger_step": self.trigger_step,
+            "nonmono": self.nonmono,
+        }
 
     def load_state_dict(self, tensors: dict[str, Tensor], meta: dict) -> None:
         self.history = [float(v) for v in meta["history"]]
@@ -88,6 +94,7 @@ class NTAverager:
 class NTASGD(Callback):
     """NT-ASGD as a trainer callback: averages after each update once triggered,
     evaluates with the average, and keeps it in every checkpoint for later use."""
+
     name = "ntasgd"
 
     def __init__(self, model: nn.Module, nonmono: int = 5) -> None:
@@ -101,8 +108,9 @@ class NTASGD(Callback):
 
     def on_evaluate(self, trainer, result: dict[str, float], improved: bool) -> None:
         if self.averager.observe(result["loss"], trainer.step):
-            trainer.note("NT-ASGD: validation stopped improving; averaging the weights from here on",
-                         event="averaging started")
+            trainer.note(
+                "NT-ASGD: validation stopped improving; averaging the weights from here on", event="averaging started"
+            )
 
     def state_dict(self) -> tuple[dict[str, Tensor], dict]:
         return self.averager.state_dict()

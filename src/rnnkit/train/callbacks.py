@@ -14,6 +14,7 @@ and ``load_state_dict``; it is saved in every checkpoint under its ``name``.
 ``inference_weights()`` may name one of its tensor prefixes that holds the
 weights to use after training (NT-ASGD's average).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,6 +26,7 @@ from torch import Tensor
 
 class Callback:
     """Base class: every hook does nothing."""
+
     name = "callback"
 
     def on_batch(self, trainer, batch: Any) -> None:
@@ -74,17 +76,21 @@ class LRScale(Callback):
     AWD-LSTM (Merity et al., 2018) scales the rate by the window length over
     the base length under variable-length BPTT, so every token weighs the same.
     """
+
     name = "lr_scale"
 
     def on_batch(self, trainer, batch) -> None:
-        for group in trainer.optimizer.param_groups:
-            group["lr"] = group["lr"] * batch.lr_scale
+        optimizers = [trainer.optimizer] if trainer.own is None else trainer.own.optimizers.values()
+        for optimizer in optimizers:  # the schedule has set this step's rates already
+            for group in optimizer.param_groups:
+                group["lr"] = group["lr"] * batch.lr_scale
 
 
 class OnFirstSave(Callback):
     """Call ``action()`` once, after the run's first evaluated checkpoint is written
     (e.g. to delete the run that ``--overwrite`` set aside). The checkpoint that
     Ctrl-C saves before any evaluation does not count."""
+
     name = "first_save"
 
     def __init__(self, action) -> None:

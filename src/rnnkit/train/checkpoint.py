@@ -2,14 +2,16 @@
 
 Layout of a checkpoint file:
 
-* tensors ``model/<name>``, ``optim/<param>/<key>``, ``objective/<name>``,
-  ``rng/torch`` (and ``rng/cuda/<i>``);
+* tensors ``model/<name>``, ``optim/<param>/<key>`` (``optim.<optimizer>/<param>/<key>``
+  for each optimizer an objective declares), ``objective/<name>``, ``rng/torch`` (and
+  ``rng/cuda/<i>``);
 * metadata key ``rnnkit``: JSON with ``format``, ``task``, ``config``, step,
   metrics and anything else the task stores (e.g. the vocabulary).
 
 Nothing is ever unpickled. Files are written atomically (:mod:`rnnkit.files`), so a
 crash mid-save leaves the previous checkpoint intact.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +30,7 @@ from rnnkit.files import atomic_write
 
 FORMAT = "rnnkit-checkpoint/1"
 BEST, LAST = "best.safetensors", "last.safetensors"
-MAX_META_BYTES = 64 * 2 ** 20  # the metadata's JSON (vocabularies and splits are its big parts)
+MAX_META_BYTES = 64 * 2**20  # the metadata's JSON (vocabularies and splits are its big parts)
 MAX_META_DEPTH = 64  # nesting of its objects and lists (rnnkit writes 5)
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)  # a JSON string, escapes included
 
@@ -83,13 +85,17 @@ def _regular(path: Path) -> Path:
     if not path.exists():
         broken = " (a broken symbolic link)" if path.is_symlink() else ""
         raise CheckpointError(f"{path}: no such checkpoint file or run directory{broken}")
-    raise CheckpointError(f"{path}: not a regular file ({_kind(path)}); expected a checkpoint file "
-                          "or a run directory")
+    raise CheckpointError(f"{path}: not a regular file ({_kind(path)}); expected a checkpoint file or a run directory")
 
 
 def _kind(path: Path) -> str:
-    for test, kind in (("is_fifo", "a FIFO"), ("is_socket", "a socket"), ("is_char_device", "a character device"),
-                       ("is_block_device", "a block device"), ("is_dir", "a directory")):
+    for test, kind in (
+        ("is_fifo", "a FIFO"),
+        ("is_socket", "a socket"),
+        ("is_char_device", "a character device"),
+        ("is_block_device", "a block device"),
+        ("is_dir", "a directory"),
+    ):
         if getattr(path, test)():
             return kind
     return "not a file"
@@ -112,8 +118,7 @@ def load(path: str | Path, task: str | None = None) -> Checkpoint:
         raise CheckpointError(f"{path}: a safetensors file but not an rnnkit checkpoint (no 'rnnkit' metadata)")
     meta = parse_meta(raw, path)
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: unsupported checkpoint format {shown(meta.get('format'))}, "
-                              f"expected {FORMAT!r}")
+        raise CheckpointError(f"{path}: unsupported checkpoint format {shown(meta.get('format'))}, expected {FORMAT!r}")
     if task is not None and meta.get("task") != task:
         raise CheckpointError(f"{path}: checkpoint of task {shown(meta.get('task'))}, expected {task!r}")
     aliases = {} if meta.get("aliases") is None else meta["aliases"]
@@ -129,19 +134,20 @@ def load(path: str | Path, task: str | None = None) -> Checkpoint:
 def parse_meta(raw: str, path) -> dict:
     """The metadata record ``raw`` (JSON text) as a dict, its size and nesting checked first."""
     if len(raw) > MAX_META_BYTES:
-        raise CheckpointError(f"{path}: checkpoint metadata is {len(raw):,} bytes, over the limit of "
-                              f"{MAX_META_BYTES:,}")
+        raise CheckpointError(
+            f"{path}: checkpoint metadata is {len(raw):,} bytes, over the limit of {MAX_META_BYTES:,}"
+        )
     deepest = depth(raw)
     if deepest > MAX_META_DEPTH:
-        raise CheckpointError(f"{path}: checkpoint metadata is nested {deepest:,} levels deep, over the "
-                              f"limit of {MAX_META_DEPTH}")
+        raise CheckpointError(
+            f"{path}: checkpoint metadata is nested {deepest:,} levels deep, over the limit of {MAX_META_DEPTH}"
+        )
     try:
         meta = json.loads(raw)
     except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError, as an over-long int is
         raise CheckpointError(f"{path}: checkpoint metadata is not valid JSON: {err}") from None
     if not isinstance(meta, dict):
-        raise CheckpointError(f"{path}: checkpoint metadata is a JSON {type(meta).__name__}, "
-                              "expected an object")
+        raise CheckpointError(f"{path}: checkpoint metadata is a JSON {type(meta).__name__}, expected an object")
     return meta
 
 
@@ -160,7 +166,7 @@ def shown(value: Any) -> str:
     """``value`` for an error line: a short excerpt, named by its JSON type when not a string or number."""
     if value is None:
         return "null"
-    big = isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** 12
+    big = isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**12
     text = f"{value:.3g}" if big else repr(value)
     text = text[:40] + ("..." if len(text) > 40 else "")
     kind = {dict: "an object ", list: "a list ", bool: "a boolean "}.get(type(value), "")

@@ -5,6 +5,7 @@ A run's configuration is a dict of sections (``{"data": DataConfig(...),
 flags are overrides applied in that order; unknown keys and values of the
 wrong type are errors that name the key.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,20 +74,25 @@ def _field_types(cls) -> dict[str, type]:
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
-def coerce(kind: type, value: Any, key: str) -> Any:
-    """``value`` as type ``kind`` (int, float, str, bool or Optional of one)."""
+def coerce(kind: type, value: Any, key: str, typed: bool = False) -> Any:
+    """``value`` as type ``kind`` (int, float, str, bool or Optional of one).
+
+    A string is parsed as the number or bool it spells (a flag's text), unless ``typed``
+    (a value read from a config file, whose type is its own: ``"16"`` is no integer there).
+    """
     if typing.get_origin(kind) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(kind) if a is not type(None)]
-        return None if value is None else coerce(args[0], value, key)
+        return None if value is None else coerce(args[0], value, key, typed)
+    parse = isinstance(value, str) and not typed
     if kind is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+        if parse and value.lower() in ("true", "false", "1", "0", "yes", "no"):
             return value.lower() in ("true", "1", "yes")
     elif kind is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, str):
+        if parse:
             try:
                 return int(value)
             except ValueError:
@@ -95,7 +101,7 @@ def coerce(kind: type, value: Any, key: str) -> Any:
         number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             number = float(value)
-        elif isinstance(value, str):
+        elif parse:
             try:
                 number = float(value)
             except ValueError:
@@ -109,28 +115,31 @@ def coerce(kind: type, value: Any, key: str) -> Any:
     raise ValueError(f"{key}: expected {getattr(kind, '__name__', kind)}, got {value!r}")
 
 
-def replace(cfg, overrides: Mapping[str, Any], section: str):
-    """A copy of dataclass ``cfg`` with ``overrides`` applied (type-checked)."""
+def replace(cfg, overrides: Mapping[str, Any], section: str, typed: bool = False):
+    """A copy of dataclass ``cfg`` with ``overrides`` applied (type- and range-checked).
+
+    ``typed``: the values come from a config file (see :func:`coerce`); a value out of
+    range is then named ``section.key``, not by its flag.
+    """
     types = _field_types(type(cfg))
     unknown = sorted(set(overrides) - types.keys())
     if unknown:
-        raise ValueError(f"{section}: unknown key(s) {', '.join(unknown)}; "
-                         f"expected some of {', '.join(types)}")
-    values = {k: coerce(types[k], v, f"{section}.{k}") for k, v in overrides.items()}
+        raise ValueError(f"{section}: unknown key(s) {', '.join(unknown)}; expected some of {', '.join(types)}")
+    values = {k: coerce(types[k], v, f"{section}.{k}", typed) for k, v in overrides.items()}
     limits = {f.name: f.metadata["bound"] for f in dataclasses.fields(cfg) if "bound" in f.metadata}
     for key, value in values.items():
         if key in limits and value is not None:
-            check_bound(value, limits[key], flag(key))
+            check_bound(value, limits[key], f"{section}.{key}" if typed else flag(key))
     return dataclasses.replace(cfg, **values)
 
 
-def apply(sections: Sections, overrides: Mapping[str, Mapping[str, Any]]) -> Sections:
-    """Apply ``{section: {key: value}}`` to every section; unknown sections are errors."""
+def apply(sections: Sections, overrides: Mapping[str, Mapping[str, Any]], typed: bool = False) -> Sections:
+    """Apply ``{section: {key: value}}`` to every section; unknown sections are errors.
+    ``typed``: as for :func:`replace`."""
     unknown = sorted(set(overrides) - sections.keys())
     if unknown:
-        raise ValueError(f"unknown config section(s) {', '.join(unknown)}; "
-                         f"expected some of {', '.join(sections)}")
-    return {name: replace(cfg, overrides.get(name, {}), name) for name, cfg in sections.items()}
+        raise ValueError(f"unknown config section(s) {', '.join(unknown)}; expected some of {', '.join(sections)}")
+    return {name: replace(cfg, overrides.get(name, {}), name, typed) for name, cfg in sections.items()}
 
 
 def to_dict(sections: Sections) -> dict[str, dict[str, Any]]:
@@ -163,23 +172,29 @@ def add_arguments(parser: argparse.ArgumentParser, sections: Sections, helps: Ma
                 option, values = item.metadata["only_with"]
                 title = f"{name} options used only with {_condition(option, values)}"
                 target = groups.get((option, values)) or groups.setdefault(
-                    (option, values), parser.add_argument_group(title))
-            _add_field(target, name, key, kind, getattr(cfg, key), helps.get(key, ""),
-                       item.metadata.get("bound"))
+                    (option, values), parser.add_argument_group(title)
+                )
+            _add_field(target, name, key, kind, getattr(cfg, key), helps.get(key, ""), item.metadata.get("bound"))
 
 
-def _add_field(group, name: str, key: str, kind: type, default: Any, text: str,
-               limits: tuple | None = None) -> None:
+def _add_field(group, name: str, key: str, kind: type, default: Any, text: str, limits: tuple | None = None) -> None:
     """One flag of a config field on ``group``."""
     facts = [] if "(default" in text else [f"default {default!r}"]  # a help may say it in words
     facts += [f"range {bounds.describe(limits)}"] if limits else []
     text = f"{text} ({'; '.join(facts)})" if text and facts else text or "; ".join(facts)
     if kind is bool:
-        group.add_argument(flag(key), dest=f"{name}.{key}", action=argparse.BooleanOptionalAction,
-                           default=argparse.SUPPRESS, help=text)
+        group.add_argument(
+            flag(key), dest=f"{name}.{key}", action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text
+        )
     else:
-        group.add_argument(flag(key), dest=f"{name}.{key}", default=argparse.SUPPRESS,
-                           type=_parser(kind, flag(key)), metavar=key.upper(), help=text)
+        group.add_argument(
+            flag(key),
+            dest=f"{name}.{key}",
+            default=argparse.SUPPRESS,
+            type=_parser(kind, flag(key)),
+            metavar=key.upper(),
+            help=text,
+        )
 
 
 def _condition(option: str, values: tuple) -> str:
@@ -206,8 +221,10 @@ def check_applies(sections: Sections, given: Mapping[str, Mapping[str, Any]]) ->
                 option, values = item.metadata["only_with"]
                 setting = _setting(sections, name, option)
                 if setting not in values:
-                    raise ValueError(f"{flag(item.name)} applies only with {_condition(option, values)}; "
-                                     f"this run uses {_condition(option, (setting,))}")
+                    raise ValueError(
+                        f"{flag(item.name)} applies only with {_condition(option, values)}; "
+                        f"this run uses {_condition(option, (setting,))}"
+                    )
 
 
 def _parser(kind: type, name: str):
@@ -216,6 +233,7 @@ def _parser(kind: type, name: str):
             return coerce(kind, text, name)
         except ValueError as err:  # argparse names the flag itself
             raise argparse.ArgumentTypeError(str(err).removeprefix(f"{name}: ")) from None
+
     return parse
 
 

@@ -1,4 +1,5 @@
 """Device choice, seeding and thread count."""
+
 from __future__ import annotations
 
 import random
@@ -28,8 +29,7 @@ def resolve_device(name: str) -> torch.device:
     except RuntimeError:
         raise ValueError(f"device: expected e.g. cpu, cuda or cuda:1, got {name!r}") from None
     if kind == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise ValueError(f"device: {name!r} asked for, but torch sees {torch.cuda.device_count()} "
-                         "CUDA GPU(s)")
+        raise ValueError(f"device: {name!r} asked for, but torch sees {torch.cuda.device_count()} CUDA GPU(s)")
     return device
 
 

@@ -17,6 +17,7 @@ by ``world * weight_r / sum(weight)`` (weight: ``objective.loss_weight(batch, co
 when the objective defines it, else ``count``), so DDP's average of the ranks' gradients
 is the gradient of the global batch's mean.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -147,8 +148,10 @@ def shard_range(n: int, rank: int, world: int) -> tuple[int, int]:
 def split_evenly(global_batch: int, world: int, flag: str = "--batch-size") -> int:
     """The per-rank batch ``global_batch / world``; a one-line error unless it divides."""
     if global_batch % world:
-        raise ValueError(f"{flag} {global_batch} is the global batch and must be divisible by the "
-                         f"world size {world} (the number of processes)")
+        raise ValueError(
+            f"{flag} {global_batch} is the global batch and must be divisible by the "
+            f"world size {world} (the number of processes)"
+        )
     return global_batch // world
 
 
@@ -157,8 +160,9 @@ def shard(objective: Any) -> None:
     if not active():
         return
     if not hasattr(objective, "shard"):
-        raise ValueError(f"{type(objective).__name__} cannot train on several processes: it has no "
-                         "shard(rank, world) method")
+        raise ValueError(
+            f"{type(objective).__name__} cannot train on several processes: it has no shard(rank, world) method"
+        )
     objective.shard(rank(), world_size())
 
 
@@ -209,8 +213,11 @@ class DataParallel:
         """(local loss scaled for DDP's average, global mean loss, global target count)."""
         self.step_module.pending = (objective, batch, info)
         loss, count = self.ddp()
-        weight = float(objective.loss_weight(batch, count)) if batch is not None and \
-            hasattr(objective, "loss_weight") else float(count)
+        weight = (
+            float(objective.loss_weight(batch, count))
+            if batch is not None and hasattr(objective, "loss_weight")
+            else float(count)
+        )
         value = float(loss.detach()) if weight else 0.0
         total_count, total_weight, weighted = all_reduce_sum([count, weight, weight * value])
         scale = self.world * weight / total_weight if total_weight else 0.0

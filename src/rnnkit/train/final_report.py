@@ -8,6 +8,7 @@ draws no plots and translate decodes greedily only) or leave it out (``none``: m
 with ``rnnkit eval``). The level is a training option, so it is kept in the run's
 ``config.json`` and may change on ``--resume``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,9 +17,11 @@ from . import rundir
 
 LEVELS = ("full", "quick", "none")
 DEFAULT = "full"
-HELP = ("the test report after a finished run, which --max-minutes does not bound: full (the recipe's "
-        "whole report), quick (names: no plots; translate: greedy decoding only, no beam 5) or none "
-        "(nothing: make it later with rnnkit eval RUN)")
+HELP = (
+    "the test report after a finished run, which --max-minutes does not bound: full (the recipe's "
+    "whole report), quick (names: no plots; translate: greedy decoding only, no beam 5) or none "
+    "(nothing: make it later with rnnkit eval RUN)"
+)
 
 
 def check(value: str) -> None:
@@ -41,6 +44,8 @@ def run(recipe, run_dir: str | Path) -> str:
     """What ``rnnkit train`` prints after a finished run: the recipe's report (its ``report``
     reads :func:`level` for ``quick``), or with ``none`` how to make it later."""
     if level(run_dir) == "none":
-        return (f"no test report (--final-report none); make it with: rnnkit eval {run_dir} "
-                f"(rnnkit eval {run_dir} --help lists its options)")
+        return (
+            f"no test report (--final-report none); make it with: rnnkit eval {run_dir} "
+            f"(rnnkit eval {run_dir} --help lists its options)"
+        )
     return recipe.report(Path(run_dir))

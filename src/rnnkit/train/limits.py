@@ -8,6 +8,7 @@ memory. The estimate is rough (float32, an LSTM's four gates, Adam's two
 moments) and errs large: it is there to stop runs that could never fit, not to
 plan the ones that do.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,7 +23,7 @@ WIDTH_FIELDS = ("hidden_size", "char_hidden", "last_layer_size")
 EMBED_FIELDS = ("embedding_dim", "word_dim", "char_dim", "category_dim", "dim")
 #: Python's own cost of one small tensor (a window or a target), in bytes
 TENSOR_OVERHEAD = 400
-FALLBACK_MEMORY = 16 * 2 ** 30
+FALLBACK_MEMORY = 16 * 2**30
 
 
 def machine_memory() -> int:
@@ -42,8 +43,10 @@ def check_bytes(nbytes: float, what: str, options: Sequence[str], limit: Optiona
     memory); ``options`` are the settings it grows with (``--batch-size 64``...)."""
     limit = machine_memory() if limit is None else limit
     if nbytes > limit:
-        raise ValueError(f"{what} would take about {gigabytes(nbytes)} ({' x '.join(options)}), more "
-                         f"than this machine's {gigabytes(limit)} of memory; lower one of them")
+        raise ValueError(
+            f"{what} would take about {gigabytes(nbytes)} ({' x '.join(options)}), more "
+            f"than this machine's {gigabytes(limit)} of memory; lower one of them"
+        )
 
 
 def check_memory(sections: Sections, limit: Optional[int] = None) -> None:
@@ -68,23 +71,42 @@ def _needs(sections: Sections) -> list[tuple[float, str, list[str]]]:
     shape = [_show(model, width_field), *[_show(model, f) for f in layer_fields]]
     needs = []
     weights = layers * directions * 4 * width * (width + max(embed, width))
-    needs.append((4 * FLOAT * weights, "the recurrent weights with their gradients and Adam's state",
-                  shape + ([_show(model, embed_field)] if embed > width else [])))
+    needs.append(
+        (
+            4 * FLOAT * weights,
+            "the recurrent weights with their gradients and Adam's state",
+            shape + ([_show(model, embed_field)] if embed > width else []),
+        )
+    )
     batch = getattr(data, "batch_size", 0)
     if steps and batch:
         kept = batch * steps * width * layers * directions * 8  # gates, cell and output per step
-        needs.append((FLOAT * kept, "the activations of one training batch",
-                      [_show(data, "batch_size")] + [_show(data, f) for f in step_fields] + shape))
+        needs.append(
+            (
+                FLOAT * kept,
+                "the activations of one training batch",
+                [_show(data, "batch_size")] + [_show(data, f) for f in step_fields] + shape,
+            )
+        )
         scored = max(getattr(data, "valid_size", 0), getattr(data, "test_size", 0))
         if scored and hasattr(data, "data_seed"):  # a generated set, scored in one pass
             which = "valid_size" if data.valid_size >= getattr(data, "test_size", 0) else "test_size"
-            needs.append((FLOAT * scored * steps * (width * directions * 2 + 4),
-                          "scoring the generated validation or test set",
-                          [_show(data, which)] + [_show(data, f) for f in step_fields] + shape[:1]))
+            needs.append(
+                (
+                    FLOAT * scored * steps * (width * directions * 2 + 4),
+                    "scoring the generated validation or test set",
+                    [_show(data, which)] + [_show(data, f) for f in step_fields] + shape[:1],
+                )
+            )
     if getattr(data, "signal", "") and not getattr(data, "csv", "x") and hasattr(data, "window"):
         per_window = FLOAT * (data.window + 1) + 2 * TENSOR_OVERHEAD
-        needs.append((data.length * per_window, "the windows of the generated series",
-                      [_show(data, "length"), _show(data, "window")]))
+        needs.append(
+            (
+                data.length * per_window,
+                "the windows of the generated series",
+                [_show(data, "length"), _show(data, "window")],
+            )
+        )
     return needs
 
 

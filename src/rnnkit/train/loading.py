@@ -5,6 +5,7 @@ parameter and buffer compared with the file's tensors, and only then built for r
 file claiming e.g. 16384 hidden units (8.6 GB) allocates nothing before the mismatch is named.
 Whatever else goes wrong while building, :func:`reading` makes one line naming the file.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ import torch
 
 from .checkpoint import Checkpoint, CheckpointError
 
-SLACK_BYTES = 256 * 2 ** 20  # a model may hold this much more than the file's weights (buffers)
+SLACK_BYTES = 256 * 2**20  # a model may hold this much more than the file's weights (buffers)
 
 
 def build(cls, sections, state: Checkpoint, meta: dict) -> torch.nn.Module:
@@ -31,8 +32,10 @@ def build(cls, sections, state: Checkpoint, meta: dict) -> torch.nn.Module:
     claimed = sum(t.numel() * t.element_size() for t in chain(shell.parameters(), shell.buffers()))
     stored = sum(t.numel() * t.element_size() for t in state.section("model").values())
     if claimed > stored + SLACK_BYTES:
-        raise CheckpointError(f"{state.path}: its metadata describes a model of {claimed / 2 ** 20:,.0f} MiB, "
-                              f"but the file holds {stored / 2 ** 20:,.1f} MiB of weights")
+        raise CheckpointError(
+            f"{state.path}: its metadata describes a model of {claimed / 2**20:,.0f} MiB, "
+            f"but the file holds {stored / 2**20:,.1f} MiB of weights"
+        )
     return cls.build_model(sections, meta)
 
 
@@ -41,20 +44,27 @@ def compare_shapes(expected: dict[str, torch.Tensor], state: Checkpoint) -> None
     stored = state.section("model")
     for name, tensor in expected.items():
         if name not in stored:
-            raise CheckpointError(f"{state.path}: tensor 'model/{name}' of the model its metadata "
-                                  "describes is missing from the file")
+            raise CheckpointError(
+                f"{state.path}: tensor 'model/{name}' of the model its metadata describes is missing from the file"
+            )
         if tuple(tensor.shape) != tuple(stored[name].shape):
-            raise CheckpointError(f"{state.path}: tensor 'model/{name}': the metadata describes shape "
-                                  f"{tuple(tensor.shape)}, the file holds {tuple(stored[name].shape)}")
+            raise CheckpointError(
+                f"{state.path}: tensor 'model/{name}': the metadata describes shape "
+                f"{tuple(tensor.shape)}, the file holds {tuple(stored[name].shape)}"
+            )
     extra = sorted(set(stored) - set(expected))
     if extra:
-        raise CheckpointError(f"{state.path}: the file holds tensor 'model/{extra[0]}', which the model "
-                              "its metadata describes does not have")
+        raise CheckpointError(
+            f"{state.path}: the file holds tensor 'model/{extra[0]}', which the model "
+            "its metadata describes does not have"
+        )
     section = inference_section(state.meta)
     for name, tensor in (state.section(section) if section else {}).items():
         if name in expected and tuple(tensor.shape) != tuple(expected[name].shape):
-            raise CheckpointError(f"{state.path}: tensor '{section}/{name}' has shape {tuple(tensor.shape)}, "
-                                  f"the model's 'model/{name}' {tuple(expected[name].shape)}")
+            raise CheckpointError(
+                f"{state.path}: tensor '{section}/{name}' has shape {tuple(tensor.shape)}, "
+                f"the model's 'model/{name}' {tuple(expected[name].shape)}"
+            )
 
 
 def inference_section(meta: dict) -> Optional[str]:
@@ -78,5 +88,4 @@ def reading(path) -> Iterator[None]:
         raise CheckpointError(f"{path}: checkpoint metadata: {err}") from None
     except (KeyError, TypeError, AttributeError, IndexError, RecursionError, RuntimeError) as err:
         text = " ".join(str(err).split())[:200]
-        raise CheckpointError(f"{path}: checkpoint does not fit its recipe "
-                              f"({type(err).__name__}: {text})") from err
+        raise CheckpointError(f"{path}: checkpoint does not fit its recipe ({type(err).__name__}: {text})") from err

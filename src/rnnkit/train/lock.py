@@ -13,6 +13,7 @@ a warning. One process at a time takes over (it holds ``.rnnkit-lock.takeover``,
 and processes racing for the same stale lock leave exactly one winner. A lock of another
 host is never called stale: its holder cannot be checked from here.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -45,8 +46,12 @@ def _start_tick(pid: int) -> Optional[int]:
 
 
 def _record() -> dict:
-    return {"pid": os.getpid(), "host": socket.gethostname(), "start_tick": _start_tick(os.getpid()),
-            "since": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "start_tick": _start_tick(os.getpid()),
+        "since": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+    }
 
 
 def read_holder(path: Path) -> Optional[dict]:
@@ -90,10 +95,14 @@ def describe(run_dir: Path, holder: Optional[dict]) -> str:
     """The one-line refusal naming the lock's holder."""
     lock = run_dir / LOCK
     if holder is None:
-        return (f"run directory {run_dir} is locked by {lock}, which names no process; remove that file "
-                "if no rnnkit process is using this run")
-    return (f"run directory {run_dir} is in use by rnnkit process {holder['pid']} on host {holder['host']} "
-            f"since {holder.get('since', '?')}; wait for it to end (or remove {lock} if that process is gone)")
+        return (
+            f"run directory {run_dir} is locked by {lock}, which names no process; remove that file "
+            "if no rnnkit process is using this run"
+        )
+    return (
+        f"run directory {run_dir} is in use by rnnkit process {holder['pid']} on host {holder['host']} "
+        f"since {holder.get('since', '?')}; wait for it to end (or remove {lock} if that process is gone)"
+    )
 
 
 def _ours(holder: dict) -> bool:
@@ -182,8 +191,10 @@ def acquire(run_dir: str | Path) -> dict:
             raise LockedError(describe(run_dir, holder))
         record = _take_over(lock, holder)
         if record is not None:
-            warnings.warn(f"{run_dir}: took over the lock of rnnkit process {holder['pid']} on "
-                          f"{holder['host']} (since {holder.get('since', '?')}), which is no longer running")
+            warnings.warn(
+                f"{run_dir}: took over the lock of rnnkit process {holder['pid']} on "
+                f"{holder['host']} (since {holder.get('since', '?')}), which is no longer running"
+            )
             return record
         time.sleep(0.05)
     raise LockedError(describe(run_dir, read_holder(lock)))

@@ -11,6 +11,7 @@ parsed (:func:`rnnkit.train.checkpoint.parse_meta`); then, before anything is bu
 
 Each refusal is a :class:`CheckpointError`: one line naming the file and the field.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,9 +20,8 @@ from typing import Any, Callable, Iterator, Optional
 
 from .checkpoint import Checkpoint, CheckpointError, shown
 
-LARGEST_INT = 2 ** 62
-KINDS = ("string", "integer", "number", "boolean", "object", "list", "strings", "integers", "numbers",
-         "scalars")
+LARGEST_INT = 2**62
+KINDS = ("string", "integer", "number", "boolean", "object", "list", "strings", "integers", "numbers", "scalars")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Need:
         choices: the allowed values.
         check: ``check(value, meta)`` -> an error text or None, for what the type cannot say.
     """
+
     kind: str
     optional: bool = False
     minimum: Optional[float] = None
@@ -72,8 +73,9 @@ class Need:
         kind = {"strings": "string", "integers": "integer", "numbers": "number"}.get(self.kind, self.kind)
         if kind == "scalars":
             kind = "string" if isinstance(value, str) else "number"
-        python = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "object": dict,
-                  "list": list}[kind]
+        python = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "object": dict, "list": list}[
+            kind
+        ]
         if not isinstance(value, python) or (isinstance(value, bool) and kind != "boolean"):
             return f"expected {'an' if kind[0] in 'aeiou' else 'a'} {kind}, got {shown(value)}"
         if kind in ("integer", "number"):
@@ -114,11 +116,24 @@ RESUME = {
     "best": Need("number", optional=True, finite=False),  # infinite before the first evaluation
     "bad_evals": Need("integer", minimum=0),
     "last_eval_step": Need("integer", minimum=-1),
-    "window": Need("numbers", check=lambda value, meta: None if len(value) == 2 else
-                   f"expected 2 numbers (loss sum, count), got {len(value)}"),
-    "optimizer": Need("object"), "optimizer.param_groups": Need("list"), "optimizer.scalars": Need("object"),
-    "objective": Need("object"), "rng": Need("object"), "rng.python": Need("list"),
-    "schedule": Need("object"), "callbacks": Need("object", optional=True),
+    "window": Need(
+        "numbers",
+        check=lambda value, meta: (
+            None if len(value) == 2 else f"expected 2 numbers (loss sum, count), got {len(value)}"
+        ),
+    ),
+    "optimizer": Need("object", optional=True),
+    "optimizer.param_groups": Need("list"),
+    "optimizer.scalars": Need("object"),
+    "optimizers": Need("object", optional=True),
+    "optimizers.*": Need("object"),
+    "optimizers.*.param_groups": Need("list"),
+    "optimizers.*.scalars": Need("object"),
+    "objective": Need("object"),
+    "rng": Need("object"),
+    "rng.python": Need("list"),
+    "schedule": Need("object"),
+    "callbacks": Need("object", optional=True),
 }
 
 MISSING = object()
@@ -135,16 +150,20 @@ def check(meta: dict, fields: dict[str, Need], path) -> None:
             if (value is MISSING or value is None) and need.optional:
                 continue
             if value is MISSING:
-                raise CheckpointError(f"{path}: checkpoint metadata lacks field {where!r} "
-                                      f"({_article(need.kind)} expected)")
+                raise CheckpointError(
+                    f"{path}: checkpoint metadata lacks field {where!r} ({_article(need.kind)} expected)"
+                )
             problem = need.problem(value, meta) if value is not None else f"expected {_article(need.kind)}, got null"
             if problem:
                 raise CheckpointError(f"{path}: checkpoint metadata field {where!r}: {problem}")
 
 
 def _article(kind: str) -> str:
-    return f"a list of {kind}" if kind in ("strings", "integers", "numbers", "scalars") else (
-        f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}")
+    return (
+        f"a list of {kind}"
+        if kind in ("strings", "integers", "numbers", "scalars")
+        else (f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}")
+    )
 
 
 def _values(meta: Any, parts: list[str], where: str = "") -> Iterator[tuple[str, Any]]:
@@ -181,8 +200,10 @@ class Declared(dict):
 
     def _declared(self, key: str) -> None:
         if key not in self.names:
-            raise KeyError(f"checkpoint metadata field {key!r} is read but not declared in the recipe's "
-                           "meta_fields (rnnkit.train.meta)")
+            raise KeyError(
+                f"checkpoint metadata field {key!r} is read but not declared in the recipe's "
+                "meta_fields (rnnkit.train.meta)"
+            )
 
     def __getitem__(self, key: str):
         self._declared(key)
@@ -199,34 +220,42 @@ VOCAB = Need("strings", unique=True)
 
 def is_permutation(size: int) -> Callable[[Any, dict], Optional[str]]:
     """A :class:`Need` check: the list is a permutation of ``0 .. size-1``."""
+
     def check(value: list, meta: dict) -> Optional[str]:
         if sorted(value) != list(range(size)):
             return f"expected a permutation of 0..{size - 1}, got {len(value)} numbers that are not"
         return None
+
     return check
 
 
 def same_length_as(other: str) -> Callable[[Any, dict], Optional[str]]:
     """A :class:`Need` check: the list has as many entries as the top-level list ``other``."""
+
     def check(value: list, meta: dict) -> Optional[str]:
         if isinstance(meta.get(other), list) and len(value) != len(meta[other]):
             return f"expected one entry per {other} ({len(meta[other])}), got {len(value)}"
         return None
+
     return check
 
 
 def digits(allowed: str) -> Callable[[Any, dict], Optional[str]]:
     """A :class:`Need` check: the string holds only characters of ``allowed`` (e.g. a split's "012")."""
+
     def check(value: str, meta: dict) -> Optional[str]:
         wrong = sorted(set(value) - set(allowed))
         return f"expected only the characters {allowed!r}, got {wrong[0]!r}" if wrong else None
+
     return check
 
 
 def starts_with(first: tuple) -> Callable[[Any, dict], Optional[str]]:
     """A :class:`Need` check: the list begins with ``first`` (e.g. a vocabulary's special entries)."""
+
     def check(value: list, meta: dict) -> Optional[str]:
-        if tuple(value[:len(first)]) != tuple(first):
-            return f"expected it to begin with {', '.join(map(repr, first))}, got {shown(value[:len(first)])}"
+        if tuple(value[: len(first)]) != tuple(first):
+            return f"expected it to begin with {', '.join(map(repr, first))}, got {shown(value[: len(first)])}"
         return None
+
     return check

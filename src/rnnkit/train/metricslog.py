@@ -5,6 +5,7 @@ one); the file is opened without following a symlink planted under its name, and
 name is listed in the run's manifest (:func:`rnnkit.files.record_written`) on the first
 record.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The training engine's options (``TrainConfig``), their checks, and the optimizer they make."""
+
 from __future__ import annotations
 
 import math
@@ -15,7 +16,7 @@ from .schedule import LRSchedule
 OPTIMIZERS = ("adam", "adamw", "sgd", "ntasgd")
 #: ranges of the engine's options: SGD language models use lr 20-40 (Merity et al., 2018: 30);
 #: a billion steps, a million passes or evaluations, a year of minutes; 1024 threads
-MAX_LR, MAX_RUN_STEPS, MAX_EPOCHS, MAX_MINUTES, MAX_THREADS = 1000.0, 10 ** 9, 10 ** 6, 525_600.0, 1024
+MAX_LR, MAX_RUN_STEPS, MAX_EPOCHS, MAX_MINUTES, MAX_THREADS = 1000.0, 10**9, 10**6, 525_600.0, 1024
 MONITOR_MODES = ("auto", "min", "max")
 #: options a resumed run cannot change: the optimizer state, the random streams and the best
 #: value so far depend on them
@@ -25,16 +26,15 @@ HELP = {
     "optimizer": "adam, adamw, sgd or ntasgd (SGD with NT-ASGD weight averaging)",
     "schedule": "constant, cosine, linear, plateau or step (after --warmup-steps)",
     "monitor": "validation metric that picks the best checkpoint, the plateau schedule and "
-               "early stopping (e.g. loss, accuracy)",
-    "monitor_mode": "min: lower is better; max: higher is better; auto: as the recipe declares "
-                    "for the metric",
+    "early stopping (e.g. loss, accuracy)",
+    "monitor_mode": "min: lower is better; max: higher is better; auto: as the recipe declares for the metric",
     "patience": "stop after this many evaluations without improvement (0 = never)",
     "max_minutes": "time budget of the training loop and its validations (0 = none); the final test "
-                   "report comes after it (see --final-report)",
+    "report comes after it (see --final-report)",
     "final_report": final_report.HELP,
     "warmup_steps": "linear learning-rate warm-up over this many steps, cut to the first 10%% of the "
-                    "run when that is shorter (the run: --max-steps, or --max-minutes with "
-                    "--anneal-by-time; 0 = none)",
+    "run when that is shorter (the run: --max-steps, or --max-minutes with "
+    "--anneal-by-time; 0 = none)",
     "anneal_by_time": "cosine/linear schedules follow the time budget instead of max_steps",
     "eval_each_epoch": "also evaluate at the end of every pass over the training data",
     "device": "auto, cpu, cuda, cuda:N or mps",
@@ -52,6 +52,7 @@ class TrainConfig:
     lower (``min``, e.g. loss) or higher (``max``, e.g. accuracy) is better;
     ``auto`` takes the direction the objective declares for that metric.
     """
+
     optimizer: str = "adam"
     lr: float = field(default=2e-3, metadata=bound(0, MAX_LR, open_low=True))
     weight_decay: float = field(default=0.0, metadata=bound(0, 1))
@@ -59,12 +60,11 @@ class TrainConfig:
     grad_clip: float = field(default=1.0, metadata=bound(0, 1e6))
     schedule: str = "cosine"
     warmup_steps: int = field(default=0, metadata=bound(0, MAX_RUN_STEPS))
-    final_lr_ratio: float = field(default=0.0, metadata={**bound(0, 1),
-                                                         **only_with("schedule", "cosine", "linear")})
-    plateau_factor: float = field(default=0.25, metadata={**bound(0, 1, open_low=True),
-                                                          **only_with("schedule", "plateau")})
-    step_decay: float = field(default=0.5, metadata={**bound(0, 1, open_low=True),
-                                                     **only_with("schedule", "step")})
+    final_lr_ratio: float = field(default=0.0, metadata={**bound(0, 1), **only_with("schedule", "cosine", "linear")})
+    plateau_factor: float = field(
+        default=0.25, metadata={**bound(0, 1, open_low=True), **only_with("schedule", "plateau")}
+    )
+    step_decay: float = field(default=0.5, metadata={**bound(0, 1, open_low=True), **only_with("schedule", "step")})
     step_decay_epoch: int = field(default=0, metadata={**bound(0, MAX_EPOCHS), **only_with("schedule", "step")})
     nonmono: int = field(default=5, metadata={**bound(1, MAX_EPOCHS), **only_with("optimizer", "ntasgd")})
     max_steps: int = field(default=0, metadata=bound(0, MAX_RUN_STEPS))
@@ -91,15 +91,27 @@ def check_config(config: TrainConfig) -> None:
     if config.monitor_mode not in MONITOR_MODES:
         raise ValueError(f"monitor_mode: expected auto, min or max, got {config.monitor_mode!r}")
     if config.schedule in ("cosine", "linear") and not (
-            config.max_steps or (config.anneal_by_time and config.max_minutes)):
-        raise ValueError(f"schedule={config.schedule!r} needs max_steps (or max_minutes "
-                         "with anneal_by_time) to know where the run ends")
+        config.max_steps or (config.anneal_by_time and config.max_minutes)
+    ):
+        raise ValueError(
+            f"schedule={config.schedule!r} needs max_steps (or max_minutes "
+            "with anneal_by_time) to know where the run ends"
+        )
     LRSchedule(config.schedule, config.lr)  # checks the name and lr > 0
     final_report.check(config.final_report)
     if config.eval_every < (0 if config.eval_each_epoch else 1):
         raise ValueError(f"eval_every: expected >= 1 (or 0 with eval_each_epoch), got {config.eval_every}")
-    for name in ("max_steps", "max_epochs", "max_minutes", "patience", "warmup_steps",
-                 "grad_clip", "weight_decay", "momentum", "step_decay_epoch"):
+    for name in (
+        "max_steps",
+        "max_epochs",
+        "max_minutes",
+        "patience",
+        "warmup_steps",
+        "grad_clip",
+        "weight_decay",
+        "momentum",
+        "step_decay_epoch",
+    ):
         if getattr(config, name) < 0:
             raise ValueError(f"{name}: expected >= 0, got {getattr(config, name)}")
     if not math.isfinite(config.lr) or not math.isfinite(config.grad_clip):
@@ -110,9 +122,11 @@ def check_resume_changes(saved: TrainConfig, changed: dict) -> None:
     """ValueError, before anything is written, for a change a resumed run cannot apply."""
     for key in FIXED_ON_RESUME:
         if key in changed and changed[key] != getattr(saved, key):
-            raise ValueError(f"--{key.replace('_', '-')}: the run was trained with {key} "
-                             f"{getattr(saved, key)!r}; a resumed run keeps it (start a new run "
-                             f"to use {changed[key]!r})")
+            raise ValueError(
+                f"--{key.replace('_', '-')}: the run was trained with {key} "
+                f"{getattr(saved, key)!r}; a resumed run keeps it (start a new run "
+                f"to use {changed[key]!r})"
+            )
 
 
 def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
@@ -122,9 +136,12 @@ def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
     cpu-quick model it takes 1.3 ms per step instead of 11 ms (2 CPU threads).
     """
     params = list(params)
-    kinds = {"adam": (torch.optim.Adam, {}), "adamw": (torch.optim.AdamW, {}),
-             "sgd": (torch.optim.SGD, {"momentum": config.momentum}),
-             "ntasgd": (torch.optim.SGD, {})}  # plain SGD; the averaging is a callback's
+    kinds = {
+        "adam": (torch.optim.Adam, {}),
+        "adamw": (torch.optim.AdamW, {}),
+        "sgd": (torch.optim.SGD, {"momentum": config.momentum}),
+        "ntasgd": (torch.optim.SGD, {}),
+    }  # plain SGD; the averaging is a callback's
     if config.optimizer not in kinds:
         raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {config.optimizer!r}")
     kind, extra = kinds[config.optimizer]

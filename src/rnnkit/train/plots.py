@@ -3,6 +3,7 @@
 Figures are written atomically (:func:`save_figure`): a reader never sees a
 half-written PNG, and a crash leaves the previous one.
 """
+
 from __future__ import annotations
 
 import io
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from rnnkit.files import atomic_write
+
 from .metricslog import read_metrics, select
 from .rundir import refuse_run_file
 
@@ -17,8 +19,10 @@ from .rundir import refuse_run_file
 def pyplot() -> Any:
     """``matplotlib.pyplot`` on the non-interactive Agg backend."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -62,8 +66,14 @@ def plot_run(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
     if val:
         ax.plot([r["step"] for r in val], [r["loss"] for r in val], "o-", label="validation", ms=3)
         best = min(val, key=lambda r: r["loss"])
-        ax.annotate(f"best {best['loss']:.3f}", (best["step"], best["loss"]),
-                    textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8)
+        ax.annotate(
+            f"best {best['loss']:.3f}",
+            (best["step"], best["loss"]),
+            textcoords="offset points",
+            xytext=(0, 8),
+            ha="center",
+            fontsize=8,
+        )
     ax.set_xlabel("step")
     ax.set_ylabel("loss (nats per token)")
     ax.set_title(run_dir.name)
@@ -73,20 +83,31 @@ def plot_run(run_dir: str | Path, out: Optional[str | Path] = None) -> Path:
     return save_figure(fig, out)
 
 
-def plot_matrix(values: Any, rows: list[str], cols: list[str], path: str | Path, *, title: str = "",
-                xlabel: str = "", ylabel: str = "", colorbar: str = "", cmap: str = "Blues",
-                size: Optional[tuple[float, float]] = None, col_rotation: int = 90,
-                vmax: Optional[float] = 1.0) -> Path:
+def plot_matrix(
+    values: Any,
+    rows: list[str],
+    cols: list[str],
+    path: str | Path,
+    *,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    colorbar: str = "",
+    cmap: str = "Blues",
+    size: Optional[tuple[float, float]] = None,
+    col_rotation: int = 90,
+    vmax: Optional[float] = 1.0,
+) -> Path:
     """A (len(rows), len(cols)) matrix of values >= 0 as a labelled heatmap, written atomically.
 
     The colour scale runs from 0 to ``vmax`` (None: the largest value, so faint patterns show;
     the colour bar gives the values)."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=size or (max(5.0, 0.38 * len(cols) + 2), max(4.5, 0.34 * len(rows) + 2)),
-                           dpi=120)
+    fig, ax = plt.subplots(figsize=size or (max(5.0, 0.38 * len(cols) + 2), max(4.5, 0.34 * len(rows) + 2)), dpi=120)
     image = ax.imshow(values, cmap=cmap, vmin=0, vmax=vmax, aspect="auto")
-    ax.set_xticks(range(len(cols)), cols, rotation=col_rotation, ha="right" if col_rotation % 90 else "center",
-                  fontsize=8)
+    ax.set_xticks(
+        range(len(cols)), cols, rotation=col_rotation, ha="right" if col_rotation % 90 else "center", fontsize=8
+    )
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

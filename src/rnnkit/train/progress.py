@@ -1,5 +1,6 @@
 """Progress: how far a run is (its budgets), shown as a tqdm bar on a terminal or plain log
 lines otherwise; and Ctrl-C, which asks the run to save and stop."""
+
 from __future__ import annotations
 
 import signal
@@ -28,9 +29,16 @@ class Progress:
         unit: what the objective's count counts (its ``unit``: tok, chars, names, images...).
     """
 
-    def __init__(self, total: Optional[int], start: int = 0, every: int = 50,
-                 stream: Optional[TextIO] = None, bar: Optional[bool] = None, quiet: bool = False,
-                 unit: str = "items") -> None:
+    def __init__(
+        self,
+        total: Optional[int],
+        start: int = 0,
+        every: int = 50,
+        stream: Optional[TextIO] = None,
+        bar: Optional[bool] = None,
+        quiet: bool = False,
+        unit: str = "items",
+    ) -> None:
         stream = stream if stream is not None else sys.stderr  # looked up now: it may have been replaced
         self.total, self.every, self.stream, self.quiet = total, max(1, every), stream, quiet
         self.unit = unit
@@ -38,8 +46,8 @@ class Progress:
         self.bar = None
         if use_bar:
             from tqdm import tqdm
-            self.bar = tqdm(total=total, initial=start, file=stream, unit="step",
-                            dynamic_ncols=True, leave=True)
+
+            self.bar = tqdm(total=total, initial=start, file=stream, unit="step", dynamic_ncols=True, leave=True)
 
     def update(self, step: int, loss: float, rate: float, eta_s: Optional[float], lr: float) -> None:
         """Step ``step`` done: ``rate`` is in :attr:`unit` per second."""
@@ -47,13 +55,11 @@ class Progress:
             return
         if self.bar is not None:
             self.bar.update(step - self.bar.n)
-            self.bar.set_postfix_str(f"loss {loss:.3f}, {rate:,.0f} {self.unit}/s, lr {lr:.2e}",
-                                     refresh=False)
+            self.bar.set_postfix_str(f"loss {loss:.3f}, {rate:,.0f} {self.unit}/s, lr {lr:.2e}", refresh=False)
         elif step % self.every == 0:
             total = f"/{self.total}" if self.total else ""
             eta = f" | ETA {format_seconds(eta_s)}" if eta_s is not None else ""
-            self.print(f"step {step}{total} | loss {loss:.4f} | lr {lr:.2e} | "
-                       f"{rate:,.0f} {self.unit}/s{eta}")
+            self.print(f"step {step}{total} | loss {loss:.4f} | lr {lr:.2e} | {rate:,.0f} {self.unit}/s{eta}")
 
     def print(self, message: str) -> None:
         """A message that does not break the bar."""
@@ -80,9 +86,11 @@ def schedule_fraction(config, step: int, elapsed: float) -> float:
 
 def budget_fraction(config, step: int, epoch: int, elapsed: float) -> float:
     """How much of the run is done: the most used of its step, pass and time budgets, in [0, 1]."""
-    used = [step / config.max_steps if config.max_steps else 0.0,
-            epoch / config.max_epochs if config.max_epochs else 0.0,
-            elapsed / (60 * config.max_minutes) if config.max_minutes else 0.0]
+    used = [
+        step / config.max_steps if config.max_steps else 0.0,
+        epoch / config.max_epochs if config.max_epochs else 0.0,
+        elapsed / (60 * config.max_minutes) if config.max_minutes else 0.0,
+    ]
     return min(max(used), 1.0)
 
 

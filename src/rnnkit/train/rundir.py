@@ -3,7 +3,8 @@
 A run directory holds ``config.json`` (the resolved configuration),
 ``metrics.jsonl`` (:mod:`rnnkit.train.metricslog`), ``best.safetensors`` and
 ``last.safetensors`` (checkpoints), ``curves.png``, the files a recipe writes
-(``Recipe.outputs``, e.g. ``report_test.json``), and two of rnnkit's own:
+(``Recipe.outputs``, e.g. ``report_test.json``), with ``--tensorboard`` the folder
+``tensorboard/`` (:data:`FOLDERS`), and two of rnnkit's own:
 
 * ``.rnnkit-manifest``: every name rnnkit wrote there (:mod:`rnnkit.files` lists each
   file it writes into a folder that has one). rnnkit moves or deletes only those names,
@@ -28,6 +29,7 @@ Starting a run (``train/runner.py``), in order::
 
 Resuming: ``check(path, resume=True)``, then, under the lock, :func:`clean_temporaries`.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -40,8 +42,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from rnnkit.files import (MANIFEST, alive, atomic_write, parse_temporary, read_manifest, record_written,
-                          start_manifest)
+from rnnkit.files import MANIFEST, alive, atomic_write, parse_temporary, read_manifest, record_written, start_manifest
 
 from .lock import LOCK, refuse_if_held
 from .metricslog import METRICS, MetricsLog, read_metrics, select  # noqa: F401 - their former home
@@ -51,7 +52,9 @@ CHECKPOINTS = ("best.safetensors", "last.safetensors")
 SET_ASIDE_PREFIX = ".rnnkit-previous-"
 #: the engine's own files at the top of a run directory
 ENGINE = (CONFIG, METRICS, *CHECKPOINTS, "curves.png")
-CONFIG_LIMIT = 2 ** 20  # bytes; rnnkit writes configs of a few KB
+#: the engine's folders: owned when the run's manifest lists them (never in a run without one)
+FOLDERS = ("tensorboard",)
+CONFIG_LIMIT = 2**20  # bytes; rnnkit writes configs of a few KB
 
 
 def default_run_dir(task: str, root: str | Path = "runs") -> Path:
@@ -67,8 +70,9 @@ def _load_config(file: Path) -> Any:
         if not stat.S_ISREG(info.st_mode):
             raise ValueError(f"{CONFIG} is not a regular file")
         if info.st_size > CONFIG_LIMIT:
-            raise ValueError(f"{CONFIG} is {info.st_size:,} bytes, over the limit of {CONFIG_LIMIT:,} "
-                             "(rnnkit writes a few KB)")
+            raise ValueError(
+                f"{CONFIG} is {info.st_size:,} bytes, over the limit of {CONFIG_LIMIT:,} (rnnkit writes a few KB)"
+            )
         with open(file, "rb") as handle:
             return json.loads(handle.read(CONFIG_LIMIT + 1).decode("utf-8"))
     except RecursionError:
@@ -77,8 +81,7 @@ def _load_config(file: Path) -> Any:
         raise ValueError(f"{CONFIG} is not readable JSON ({err})") from None
 
 
-RUN_MANIFEST_NOTE = (f"{MANIFEST} and no checkpoint ({' or '.join(CHECKPOINTS)}): rnnkit did not "
-                     "write this folder")
+RUN_MANIFEST_NOTE = f"{MANIFEST} and no checkpoint ({' or '.join(CHECKPOINTS)}): rnnkit did not write this folder"
 
 
 def not_a_run(path: str | Path, tasks: Optional[Iterable[str]] = None) -> Optional[str]:
@@ -96,8 +99,12 @@ def not_a_run(path: str | Path, tasks: Optional[Iterable[str]] = None) -> Option
     file = path / CONFIG
     if not file.is_file():
         hidden = sorted(p.name for p in path.glob(SET_ASIDE_PREFIX + "*"))
-        extra = (f"; {path / hidden[0]} holds a run that an interrupted rnnkit process set aside: "
-                 "move its files back to continue it" if hidden else "")
+        extra = (
+            f"; {path / hidden[0]} holds a run that an interrupted rnnkit process set aside: "
+            "move its files back to continue it"
+            if hidden
+            else ""
+        )
         return f"no {CONFIG}{extra}"
     try:
         config = _load_config(file)
@@ -106,9 +113,9 @@ def not_a_run(path: str | Path, tasks: Optional[Iterable[str]] = None) -> Option
     if not isinstance(config, dict):
         return f"{CONFIG} is not a JSON object"
     if not isinstance(config.get("task"), str):
-        return f"{CONFIG} names no rnnkit task (no string \"task\")"
+        return f'{CONFIG} names no rnnkit task (no string "task")'
     if not isinstance(config.get("train"), dict):
-        return f"{CONFIG} has no \"train\" section"
+        return f'{CONFIG} has no "train" section'
     if tasks is None or os.path.lexists(path / MANIFEST):
         return None
     if config["task"] not in set(tasks):
@@ -145,13 +152,15 @@ def is_owned(entry: Path, outputs: Iterable[str] = (), listed: Optional[Iterable
     ``listed``: the names in the run's manifest (:func:`rnnkit.files.read_manifest`);
     None for a run without one (then :func:`legacy_names` of ``outputs``). Owned are
     those names, the manifest, temporaries (``.<name>.tmp-<pid>``) of those names or of
-    :func:`legacy_names`, and set-aside folders. Never the lock, never a user's folder.
+    :func:`legacy_names`, set-aside folders and the engine's :data:`FOLDERS` that the
+    manifest lists. Never the lock, never a user's folder.
     """
     name = entry.name
     if name.startswith(LOCK):
         return False
     if entry.is_dir() and not entry.is_symlink():
-        return name.startswith(SET_ASIDE_PREFIX)
+        listed_folder = name in FOLDERS and listed is not None and name in frozenset(listed)
+        return name.startswith(SET_ASIDE_PREFIX) or listed_folder
     legacy = legacy_names(outputs)
     known = legacy if listed is None else frozenset(listed)
     parsed = parse_temporary(name)
@@ -184,8 +193,10 @@ def refuse_run_file(path: str | Path, what: str = "--out", replaceable: Iterable
     except ValueError:
         listed = frozenset()
     if path.name.startswith(LOCK) or is_owned(path, (), listed):
-        raise ValueError(f"{what} {path}: refusing to replace {path.name}, a file of the rnnkit run in "
-                         f"{folder}; choose another file name (nothing was written)")
+        raise ValueError(
+            f"{what} {path}: refusing to replace {path.name}, a file of the rnnkit run in "
+            f"{folder}; choose another file name (nothing was written)"
+        )
 
 
 def _remove(entry: Path) -> None:
@@ -205,16 +216,16 @@ def clean_temporaries(path: str | Path) -> list[Path]:
     removed = []
     for entry in owned(path):
         parsed = parse_temporary(entry.name)
-        if parsed and parsed[1] != os.getpid() and not alive(parsed[1]) and entry.is_file() \
-                and not entry.is_symlink():
+        if parsed and parsed[1] != os.getpid() and not alive(parsed[1]) and entry.is_file() and not entry.is_symlink():
             entry.unlink(missing_ok=True)
             removed.append(entry)
     return removed
 
 
 # ---- starting, overwriting and resuming ------------------------------------
-def check(path: str | Path, resume: bool = False, overwrite: bool = False,
-          tasks: Optional[Iterable[str]] = None) -> Path:
+def check(
+    path: str | Path, resume: bool = False, overwrite: bool = False, tasks: Optional[Iterable[str]] = None
+) -> Path:
     """Refuse what starting (or resuming) a run in ``path`` must not do; touches nothing.
 
     Raises:
@@ -232,11 +243,15 @@ def check(path: str | Path, resume: bool = False, overwrite: bool = False,
         return path
     if not is_fresh(path):
         if not overwrite:
-            raise ValueError(f"run directory {path} already exists; pass --resume {path} to "
-                             "continue it or --overwrite to start again in it")
+            raise ValueError(
+                f"run directory {path} already exists; pass --resume {path} to "
+                "continue it or --overwrite to start again in it"
+            )
         if (why := not_a_run(path, tasks)) is not None:
-            raise ValueError(f"--overwrite {path}: refusing to delete a directory that is not an "
-                             f"rnnkit run ({why}); nothing was changed")
+            raise ValueError(
+                f"--overwrite {path}: refusing to delete a directory that is not an "
+                f"rnnkit run ({why}); nothing was changed"
+            )
     return path
 
 
@@ -285,6 +300,8 @@ def warn_legacy(path: Path, outputs: Iterable[str], left: Iterable[str]) -> None
     patterns = [o for o in outputs if any(c in o for c in "*?[")]
     kept = sorted(n for n in left if any(fnmatch.fnmatchcase(n, p) for p in patterns))
     if kept:
-        warnings.warn(f"{path} was made before rnnkit kept a manifest: only files of rnnkit's exact "
-                      f"names were set aside; {', '.join(kept[:5])}{' ...' if len(kept) > 5 else ''} "
-                      "stay (nothing is guessed)")
+        warnings.warn(
+            f"{path} was made before rnnkit kept a manifest: only files of rnnkit's exact "
+            f"names were set aside; {', '.join(kept[:5])}{' ...' if len(kept) > 5 else ''} "
+            "stay (nothing is guessed)"
+        )

@@ -12,6 +12,7 @@ touches the directory until the job ends, the recipe's report included (``report
 so a second ``train``, ``--overwrite`` or ``--resume`` of the same directory is refused
 with one line naming the holder, before it changes anything.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,6 +25,7 @@ from typing import Callable, Iterable, Optional
 from . import checkpoint as ckpt
 from . import config as cfg
 from . import distributed, final_report, limits, lock, rundir
+from . import tensorboard as board
 from .callbacks import OnFirstSave
 from .device import resolve_device, seed_everything, set_threads
 from .meta import check_resume
@@ -51,9 +53,18 @@ def resolve_sections(recipe: Recipe, preset: Optional[str], overrides: dict) -> 
     return cfg.apply(sections, overrides)
 
 
-def train(recipe: Recipe, sections: cfg.Sections, run_dir: Optional[str | Path] = None,
-          overwrite: bool = False, progress: bool = True, preset: Optional[str] = None,
-          outputs: tuple[str, ...] = (), tasks: Iterable[str] = (), report: bool = False) -> TrainOutcome:
+def train(
+    recipe: Recipe,
+    sections: cfg.Sections,
+    run_dir: Optional[str | Path] = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    preset: Optional[str] = None,
+    outputs: tuple[str, ...] = (),
+    tasks: Iterable[str] = (),
+    report: bool = False,
+    tensorboard: bool = False,
+) -> TrainOutcome:
     """Start a new run of ``recipe`` in ``run_dir`` (default ``runs/<recipe>-<time>``).
 
     With ``overwrite``, an existing run there is set aside, not deleted, until
@@ -63,19 +74,22 @@ def train(recipe: Recipe, sections: cfg.Sections, run_dir: Optional[str | Path] 
     ``tasks``: the registered recipes' names (only a run of one of them, or one with a
     manifest, may be overwritten; default this recipe's). ``report``: also write the
     recipe's report of a finished run (:attr:`TrainOutcome.report`) while the lock is held.
+    ``tensorboard``: also write the metrics as TensorBoard events (:mod:`.tensorboard`).
     """
     check_config(sections["train"])  # before touching the run directory
     limits.check_memory(sections)
+    board.check(run_dir, tensorboard)
     known = Known(tuple(outputs) or recipe.outputs, tuple(tasks) or (recipe.name,))
     with contextlib.ExitStack() as held:
         with distributed.session(resolve_device(sections["train"].device)):
-            outcome = _train(recipe, sections, run_dir, overwrite, progress, preset, known, held)
+            outcome = _train(recipe, sections, run_dir, overwrite, progress, preset, known, held, tensorboard)
         return _finish(recipe, outcome, report)
 
 
 @dataclass(frozen=True)
 class Known:
     """What the caller knows of all recipes: their output names and their task names."""
+
     outputs: tuple[str, ...]
     tasks: tuple[str, ...]
 
@@ -84,6 +98,7 @@ def _hold(path: Path, held: contextlib.ExitStack, check: Callable[[], object]) -
     """Rank 0 runs ``check`` (refusing without touching anything), locks ``path`` until
     ``held`` closes and runs ``check`` again under the lock (the directory may have changed
     meanwhile); every rank fails alike."""
+
     def lock_and_check() -> None:
         check()
         held.enter_context(lock.hold(path))
@@ -103,8 +118,17 @@ def _hold(path: Path, held: contextlib.ExitStack, check: Callable[[], object]) -
         raise ValueError(error)
 
 
-def _train(recipe: Recipe, sections, run_dir, overwrite: bool, progress: bool, preset, known: Known,
-           held: contextlib.ExitStack) -> TrainOutcome:
+def _train(
+    recipe: Recipe,
+    sections,
+    run_dir,
+    overwrite: bool,
+    progress: bool,
+    preset,
+    known: Known,
+    held: contextlib.ExitStack,
+    tensorboard: bool,
+) -> TrainOutcome:
     # every rank takes rank 0's default name (the time may differ) and checks before any writes
     run_dir = distributed.broadcast_object(str(run_dir or rundir.default_run_dir(recipe.name)))
     path = Path(run_dir)
@@ -127,7 +151,7 @@ def _train(recipe: Recipe, sections, run_dir, overwrite: bool, progress: bool, p
             pending.discard()
 
     try:
-        outcome = _fit(recipe, sections, path, None, progress, ready, (OnFirstSave(discard),))
+        outcome = _fit(recipe, sections, path, None, progress, ready, (OnFirstSave(discard),), tensorboard)
     except BaseException:
         _put_back(aside)
         raise
@@ -149,8 +173,14 @@ def _finish(recipe: Recipe, outcome: TrainOutcome, report: bool) -> TrainOutcome
     return outcome
 
 
-def resume(recipe: Recipe, run_dir: str | Path, train_overrides: dict,
-           progress: bool = True, report: bool = False) -> TrainOutcome:
+def resume(
+    recipe: Recipe,
+    run_dir: str | Path,
+    train_overrides: dict,
+    progress: bool = True,
+    report: bool = False,
+    tensorboard: bool = False,
+) -> TrainOutcome:
     """Continue the run in ``run_dir`` (or the run of a checkpoint file in it).
 
     Starts from ``last.safetensors`` (or the given file); when only ``best.safetensors``
@@ -161,12 +191,13 @@ def resume(recipe: Recipe, run_dir: str | Path, train_overrides: dict,
     optimizer or the seed. Nothing in the run directory changes unless the
     checkpoint loads and restores. The number of processes may differ from the
     run's where the recipe's data layout allows it (see :mod:`rnnkit.train.distributed`).
-    ``report``: as for :func:`train`.
+    ``report``, ``tensorboard``: as for :func:`train` (a new event file beside the run's).
     """
     run_dir = Path(run_dir)
     given = run_dir if run_dir.is_file() else None
     path = rundir.check(given.parent if given else run_dir, resume=True)
     sections, resolved = _resumed_config(recipe, path, train_overrides)
+    board.check(path, tensorboard)
     with contextlib.ExitStack() as held:
         with distributed.session(resolve_device(sections["train"].device)):
             _hold(path, held, lambda: rundir.check(path, resume=True))
@@ -178,8 +209,9 @@ def resume(recipe: Recipe, run_dir: str | Path, train_overrides: dict,
                     rundir.clean_temporaries(path)
                     rundir.adopt(path, recipe.outputs)
                     rundir.write_config(path, resolved)
+
             distributed.barrier()  # every rank has read the checkpoint before rank 0 writes
-            outcome = _fit(recipe, sections, path, state, progress, ready, ())
+            outcome = _fit(recipe, sections, path, state, progress, ready, (), tensorboard)
         return _finish(recipe, outcome, report)
 
 
@@ -206,18 +238,28 @@ def _starting_state(recipe: Recipe, path: Path, given: Optional[Path]) -> ckpt.C
         return ckpt.load(given or last, task=recipe.name)
     if best.is_file():
         state = ckpt.load(best, task=recipe.name)
-        warnings.warn(f"--resume {path}: no {ckpt.LAST} (its save failed, e.g. on a full disk); "
-                      f"continuing from {ckpt.BEST} (step {state.meta.get('step')}), which holds the "
-                      "whole training state as of that evaluation")
+        warnings.warn(
+            f"--resume {path}: no {ckpt.LAST} (its save failed, e.g. on a full disk); "
+            f"continuing from {ckpt.BEST} (step {state.meta.get('step')}), which holds the "
+            "whole training state as of that evaluation"
+        )
         return state
     hidden = sorted(p.name for p in path.glob(rundir.SET_ASIDE_PREFIX + "*"))
-    note = (f"; {path / hidden[0]} holds an earlier run that --overwrite set aside (move its "
-            "files back to keep it: starting again with --overwrite deletes it)" if hidden else "")
-    raise ValueError(f"--resume {path}: no checkpoint yet (the run stopped before its first "
-                     f"one); start it again with --overwrite{note}")
+    note = (
+        f"; {path / hidden[0]} holds an earlier run that --overwrite set aside (move its "
+        "files back to keep it: starting again with --overwrite deletes it)"
+        if hidden
+        else ""
+    )
+    raise ValueError(
+        f"--resume {path}: no checkpoint yet (the run stopped before its first "
+        f"one); start it again with --overwrite{note}"
+    )
 
 
-def _fit(recipe: Recipe, sections, path: Path, state, progress: bool, ready, callbacks) -> TrainOutcome:
+def _fit(
+    recipe: Recipe, sections, path: Path, state, progress: bool, ready, callbacks, tensorboard: bool = False
+) -> TrainOutcome:
     """Build, restore (when resuming), call ``ready()``, then train."""
     train_cfg = sections["train"]
     set_threads(train_cfg.threads)
@@ -227,14 +269,24 @@ def _fit(recipe: Recipe, sections, path: Path, state, progress: bool, ready, cal
         check_resume(recipe.trained, state)
     built = recipe.build(sections, state.meta if state else None)
     if train_cfg.monitor not in built.objective.metrics:  # before the run directory is touched
-        raise ValueError(f"--monitor: {recipe.name} validation reports "
-                         f"{', '.join(built.objective.metrics)}; got {train_cfg.monitor!r}")
+        raise ValueError(
+            f"--monitor: {recipe.name} validation reports "
+            f"{', '.join(built.objective.metrics)}; got {train_cfg.monitor!r}"
+        )
     distributed.shard(built.objective)  # this rank's share of the data (before restoring)
     model = built.model.to(device)
     meta = dict(built.meta, task=recipe.name, config=cfg.to_dict(sections))
     progress = progress and distributed.is_writer()
-    trainer = Trainer(model, built.objective, train_cfg, path, meta, progress=progress,
-                      callbacks=tuple(built.callbacks) + tuple(callbacks))
+    events = board.log(path, tensorboard)  # None unless asked for, and on the writer
+    trainer = Trainer(
+        model,
+        built.objective,
+        train_cfg,
+        path,
+        meta,
+        progress=progress,
+        callbacks=tuple(built.callbacks) + tuple(callbacks) + ((events,) if events else ()),
+    )
     if state is not None:
         trainer.restore(state)
     ready()
@@ -242,9 +294,9 @@ def _fit(recipe: Recipe, sections, path: Path, state, progress: bool, ready, cal
         params = sum(p.numel() for p in model.parameters())
         start = f", resuming at step {trainer.step}" if state is not None else ""
         ranks = f" x {distributed.world_size()} processes" if distributed.active() else ""
-        print(f"{recipe.name}: {params:,} parameters on {device}{ranks}; run directory {path}{start}",
-              file=sys.stderr)
-    result = trainer.fit()
+        print(f"{recipe.name}: {params:,} parameters on {device}{ranks}; run directory {path}{start}", file=sys.stderr)
+    with board.opened(events):
+        result = trainer.fit()
     if distributed.is_writer():
         _plot(path)
     distributed.barrier()  # the other ranks go on only once rank 0 has written everything
@@ -255,6 +307,7 @@ def _plot(path: Path) -> None:
     """Draw curves.png; plotting problems never lose a finished run."""
     try:
         from .plots import plot_run
+
         plot_run(path)
     except Exception as err:  # noqa: BLE001 - a plot is a convenience
         print(f"note: could not draw curves: {err}", file=sys.stderr)

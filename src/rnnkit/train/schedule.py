@@ -1,4 +1,5 @@
 """Learning-rate schedules as pure functions of progress (so resuming is exact)."""
+
 from __future__ import annotations
 
 import math
@@ -30,9 +31,16 @@ class LRSchedule:
     ``anneal_by_time``; a run measured by neither warms up for ``warmup_steps``).
     """
 
-    def __init__(self, kind: str, lr: float, warmup_steps: int = 0, final_lr_ratio: float = 0.0,
-                 plateau_factor: float = 0.25, step_decay: float = 0.5,
-                 step_decay_epoch: int = 0) -> None:
+    def __init__(
+        self,
+        kind: str,
+        lr: float,
+        warmup_steps: int = 0,
+        final_lr_ratio: float = 0.0,
+        plateau_factor: float = 0.25,
+        step_decay: float = 0.5,
+        step_decay_epoch: int = 0,
+    ) -> None:
         if kind not in SCHEDULES:
             raise ValueError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {kind!r}")
         if lr <= 0:
@@ -44,8 +52,7 @@ class LRSchedule:
 
     def __call__(self, step: int, progress: float, epoch: int = 0) -> float:
         progress = min(max(progress, 0.0), 1.0)
-        warm = min(1.0, max((step + 1) / self.warmup_steps, progress / WARMUP_SHARE)) \
-            if self.warmup_steps else 1.0
+        warm = min(1.0, max((step + 1) / self.warmup_steps, progress / WARMUP_SHARE)) if self.warmup_steps else 1.0
         if self.kind == "cosine":
             shape = 0.5 * (1.0 + math.cos(math.pi * progress))
         elif self.kind == "linear":

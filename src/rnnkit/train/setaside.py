@@ -7,6 +7,7 @@ folder of the run directory and gives the directory a fresh manifest for the new
 what the new run wrote and moves the old run back. The user's own files, and the lock,
 never move.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,6 +21,7 @@ from rnnkit.files import read_manifest, start_manifest
 
 def _rundir():
     from . import rundir  # here: rundir imports this module
+
     return rundir
 
 
@@ -86,8 +88,7 @@ def set_aside(path: str | Path, outputs: Iterable[str] = (), tasks: Optional[Ite
     """
     path, rundir = Path(path), _rundir()
     if (why := rundir.not_a_run(path, tasks)) is not None:
-        raise ValueError(f"--overwrite {path}: refusing to touch a directory that is not an "
-                         f"rnnkit run ({why})")
+        raise ValueError(f"--overwrite {path}: refusing to touch a directory that is not an rnnkit run ({why})")
     outputs = tuple(outputs)
     legacy = read_manifest(path) is None
     entries = rundir.owned(path, outputs)

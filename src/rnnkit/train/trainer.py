@@ -4,7 +4,7 @@ The trainer knows no model. A recipe hands it a model and an *objective*:
 
 * ``objective.next_batch()`` -> the next training batch (endless);
 * ``objective.step(model, batch, info)`` -> ``(mean loss, target count)``;
-  ``info`` (:class:`StepInfo`) gives the step number, the fraction of the
+  ``info`` (:class:`~rnnkit.train.contract.StepInfo`) gives the step number, the fraction of the
   run done and the epoch (e.g. for scheduled teacher forcing);
 * ``objective.evaluate(model)`` -> ``{"loss": ..., other metrics}`` on held-out data;
 * ``objective.metrics`` -> ``{name: "min" or "max"}`` for what ``evaluate``
@@ -13,70 +13,45 @@ The trainer knows no model. A recipe hands it a model and an *objective*:
 * ``objective.state_dict()`` / ``load_state_dict(tensors, meta)`` -> its
   position in the data and anything it carries between batches.
 
+An objective may take its own step instead (a GAN's two optimizers): it declares
+``optimizers(model, config)`` -> ``{name: optimizer}`` and gives
+``train_step(model, batch, info, control)`` -> ``(loss, count)``, calling
+``control.update(name, loss)`` for each optimizer it steps; the engine still sets every
+optimizer's rate from the schedule, clips, checks for NaN and checkpoints each one's state
+(:mod:`rnnkit.train.own_step`).
+
 On several processes the objective also gives ``shard(rank, world)``; steps go through
 DistributedDataParallel, validation runs on rank 0 and only rank 0 writes
 (:mod:`rnnkit.train.distributed`).
 
-The trainer owns the optimizer, clipping, schedule, evaluation cadence,
-checkpoints (``last`` at every evaluation, ``best`` when the monitored metric
-improves), early stopping, the time budget, Ctrl-C and NaN handling, metrics
-and progress. Callbacks (:mod:`rnnkit.train.callbacks`) add the rest.
+The trainer owns the optimizer (unless the objective declares its own), clipping,
+schedule, evaluation cadence, checkpoints (``last`` at every evaluation, ``best`` when
+the monitored metric improves), early stopping, the time budget, Ctrl-C and NaN
+handling, metrics and progress. Callbacks (:mod:`rnnkit.train.callbacks`) add the rest.
 """
+
 from __future__ import annotations
 
 import contextlib
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import Any, Optional
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from . import checkpoint as ckpt
-from . import distributed, snapshot
+from . import distributed, own_step, snapshot
 from .averaging import NTASGD
 from .callbacks import Callback, evaluation
+from .contract import FitResult, Objective, StepInfo
+from .metricslog import METRICS, MetricsLog
 from .options import TrainConfig, check_config, make_optimizer
 from .progress import Progress, budget_fraction, catch_sigint, schedule_fraction, stop_reason
-from .metricslog import METRICS, MetricsLog
 from .schedule import LRSchedule
 
 __all__ = ["FitResult", "Objective", "StepInfo", "TrainConfig", "Trainer", "check_config"]
-
-
-@dataclass(frozen=True)
-class StepInfo:
-    """Where the run stands when a step is taken."""
-    step: int        # steps done before this one
-    progress: float  # fraction of the run done, in [0, 1]: the most used of its step, pass and
-                     # time budgets (0 when it has none)
-    epoch: int       # passes over the training data done
-
-
-class Objective(Protocol):
-    epoch: int
-    metrics: dict[str, str]
-
-    def next_batch(self) -> Any: ...
-    def step(self, model: nn.Module, batch: Any, info: StepInfo) -> tuple[Tensor, int]: ...
-    def evaluate(self, model: nn.Module) -> dict[str, float]: ...
-    def state_dict(self) -> tuple[dict[str, Tensor], dict]: ...
-    def load_state_dict(self, tensors: dict[str, Tensor], meta: dict) -> None: ...
-
-
-@dataclass
-class FitResult:
-    """How a run ended: ``status`` is finished, interrupted or diverged; ``best`` is the best
-    value of the ``monitor`` metric."""
-    status: str
-    step: int
-    best: float
-    monitor: str = "loss"
-    message: str = ""
-    last_eval: dict[str, float] = field(default_factory=dict)
-    saved: int = 0  # checkpoints written by this run
 
 
 class Trainer:
@@ -87,25 +62,44 @@ class Trainer:
         progress: show progress (bar on a terminal, log lines otherwise).
         callbacks: extra :class:`~rnnkit.train.callbacks.Callback` objects;
             ``--optimizer ntasgd`` adds NT-ASGD's.
+
+    Attributes:
+        optimizer: the engine's optimizer; None when the objective declares its own.
+        own: the objective's own step and optimizers (:class:`~rnnkit.train.own_step.OwnStep`), or None.
     """
 
-    def __init__(self, model: nn.Module, objective: Objective, config: TrainConfig,
-                 run_dir: str | Path, meta: dict[str, Any], progress: bool = True,
-                 callbacks: tuple[Callback, ...] = ()) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        objective: Objective,
+        config: TrainConfig,
+        run_dir: str | Path,
+        meta: dict[str, Any],
+        progress: bool = True,
+        callbacks: tuple[Callback, ...] = (),
+    ) -> None:
         check_config(config)
         self.model, self.objective, self.config = model, objective, config
         self.run_dir, self.meta, self.show_progress = Path(run_dir), meta, progress
         self.device = next(model.parameters()).device
-        self.optimizer = make_optimizer(model.parameters(), config)
-        self.schedule = LRSchedule(config.schedule, config.lr, config.warmup_steps,
-                                   config.final_lr_ratio, config.plateau_factor,
-                                   config.step_decay, config.step_decay_epoch)
+        self.own = own_step.OwnStep(objective, model, config) if own_step.takes_own_step(objective) else None
+        self.optimizer = make_optimizer(model.parameters(), config) if self.own is None else None
+        self.schedule = LRSchedule(
+            config.schedule,
+            config.lr,
+            config.warmup_steps,
+            config.final_lr_ratio,
+            config.plateau_factor,
+            config.step_decay,
+            config.step_decay_epoch,
+        )
         engine = (NTASGD(model, config.nonmono),) if config.optimizer == "ntasgd" else ()
         self.callbacks = tuple(callbacks) + engine
         self.writer = distributed.is_writer()  # only rank 0 touches the run directory
         self.metrics = MetricsLog(self.run_dir / METRICS, enabled=self.writer)
-        mode = config.monitor_mode if config.monitor_mode != "auto" else \
-            dict(objective.metrics).get(config.monitor, "min")
+        mode = (
+            config.monitor_mode if config.monitor_mode != "auto" else dict(objective.metrics).get(config.monitor, "min")
+        )
         self.higher_is_better = mode == "max"
         self.step, self.elapsed, self.bad_evals = 0, 0.0, 0
         self.best = -math.inf if self.higher_is_better else math.inf
@@ -154,18 +148,24 @@ class Trainer:
     def train_step(self) -> tuple[float, int, float]:
         """One optimisation step; returns (loss, count, grad norm) before the update.
 
-        Non-finite loss or gradient norm: nothing is updated.
+        Non-finite loss or gradient norm: nothing is updated (an objective's own step:
+        nothing from that update on; its norm is that of all its updates together).
         """
         batch = self.objective.next_batch()
         progress = self.progress_fraction()
         lr = self.schedule(self.step, progress, self.objective.epoch)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        if self.own is not None:
+            self.own.set_lr(lr)
+        else:
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
         for callback in self.callbacks:
             callback.on_batch(self, batch)
         self.model.train()
         info = StepInfo(self.step, self.budget_fraction(), self.objective.epoch)
         with self._autocast():
+            if self.own is not None:
+                return self.own(batch, info)
             if self.parallel is None:
                 loss, count = self.objective.step(self.model, batch, info)
                 value = float(loss.detach())
@@ -189,8 +189,9 @@ class Trainer:
                 result = self.objective.evaluate(self.model)
         result = distributed.broadcast_object(result)
         if self.config.monitor not in result:
-            raise ValueError(f"monitor: this recipe's evaluation reports {', '.join(result)}, "
-                             f"not {self.config.monitor!r}")
+            raise ValueError(
+                f"monitor: this recipe's evaluation reports {', '.join(result)}, not {self.config.monitor!r}"
+            )
         return result
 
     def improves(self, value: float) -> bool:
@@ -212,8 +213,9 @@ class Trainer:
         else:
             self.bad_evals += 1
         self.schedule.after_eval(improved)
-        self.metrics.write(dict(split="val", step=self.step, epoch=self.objective.epoch,
-                                elapsed=round(self.elapsed, 3), **result))
+        self.metrics.write(
+            dict(split="val", step=self.step, epoch=self.objective.epoch, elapsed=round(self.elapsed, 3), **result)
+        )
         shown = " | ".join(f"{k} {v:.4f}" for k, v in result.items())
         progress.print(f"step {self.step} | val {shown}{' | best' if improved else ''}")
         for callback in self.callbacks:
@@ -228,8 +230,13 @@ class Trainer:
         Call :meth:`restore` first to continue from a checkpoint.
         """
         c = self.config
-        progress = Progress(c.max_steps or None, self.step, c.log_every, quiet=not self.show_progress,
-                            unit=getattr(self.objective, "unit", "items"))
+        progress = Progress(
+            c.max_steps or None,
+            self.step,
+            c.log_every,
+            quiet=not self.show_progress,
+            unit=getattr(self.objective, "unit", "items"),
+        )
         self._progress = progress
         if distributed.active() and self.parallel is None:
             self.parallel = distributed.DataParallel(self.model)  # rank 0's weights, everywhere
@@ -249,8 +256,7 @@ class Trainer:
                 loss, count, norm = self.train_step()
                 if not (math.isfinite(loss) and math.isfinite(norm)):
                     what = "loss" if not math.isfinite(loss) else "gradient norm"
-                    status, message = "diverged", self._diverged(what, loss if what == "loss" else norm,
-                                                                 self.step + 1)
+                    status, message = "diverged", self._diverged(what, loss if what == "loss" else norm, self.step + 1)
                     break
                 self.step += 1
                 for callback in self.callbacks:
@@ -261,7 +267,7 @@ class Trainer:
                 self.window[1] += count
                 rate = tokens / max(time.perf_counter() - clock, 1e-9)
                 mean = self.window[0] / self.window[1]  # since the last log line
-                progress.update(self.step, mean, rate, self._eta(), self.optimizer.param_groups[0]["lr"])
+                progress.update(self.step, mean, rate, self._eta(), self._lr())
                 if self.step % c.log_every == 0:
                     self._log_train(rate)
                 epoch_done = c.eval_each_epoch and self.objective.epoch != epoch_before
@@ -269,8 +275,7 @@ class Trainer:
                     last_eval = self.evaluate()
                     self.elapsed = base + time.perf_counter() - clock
                     if not math.isfinite(last_eval["loss"]):
-                        status, message = "diverged", self._diverged(
-                            "validation loss", last_eval["loss"], self.step)
+                        status, message = "diverged", self._diverged("validation loss", last_eval["loss"], self.step)
                         break
                     self._after_eval(last_eval, progress)
             else:
@@ -280,8 +285,7 @@ class Trainer:
                     if math.isfinite(last_eval["loss"]):
                         self._after_eval(last_eval, progress)
                     else:
-                        status, message = "diverged", self._diverged(
-                            "validation loss", last_eval["loss"], self.step)
+                        status, message = "diverged", self._diverged("validation loss", last_eval["loss"], self.step)
         finally:
             restore_sigint()
             progress.close()
@@ -289,8 +293,9 @@ class Trainer:
         return FitResult(status, self.step, self.best, c.monitor, message, last_eval, self.saved)
 
     def _diverged(self, what: str, value: float, step: int) -> str:
-        return f"{what} became {value} at step {step}; training stopped. " + \
-            snapshot.last_good(self.run_dir / ckpt.LAST)
+        return f"{what} became {value} at step {step}; training stopped. " + snapshot.last_good(
+            self.run_dir / ckpt.LAST
+        )
 
     def _agree(self) -> None:
         """On several ranks: every rank takes rank 0's elapsed time and stops if any was asked to."""
@@ -299,11 +304,22 @@ class Trainer:
 
     def _log_train(self, rate: float) -> None:
         loss_sum, count = self.window
-        self.metrics.write(dict(split="train", step=self.step, epoch=self.objective.epoch,
-                                loss=loss_sum / max(count, 1),
-                                lr=self.optimizer.param_groups[0]["lr"],
-                                tokens_per_s=round(rate, 1), elapsed=round(self.elapsed, 3)))
+        self.metrics.write(
+            dict(
+                split="train",
+                step=self.step,
+                epoch=self.objective.epoch,
+                loss=loss_sum / max(count, 1),
+                lr=self._lr(),
+                tokens_per_s=round(rate, 1),
+                elapsed=round(self.elapsed, 3),
+            )
+        )
         self.window = [0.0, 0]
+
+    def _lr(self) -> float:
+        """The rate shown and logged: the first group's (of the first declared optimizer)."""
+        return (self.optimizer if self.own is None else self.own.first).param_groups[0]["lr"]
 
     def _eta(self) -> Optional[float]:
         fraction = self.budget_fraction()

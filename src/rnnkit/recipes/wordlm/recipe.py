@@ -1,0 +1,372 @@
+"""Recipe: word-level language model (PTB, WikiText-2 or a train/valid/test folder).
+
+Train: ``rnnkit train wordlm --corpus ptb --preset cpu-quick``
+Evaluate: ``rnnkit eval RUN_DIR --split test`` (perplexity, batch 1 as in the papers)
+Sample: ``rnnkit sample RUN_DIR --words 50 --temperature 1.0``
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from typing import Iterator, Optional
+
+from rnnkit.bounds import MAX_STEPS, batch
+from rnnkit.data.corpus import EOS, UNK, WordVocab, load_corpus
+from rnnkit.export import graphs
+from rnnkit.export import ids as export_ids
+from rnnkit.export.write import export_command
+from rnnkit.export.write import outputs as export_outputs
+from rnnkit.families import pretrained
+from rnnkit.objectives.lm import LMObjective, TrainedLM, evaluate_lm, sample_command
+from rnnkit.recipes.wordlm.model import WordLanguageModel, WordLMConfig
+from rnnkit.train.config import PATH, bound
+from rnnkit.train.meta import Need
+from rnnkit.train.options import TrainConfig
+from rnnkit.train.ranges import split_params
+from rnnkit.train.recipe import Built, Recipe, Smoke
+
+
+@dataclass
+class WordDataConfig:
+    """Corpus and batching.
+
+    Attributes:
+        corpus: ``ptb``, ``wikitext-2`` or a folder with train/valid/test.txt.
+        data_dir: where ``ptb/`` and ``wikitext-2/`` live (default
+            ``$RNNKIT_DATA`` or ``../shared/data``); when given, a folder ``corpus`` is read
+            from here too (:func:`rnnkit.data.corpus.corpus_folder`).
+        batch_size: parallel training streams.
+        seq_length: BPTT window (the base length under variable BPTT).
+        variable_bptt: AWD-LSTM's random window lengths, learning rate scaled.
+        eval_batch_size: streams for validation (10 in the papers).
+        test_batch_size: streams for the test split (1 in the papers).
+    """
+
+    corpus: str = field(default="ptb", metadata=PATH)  # a name (ptb) or a folder
+    data_dir: str = field(default="", metadata=PATH)
+    batch_size: int = field(default=20, metadata=batch())
+    seq_length: int = field(default=35, metadata=bound(1, MAX_STEPS))
+    variable_bptt: bool = False
+    eval_batch_size: int = field(default=10, metadata=batch())
+    test_batch_size: int = field(default=1, metadata=batch())
+
+
+def defaults():
+    return {
+        "data": WordDataConfig(),
+        "model": WordLMConfig(),
+        "embeddings": pretrained.PretrainedConfig(),
+        "train": TrainConfig(
+            optimizer="sgd",
+            lr=20.0,
+            grad_clip=0.25,
+            schedule="plateau",
+            max_epochs=40,
+            eval_every=0,
+            eval_each_epoch=True,
+        ),
+    }
+
+
+_NO_AWD = {
+    "dropout_embedding": 0.0,
+    "weight_dropout": 0.0,
+    "ar_alpha": 0.0,
+    "tar_beta": 0.0,
+    "tie_weights": False,
+    "locked": False,
+}
+
+
+def _zaremba(
+    size: int, dropout: float, init: float, clip: float, epochs: int, decay: float, decay_epoch: int, seq: int
+) -> dict:
+    """Zaremba, Sutskever & Vinyals (2014): SGD lr 1, batch 20, uniform init, step decay."""
+    return {
+        "data": {"batch_size": 20, "seq_length": seq, "variable_bptt": False},
+        "model": dict(
+            _NO_AWD,
+            embedding_dim=size,
+            hidden_size=size,
+            num_layers=2,
+            last_layer_size=0,
+            dropout=dropout,
+            dropout_input=dropout,
+            dropout_hidden=dropout,
+            init_range=init,
+        ),
+        "train": {
+            "optimizer": "sgd",
+            "lr": 1.0,
+            "momentum": 0.0,
+            "grad_clip": clip,
+            "schedule": "step",
+            "step_decay": decay,
+            "step_decay_epoch": decay_epoch,
+            "max_epochs": epochs,
+            "max_steps": 0,
+            "warmup_steps": 0,
+            "eval_every": 0,
+            "eval_each_epoch": True,
+        },
+    }
+
+
+PRESETS = {
+    # Table 1 of Zaremba et al. (2014): test perplexity 114.5 / 82.7 / 78.4
+    "zaremba-small": _zaremba(200, 0.0, 0.1, 5.0, 13, 0.5, 4, 20),
+    "zaremba-medium": _zaremba(650, 0.5, 0.05, 5.0, 39, 1 / 1.2, 6, 35),
+    "zaremba-large": _zaremba(1500, 0.65, 0.04, 10.0, 55, 1 / 1.15, 14, 35),
+    # Merity, Keskar & Socher (2018), PTB command of salesforce/awd-lstm-lm:
+    # test perplexity 58.8 before fine-tuning, 57.3 after
+    "awd-lstm": {
+        "data": {"batch_size": 20, "seq_length": 70, "variable_bptt": True},
+        "model": {
+            "cell": "lstm",
+            "embedding_dim": 400,
+            "hidden_size": 1150,
+            "num_layers": 3,
+            "last_layer_size": 400,
+            "dropout": 0.4,
+            "dropout_input": 0.4,
+            "dropout_hidden": 0.25,
+            "dropout_embedding": 0.1,
+            "weight_dropout": 0.5,
+            "tie_weights": True,
+            "init_range": 0.0,
+            "ar_alpha": 2.0,
+            "tar_beta": 1.0,
+            "locked": True,
+        },
+        "train": {
+            "optimizer": "ntasgd",
+            "lr": 30.0,
+            "weight_decay": 1.2e-6,
+            "grad_clip": 0.25,
+            "schedule": "constant",
+            "nonmono": 5,
+            "max_epochs": 500,
+            "max_steps": 0,
+            "warmup_steps": 0,
+            "eval_every": 0,
+            "eval_each_epoch": True,
+        },
+    },
+    # chosen on validation perplexity on a 2-core CPU; see docs/recipes/wordlm.md (issue 5): the
+    # adaptive softmax makes a step ~3x cheaper; in 10-minute runs 1x256 beat 1x400 (more steps
+    # won) and SGD beat Adam; over the full 29 minutes 1x320 beat 1x256 (valid ppl 93.11 vs 95.37)
+    "cpu-quick": {
+        "data": {"batch_size": 32, "seq_length": 35, "variable_bptt": False},
+        "model": dict(
+            _NO_AWD,
+            embedding_dim=320,
+            hidden_size=320,
+            num_layers=1,
+            last_layer_size=0,
+            dropout=0.4,
+            dropout_input=0.4,
+            dropout_hidden=0.0,
+            dropout_embedding=0.1,
+            tie_weights=True,
+            locked=True,
+            init_range=0.1,
+            adaptive_cutoffs="2000,5000",
+        ),
+        "train": {
+            "optimizer": "sgd",
+            "lr": 20.0,
+            "grad_clip": 0.25,
+            "schedule": "cosine",
+            "max_steps": 0,
+            "max_epochs": 0,
+            "max_minutes": 29.0,
+            "anneal_by_time": True,
+            "warmup_steps": 0,
+            "final_lr_ratio": 0.02,
+            "eval_every": 2000,
+            "eval_each_epoch": False,
+        },
+    },
+}
+EXPECTED = {"zaremba-small": 114.5, "zaremba-medium": 82.7, "zaremba-large": 78.4, "awd-lstm": 58.8}
+HELP = {
+    "corpus": "ptb, wikitext-2, or a folder with train.txt/valid.txt/test.txt",
+    "data_dir": "folder holding ptb/ and wikitext-2/ (default $RNNKIT_DATA or ../shared/data); when given, "
+    "a --corpus folder is read from here too",
+    **pretrained.HELP,
+}
+
+
+def _digest(vocab: WordVocab) -> str:
+    return hashlib.sha256("\n".join(vocab.words).encode()).hexdigest()
+
+
+def build(sections, resume_meta: Optional[dict]):
+    """Model, objective and checkpoint metadata for a wordlm run."""
+    data: WordDataConfig = sections["data"]
+    corpus = load_corpus(data.corpus, data.data_dir or None, splits=("train", "valid"))
+    if resume_meta is not None and resume_meta.get("vocab") != corpus.vocab.to_json():
+        raise ValueError(
+            f"corpus {data.corpus!r}: its vocabulary differs from the checkpoint's; resume needs the same corpus"
+        )
+    if corpus.unseen["valid"]:
+        print(
+            f"note: {corpus.unseen['valid']:,} validation tokens are not in the training vocabulary and count as <unk>",
+            file=sys.stderr,
+        )
+    model = WordLanguageModel(len(corpus.vocab), sections["model"])
+    vectors = sections["embeddings"]
+    frozen, report = pretrained.initialise(
+        model.embedding,
+        corpus.vocab.words,
+        pretrained.read(vectors.pretrained_embeddings),
+        vectors.freeze_embeddings,
+        vectors.pretrained_embeddings,
+        "wordlm",
+        scale=vectors.pretrained_scale,
+    )
+    regularise = bool(sections["model"].ar_alpha or sections["model"].tar_beta)
+    objective = LMObjective(
+        corpus.ids["train"],
+        corpus.ids["valid"],
+        data.batch_size,
+        data.seq_length,
+        data.variable_bptt,
+        seed=sections["train"].seed,
+        metric_names=("loss", "ppl"),
+        eval_batch_size=data.eval_batch_size,
+        regularise=regularise,
+    )
+    meta = {"vocab": corpus.vocab.to_json(), "corpus": data.corpus, "vocab_sha256": _digest(corpus.vocab)}
+    if report:
+        meta["pretrained_embeddings"] = report
+    return Built(model, objective, meta, tuple(objective.callbacks) + tuple(frozen))
+
+
+class WordLM(TrainedLM):
+    """A trained word model: perplexity on a split, sampling."""
+
+    model_class, vocab_class = WordLanguageModel, WordVocab
+    config_defaults = staticmethod(defaults)
+    meta_fields = {**TrainedLM.meta_fields, "corpus": Need("string", optional=True)}  # export keeps it
+
+    def evaluate(self, split: str = "test", data_dir: Optional[str] = None, batch_size: Optional[int] = None) -> dict:
+        """Perplexity on a split of the run's corpus (test: batch 1, valid: batch 10)."""
+        data = self.sections["data"]  # the run's config, checked when the checkpoint was loaded
+        root = data_dir or data.data_dir or None
+        trained_on = load_corpus(data.corpus, root, splits=("train",)).vocab
+        if trained_on.words != self.vocab.words:
+            raise ValueError(
+                f"corpus {data.corpus!r}: its training vocabulary ({len(trained_on):,} "
+                f"words) differs from the checkpoint's ({len(self.vocab):,} words); "
+                "this checkpoint was trained on another corpus or version"
+            )
+        corpus = load_corpus(data.corpus, root, splits=(split,), vocab=self.vocab)
+        if batch_size is None:
+            batch_size = data.test_batch_size if split == "test" else data.eval_batch_size
+        result = evaluate_lm(self.model, corpus.ids[split], batch_size, data.seq_length)
+        return {
+            "loss": result["loss"],
+            "ppl": result["ppl"],
+            "tokens": result["tokens"],
+            "unseen": corpus.unseen[split],
+            "batch_size": batch_size,
+            "split": split,
+        }
+
+    def describe(self, result: dict) -> str:
+        return (
+            f"{result['split']}: perplexity {result['ppl']:.2f} (loss {result['loss']:.4f} "
+            f"nats/word) over {result['tokens']:,} tokens, batch {result['batch_size']}; "
+            f"{result['unseen']:,} unseen words counted as <unk>"
+        )
+
+    def iter_sample(
+        self,
+        prime: str = "",
+        length: int = 50,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: Optional[int] = None,
+        skip_unknown: bool = False,
+    ) -> Iterator[str]:
+        """Yield ``length`` words (joined by the caller), continuing ``prime``.
+
+        Unknown prime words become ``<unk>`` unless ``skip_unknown`` drops them.
+        """
+        words = prime.split()
+        if skip_unknown:
+            words = [w for w in words if w in self.vocab.index]
+        ids, _ = self.vocab.encode(words or [EOS])
+        for token in self.generate_ids(ids, length, temperature, top_k, top_p, seed):
+            word = self.vocab.words[token]
+            yield ("\n" if word == EOS else " " + word)
+
+    def sample(self, prime: str = "", length: int = 50, **options) -> str:
+        return "".join(self.iter_sample(prime, length, **options)).strip(" ")
+
+
+SAMPLE = sample_command(
+    "generate words, streamed as they come (<eos> prints as a new line)",
+    "--words",
+    50,
+    "words",
+    "",
+    "words to start from (default: a new sentence)",
+    "drop prime words the model does not know (default: read them as <unk>)",
+    most=5_000,
+    example={"words": 30, "seed": 1},
+)
+
+EXPORT = export_command(
+    lambda lm: graphs.lm_step(lm.model, len(lm.vocab)),
+    ("vocab", "corpus"),
+    runtime=lambda lm: {"ids": export_ids.lm_step(lm.vocab.words, "words", UNK, EOS)},
+)
+
+RECIPE = Recipe(
+    name="wordlm",
+    summary="word-level language model (PTB, WikiText-2 or a train/valid/test folder)",
+    defaults=defaults,
+    presets=PRESETS,
+    build=build,
+    trained=WordLM,
+    commands=(SAMPLE, EXPORT),
+    eval_params=split_params("folder holding the corpus (default: the run's)", "(test uses batch 1 as in the papers)"),
+    cpu_preset="cpu-quick",
+    help=HELP,
+    outputs=export_outputs(("step",)),
+    smoke=Smoke(
+        train=(
+            "--corpus",
+            "{fixtures}/wordlm",
+            "--embedding-dim",
+            "8",
+            "--hidden-size",
+            "8",
+            "--num-layers",
+            "1",
+            "--batch-size",
+            "4",
+            "--seq-length",
+            "6",
+            "--eval-batch-size",
+            "2",
+            "--max-steps",
+            "6",
+            "--eval-every",
+            "3",
+            "--adaptive-cutoffs",
+            "6",
+        ),
+        uses={
+            "export": ("--format", "torchscript"),
+            "sample": ("--words", "8", "--seed", "1"),
+            "eval": ("--split", "test"),
+        },
+        expect={"eval": r"^test: perplexity \d+\.\d\d"},
+    ),
+)
