@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from rnnkit.data.batches import pad_batch
 from rnnkit.metrics.classification import balanced_accuracy, confusion_matrix
 from rnnkit.objectives.supervised import class_weights, evaluating
-from rnnkit.recipes.names.recipe import NameClassifier
+from rnnkit.recipes.names.trained import NameClassifier
 from runs import run_of
 
 

@@ -1,7 +1,7 @@
 """Do two checkouts of rnnkit give the same runs? Records every recipe's smoke run, then compares.
 
-    python benchmarks/scripts/same_outputs.py record --src SRC --fixtures DIR --out before.json
-    python benchmarks/scripts/same_outputs.py compare before.json after.json
+    python benchmarks/scripts/same_outputs.py record --src SRC --fixtures DIR --out before.json.gz
+    python benchmarks/scripts/same_outputs.py compare before.json.gz after.json.gz
 
 ``record`` runs, with ``SRC`` first on ``PYTHONPATH``, each registered recipe's smoke run
 (``rnnkit train`` without ``--quiet``), then every use command, ``eval`` and ``eval --json`` on it,
@@ -13,6 +13,7 @@ safetensors file, and every JSON/JSONL/text file in the run directory (timing fi
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import os
@@ -37,8 +38,8 @@ TIMING = {
     "steps_per_s",
 }
 CLOCK = re.compile(
-    r"\d+(\.\d+)?\s*(ms|s|sec|min|tok/s|it/s|samples/s|steps/s|/s)\b|"
-    r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?\S*"
+    r"[\d,]+(\.\d+)?\s*(ms|s|sec|min|tok/s|it/s|samples/s|steps/s|words/s|chars/s|/s)\b|"
+    r"\d+(\.\d+)? CPU s|\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?\S*"
 )
 
 
@@ -120,8 +121,18 @@ def files(run: Path) -> dict:
     return found
 
 
-def record(src: Path, fixtures: Path, work: Path) -> dict:
+def record(src: Path, fixtures: Path, work: Path, replay: dict | None = None) -> dict:
+    """Each recipe's smoke run and its commands; with ``replay`` (an earlier record), the very
+    command lines of that record instead of this checkout's smoke settings."""
     result = {}
+    if replay is not None:
+        for name, earlier in replay.items():
+            shutil.rmtree(work / name, ignore_errors=True)
+            (work / name).mkdir(parents=True)
+            steps = [rnnkit(src, step["args"]) for step in earlier["steps"]]
+            result[name] = {"steps": steps, "files": files(work / name / "run")}
+            print(name, [s["rc"] for s in steps], flush=True)
+        return result
     for name, smoke in registry(src).items():
         run = work / name / "run"
         shutil.rmtree(work / name, ignore_errors=True)
@@ -148,6 +159,17 @@ def compare(a: dict, b: dict, where: str = "") -> list[str]:
     return [] if a == b else [f"{where}: {str(a)[:300]!r} != {str(b)[:300]!r}"]
 
 
+def read_record(path: Path) -> dict:
+    """A record written by ``record`` (``.json`` or ``.json.gz``)."""
+    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    return json.loads(data)
+
+
+def write_record(path: Path, found: dict) -> None:
+    text = json.dumps(found, indent=1).encode()
+    path.write_bytes(gzip.compress(text, mtime=0) if path.suffix == ".gz" else text)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -156,14 +178,17 @@ def main() -> int:
     rec.add_argument("--fixtures", type=Path, required=True)
     rec.add_argument("--work", type=Path, default=Path("/tmp/rnnkit-same"))
     rec.add_argument("--out", type=Path, required=True)
+    rec.add_argument("--replay", type=Path, help="run the command lines of this earlier record")
     cmp_ = sub.add_parser("compare")
     cmp_.add_argument("before", type=Path)
     cmp_.add_argument("after", type=Path)
     args = parser.parse_args()
     if args.command == "record":
-        args.out.write_text(json.dumps(record(args.src.resolve(), args.fixtures.resolve(), args.work), indent=1))
+        replay = read_record(args.replay) if args.replay else None
+        found = record(args.src.resolve(), args.fixtures.resolve(), args.work, replay)
+        write_record(args.out, found)
         return 0
-    before, after = json.loads(args.before.read_text()), json.loads(args.after.read_text())
+    before, after = untimed(read_record(args.before)), untimed(read_record(args.after))
     diffs = compare(before, after)
     for name in before:
         mine = [d for d in diffs if d.startswith(f"/{name}/")]

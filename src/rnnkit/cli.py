@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import warnings
 from typing import Optional, Sequence
 
 from rnnkit import __version__
+from rnnkit.cli_train import add_train, train
 from rnnkit.files import WriteError
 
 
@@ -33,52 +33,6 @@ class _Parser(argparse.ArgumentParser):
                 2, f"{self.prog}: error: {message} (options of a {self.recipe} model; see {self.prog} RUN --help)\n"
             )
         super().error(message)
-
-
-def _add_train(sub) -> None:
-    from rnnkit.recipes import recipes
-    from rnnkit.train import config as cfg
-    from rnnkit.train.configfile import HELP as CONFIG_HELP
-    from rnnkit.train.options import HELP as ENGINE_HELP
-    from rnnkit.train.runner import resolve_sections
-
-    train = sub.add_parser("train", help="train a recipe (rnnkit list shows them)")
-    tasks = train.add_subparsers(dest="task", required=True)
-    for recipe in recipes():
-        # each help states its own default (and range) once: no ArgumentDefaultsHelpFormatter
-        parser = tasks.add_parser(recipe.name, help=recipe.summary, description=recipe.summary)
-        on_cpu = recipe.cpu_preset
-        gpu_note = f", {recipe.gpu_preset} on a GPU" if recipe.gpu_preset else ""
-        if recipe.presets:
-            parser.add_argument(
-                "--preset",
-                choices=list(recipe.presets),
-                default=argparse.SUPPRESS,
-                help=f"starting configuration (default {on_cpu} on CPU{gpu_note}); "
-                "the values shown below are the CPU preset's",
-            )
-        parser.add_argument("--run-dir", default=None, help="run directory (default runs/<task>-<time>)")
-        parser.add_argument(
-            "--resume",
-            metavar="RUN_DIR",
-            default=None,
-            help="continue the run in RUN_DIR from its last checkpoint "
-            "(or from a checkpoint file inside a run directory)",
-        )
-        parser.add_argument(
-            "--overwrite",
-            action="store_true",
-            help="start again in an existing --run-dir (the old run is replaced "
-            "once the new one saves its first checkpoint)",
-        )
-        parser.add_argument("--quiet", action="store_true", help="no progress output")
-        parser.add_argument("--config", metavar="FILE", default=None, help=CONFIG_HELP)
-        parser.add_argument(
-            "--tensorboard",
-            action="store_true",
-            help="also write the metrics as TensorBoard events in RUN_DIR/tensorboard (the rnnkit[tensorboard] extra)",
-        )
-        cfg.add_arguments(parser, resolve_sections(recipe, on_cpu, {}), {**ENGINE_HELP, **recipe.help})
 
 
 def _use_verbs() -> dict[str, list[str]]:
@@ -98,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rnnkit", description="rnnkit command-line tools")
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_train(sub)
+    add_train(sub)
     sub.add_parser("list", help="every recipe: summary, presets and use commands")
     for verb, offered in _use_verbs().items():
         what = "score a trained model" if verb == "eval" else f"use a trained model ({verb})"
@@ -189,79 +143,6 @@ def _use(verb: str, rest: list[str]) -> int:
     return 0
 
 
-def _train(args) -> int:
-    from rnnkit.recipes import REGISTRY, outputs
-    from rnnkit.recipes import recipe as find_recipe
-    from rnnkit.train import config as cfg
-    from rnnkit.train.configfile import resolve
-    from rnnkit.train.runner import resume, train
-
-    recipe = find_recipe(args.task)
-    overrides = cfg.absolute_paths(recipe.defaults(), cfg.overrides_from_args(args))
-    chosen_preset = getattr(args, "preset", None)  # the flag is absent from args unless given
-    if args.resume:
-        changed = sorted(f"--{k.replace('_', '-')}" for s, d in overrides.items() if s != "train" for k in d)
-        changed += [
-            flag
-            for flag, given in (
-                ("--preset", chosen_preset),
-                ("--run-dir", args.run_dir),
-                ("--overwrite", args.overwrite),
-                ("--config", args.config),
-            )
-            if given
-        ]
-        if changed:
-            raise ValueError(
-                f"--resume continues the run as it was; cannot combine it with "
-                f"{', '.join(changed)} (only training options may change)"
-            )
-        outcome = resume(
-            recipe,
-            args.resume,
-            overrides.get("train", {}),
-            progress=not args.quiet,
-            report=True,
-            tensorboard=args.tensorboard,
-        )  # the report: under the run's lock
-    else:
-        sections, preset = resolve(recipe, chosen_preset, overrides, args.config)
-        outcome = train(
-            recipe,
-            sections,
-            args.run_dir,
-            overwrite=args.overwrite,
-            progress=not args.quiet,
-            preset=preset,
-            outputs=outputs(),
-            tasks=tuple(REGISTRY),
-            report=True,
-            tensorboard=args.tensorboard,
-        )
-    return _report(recipe, outcome)
-
-
-def _report(recipe, outcome) -> int:
-    """Print how a run ended (and the recipe's test report when it finished); the exit code.
-
-    The other ranks of a multi-process run print nothing: rank 0 reports for the job."""
-    result = outcome.result
-    if not outcome.writer:
-        return {"interrupted": 130, "diverged": 1}.get(result.status, 0)
-    if outcome.report is not None:  # the recipe's report of a finished run
-        print(outcome.report)
-    shown = ", ".join(f"{k} {v:.4f}" for k, v in result.last_eval.items())
-    best = f"best val {result.monitor} {result.best:.4f}" if math.isfinite(result.best) else "no evaluation yet"
-    print(f"{result.status}: {result.message}; step {result.step}; {best}" + (f"; last eval {shown}" if shown else ""))
-    print(f"run directory: {outcome.run_dir}")
-    if outcome.kept_previous:
-        print(f"the new run saved no checkpoint, so the previous run in {outcome.run_dir} was kept")
-    if result.status == "interrupted":
-        print(f"resume with: rnnkit train {recipe.name} --resume {outcome.run_dir}")
-        return 130
-    return 1 if result.status == "diverged" else 0
-
-
 def _list() -> int:
     from rnnkit.recipes import recipes
 
@@ -282,7 +163,7 @@ def _dispatch(args) -> int:
 
         run(args)
     elif args.command == "train":
-        return _train(args)
+        return train(args)
     elif args.command == "list":
         return _list()
     elif args.command == "analyze":

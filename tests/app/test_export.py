@@ -279,7 +279,7 @@ def pair_parity(trained, sentences: list[str], sessions, graphs) -> None:
     """Encode real sentences, then 8 greedy decoder steps fed back from the eager argmax."""
     from torch.utils import _pytree as pytree
 
-    from rnnkit.data.subword import Vocab
+    from rnnkit.data.token_vocab import Vocab
 
     translator = trained.translator
     ids = [

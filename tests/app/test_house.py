@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own layer and those below):
 utilities (bounds, deadline, files) < nn < data < decode < train (the engine) <
-objectives, metrics < families, export < recipes < analysis, serve, bench < cli.
+objectives, metrics < families, export < recipes < analysis, serve, bench < cli (and cli_train).
 """
 
 import ast
@@ -26,6 +26,7 @@ LEVEL = {
     "serve": 8,
     "bench": 8,
     "cli": 9,
+    "cli_train": 9,
     "__main__": 9,
     "__init__": 9,
 }
@@ -36,28 +37,34 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports(path: Path) -> set[str]:
-    """Every rnnkit module ``path`` imports, at module level or inside a function."""
+def imports(path: Path, module: str = "") -> set[str]:
+    """Every rnnkit module ``path`` (the module ``module``) imports, at module level or inside a
+    function, relative imports resolved."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("rnnkit"):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            if not base.startswith("rnnkit"):
+                continue
             for alias in node.names:
                 if alias.name == "__version__":
                     continue  # a constant, not the package's code
-                full = f"{node.module}.{alias.name}"
-                found.add(
-                    full
-                    if (SRC.parent / (full.replace(".", "/") + ".py")).exists()
-                    or (SRC.parent / full.replace(".", "/")).is_dir()
-                    else node.module
-                )
+                full = f"{base}.{alias.name}"
+                is_module = (SRC.parent / (full.replace(".", "/") + ".py")).exists() or (
+                    SRC.parent / full.replace(".", "/")
+                ).is_dir()
+                found.add(full if is_module else base)
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("rnnkit")}
     return found
 
 
 def graph() -> dict[str, set[str]]:
-    return {module_name(p): imports(p) for p in SRC.rglob("*.py")}
+    return {module_name(p): imports(p, module_name(p)) for p in SRC.rglob("*.py")}
 
 
 def layer(module: str) -> str:
@@ -121,5 +128,5 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     """A mutation check: the layer test would catch train importing a recipe."""
     assert LEVEL[layer("rnnkit.recipes.charlm")] > LEVEL[layer("rnnkit.train.trainer")]
     probe = tmp_path / "probe.py"
-    probe.write_text("from rnnkit.recipes import charlm\nfrom rnnkit import bounds\n")
-    assert imports(probe) == {"rnnkit.recipes.charlm", "rnnkit.bounds"}
+    probe.write_text("from rnnkit.recipes import charlm\nfrom rnnkit import bounds\nfrom .corpus import data_dir\n")
+    assert imports(probe, "rnnkit.data.probe") == {"rnnkit.recipes.charlm", "rnnkit.bounds", "rnnkit.data.corpus"}

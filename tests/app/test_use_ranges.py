@@ -12,8 +12,8 @@ from helpers import smoke_runs
 from rnnkit.cli import _use_parser, main
 from rnnkit.recipes import recipe, recipes
 from rnnkit.serve.validate import RequestError, expected, validate
+from rnnkit.train.forms import bounded_of
 from rnnkit.train.params import LIST_TYPES, REQUIRED, Param, forms
-from rnnkit.train.ranges import bounded_of
 
 
 def _params():

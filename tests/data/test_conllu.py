@@ -6,17 +6,8 @@ from pathlib import Path
 import conllu
 import pytest
 
-from rnnkit.data.conllu import (
-    Sentence,
-    UnknownTag,
-    format_conllu,
-    read_conllu,
-    sentences_from_text,
-    tag_set,
-    tokenize,
-    unknown_tags,
-    write_conllu,
-)
+from rnnkit.data.conllu import Sentence, read_conllu, sentences_from_text, tokenize
+from rnnkit.data.conllu_tags import UnknownTag, format_conllu, tag_set, unknown_tags, write_conllu
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "tricky.conllu"
 SHARED = [Path(__file__).resolve().parents[3] / "shared" / "data", Path("/work/shared/data")]

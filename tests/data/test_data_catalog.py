@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import http.server
 import io
+import json
 import re
 import socket
 import stat
@@ -209,8 +210,6 @@ def test_list_shows_present_missing_and_the_corrupt_file(tmp_path, capsys, monke
     assert re.search(r"^here +corrupt ", out, re.MULTILINE) and f"    b.bin: expected {len(B)} bytes" in out
     (tmp_path / "here" / "b.bin").unlink()
     assert catalog.status(here, tmp_path).state == "incomplete"
-    import json
-
     listed = json.loads(cli(capsys, "list", "--data-dir", str(tmp_path), "--json")[1])
     first = listed["datasets"][0]
     assert first["state"] == "incomplete" and first["problems"] == {"b.bin": "missing"}
@@ -371,3 +370,23 @@ def _readme_md5s_agree(folder: Path) -> None:
     if unmatched:  # a README that gives the md5 of the decompressed content (fashion-mnist)
         unmatched -= {hashlib.md5(gzip.decompress(p.read_bytes())).hexdigest() for p in files if p.suffix == ".gz"}
     assert not unmatched, f"{readme}: md5 sums that match no file: {sorted(unmatched)}"
+
+
+def test_the_table_loads_from_its_json_and_refuses_an_ill_formed_one():
+    shipped = (Path(catalog.__file__).parent / "catalog.json").read_text(encoding="utf-8")
+    assert catalog.load_table(shipped) == catalog.DATASETS
+    assert list(catalog.CATALOG) == [entry.name for entry in catalog.DATASETS]
+    entry = {"name": "x", "folder": "x", "description": "d", "source": "s", "licence": "l", "recipes": ["none"]}
+    good = {"path": "a.txt", "url": "https://example.org/a", "size": len(A), "sha256": sha(A)}
+    loaded = catalog.load_table(json.dumps({"datasets": [{**entry, "files": [good]}]}))
+    assert loaded[0].files == (spec("a.txt", good["url"], A),)
+    for files, match in (
+        ([{**good, "size": "1"}], "data set 'x': a file: field 'size': expected int"),
+        ([{**good, "extra": 1}], "field 'extra' unknown"),
+        ([{**good, "gunzipped": [1]}], r"expected gunzipped as \[size, sha256\]"),
+        ([{**good, "path": "../a"}], "leaves its folder"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            catalog.load_table(json.dumps({"datasets": [{**entry, "files": files}]}))
+    with pytest.raises(ValueError, match="catalog.json: not a table of data sets"):
+        catalog.load_table("[]")

@@ -12,8 +12,8 @@ import pytest
 from rnnkit.cli import main
 from rnnkit.data.names_split import NamesDataConfig, load_split, names_folder
 from rnnkit.families.seq2seq import bitext
-from rnnkit.recipes.seqmnist.recipe import mnist_folder
-from rnnkit.recipes.translate.recipe import defaults as translate_defaults
+from rnnkit.recipes.seqmnist.data import mnist_folder
+from rnnkit.recipes.translate.config import defaults as translate_defaults
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY = ["--max-steps", "2", "--max-minutes", "0", "--quiet"]

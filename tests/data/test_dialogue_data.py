@@ -14,9 +14,9 @@ from rnnkit.recipes.chat.dialogue import (
     read_cornell,
     read_cornell_lines,
     read_pairs,
-    shakespeare_conversations,
     split_conversations,
 )
+from rnnkit.recipes.chat.shakespeare import shakespeare_conversations
 
 CORNELL = Path(__file__).resolve().parents[1] / "fixtures" / "cornell"
 LINES, CONVERSATIONS = CORNELL / "movie_lines.txt", CORNELL / "movie_conversations.txt"

@@ -8,20 +8,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnkit.data.subword import RegexTokenizer, SentencePieceTokenizer, Vocab, tokenizer_from_json
+from rnnkit.data.subword import RegexTokenizer, SentencePieceTokenizer, tokenizer_from_json
+from rnnkit.data.token_vocab import Vocab
 from rnnkit.families.seq2seq.parallel import (
     Pair,
     normalize_space,
     parallel_folder_files,
     read_pairs_tsv,
     read_parallel,
-    sentence_groups,
-    split_groups,
-    split_indices,
     tutorial_filter,
     tutorial_normalize,
-    unique_pairs,
 )
+from rnnkit.families.seq2seq.splits import sentence_groups, split_groups, split_indices, unique_pairs
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "translate"
 DATA = Path(os.environ.get("RNNKIT_DATA") or Path(__file__).resolve().parents[2].parent / "shared" / "data")
@@ -276,7 +274,7 @@ def test_eng_fra_split_has_no_test_sentence_in_training():
     from types import SimpleNamespace
 
     from rnnkit.families.seq2seq.bitext import load_bitext
-    from rnnkit.recipes.translate.recipe import PRESETS
+    from rnnkit.recipes.translate.config import PRESETS
 
     config = SimpleNamespace(
         **PRESETS["eng-fra"]["data"],

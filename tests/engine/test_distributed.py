@@ -20,7 +20,7 @@ from rnnkit.cli import main
 from rnnkit.objectives.lm import LMObjective
 from rnnkit.recipes import recipe
 from rnnkit.recipes.embeddings.model import EmbeddingModelConfig, build_embedding_model
-from rnnkit.recipes.embeddings.training import WordVectorObjective, shard_batch
+from rnnkit.recipes.embeddings.objective import WordVectorObjective, shard_batch
 from rnnkit.train import checkpoint as ckpt
 from rnnkit.train.distributed import shard_range, split_evenly
 from rnnkit.train.rundir import read_metrics

@@ -13,7 +13,7 @@ import torch
 
 from rnnkit.files import atomic_write_text
 from rnnkit.train import checkpoint as ckpt
-from rnnkit.train import plots, rundir
+from rnnkit.train import plots, rundir, setaside
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "tiny.txt"
 CONFIG = {"task": "charlm", "preset": None, "data": {}, "model": {}, "train": {"max_steps": 3}}
@@ -88,7 +88,7 @@ def test_a_folder_that_is_not_a_run_survives_overwrite_and_resume(tmp_path):
     before = snapshot(project)
     for attempt in (
         lambda: rundir.check(project, overwrite=True),
-        lambda: rundir.set_aside(project),
+        lambda: setaside.set_aside(project),
         lambda: rundir.check(project, resume=True),
         lambda: rundir.create(project),
     ):
@@ -107,7 +107,7 @@ def test_set_aside_moves_only_what_rnnkit_wrote(tmp_path):
     user = {
         k: v for k, v in snapshot(run).items() if k.startswith(("notes", "src", "report_final", "report_test.json.bak"))
     }
-    aside = rundir.set_aside(run, OUTPUTS)
+    aside = setaside.set_aside(run, OUTPUTS)
     assert aside.folder.parent == run and aside.folder.name.startswith(f".rnnkit-previous-{os.getpid()}-")
     assert set(aside.moved) == {
         "config.json",
@@ -135,7 +135,7 @@ def test_restore_brings_the_old_run_back_byte_for_byte(tmp_path):
     run = make_run(tmp_path / "run")
     add_user_files(run)
     before = snapshot(run)
-    aside = rundir.set_aside(run, OUTPUTS)
+    aside = setaside.set_aside(run, OUTPUTS)
     rundir.write_config(run, dict(CONFIG, preset="new"))  # the new run fails before a checkpoint
     (run / "metrics.jsonl").write_text('{"split": "train", "step": 1, "loss": NaN}\n')
     (run / ".best.safetensors.tmp-1").write_text("torn")
@@ -152,7 +152,7 @@ def test_restore_brings_the_old_run_back_byte_for_byte(tmp_path):
 def test_discard_removes_the_old_run_once_a_checkpoint_is_saved(tmp_path):
     run = make_run(tmp_path / "run")
     add_user_files(run)
-    aside = rundir.set_aside(run, OUTPUTS)
+    aside = setaside.set_aside(run, OUTPUTS)
     rundir.write_config(run, dict(CONFIG, preset="new"))
     ckpt.save(run / "last.safetensors", {"x": torch.full((2,), 7.0)}, {"task": "charlm", "step": 1})
     aside.discard()
@@ -184,7 +184,7 @@ def test_a_failed_set_aside_puts_back_what_it_moved(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "rename", rename)
     with pytest.raises(OSError, match="simulated"):
-        rundir.set_aside(run)
+        setaside.set_aside(run)
     assert snapshot(run) == before  # no hidden folder left either
 
 
@@ -197,11 +197,11 @@ def test_a_stale_set_aside_folder_is_owned_and_only_goes_with_its_run(tmp_path):
     rundir.check(run, resume=True)
     rundir.clean_temporaries(run)
     assert (stale / "last.safetensors").is_file()  # none of these deletes it
-    aside = rundir.set_aside(run)
+    aside = setaside.set_aside(run)
     assert stale.name in aside.moved and not stale.exists()
     aside.restore()
     assert (stale / "last.safetensors").read_text() == "the run before"
-    rundir.set_aside(run).discard()
+    setaside.set_aside(run).discard()
     assert not stale.exists() and rundir.owned(run) == [run / ".rnnkit-manifest"]
     # A directory holding nothing but a set-aside run says where the run went.
     (run / ".rnnkit-previous-123-xyz").mkdir()

@@ -11,7 +11,7 @@ import torch
 
 from rnnkit.files import MANIFEST, atomic_write_text, read_manifest
 from rnnkit.train import checkpoint as ckpt
-from rnnkit.train import rundir
+from rnnkit.train import rundir, setaside
 from rnnkit.train.metricslog import MetricsLog
 
 CONFIG = {"task": "translate", "preset": None, "data": {}, "model": {}, "train": {"max_steps": 3}}
@@ -57,7 +57,7 @@ def test_the_manifest_lists_what_the_run_wrote_and_only_that_is_moved(tmp_path):
     }
     user = add_user(run)
     (run / f".last.safetensors.tmp-{2**22 + 1}").write_text("a killed save")
-    aside = rundir.set_aside(run, OUTPUTS)
+    aside = setaside.set_aside(run, OUTPUTS)
     assert set(aside.moved) == {
         "config.json",
         "metrics.jsonl",
@@ -79,7 +79,7 @@ def test_restore_removes_only_what_the_new_run_wrote(tmp_path):
     run = new_run(tmp_path / "run")
     add_user(run)
     before = snapshot(run)
-    aside = rundir.set_aside(run, OUTPUTS)
+    aside = setaside.set_aside(run, OUTPUTS)
     rundir.write_config(run, dict(CONFIG, preset="new"))
     atomic_write_text(run / "eval_valid_beam1.txt", "the new run's")
     (run / "eval_yours_beam2.txt").write_text("the user's, written meanwhile")
@@ -96,7 +96,7 @@ def test_a_run_without_a_manifest_loses_only_exact_names_and_says_so(tmp_path):
     assert rundir.is_run(run, tasks=["translate"]) and read_manifest(run) is None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        aside = rundir.set_aside(run, OUTPUTS)
+        aside = setaside.set_aside(run, OUTPUTS)
     assert set(aside.moved) == {"config.json", "best.safetensors", "report_test.json", "model.json"}
     assert {p.name for p in run.iterdir()} == {aside.folder.name, MANIFEST, "eval_test_beam5.txt", ".paper.tmp-v2"}
     assert [str(w.message) for w in caught] == [
@@ -121,7 +121,7 @@ def test_another_tools_folder_is_not_a_run_unless_it_names_a_recipe(tmp_path):
     assert why == "config.json names task 'x', which is no rnnkit recipe"
     for attempt in (
         lambda: rundir.check(folder, overwrite=True, tasks=["charlm"]),
-        lambda: rundir.set_aside(folder, OUTPUTS, tasks=["charlm"]),
+        lambda: setaside.set_aside(folder, OUTPUTS, tasks=["charlm"]),
     ):
         with pytest.raises(ValueError, match="not an rnnkit run .*no rnnkit recipe"):
             attempt()
@@ -147,7 +147,7 @@ def test_a_deeply_nested_or_huge_config_is_one_line(tmp_path, text, reason):
         lambda: rundir.check(run, resume=True),
         lambda: rundir.check(run, overwrite=True),
         lambda: rundir.read_config(run),
-        lambda: rundir.set_aside(run),
+        lambda: setaside.set_aside(run),
     ):
         with pytest.raises(ValueError) as err:
             attempt()

@@ -14,7 +14,7 @@ from rnnkit.cli import main
 from rnnkit.data.batches import collate_pairs
 from rnnkit.families.seq2seq.pairs import pair_example
 from rnnkit.families.seq2seq.translator import pair_loss
-from rnnkit.recipes.chat.recipe import ChatDataConfig, load_dialogue
+from rnnkit.recipes.chat.data import ChatDataConfig, load_dialogue
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 SMALL = (

@@ -11,7 +11,7 @@ from helpers import pairs_tsv as write_pairs
 import rnnkit
 from rnnkit.cli import main
 from rnnkit.families.seq2seq.translator import Translator
-from rnnkit.recipes.chat.recipe import NO_PROMPT, load_dialogue
+from rnnkit.recipes.chat.data import NO_PROMPT, load_dialogue
 
 SMALL = (
     "--embedding-dim",

@@ -8,7 +8,7 @@ import torch
 from rnnkit.metrics import similarity as wordsim
 from rnnkit.recipes.embeddings import skipgram as sg
 from rnnkit.recipes.embeddings.model import EmbeddingModelConfig, build_embedding_model
-from rnnkit.recipes.embeddings.training import WordVectorObjective
+from rnnkit.recipes.embeddings.objective import WordVectorObjective
 
 CHI2_999 = {9: 27.88}  # 0.999 quantile of chi-square with 9 degrees of freedom
 

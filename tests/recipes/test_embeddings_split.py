@@ -8,7 +8,7 @@ import time
 import pytest
 
 from rnnkit.metrics import similarity as wordsim
-from rnnkit.recipes.embeddings.training import WordRate
+from rnnkit.recipes.embeddings.objective import WordRate
 
 
 def synthetic_pairs(n=101):

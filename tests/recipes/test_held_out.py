@@ -155,7 +155,7 @@ def test_chat_selects_on_validation(tmp_path, monkeypatch):
         for split in scores:
             scores[split].append(math.log(bot.evaluate(split)["perplexity"]))
     check_best(run, evaluations, scores["valid"], scores["test"], "loss", higher=False)
-    from rnnkit.recipes.chat.recipe import load_dialogue
+    from rnnkit.recipes.chat.data import load_dialogue
 
     splits = load_dialogue(bot.sections["data"], bot.sections["train"].seed, bot.meta["split"])[0]
     outside = set(sources) - encoded_sources(bot, splits["train"])

@@ -323,7 +323,7 @@ def test_novelty_counts_the_samples_found_among_the_training_names_of_their_lang
     """Novelty on samples chosen by hand: 5 of 12 are training names of their language."""
     from helpers import smoke_train
 
-    from rnnkit.recipes.namesgen.recipe import NameGenerator
+    from rnnkit.recipes.namesgen.trained import NameGenerator
 
     run = tmp_path / "run"
     assert main(smoke_train("names-gen", run)) == 0

@@ -274,8 +274,9 @@ def test_a_logit_adjusted_run_answers_the_uniform_prior_with_its_own_softmax(tmp
 def test_build_hands_the_logit_adjusted_loss_the_log_training_prior(tmp_path):
     from rnnkit.data.names_split import NamesDataConfig
     from rnnkit.objectives.supervised import collate_labelled
+    from rnnkit.recipes.names.config import defaults
     from rnnkit.recipes.names.model import ClassifierConfig
-    from rnnkit.recipes.names.recipe import build, defaults
+    from rnnkit.recipes.names.recipe import build
 
     data = write_languages(tmp_path / "langs", per_language=60)
     path = data / "Mcish.txt"

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from rnnkit.cli import main
-from rnnkit.data.subword import RegexTokenizer, Vocab
+from rnnkit.data.subword import RegexTokenizer
+from rnnkit.data.token_vocab import Vocab
 from rnnkit.families import pretrained
 from rnnkit.families.seq2seq.pairs import vector_words
 from rnnkit.recipes import recipe

@@ -110,8 +110,9 @@ def test_list_and_version(capsys):
     assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"rnnkit {rnnkit.__version__}"
 
 
-def test_cli_knows_no_recipe_by_name():
-    source = (Path(rnnkit.__file__).parent / "cli.py").read_text()
+@pytest.mark.parametrize("module", ["cli.py", "cli_train.py"])
+def test_cli_knows_no_recipe_by_name(module):
+    source = (Path(rnnkit.__file__).parent / module).read_text()
     for name in REGISTRY:
         assert f'"{name}"' not in source and f"'{name}'" not in source
     assert "hasattr" not in source and "rnnkit.recipes." not in source

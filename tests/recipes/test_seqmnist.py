@@ -265,7 +265,7 @@ def write_tagged_mnist(folder: Path, train: int = 60, test: int = 20) -> Path:
 def test_training_reads_only_the_training_images_and_validation_only_the_held_out_ones(tmp_path, monkeypatch):
     """Every image the network reads while it trains is tagged: no validation or test image may
     reach a training step, and validation scores exactly the held-out images."""
-    from rnnkit.recipes.seqmnist.recipe import Reader
+    from rnnkit.recipes.seqmnist.data import Reader
     from rnnkit.train.trainer import Trainer
 
     folder = write_tagged_mnist(tmp_path / "mnist")

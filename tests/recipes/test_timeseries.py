@@ -11,9 +11,9 @@ import torch
 
 import rnnkit
 from rnnkit.cli import main
+from rnnkit.recipes.timeseries.config import PRESETS
 from rnnkit.recipes.timeseries.data import SeriesDataConfig, examples, prepare
 from rnnkit.recipes.timeseries.normaliser import Normaliser
-from rnnkit.recipes.timeseries.recipe import PRESETS
 from rnnkit.recipes.timeseries.series import noisy_sines, sine_wave
 from rnnkit.train import config as cfg
 

@@ -11,9 +11,9 @@ import torch
 from test_timeseries import TINY, fails, run, write
 
 import rnnkit
-from rnnkit.recipes.timeseries.recipe import serve_forecast
 from rnnkit.recipes.timeseries.series import LIMIT, read_csv_column
 from rnnkit.recipes.timeseries.timestamps import continue_times, time_axis
+from rnnkit.recipes.timeseries.use import serve_forecast
 
 
 def weekly_csv(path, weeks: int = 60, start=dt.date(2000, 11, 4), value=lambda k: 370 + math.sin(k / 8)):

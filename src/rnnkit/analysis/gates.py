@@ -3,8 +3,9 @@
 As in Karpathy, Johnson & Fei-Fei (2015), "Visualizing and Understanding Recurrent
 Networks": chosen units (``--units``) or the units most correlated with a feature of
 the text (``--find``) drawn as coloured text (HTML and PNG), and how often each gate is
-saturated, per layer (table and plot). The measuring is in
-:mod:`rnnkit.analysis.activations`, the drawing in :mod:`rnnkit.analysis.render`.
+saturated, per layer (table and plot). The reading of the model and text is in
+:mod:`rnnkit.analysis.reading`, the measuring in :mod:`rnnkit.analysis.activations`, the
+drawing in :mod:`rnnkit.analysis.render`.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from pathlib import Path
 import torch
 
 from rnnkit.files import atomic_write_text
+from rnnkit.train.forms import Bounded
 from rnnkit.train.limits import check_bytes
-from rnnkit.train.ranges import Bounded
 
 from . import activations as A
 from . import render
+from .reading import MAX_CHARS, load_charlm, read_text
 
 DEFAULT_CHARS = 2000
-MAX_CHARS = 1_000_000  # characters read at once (their activations are kept for every unit)
 
 
 def add_parser(sub) -> None:
@@ -89,49 +90,6 @@ def add_parser(sub) -> None:
     Bounded("png_chars", int, 1, 10_000, 400, "characters drawn in the PNG (the HTML has them all)").arg().add_to(p)
     p.add_argument("--out", metavar="DIR", help="output folder (default RUN/analysis)")
     Bounded("threads", int, 0, 1024, 0, "CPU threads (0 = as many as torch picks)").arg().add_to(p)
-
-
-def load_charlm(path: str):
-    """The :class:`rnnkit.recipes.charlm.CharLM` in ``path``; ValueError for any other recipe."""
-    from rnnkit.recipes import read
-
-    stored = read(path)
-    if stored.recipe.name != "charlm":
-        raise ValueError(f"analyze gates needs a charlm checkpoint; {path} is a {stored.recipe.name} checkpoint")
-    return stored.model()
-
-
-def read_text(args: argparse.Namespace, lm) -> tuple[str, str]:
-    """(text, where it came from): ``--text``, ``--text-file`` or the run's validation text,
-    cut to ``--max-chars`` and with unknown characters refused or dropped."""
-    from rnnkit.data import read_text as read_file
-    from rnnkit.data import split_text
-    from rnnkit.recipes.charlm import load_corpus
-
-    if args.text is not None:
-        text, label = args.text, "--text"
-    elif args.text_file is not None:
-        text, label = read_file(args.text_file), args.text_file
-    else:
-        data = lm.sections["data"]
-        corpus, name = load_corpus(data.text)
-        text, label = split_text(corpus, data.val_fraction)[1], f"validation part of {name}"
-    if args.max_chars < 0:
-        raise ValueError(f"--max-chars: expected >= 0, got {args.max_chars}")
-    if args.max_chars and len(text) > args.max_chars:
-        text, label = text[: args.max_chars], f"first {args.max_chars:,} characters of {label}"
-    if len(text) > MAX_CHARS:
-        raise ValueError(
-            f"{label}: {len(text):,} characters; at most {MAX_CHARS:,} are read at once (give --max-chars)"
-        )
-    # the run's own text is read as validation reads it: unseen characters skipped
-    own = args.text is None and args.text_file is None
-    lm.vocab.encode(text, skip_unknown=args.skip_unknown or own, what=label)  # names unknown ones
-    text = "".join(ch for ch in text if ch in lm.vocab.index)
-    if not text:
-        dropped = " after dropping unknown characters" if args.skip_unknown else ""
-        raise ValueError(f"{label}: the text is empty{dropped}; nothing to analyse")
-    return text, label
 
 
 def pick_layers(args: argparse.Namespace, layers: int) -> list[int]:

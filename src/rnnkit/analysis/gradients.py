@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 
 from rnnkit.nn import CELL_NAMES, cell_name
+from rnnkit.train.forms import Bounded
 from rnnkit.train.limits import check_bytes
-from rnnkit.train.ranges import Bounded
 
 from .gradflow import INITS, decay_distance, flow_curves, make_layer, predicted_distance
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 import torch
@@ -26,63 +24,19 @@ from rnnkit.files import atomic_write_text
 from rnnkit.nn import LAYER_CLASSES, LSTM
 from rnnkit.nn.specs import CELLS, CellSpec
 
+from .layer_cases import QUICK_SIZES, SIZES, Result, Size
+
 IMPLS = ("torch", "auto", "reference")
 #: the layers benchmarked: rnnkit's classes by name in lower case (``rnn``: tanh, its default)
 LAYERS = tuple(name.lower() for name in LAYER_CLASSES)
-
-
-def _spec(layer: str) -> CellSpec:
-    """The recurrence of the class named ``layer`` with its default options (the first in CELLS)."""
-    return next(spec for spec in CELLS.values() if spec.name.lower() == layer)
-
-
-@dataclass(frozen=True)
-class Size:
-    """One benchmark shape (sequence-first input ``(seq, batch, input)``)."""
-
-    name: str
-    batch: int
-    seq: int
-    input: int
-    hidden: int
-    layers: int
-    repeats: int
-    quick_repeats: int
-
-    def label(self) -> str:
-        return f"{self.name}: N{self.batch} L{self.seq} I{self.input} H{self.hidden} x{self.layers}"
-
-
-SIZES = {
-    "a": Size("a", 64, 100, 128, 512, 2, repeats=9, quick_repeats=2),
-    "b": Size("b", 20, 35, 650, 650, 2, repeats=21, quick_repeats=3),
-    "c": Size("c", 32, 28, 28, 128, 1, repeats=41, quick_repeats=9),
-    "d": Size("d", 1, 10, 3, 3, 1, repeats=301, quick_repeats=61),
-}
-QUICK_SIZES = ("c", "d")
 AUTO_LIMIT = 1.05
 #: the reference LSTM's fwd+bwd time at most this times torch's, per size
 REFERENCE_LIMITS = {"a": 2.0, "b": 2.0, "d": 1.2}
 
 
-@dataclass
-class Result:
-    """Raw and summarised timings of one contender at one (layer, size)."""
-
-    layer: str
-    size: str
-    impl: str
-    fwd_ms: list = field(default_factory=list)
-    fwdbwd_ms: list = field(default_factory=list)
-    flops_fwd: float = 0.0
-
-    @property
-    def fwd(self) -> float:
-        return statistics.median(self.fwd_ms)
-
-    @property
-    def fwdbwd(self) -> float:
-        return statistics.median(self.fwdbwd_ms)
+def _spec(layer: str) -> CellSpec:
+    """The recurrence of the class named ``layer`` with its default options (the first in CELLS)."""
+    return next(spec for spec in CELLS.values() if spec.name.lower() == layer)
 
 
 def parse_list(text: str, allowed: Sequence[str], what: str) -> list[str]:

@@ -23,7 +23,8 @@ import os
 import sys
 
 from . import catalog
-from .catalog import Dataset, Status, data_dir, fetch_hint, human_size, status
+from .catalog import Dataset, Status, fetch_hint, human_size, status
+from .corpus import data_dir
 from .fetch import MIRROR_ENV, FetchError, get
 
 __all__ = ["add_parser", "fetch_hint", "run"]

@@ -1,4 +1,4 @@
-"""CoNLL-U files for tagging: reading with line numbers, writing predicted tags back, plain text.
+"""CoNLL-U files for tagging: reading with line numbers, sentences as CoNLL-U text, plain text.
 
 A :class:`Sentence` keeps the tagging view (FORM, UPOS, XPOS, FEATS of the
 words with integer IDs) and every original line. Writing takes the lines as
@@ -7,6 +7,7 @@ so with unchanged tags the output equals the input byte for byte (apart from a
 UTF-8 BOM, Windows line endings, which become ``\n``, and blank lines before
 the first sentence). Multiword tokens (``3-4``) and empty nodes (``8.1``) are
 not words: they are skipped for tagging and written back unchanged.
+Tag sets, unseen tags and writing files: :mod:`rnnkit.data.conllu_tags`.
 
 The lines are split here rather than by ``conllu.parse_incr``: that parser
 keeps no line numbers (so errors and unseen-tag warnings could not say where),
@@ -22,11 +23,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple, Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 from conllu.parser import parse_comment_line
-
-from rnnkit.files import atomic_write_text
 
 from .inputs import read_input
 from .tokenize import space_after, tokenize
@@ -250,66 +249,6 @@ def read_conllu(path: str | Path) -> list[Sentence]:
         without words.
     """
     return list(iter_conllu(path))
-
-
-def tag_set(sentences: Iterable[Sentence], column: str = "upos") -> set[str]:
-    """Every tag of ``column`` (``upos``, ``xpos`` or ``feats``) in the sentences."""
-    return {tag for sentence in sentences for tag in sentence.tags(column)}
-
-
-class UnknownTag(NamedTuple):
-    """A word whose tag is not in a known set (see :func:`unknown_tags`)."""
-
-    source: str
-    line: int
-    column: str
-    tag: str
-
-    def message(self, reference: str = "training") -> str:
-        """``file:line: UPOS tag 'XYZ' not seen in training``."""
-        return f"{self.source}:{self.line}: {self.column.upper()} tag {self.tag!r} not seen in {reference}"
-
-
-def unknown_tags(sentences: Iterable[Sentence], known: set[str], column: str = "upos") -> list[UnknownTag]:
-    """The words whose ``column`` tag is not in ``known``, in file order, with their lines."""
-    return [
-        UnknownTag(s.source, s.word_lines[i], column, tag)
-        for s in sentences
-        for i, tag in enumerate(s.tags(column))
-        if tag not in known
-    ]
-
-
-def format_conllu(sentences: Iterable[Sentence]) -> str:
-    """The sentences as CoNLL-U text (see :meth:`Sentence.to_conllu`)."""
-    sentences = list(sentences)
-    return "".join(s.to_conllu(last=i == len(sentences) - 1) for i, s in enumerate(sentences))
-
-
-def write_conllu(
-    path: str | Path,
-    sentences: Iterable[Sentence],
-    upos: Optional[Sequence[Sequence[str]]] = None,
-    xpos: Optional[Sequence[Sequence[str]]] = None,
-    feats: Optional[Sequence[Sequence[str]]] = None,
-) -> None:
-    """Write the sentences to ``path`` atomically, with the given tags replacing their columns.
-
-    ``upos``/``xpos``/``feats``: one list per sentence, one tag per word;
-    None keeps the column as read. Every other line and column is written as
-    read. The text goes to a temporary file in the same folder that then
-    replaces ``path``, so a crash never leaves a half-written file.
-    """
-    sentences = list(sentences)
-    given = {name: list(tags) for name, tags in (("upos", upos), ("xpos", xpos), ("feats", feats)) if tags is not None}
-    for name, tags in given.items():
-        if len(tags) != len(sentences):
-            raise ValueError(
-                f"{path}: {len(tags)} {name.upper()} tag lists for {len(sentences)} "
-                "sentences; expected one list per sentence"
-            )
-    tagged = [s.with_tags(**{name: tags[i] for name, tags in given.items()}) for i, s in enumerate(sentences)]
-    atomic_write_text(path, format_conllu(tagged))
 
 
 def sentences_from_text(text: str, source: str = "<text>") -> list[Sentence]:

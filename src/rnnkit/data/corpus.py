@@ -43,7 +43,7 @@ def missing_data(name: str, explicit: Optional[str], looked: str | Path) -> Valu
     """The error of a recipe whose data set ``name`` (a name of :mod:`rnnkit.data.catalog`) is
     not in the data folder: what is missing, where it looked, and the command that fetches it
     (``rnnkit data get ptb``, with ``--data-dir`` when one was given)."""
-    from .catalog import fetch_hint  # not at the top: the catalogue imports data_dir from here
+    from .catalog import fetch_hint
 
     hint = fetch_hint(name, shlex.quote(explicit) if explicit else None)
     return ValueError(f"{name} not found in {data_dir(explicit)} (looked for {looked}); get it with: {hint}")

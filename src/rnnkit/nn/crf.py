@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from .checks import shape_str
+from .crfmask import check_mask, real_lengths
 
 REDUCTIONS = ("mean", "sum", "none", "token_mean")
 """Accepted values of :meth:`LinearChainCRF.nll`'s ``reduction``."""
@@ -173,7 +174,7 @@ class LinearChainCRF(nn.Module):
         Output: N lists of tag ids, each as long as its sequence's real length.
         """
         paths, _ = self.viterbi(emissions, mask)
-        lengths = _lengths(mask, paths.shape).tolist()
+        lengths = real_lengths(mask, paths.shape).tolist()
         return [row[:k] for row, k in zip(paths.tolist(), lengths)]
 
     def marginals(self, emissions: Tensor, mask: Optional[Tensor] = None) -> Tensor:
@@ -224,7 +225,7 @@ class LinearChainCRF(nn.Module):
                 )
             mask = torch.ones(n, length, dtype=torch.bool, device=emissions.device)
         else:
-            _check_mask(name, mask, emissions)
+            check_mask(name, mask, emissions)
         dtype = emissions.dtype if emissions.dtype in (torch.float32, torch.float64) else torch.float32
         emissions = emissions.to(dtype).masked_fill(~mask[..., None], 0.0)
         params = (self.start.to(dtype), self.transitions.to(dtype), self.end.to(dtype))
@@ -249,48 +250,6 @@ class LinearChainCRF(nn.Module):
             k, t = (int(i) for i in bad.nonzero()[0])
             raise ValueError(f"{name}: tags[{k}, {t}] = {int(tags[k, t])} is not a tag id in [0, {self.num_tags})")
         return tags.long().masked_fill(~mask, 0)
-
-
-def _check_mask(name: str, mask: Tensor, emissions: Tensor) -> None:
-    """``mask`` is (N, L) bool on the emissions' device, each row a non-empty prefix of True."""
-    if not isinstance(mask, Tensor):
-        raise ValueError(f"{name}: expected mask to be a Tensor or None, got {type(mask).__name__}")
-    if mask.shape != emissions.shape[:2]:
-        raise ValueError(
-            f"{name}: expected mask of shape {shape_str(emissions.shape[:2])} (N, L of emissions), "
-            f"got {shape_str(mask.shape)}"
-        )
-    if mask.dtype != torch.bool:
-        raise ValueError(f"{name}: expected mask of dtype torch.bool (True = real position), got {mask.dtype}")
-    if mask.device != emissions.device:
-        raise ValueError(f"{name}: mask is on device {mask.device} but emissions on {emissions.device}")
-    if mask.shape[1] == 0:
-        raise ValueError(
-            f"{name}: mask has no positions (shape {shape_str(mask.shape)}); "
-            "every sequence needs at least one real position"
-        )
-    empty = (~mask[:, 0]).nonzero()
-    if empty.numel():
-        k = int(empty[0])
-        what = "no real position" if not mask[k].any() else "a padded first position"
-        raise ValueError(
-            f"{name}: mask[{k}] has {what}; every sequence needs at least one real position, "
-            "and real positions must come first (right padding)"
-        )
-    gaps = (mask[:, 1:] & ~mask[:, :-1]).nonzero()
-    if gaps.numel():
-        k, t = int(gaps[0, 0]), int(gaps[0, 1]) + 1
-        raise ValueError(
-            f"{name}: mask[{k}] is not a prefix: position {t} is real after a padded one; "
-            "real positions must come first (right padding)"
-        )
-
-
-def _lengths(mask: Optional[Tensor], shape) -> Tensor:
-    """Real length of each sequence: (N,) int64 on the CPU."""
-    if mask is None:
-        return torch.full((shape[0],), shape[1], dtype=torch.int64)
-    return mask.sum(dim=1).cpu()
 
 
 def _sequence_score(emissions: Tensor, tags: Tensor, mask: Tensor, lengths: Tensor, params: _Params) -> Tensor:

@@ -25,6 +25,7 @@ from torch import Tensor
 from torch.autograd import Function
 
 from .extension import lstm_extension
+from .packed_views import batch_rows, cols, split, stack_previous
 from .walk import walk_backward, walk_forward
 
 _sigmoid_backward_ = torch.ops.aten.sigmoid_backward.grad_input
@@ -32,21 +33,6 @@ _tanh_backward_ = torch.ops.aten.tanh_backward.grad_input
 _threshold_backward_ = torch.ops.aten.threshold_backward.grad_input
 _tanh_backward = torch.ops.aten.tanh_backward
 _EXT_DTYPES = (torch.float32, torch.float64)  # what the C++ kernel's scalar loops are built for
-
-
-def _cols(t: Tensor, start: int, stop: int, batch_sizes) -> tuple[Tensor, ...]:
-    """Per-step views of columns ``start:stop`` of a packed tensor."""
-    return _split(t[:, start:stop], batch_sizes)
-
-
-def _split(t: Tensor, batch_sizes) -> tuple[Tensor, ...]:
-    """Per-step views (rows) of a packed tensor."""
-    return torch.split_with_sizes(t, batch_sizes)
-
-
-def _stack_previous(previous, k: int) -> Tensor:
-    """Packed ``(S, *)`` tensor of the state each step started from."""
-    return torch.cat([state[k] for state in previous])
 
 
 class LSTMScan(Function):
@@ -73,7 +59,7 @@ class LSTMScan(Function):
     @staticmethod
     def backward(ctx, d_out, d_hn, d_cn, _d_gates, _d_cells):
         gates, tanh_c, h_prev, c_prev, w_hh, w_hr, pre_proj = ctx.saved_tensors
-        bs, n = ctx.batch_sizes, _batch_rows(ctx.batch_sizes)
+        bs, n = ctx.batch_sizes, batch_rows(ctx.batch_sizes)
         d_hn = d_hn if d_hn is not None else h_prev.new_zeros(n, h_prev.shape[1])
         d_cn = d_cn if d_cn is not None else tanh_c.new_zeros(n, tanh_c.shape[1])
         if ctx.ext is not None:
@@ -108,16 +94,14 @@ def _lstm_forward(xg, h0, c0, w_hh, w_hr, batch_sizes, reverse):
     tanh_c = xg.new_empty(rows, hid)
     out = xg.new_empty(rows, h0.shape[1])
     pre_proj = xg.new_empty(rows, hid) if w_hr is not None else out
-    xs, gs = _split(xg, batch_sizes), _split(gates, batch_sizes)
-    g_if, g_g, g_o = (
-        _cols(gates, a, b, batch_sizes) for a, b in ((0, 2 * hid), (2 * hid, 3 * hid), (3 * hid, 4 * hid))
-    )
-    g_i, g_f = _cols(gates, 0, hid, batch_sizes), _cols(gates, hid, 2 * hid, batch_sizes)
+    xs, gs = split(xg, batch_sizes), split(gates, batch_sizes)
+    g_if, g_g, g_o = (cols(gates, a, b, batch_sizes) for a, b in ((0, 2 * hid), (2 * hid, 3 * hid), (3 * hid, 4 * hid)))
+    g_i, g_f = cols(gates, 0, hid, batch_sizes), cols(gates, hid, 2 * hid, batch_sizes)
     cs, tcs, outs, ms = (
-        _split(cells, batch_sizes),
-        _split(tanh_c, batch_sizes),
-        _split(out, batch_sizes),
-        _split(pre_proj, batch_sizes),
+        split(cells, batch_sizes),
+        split(tanh_c, batch_sizes),
+        split(out, batch_sizes),
+        split(pre_proj, batch_sizes),
     )
     whh_t = w_hh.t()
     whr_t = w_hr.t() if w_hr is not None else None
@@ -138,7 +122,7 @@ def _lstm_forward(xg, h0, c0, w_hh, w_hr, batch_sizes, reverse):
         return outs[t], c_new
 
     (h_n, c_n), previous = walk_forward(step, (h0, c0), batch_sizes, reverse)
-    h_prev, c_prev = _stack_previous(previous, 0), _stack_previous(previous, 1)
+    h_prev, c_prev = stack_previous(previous, 0), stack_previous(previous, 1)
     return out, h_n, c_n, gates, cells, tanh_c, h_prev, c_prev, pre_proj
 
 
@@ -147,14 +131,14 @@ def _lstm_backward(d_out, d_hn, d_cn, gates, tanh_c, h_prev, c_prev, w_hh, w_hr,
     hid = tanh_c.shape[1]
     d_gates = torch.empty_like(gates)
     d_h_all = torch.empty_like(h_prev) if w_hr is not None else None
-    dgs = _split(d_gates, bs)
-    d_i, d_f, d_g, d_o = (_cols(d_gates, k * hid, (k + 1) * hid, bs) for k in range(4))
-    d_if, d_gg, d_oo = (_cols(d_gates, a, b, bs) for a, b in ((0, 2 * hid), (2 * hid, 3 * hid), (3 * hid, 4 * hid)))
-    g_i, g_f, g_g, g_o = (_cols(gates, k * hid, (k + 1) * hid, bs) for k in range(4))
-    s_if, s_gg, s_oo = (_cols(gates, a, b, bs) for a, b in ((0, 2 * hid), (2 * hid, 3 * hid), (3 * hid, 4 * hid)))
-    tcs, cps = _split(tanh_c, bs), _split(c_prev, bs)
-    douts = _split(d_out, bs) if d_out is not None else None
-    dhs = _split(d_h_all, bs) if d_h_all is not None else None
+    dgs = split(d_gates, bs)
+    d_i, d_f, d_g, d_o = (cols(d_gates, k * hid, (k + 1) * hid, bs) for k in range(4))
+    d_if, d_gg, d_oo = (cols(d_gates, a, b, bs) for a, b in ((0, 2 * hid), (2 * hid, 3 * hid), (3 * hid, 4 * hid)))
+    g_i, g_f, g_g, g_o = (cols(gates, k * hid, (k + 1) * hid, bs) for k in range(4))
+    s_if, s_gg, s_oo = (cols(gates, a, b, bs) for a, b in ((0, 2 * hid), (2 * hid, 3 * hid), (3 * hid, 4 * hid)))
+    tcs, cps = split(tanh_c, bs), split(c_prev, bs)
+    douts = split(d_out, bs) if d_out is not None else None
+    dhs = split(d_h_all, bs) if d_h_all is not None else None
 
     def step_back(t, grad):
         dh, dc = grad
@@ -190,13 +174,13 @@ class GRUScan(Function):
         hid = h0.shape[1]
         gates, hidden_proj = torch.empty_like(xg), torch.empty_like(xg)
         out = xg.new_empty(xg.shape[0], hid)
-        xs_rz, xs_n = _cols(xg, 0, 2 * hid, batch_sizes), _cols(xg, 2 * hid, 3 * hid, batch_sizes)
-        hgs = _split(hidden_proj, batch_sizes)
-        hg_rz, hg_n = _cols(hidden_proj, 0, 2 * hid, batch_sizes), _cols(hidden_proj, 2 * hid, 3 * hid, batch_sizes)
+        xs_rz, xs_n = cols(xg, 0, 2 * hid, batch_sizes), cols(xg, 2 * hid, 3 * hid, batch_sizes)
+        hgs = split(hidden_proj, batch_sizes)
+        hg_rz, hg_n = cols(hidden_proj, 0, 2 * hid, batch_sizes), cols(hidden_proj, 2 * hid, 3 * hid, batch_sizes)
         g_rz, g_r, g_z, g_n = (
-            _cols(gates, a, b, batch_sizes) for a, b in ((0, 2 * hid), (0, hid), (hid, 2 * hid), (2 * hid, 3 * hid))
+            cols(gates, a, b, batch_sizes) for a, b in ((0, 2 * hid), (0, hid), (hid, 2 * hid), (2 * hid, 3 * hid))
         )
-        outs = _split(out, batch_sizes)
+        outs = split(out, batch_sizes)
         whh_t = w_hh.t()
 
         def step(t, state):
@@ -213,7 +197,7 @@ class GRUScan(Function):
             return (h_new,)
 
         (h_n,), previous = walk_forward(step, (h0,), batch_sizes, reverse)
-        h_prev = _stack_previous(previous, 0)
+        h_prev = stack_previous(previous, 0)
         ctx.save_for_backward(gates, hidden_proj, h_prev, w_hh)
         ctx.batch_sizes, ctx.reverse, ctx.has_bias = batch_sizes, reverse, b_hh is not None
         ctx.mark_non_differentiable(gates)
@@ -225,15 +209,15 @@ class GRUScan(Function):
         gates, hidden_proj, h_prev, w_hh = ctx.saved_tensors
         bs, hid = ctx.batch_sizes, h_prev.shape[1]
         d_xg, d_hg = torch.empty_like(gates), torch.empty_like(gates)
-        g_r, g_z, g_n = (_cols(gates, k * hid, (k + 1) * hid, bs) for k in range(3))
-        s_rz = _cols(gates, 0, 2 * hid, bs)
-        hg_n = _cols(hidden_proj, 2 * hid, 3 * hid, bs)
+        g_r, g_z, g_n = (cols(gates, k * hid, (k + 1) * hid, bs) for k in range(3))
+        s_rz = cols(gates, 0, 2 * hid, bs)
+        hg_n = cols(hidden_proj, 2 * hid, 3 * hid, bs)
         dx_rz, dx_r, dx_z, dx_n = (
-            _cols(d_xg, a, b, bs) for a, b in ((0, 2 * hid), (0, hid), (hid, 2 * hid), (2 * hid, 3 * hid))
+            cols(d_xg, a, b, bs) for a, b in ((0, 2 * hid), (0, hid), (hid, 2 * hid), (2 * hid, 3 * hid))
         )
-        dh_rz, dh_n = _cols(d_hg, 0, 2 * hid, bs), _cols(d_hg, 2 * hid, 3 * hid, bs)
-        dhgs, hps = _split(d_hg, bs), _split(h_prev, bs)
-        douts = _split(d_out, bs) if d_out is not None else None
+        dh_rz, dh_n = cols(d_hg, 0, 2 * hid, bs), cols(d_hg, 2 * hid, 3 * hid, bs)
+        dhgs, hps = split(d_hg, bs), split(h_prev, bs)
+        douts = split(d_out, bs) if d_out is not None else None
 
         def step_back(t, grad):
             (dh,) = grad
@@ -249,7 +233,7 @@ class GRUScan(Function):
             torch.mul(dx_n[t], g_r[t], out=dh_n[t])
             return (torch.addmm(dh_z, dhgs[t], w_hh),)
 
-        d_hn = d_hn if d_hn is not None else h_prev.new_zeros(_batch_rows(bs), hid)
+        d_hn = d_hn if d_hn is not None else h_prev.new_zeros(batch_rows(bs), hid)
         (d_h0,) = walk_backward(step_back, (d_hn,), bs, ctx.reverse)
         d_whh = d_hg.t() @ h_prev if ctx.needs_input_grad[2] else None
         d_bhh = d_hg.sum(0) if ctx.has_bias and ctx.needs_input_grad[3] else None
@@ -265,7 +249,7 @@ class RNNScan(Function):
     @staticmethod
     def forward(ctx, xg, h0, w_hh, relu, batch_sizes, reverse):
         out = torch.empty_like(xg)
-        xs, outs = _split(xg, batch_sizes), _split(out, batch_sizes)
+        xs, outs = split(xg, batch_sizes), split(out, batch_sizes)
         whh_t = w_hh.t()
 
         def step(t, state):
@@ -273,7 +257,7 @@ class RNNScan(Function):
             return (h_new.relu_() if relu else h_new.tanh_(),)
 
         (h_n,), previous = walk_forward(step, (h0,), batch_sizes, reverse)
-        ctx.save_for_backward(out, _stack_previous(previous, 0), w_hh)
+        ctx.save_for_backward(out, stack_previous(previous, 0), w_hh)
         ctx.batch_sizes, ctx.reverse, ctx.relu = batch_sizes, reverse, relu
         ctx.set_materialize_grads(False)
         return out, h_n
@@ -283,8 +267,8 @@ class RNNScan(Function):
         out, h_prev, w_hh = ctx.saved_tensors
         bs = ctx.batch_sizes
         d_pre = torch.empty_like(out)
-        dps, outs = _split(d_pre, bs), _split(out, bs)
-        douts = _split(d_out, bs) if d_out is not None else None
+        dps, outs = split(d_pre, bs), split(out, bs)
+        douts = split(d_out, bs) if d_out is not None else None
 
         def step_back(t, grad):
             dh = grad[0] + douts[t] if douts is not None else grad[0]
@@ -294,7 +278,7 @@ class RNNScan(Function):
                 _tanh_backward_(dh, outs[t], grad_input=dps[t])
             return (dps[t] @ w_hh,)
 
-        d_hn = d_hn if d_hn is not None else out.new_zeros(_batch_rows(bs), out.shape[1])
+        d_hn = d_hn if d_hn is not None else out.new_zeros(batch_rows(bs), out.shape[1])
         (d_h0,) = walk_backward(step_back, (d_hn,), bs, ctx.reverse)
         d_whh = d_pre.t() @ h_prev if ctx.needs_input_grad[2] else None
         return d_pre, d_h0, d_whh, None, None, None
@@ -303,8 +287,3 @@ class RNNScan(Function):
 def _or_empty(t, like: Tensor) -> Tensor:
     """The C++ kernel takes an empty tensor where Python has None."""
     return t if t is not None else like.new_empty(0)
-
-
-def _batch_rows(batch_sizes) -> int:
-    """Number of sequences in a packed batch (the rows of its first step)."""
-    return batch_sizes[0]

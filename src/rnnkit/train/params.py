@@ -8,7 +8,7 @@ range. From it come the argparse argument (:meth:`Param.arg`), the JSON field wh
 differ, the declaration says so (``cli=`` or ``http=``: a dict of the settings that differ there, or
 False when the parameter has no such form), so nothing else can make them drift apart.
 
-A number's range (:class:`~rnnkit.train.ranges.Bounded`) is stated in both helps; outside it, the
+A number's range (:class:`~rnnkit.train.forms.Bounded`) is stated in both helps; outside it, the
 command line exits 2 with one line naming the option and the range, and the server answers 422
 naming the field.
 
@@ -24,66 +24,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-
-@dataclass(frozen=True)
-class Arg:
-    """One command-line argument: ``flags`` and ``argparse.add_argument`` keywords."""
-
-    flags: tuple[str, ...]
-    options: dict = field(default_factory=dict)
-
-    def add_to(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(*self.flags, **self.options)
-
-
-def arg(*flags: str, **options) -> Arg:
-    return Arg(tuple(flags), options)
-
-
-class _Required:
-    def __repr__(self) -> str:
-        return "REQUIRED"
-
-
-#: the ``default`` of a parameter (or field) that must be given
-REQUIRED: Any = _Required()
-#: JSON field types: one value, or a list (``strings``, ``numbers``; ``list``: items checked by ``check``)
-FIELD_TYPES = ("string", "integer", "number", "boolean", "strings", "numbers", "list")
-LIST_TYPES = ("strings", "numbers", "list")
-
-
-@dataclass(frozen=True)
-class Field:
-    """One JSON field of a served command (``rnnkit serve``), made by :meth:`Param.field`.
-
-    Args:
-        name: the JSON key (the parameter's name, e.g. ``top_k``).
-        type: one of :data:`FIELD_TYPES`.
-        default: the value when the field is absent; :data:`REQUIRED` when it must
-            be given; ``None`` also lets it be ``null``.
-        help: what it means (``GET /commands`` shows it).
-        minimum, maximum: bounds of a number, or of the length of a string or a list.
-        choices: the allowed values (empty: any).
-        check: ``check(value)`` -> an error text, or None when the value is right:
-            what the type cannot say (e.g. the items of a ``list``).
-    """
-
-    name: str
-    type: str
-    default: Any = REQUIRED
-    help: str = ""
-    minimum: Optional[float] = None
-    maximum: Optional[float] = None
-    choices: tuple = ()
-    check: Optional[Callable[[Any], Optional[str]]] = None
-
-    def __post_init__(self) -> None:
-        if self.type not in FIELD_TYPES:
-            raise ValueError(f"field {self.name}: type {self.type!r} is not one of {', '.join(FIELD_TYPES)}")
-
+from .forms import LIST_TYPES, REQUIRED, Arg, Bounded, Field, arg
 
 #: the Python types of one value, and how JSON calls them
 SCALARS = {str: "string", int: "integer", float: "number", bool: "boolean"}
@@ -166,8 +110,7 @@ class Param:
 
     @property
     def bounded(self):
-        """A number's range and default as a :class:`~rnnkit.train.ranges.Bounded`, which makes both forms."""
-        from .ranges import Bounded  # it imports this module
+        """A number's range and default as a :class:`~rnnkit.train.forms.Bounded`, which makes both forms."""
 
         return Bounded(self.name, self.type, self.low, self.high, self.default, self.help, self.open_low)
 

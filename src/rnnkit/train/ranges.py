@@ -1,11 +1,4 @@
-"""Numeric options with their ranges, and the use-command parameters several recipes share.
-
-A :class:`Bounded` is a number option in a range: the range of every number
-:class:`~rnnkit.train.params.Param` (which makes its command-line option and its JSON field from it),
-and on its own an option of commands that are no use commands (``rnnkit analyze``). On the command
-line a value outside the range is an argparse error (exit 2, one line naming the option and the
-range); in a JSON request to ``rnnkit serve`` the field's ``minimum`` and ``maximum`` make the server
-answer 422 with the range. The help of both ends with the range.
+"""The use-command parameters several recipes share (ranges: :class:`~rnnkit.train.forms.Bounded`).
 
 The shared parameters below (sampling, search, ``top``, a run's split) are declared here once; a
 recipe takes them as they are or as a variant (``TOP.replace(default=3, help="languages per name")``).
@@ -13,10 +6,7 @@ recipe takes them as they are or as a variant (``TOP.replace(default=3, help="la
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 from rnnkit.bounds import MAX_SEED
 from rnnkit.decode.limits import (
@@ -26,110 +16,9 @@ from rnnkit.decode.limits import (
     MAX_REPETITION_PENALTY,
     MAX_TEMPERATURE,
     MAX_TOP_K,
-    describe_range,
-    in_range,
 )
 
-from .params import Arg, Field, Param, arg
-
-
-@dataclass(frozen=True)
-class Bounded:
-    """A numeric option in ``[low, high]`` (``(low, high]`` with ``open_low``): the range of a number
-    :class:`Param`, and on its own an option of a command that is no use command (``rnnkit analyze``).
-
-    Args:
-        name: the JSON key and the option's ``dest`` (``top_k`` -> ``--top-k``).
-        kind: ``int`` or ``float``.
-        low, high: the range, both ends included unless ``open_low``.
-        default: the value when not given (None: the command decides).
-        help: what it means; the range is appended.
-    """
-
-    name: str
-    kind: type
-    low: float
-    high: float
-    default: Any
-    help: str
-    open_low: bool = False
-
-    def __post_init__(self) -> None:
-        if self.kind not in (int, float):
-            raise ValueError(f"Bounded {self.name}: kind must be int or float, got {self.kind!r}")
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
-    @property
-    def expected(self) -> str:
-        """The range in words, e.g. ``an integer from 1 to 64``."""
-        return describe_range(self.low, self.high, self.kind is int, self.open_low)
-
-    def contains(self, value: Any) -> bool:
-        return in_range(value, self.low, self.high, self.kind is int, self.open_low)
-
-    def parse(self, text: str):
-        """argparse ``type``: the value, or an ArgumentTypeError naming the range."""
-        try:
-            value = self.kind(text)
-        except (ValueError, OverflowError):
-            raise argparse.ArgumentTypeError(f"expected {self.expected}, got {text!r}") from None
-        if not self.contains(value):
-            raise argparse.ArgumentTypeError(f"expected {self.expected}, got {text}")
-        return value
-
-    def check(self, value: Any, name: Optional[str] = None) -> None:
-        """ValueError naming the option (or ``name``) when ``value`` is outside the range."""
-        if not self.contains(value):
-            raise ValueError(f"{name or self.flag}: expected {self.expected}, got {value!r}")
-
-    def replace(self, **changes) -> "Bounded":
-        return dataclasses.replace(self, **changes)
-
-    def arg(self, *flags: str) -> Arg:
-        """The command-line option (``flags`` default to ``--name-with-dashes``); its help ends with the
-        range and the default."""
-        default = "" if self.default is None else f"; default {_shown(self.default)}"
-        help = f"{self.help}; {self.expected}{default}".replace("%", "%%")
-        return arg(
-            *(flags or (self.flag,)),
-            dest=self.name,
-            type=self.parse,
-            default=self.default,
-            help=help,
-            metavar="N" if self.kind is int else "X",
-        )
-
-    def field(self) -> Field:
-        """The JSON field (``minimum``/``maximum``; an open low end is checked too); its help ends with the range."""
-        check = None
-        if self.open_low:
-
-            def check(value, low=self.low, expected=self.expected):
-                return None if value > low else f"expected {expected}, got {value!r}"
-
-        return Field(
-            self.name,
-            "integer" if self.kind is int else "number",
-            self.default,
-            f"{self.help}; {self.expected}",
-            minimum=self.low,
-            maximum=self.high,
-            check=check,
-        )
-
-
-def bounded_of(argument: Arg) -> Optional[Bounded]:
-    """The :class:`Bounded` behind a command-line option made by :meth:`Bounded.arg` (else None)."""
-    owner = getattr(argument.options.get("type"), "__self__", None)
-    return owner if isinstance(owner, Bounded) else None
-
-
-def _shown(value) -> str:
-    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
-
+from .params import Param
 
 #: the sampling parameters of every sampling command (see :mod:`rnnkit.decode.limits`)
 TEMPERATURE = Param(
@@ -168,7 +57,7 @@ def sampling_params(temperature: float = TEMPERATURE.default, seed_help: Optiona
     return TEMPERATURE.replace(default=temperature), TOP_K, TOP_P, seed
 
 
-#: the search parameters of translate and chat (see :class:`rnnkit.families.seq2seq.translator.SearchOptions`)
+#: the search parameters of translate and chat (see :class:`rnnkit.families.seq2seq.search.SearchOptions`)
 BEAM = Param("beam", int, 1, "beam width (1 = greedy)", low=1, high=MAX_BEAM)
 LENGTH_PENALTY = Param(
     "length_penalty",

@@ -20,7 +20,7 @@ Starting a run (``train/runner.py``), in order::
     path = check(path, overwrite=overwrite, tasks=known)   # refuse early, touch nothing
     with lock.hold(path):                                   # one writer; check again under it
         ...build the model and the data...
-        aside = None if is_fresh(path) else set_aside(path, outputs)   # keep the old run for now
+        aside = None if is_fresh(path) else setaside.set_aside(path, outputs)   # keep the old run
         if aside is None:
             create(path)                                    # the folder and its manifest
         write_config(path, config)
@@ -28,33 +28,31 @@ Starting a run (``train/runner.py``), in order::
         ...ended without one (error, divergence, Ctrl-C first): aside.restore()...
 
 Resuming: ``check(path, resume=True)``, then, under the lock, :func:`clean_temporaries`.
+``config.json`` is read and written by :mod:`rnnkit.train.runconfig` (imported here).
 """
 
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import shutil
-import stat
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Iterable, Optional
 
-from rnnkit.files import MANIFEST, alive, atomic_write, parse_temporary, read_manifest, record_written, start_manifest
+from rnnkit.files import MANIFEST, alive, parse_temporary, read_manifest, record_written, start_manifest
 
 from .lock import LOCK, refuse_if_held
 from .metricslog import METRICS, MetricsLog, read_metrics, select  # noqa: F401 - their former home
+from .runconfig import CONFIG, load_config, read_config, write_config  # noqa: F401 - their public place
 
-CONFIG = "config.json"
 CHECKPOINTS = ("best.safetensors", "last.safetensors")
 SET_ASIDE_PREFIX = ".rnnkit-previous-"
 #: the engine's own files at the top of a run directory
 ENGINE = (CONFIG, METRICS, *CHECKPOINTS, "curves.png")
 #: the engine's folders: owned when the run's manifest lists them (never in a run without one)
 FOLDERS = ("tensorboard",)
-CONFIG_LIMIT = 2**20  # bytes; rnnkit writes configs of a few KB
 
 
 def default_run_dir(task: str, root: str | Path = "runs") -> Path:
@@ -63,24 +61,6 @@ def default_run_dir(task: str, root: str | Path = "runs") -> Path:
 
 
 # ---- what is a run ------------------------------------------------------------
-def _load_config(file: Path) -> Any:
-    """The JSON in ``file``; ValueError saying why not (size checked before parsing)."""
-    try:
-        info = os.stat(file)
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError(f"{CONFIG} is not a regular file")
-        if info.st_size > CONFIG_LIMIT:
-            raise ValueError(
-                f"{CONFIG} is {info.st_size:,} bytes, over the limit of {CONFIG_LIMIT:,} (rnnkit writes a few KB)"
-            )
-        with open(file, "rb") as handle:
-            return json.loads(handle.read(CONFIG_LIMIT + 1).decode("utf-8"))
-    except RecursionError:
-        raise ValueError(f"{CONFIG} is nested too deeply to be rnnkit's") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{CONFIG} is not readable JSON ({err})") from None
-
-
 RUN_MANIFEST_NOTE = f"{MANIFEST} and no checkpoint ({' or '.join(CHECKPOINTS)}): rnnkit did not write this folder"
 
 
@@ -107,7 +87,7 @@ def not_a_run(path: str | Path, tasks: Optional[Iterable[str]] = None) -> Option
         )
         return f"no {CONFIG}{extra}"
     try:
-        config = _load_config(file)
+        config = load_config(file)
     except ValueError as err:
         return str(err)
     if not isinstance(config, dict):
@@ -272,27 +252,6 @@ def adopt(path: str | Path, outputs: Iterable[str] = ()) -> None:
         start_manifest(path)
         for name in names:
             record_written(path / name)
-
-
-# set_aside and SetAside live in their own module; imported here, their one public place
-from .setaside import SetAside, set_aside  # noqa: E402,F401
-
-
-# ---- config ---------------------------------------------------------------------
-def write_config(path: str | Path, config: dict[str, Any]) -> None:
-    atomic_write(Path(path) / CONFIG, (json.dumps(config, indent=2) + "\n").encode())
-
-
-def read_config(path: str | Path) -> dict[str, Any]:
-    """The run's configuration; ValueError naming the file if it is not a readable JSON object."""
-    file = Path(path) / CONFIG
-    try:
-        config = _load_config(file)
-    except ValueError as err:
-        raise ValueError(f"{file}: cannot read the run's configuration: {err}") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"{file}: cannot read the run's configuration: not a JSON object")
-    return config
 
 
 def warn_legacy(path: Path, outputs: Iterable[str], left: Iterable[str]) -> None:

@@ -17,19 +17,17 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-from . import checkpoint as ckpt
 from . import config as cfg
-from . import distributed, final_report, limits, lock, rundir
+from . import distributed, final_report, limits, lock, resuming, rundir, setaside
 from . import tensorboard as board
 from .callbacks import OnFirstSave
 from .device import resolve_device, seed_everything, set_threads
 from .meta import check_resume
-from .options import check_config, check_resume_changes
+from .options import check_config
 from .recipe import Recipe
 from .trainer import FitResult, Trainer
 
@@ -143,7 +141,7 @@ def _train(
         if rundir.is_fresh(path):
             rundir.create(path)
         else:
-            aside.append(rundir.set_aside(path, known.outputs, known.tasks))
+            aside.append(setaside.set_aside(path, known.outputs, known.tasks))
         rundir.write_config(path, config)
 
     def discard() -> None:
@@ -196,13 +194,13 @@ def resume(
     run_dir = Path(run_dir)
     given = run_dir if run_dir.is_file() else None
     path = rundir.check(given.parent if given else run_dir, resume=True)
-    sections, resolved = _resumed_config(recipe, path, train_overrides)
+    sections, resolved = resuming.resumed_config(recipe, path, train_overrides)
     board.check(path, tensorboard)
     with contextlib.ExitStack() as held:
         with distributed.session(resolve_device(sections["train"].device)):
             _hold(path, held, lambda: rundir.check(path, resume=True))
-            sections, resolved = _resumed_config(recipe, path, train_overrides)  # as it is now
-            state = _starting_state(recipe, path, given)
+            sections, resolved = resuming.resumed_config(recipe, path, train_overrides)  # as it is now
+            state = resuming.starting_state(recipe, path, given)
 
             def ready() -> None:
                 if distributed.is_writer():
@@ -213,48 +211,6 @@ def resume(
             distributed.barrier()  # every rank has read the checkpoint before rank 0 writes
             outcome = _fit(recipe, sections, path, state, progress, ready, (), tensorboard)
         return _finish(recipe, outcome, report)
-
-
-def _resumed_config(recipe: Recipe, path: Path, train_overrides: dict) -> tuple[cfg.Sections, dict]:
-    """The run's saved sections with the new ``train`` options, and the config to save."""
-    saved = rundir.read_config(path)
-    if saved.get("task") != recipe.name:
-        raise ValueError(f"--resume {path}: that run is of task {saved.get('task')!r}, not {recipe.name!r}")
-    defaults = recipe.defaults()
-    sections = cfg.from_dict(defaults, {k: v for k, v in saved.items() if k in defaults})
-    check_resume_changes(sections["train"], train_overrides)
-    sections = cfg.apply(sections, {"train": train_overrides})
-    cfg.check_applies(sections, {"train": train_overrides})
-    check_config(sections["train"])
-    limits.check_memory(sections)
-    return sections, {"task": recipe.name, "preset": saved.get("preset"), **cfg.to_dict(sections)}
-
-
-def _starting_state(recipe: Recipe, path: Path, given: Optional[Path]) -> ckpt.Checkpoint:
-    """The checkpoint a resumed run starts from: ``given``, else ``last``, else ``best``
-    (saying so: its save of ``last`` failed)."""
-    last, best = path / ckpt.LAST, path / ckpt.BEST
-    if given is not None or last.is_file():
-        return ckpt.load(given or last, task=recipe.name)
-    if best.is_file():
-        state = ckpt.load(best, task=recipe.name)
-        warnings.warn(
-            f"--resume {path}: no {ckpt.LAST} (its save failed, e.g. on a full disk); "
-            f"continuing from {ckpt.BEST} (step {state.meta.get('step')}), which holds the "
-            "whole training state as of that evaluation"
-        )
-        return state
-    hidden = sorted(p.name for p in path.glob(rundir.SET_ASIDE_PREFIX + "*"))
-    note = (
-        f"; {path / hidden[0]} holds an earlier run that --overwrite set aside (move its "
-        "files back to keep it: starting again with --overwrite deletes it)"
-        if hidden
-        else ""
-    )
-    raise ValueError(
-        f"--resume {path}: no checkpoint yet (the run stopped before its first "
-        f"one); start it again with --overwrite{note}"
-    )
 
 
 def _fit(

@@ -18,11 +18,7 @@ from typing import Iterable, Optional
 
 from rnnkit.files import read_manifest, start_manifest
 
-
-def _rundir():
-    from . import rundir  # here: rundir imports this module
-
-    return rundir
+from . import rundir
 
 
 class SetAside:
@@ -55,7 +51,6 @@ class SetAside:
         if self.state != "pending":
             return
         if not self._cleared:
-            rundir = _rundir()
             for entry in rundir.owned(self.run_dir, self.outputs):
                 if entry != self.folder:
                     rundir._remove(entry)
@@ -86,7 +81,7 @@ def set_aside(path: str | Path, outputs: Iterable[str] = (), tasks: Optional[Ite
     Raises:
         ValueError: ``path`` is not an rnnkit run (:func:`rundir.not_a_run`).
     """
-    path, rundir = Path(path), _rundir()
+    path = Path(path)
     if (why := rundir.not_a_run(path, tasks)) is not None:
         raise ValueError(f"--overwrite {path}: refusing to touch a directory that is not an rnnkit run ({why})")
     outputs = tuple(outputs)

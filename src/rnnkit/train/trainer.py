@@ -42,9 +42,9 @@ import torch
 from torch import nn
 
 from . import checkpoint as ckpt
-from . import distributed, own_step, snapshot
+from . import distributed, own_step, snapshot, validation
 from .averaging import NTASGD
-from .callbacks import Callback, evaluation
+from .callbacks import Callback
 from .contract import FitResult, Objective, StepInfo
 from .metricslog import METRICS, MetricsLog
 from .options import TrainConfig, check_config, make_optimizer
@@ -183,16 +183,7 @@ class Trainer:
 
     def evaluate(self) -> dict[str, float]:
         """The objective's validation figures (on several ranks: rank 0's, broadcast)."""
-        result = None
-        if self.writer:
-            with evaluation(self, self._autocast()):
-                result = self.objective.evaluate(self.model)
-        result = distributed.broadcast_object(result)
-        if self.config.monitor not in result:
-            raise ValueError(
-                f"monitor: this recipe's evaluation reports {', '.join(result)}, not {self.config.monitor!r}"
-            )
-        return result
+        return validation.evaluate(self, self._autocast())
 
     def improves(self, value: float) -> bool:
         """Whether ``value`` of the monitored metric beats the best so far."""
@@ -206,23 +197,8 @@ class Trainer:
             self.metrics.write(dict(split="event", step=self.step, event=event))
 
     def _after_eval(self, result: dict[str, float], progress: Progress) -> None:
-        self.last_eval_step = self.step
-        improved = self.improves(result[self.config.monitor])
-        if improved:
-            self.best, self.bad_evals = result[self.config.monitor], 0
-        else:
-            self.bad_evals += 1
-        self.schedule.after_eval(improved)
-        self.metrics.write(
-            dict(split="val", step=self.step, epoch=self.objective.epoch, elapsed=round(self.elapsed, 3), **result)
-        )
-        shown = " | ".join(f"{k} {v:.4f}" for k, v in result.items())
-        progress.print(f"step {self.step} | val {shown}{' | best' if improved else ''}")
-        for callback in self.callbacks:
-            callback.on_evaluate(self, result, improved)
-        if improved:  # best first: a crash in between never leaves LAST ahead of BEST
-            self.save(ckpt.BEST)
-        self.save(ckpt.LAST)
+        """Best, patience, schedule, metrics, callbacks, checkpoints (:func:`.validation.record`)."""
+        validation.record(self, result, progress)
 
     def fit(self) -> FitResult:
         """Train until a budget, early stop, Ctrl-C or a non-finite loss.
@@ -293,9 +269,7 @@ class Trainer:
         return FitResult(status, self.step, self.best, c.monitor, message, last_eval, self.saved)
 
     def _diverged(self, what: str, value: float, step: int) -> str:
-        return f"{what} became {value} at step {step}; training stopped. " + snapshot.last_good(
-            self.run_dir / ckpt.LAST
-        )
+        return validation.diverged(self, what, value, step)
 
     def _agree(self) -> None:
         """On several ranks: every rank takes rank 0's elapsed time and stops if any was asked to."""

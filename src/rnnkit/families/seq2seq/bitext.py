@@ -28,11 +28,10 @@ from rnnkit.families.seq2seq.parallel import (
     parallel_folder_files,
     read_pairs_tsv,
     read_parallel,
-    split_groups,
     tutorial_filter,
     tutorial_normalize,
-    unique_pairs,
 )
+from rnnkit.families.seq2seq.splits import split_groups, unique_pairs
 from rnnkit.train.config import PATH, bound, only_with
 
 NAMED = {"multi30k": "multi30k", "eng-fra": "eng-fra/eng-fra.txt"}

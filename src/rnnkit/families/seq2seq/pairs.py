@@ -15,7 +15,8 @@ from typing import Callable, Optional
 import torch
 
 from rnnkit.data.batches import collate_pairs
-from rnnkit.data.subword import RegexTokenizer, SentencePieceTokenizer, Vocab, tokenizer_from_json
+from rnnkit.data.subword import RegexTokenizer, SentencePieceTokenizer, tokenizer_from_json
+from rnnkit.data.token_vocab import Vocab
 from rnnkit.families import pretrained
 from rnnkit.families.seq2seq.bitext import preparer
 from rnnkit.families.seq2seq.model import Seq2Seq

@@ -2,14 +2,14 @@
 
 Text flows: prepare (normalise) -> tokenizer -> vocabulary ids + ``<eos>`` -> model and
 search (:mod:`rnnkit.decode`) -> ids -> tokens (``<unk>`` optionally replaced by the
-source token with the most attention) -> detokenised text.
+source token with the most attention) -> detokenised text. What the search may be asked
+(:class:`SearchOptions`, their parameters and ranges): :mod:`rnnkit.families.seq2seq.search`.
 
 Shapes: N sentences, S source tokens (padded), T output tokens.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
@@ -17,20 +17,18 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import Tensor
 
-from rnnkit.data.subword import Vocab
-from rnnkit.decode import (
-    beam_search,
-    check_sampling,
-    forbid,
-    greedy_search,
-    no_repeat_ngram,
-    repetition_penalty,
-    sample_token,
+from rnnkit.data.token_vocab import Vocab
+from rnnkit.decode import beam_search, greedy_search, sample_token
+from rnnkit.decode.limits import MAX_STEPS, budget_batches, search_floats
+from rnnkit.families.seq2seq.search import (  # noqa: F401  (the search options: importable from here too)
+    MAX_RATIO,
+    MAX_SOURCE,
+    MAX_SOURCE_TOKENS,
+    MAX_SOURCE_TOKENS_CAP,
+    RANGES,
+    SearchOptions,
 )
-from rnnkit.decode.limits import MAX_STEPS, budget_batches, check_range, search_floats
 from rnnkit.objectives.supervised import SupervisedObjective, evaluating
-from rnnkit.train.params import Param
-from rnnkit.train.ranges import BEAM, LENGTH_PENALTY, NO_REPEAT_NGRAM, REPETITION_PENALTY, SEED, TOP_K, TOP_P
 
 
 def pair_loss(
@@ -75,37 +73,6 @@ class PairObjective(SupervisedObjective):
         return pair_loss(model, batch, "mean", self.label_smoothing, ratio)
 
 
-#: source tokens of one line: the default (raise it with ``--max-source-tokens``) and the most allowed
-MAX_SOURCE_TOKENS, MAX_SOURCE_TOKENS_CAP = 1_000, 10_000
-#: output tokens per source token, and the tokens allowed beyond them
-MAX_RATIO = Param(
-    "max_ratio",
-    float,
-    2.0,
-    f"at most this many output tokens per source token, plus 10, and never more than {MAX_STEPS:,}",
-    low=0.0,
-    high=10.0,
-)
-MAX_SOURCE = Param(
-    "max_source_tokens",
-    int,
-    MAX_SOURCE_TOKENS,
-    "most tokens of one source line; a longer line is refused (rnnkit serve always applies the default)",
-    low=1,
-    high=MAX_SOURCE_TOKENS_CAP,
-    http=False,
-)
-#: the range of every numeric search option (the sampling ones: :func:`rnnkit.decode.check_sampling`), in the
-#: order they are checked
-RANGES = {
-    **{p.name: (p.low, p.high) for p in (BEAM, LENGTH_PENALTY, MAX_RATIO)},
-    "max_extra": (0, MAX_STEPS),
-    **{p.name: (p.low, p.high) for p in (NO_REPEAT_NGRAM, REPETITION_PENALTY)},
-    "batch_size": (1, 4096),
-    MAX_SOURCE.name: (MAX_SOURCE.low, MAX_SOURCE.high),
-}
-
-
 @dataclass
 class Translation:
     """One translated sentence.
@@ -123,74 +90,6 @@ class Translation:
     score: float = 0.0
 
 
-@dataclass
-class SearchOptions:
-    """At most ``max_ratio`` * source length + ``max_extra`` tokens (ratio 0: a fixed cap), and never
-    more than 10,000 (:data:`~rnnkit.decode.limits.MAX_STEPS`); a source line longer than
-    ``max_source_tokens`` tokens is refused. ``beam`` 1 is greedy (or sampling with ``temperature``
-    > 0, ``top_k``, ``top_p``, seeded by ``seed``); ``no_repeat_ngram`` n > 0 blocks repeated n-grams,
-    ``repetition_penalty`` > 1 discourages emitted tokens and ``no_unk`` never emits ``<unk>``;
-    ``attention`` keeps each step's attention in the result (``replace_unk`` needs it). Sentences are
-    searched in batches that fit :data:`~rnnkit.decode.limits.MAX_SEARCH_FLOATS`.
-    Defaults and ranges: the use commands' parameters (:mod:`rnnkit.train.ranges`, :data:`MAX_RATIO`,
-    :data:`MAX_SOURCE`), :data:`RANGES` and :mod:`rnnkit.decode.limits`."""
-
-    beam: int = BEAM.default
-    length_penalty: float = LENGTH_PENALTY.default
-    max_ratio: float = MAX_RATIO.default
-    max_extra: int = 10
-    replace_unk: bool = False
-    batch_size: int = 64
-    temperature: float = 0.0  # greedy unless asked
-    top_k: int = TOP_K.default
-    top_p: float = TOP_P.default
-    seed: Optional[int] = SEED.default
-    no_repeat_ngram: int = NO_REPEAT_NGRAM.default
-    repetition_penalty: float = REPETITION_PENALTY.default
-    no_unk: bool = False
-    max_source_tokens: int = MAX_SOURCE.default
-    attention: bool = True
-
-    @classmethod
-    def of(cls, values, **fixed) -> "SearchOptions":
-        """The options a use command's ``values`` (command line or request) name, and ``fixed``."""
-        names = [f.name for f in dataclasses.fields(cls) if f.name in values and f.name not in fixed]
-        return cls(**{name: values[name] for name in names}, **fixed)
-
-    def constraint(self):
-        """The search's ``constrain`` for these options (None without any)."""
-        steps = (
-            ([no_repeat_ngram(self.no_repeat_ngram)] if self.no_repeat_ngram else [])
-            + ([repetition_penalty(self.repetition_penalty)] if self.repetition_penalty != 1.0 else [])
-            + ([forbid([Vocab.UNK])] if self.no_unk else [])
-        )
-        if not steps:
-            return None
-
-        def constrain(log_probs: Tensor, history: Tensor) -> Tensor:
-            for step in steps:
-                log_probs = step(log_probs, history)
-            return log_probs
-
-        return constrain
-
-    def check(self) -> None:
-        """ValueError naming the first option outside its range (:data:`RANGES`)."""
-        if self.temperature and self.beam > 1:
-            raise ValueError("--temperature samples one reply; it cannot be combined with --beam > 1")
-        check_sampling(self.temperature, self.top_k, self.top_p)
-        for name, (low, high) in RANGES.items():
-            check_range(
-                f"--{name.replace('_', '-')}",
-                getattr(self, name),
-                low,
-                high,
-                integer=isinstance(low, int) and isinstance(high, int),
-            )
-        if self.seed is not None:
-            SEED.ensure(self.seed)
-
-
 class Translator:
     """A model with its two sides' preparation, tokenizers and vocabularies.
 
@@ -198,7 +97,7 @@ class Translator:
         model: a :class:`rnnkit.families.seq2seq.model.Seq2Seq` (``start``/``step``).
         prepare: source and target text normalisation (the run's), e.g. whitespace.
         src_tokenizer, tgt_tokenizer: ``tokenize``/``detokenize``.
-        src_vocab, tgt_vocab: :class:`~rnnkit.data.subword.Vocab`.
+        src_vocab, tgt_vocab: :class:`~rnnkit.data.token_vocab.Vocab`.
     """
 
     def __init__(

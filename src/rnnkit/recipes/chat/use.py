@@ -1,5 +1,5 @@
 """Chat recipe, use side: ``rnnkit chat RUN`` (command line and server) and ``export``; ``bot`` is
-a :class:`rnnkit.recipes.chat.recipe.ChatBot` (not imported: that module imports this one).
+a :class:`rnnkit.recipes.chat.trained.ChatBot` (not imported: that module imports this one).
 
 Greedy by default, so the same line gets the same reply; ``--temperature T --seed S`` samples
 repeatably, ``--beam 5`` searches. Every parameter is declared once (:class:`~rnnkit.train.params.Param`),

@@ -21,7 +21,7 @@ from rnnkit.metrics import similarity as wordsim
 from rnnkit.recipes.embeddings import skipgram as sg
 from rnnkit.recipes.embeddings import use
 from rnnkit.recipes.embeddings.model import EmbeddingModelConfig, build_embedding_model
-from rnnkit.recipes.embeddings.training import WordRate, WordVectorObjective
+from rnnkit.recipes.embeddings.objective import WordRate, WordVectorObjective
 from rnnkit.train.config import PATH, bound
 from rnnkit.train.limits import check_bytes
 from rnnkit.train.meta import VOCAB

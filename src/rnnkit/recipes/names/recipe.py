@@ -9,21 +9,18 @@ the data and the uniform prior; calibration before and after temperature scaling
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from rnnkit import bounds
-from rnnkit.data.names import NameVocab, clean_names
-from rnnkit.data.names_split import NamesDataConfig, load_split, run_split, split_meta, split_record
+from rnnkit.data.names import NameVocab
+from rnnkit.data.names_split import NamesDataConfig, load_split, split_meta, split_record
 from rnnkit.export.write import outputs as export_outputs
 from rnnkit.files import atomic_write_text
-from rnnkit.metrics import calibration as cal
-from rnnkit.metrics.classification import balanced_accuracy, classification_scores, plot_confusion, top_k_accuracy
+from rnnkit.metrics.classification import balanced_accuracy, classification_scores, top_k_accuracy
 from rnnkit.objectives.supervised import (
     SupervisedObjective,
     class_weights,
@@ -33,53 +30,14 @@ from rnnkit.objectives.supervised import (
 )
 from rnnkit.recipes import load
 from rnnkit.recipes.names import evaluate as ev
-from rnnkit.recipes.names.model import ClassifierConfig, build_classifier
+from rnnkit.recipes.names.config import HELP, PRESETS, defaults
+from rnnkit.recipes.names.model import build_classifier
+from rnnkit.recipes.names.trained import NameClassifier
 from rnnkit.recipes.names.use import DEFAULT_PRIOR, EXPORT, PREDICT, format_predictions  # noqa: F401 - re-exported
 from rnnkit.train import final_report
-from rnnkit.train.meta import VOCAB, Need, digits, same_length_as
-from rnnkit.train.options import TrainConfig
 from rnnkit.train.params import Param
-from rnnkit.train.ranges import TOP, split_params
-from rnnkit.train.recipe import Built, Recipe, Smoke, TrainedModel
-
-
-def defaults():
-    # decided on validation (docs/recipes/names.md, issue 27): per-pair balanced accuracy under the
-    # uniform prior at the chosen checkpoint, --balance none 0.6589, weighted 0.6428, logit-adjusted
-    # 0.6579; --pooling last 0.6589, max 0.6641 (+0.005, less than the 0.021 between seeds 1 and 2),
-    # mean 0.6403: both defaults kept
-    return {
-        "data": NamesDataConfig(),
-        "model": ClassifierConfig(),
-        "train": TrainConfig(
-            optimizer="adam",
-            lr=3e-3,
-            schedule="cosine",
-            max_epochs=0,
-            max_steps=3000,
-            warmup_steps=100,
-            final_lr_ratio=0.02,
-            eval_every=0,
-            eval_each_epoch=True,
-            grad_clip=1.0,
-        ),
-    }
-
-
-PRESETS = {
-    # decided on validation (docs/recipes/names.md, issue 27): three members reach validation loss
-    # 0.5287 and accuracy 0.8435 at the chosen checkpoint, one member 0.5549-0.5702 and
-    # 0.8257-0.8391 over seeds 1-3; macro-F1 is no better (0.548 vs 0.490-0.573); 3x the time
-    "cpu-quick": {"model": {"members": 3}, "train": {"max_minutes": 9.0}},
-}
-HELP = {
-    "data_dir": "folder holding names/, the [Language].txt files (default: the bundled tutorial data)",
-    "balance": "none, weighted, sampler or logit-adjusted",
-    "cell": "lstm, gru, rnn_tanh or rnn_relu",
-    "members": "classifiers trained side by side whose probabilities are averaged",
-    "pooling": "last (final states), max or mean (outputs over time)",
-}
-
+from rnnkit.train.ranges import split_params
+from rnnkit.train.recipe import Built, Recipe, Smoke
 
 #: what validation reports, and which way is better (any of them can be ``--monitor``)
 VALIDATION_METRICS = {
@@ -155,141 +113,6 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     )
     model = build_classifier(len(vocab), len(names.languages), sections["model"])
     return Built(model, objective, dict(split_meta(names, assignment), vocab=vocab.to_json(), train_counts=counts))
-
-
-class NameClassifier(TrainedModel):
-    """A trained classifier: top languages of names under a chosen prior, with calibrated
-    probabilities; figures on a split of the run's data."""
-
-    config_defaults = staticmethod(defaults)
-
-    meta_fields = {
-        "vocab": VOCAB,
-        "languages": VOCAB,
-        "data_sha256": Need("string"),
-        "split": Need("string", check=digits("012")),
-        "train_counts": Need("integers", optional=True, minimum=0, check=same_length_as("languages")),
-    }
-
-    @classmethod
-    def build_model(cls, sections, meta: dict) -> nn.Module:
-        return build_classifier(len(meta["vocab"]) + len(NameVocab.SPECIALS), len(meta["languages"]), sections["model"])
-
-    def __init__(self, model, sections, meta: dict, path=None) -> None:
-        super().__init__(model, sections, meta, path)
-        self.vocab, self.languages = NameVocab.from_json(meta["vocab"]), meta["languages"]
-        self._calibration: Optional[dict] = None
-        counts = meta.get("train_counts")  # older runs: counted from the saved split
-        if counts is None:
-            labels = torch.tensor([label for _, label in self.split()[1]["train"]])
-            counts = torch.bincount(labels, minlength=len(self.languages)).tolist()
-        self.counts = list(counts)
-        data = sections["data"]
-        self.train_log_prior = ev.training_prior(self.counts, data.balance, data.balance_power).log()
-
-    def log_prior(self, prior: str) -> Tensor:
-        """Log-prior (C,) of ``data``, ``uniform`` or a weights file (:func:`names_eval.resolve_prior`)."""
-        return ev.resolve_prior(prior, self.languages, self.counts)
-
-    def raw_log_probs(self, encoded: Sequence[Tensor]) -> Tensor:
-        """The model's log-probabilities (M, C), moved from its training prior to the data's
-        (a no-op unless it trained with ``--balance``); no temperature."""
-        shift = self.log_prior("data") - self.train_log_prior
-        return torch.log_softmax(classifier_log_probs(self.model, encoded).double() + shift, -1)
-
-    def calibration(self) -> dict:
-        """The run's temperature, fitted on the validation split: calibration.json of the run
-        directory, fitted and saved there when missing or fitted for another checkpoint
-        (:func:`names_eval.calibration`; a checkpoint outside a run: fitted in memory)."""
-        if self._calibration is None:
-            self._calibration = ev.calibration(self.path, int(self.meta.get("step", -1)), self._fit_calibration)
-        return self._calibration
-
-    def _fit_calibration(self) -> dict:
-        valid = self.split()[1]["valid"]
-        log_probs = self.raw_log_probs([self.vocab.encode(n, warn=False) for n, _ in valid])
-        return ev.fit_calibration(log_probs, torch.tensor([label for _, label in valid]))
-
-    def adjust(self, log_probs: Tensor, prior: str, calibrated: bool = True) -> Tensor:
-        """Data-prior log-probabilities (M, C) -> the run's temperature, then ``prior``."""
-        if calibrated:
-            log_probs = cal.apply_temperature(log_probs, self.calibration()["temperature"])
-        return cal.prior_shift(log_probs, self.log_prior(prior), self.log_prior("data"))
-
-    def log_probs(self, names: Sequence[str], prior: str = DEFAULT_PRIOR, calibrated: bool = True) -> Tensor:
-        """log p(language | name) (M, C) under ``prior``, languages in :attr:`languages` order."""
-        bounds.check_items(names, "name", "characters")
-        cleaned = clean_names(names, self.sections["data"].ascii)
-        self.log_prior(prior)  # a bad --prior fails before the model runs
-        return self.adjust(self.raw_log_probs([self.vocab.encode(name) for name in cleaned]), prior, calibrated).float()
-
-    def predict(self, names: Sequence[str], top: int = 3, prior: str = DEFAULT_PRIOR) -> list[list[tuple[float, str]]]:
-        """For each name, its ``top`` languages as (log-probability, language), best first;
-        languages the prior rules out (weight 0) are left out."""
-        TOP.ensure(top)
-        values, indices = self.log_probs(names, prior).topk(min(top, len(self.languages)), dim=-1)
-        return [
-            [(float(v), self.languages[int(i)]) for v, i in zip(vs, ix) if v > -math.inf]
-            for vs, ix in zip(values, indices)
-        ]
-
-    def split(self, data_dir: Optional[str] = None):
-        """(names data, examples per split) of the run, checked against its saved split."""
-        return run_split(self.sections["data"], self.meta, data_dir)
-
-    def evaluate(
-        self, split: str = "test", data_dir: Optional[str] = None, prior: Optional[str] = None, plots: bool = True
-    ) -> dict:
-        """Figures on a split of the run's data under the data and the uniform prior (and
-        ``prior``, a weights file, when given), scored two ways, and its calibration.
-
-        Per pair (top level, and each entry of ``priors``): each (name, language)
-        pair is one example, so a name listed under two languages is right for at
-        most one of them. ``by_name``: each distinct name once, right when the
-        prediction is any of its languages; a wrong one is charged to its first
-        language (:func:`~rnnkit.metrics.classification.any_label_reference`). The top
-        level holds the data prior's figures; ``calibration`` the ECE and NLL
-        before and after temperature scaling. With ``plots``, confusion_<split>.png and
-        reliability_<split>.png go into the checkpoint's run directory (none outside one:
-        :func:`names_eval.owned_output`).
-        """
-        names, parts = self.split(data_dir)
-        pairs = parts[split]
-        labels = torch.tensor([label for _, label in pairs])
-        raw = self.raw_log_probs([self.vocab.encode(n, warn=False) for n, _ in pairs])
-        priors = [*ev.PRIORS, *([prior] if prior and prior not in ev.PRIORS else [])]
-        label_sets = names.label_sets()  # once: it walks every name
-        figures = {p: ev.split_figures(self.adjust(raw, p).float(), pairs, names, label_sets) for p in priors}
-        result = figures["data"]
-        result.update(
-            split=split,
-            examples=len(pairs),
-            priors={p: ev.headline(f) for p, f in figures.items()},
-            multi_label_examples=sum(len(label_sets[n]) > 1 for n, _ in pairs),
-        )
-        result["per_class_uniform_recall"] = {k: v["recall"] for k, v in figures["uniform"]["per_class"].items()}
-        result["calibration"] = self.calibration_report(raw, labels, split, plots)
-        confusion_png = plots and ev.owned_output(self.path, f"confusion_{split}.png")
-        if confusion_png:
-            result["confusion_png"] = str(confusion_png)
-            plot_confusion(
-                result["confusion"],
-                self.languages,
-                confusion_png,
-                f"{split}: accuracy {result['accuracy']:.3f}, macro-F1 {result['macro_f1']:.3f}",
-            )
-        result["confusion"] = result["confusion"].tolist()
-        return result
-
-    def calibration_report(self, raw: Tensor, labels: Tensor, split: str, plots: bool = True) -> dict:
-        """ECE and NLL before and after the temperature, and reliability_<split>.png with
-        ``plots`` (:func:`names_eval.calibration_report`)."""
-        png = ev.owned_output(self.path, f"reliability_{split}.png") if plots else None
-        return ev.calibration_report(self.adjust, raw, labels, self.calibration()["temperature"], png, split)
-
-    def describe(self, result: dict) -> str:
-        """Totals both ways, the figures under each prior, calibration, then a per-class table."""
-        return ev.describe(result)
 
 
 def report(run_dir: Path) -> str:

@@ -1,6 +1,6 @@
 """Sequential MNIST, use side: ``rnnkit predict RUN`` (image files or an idx file) and ``POST /predict``
-(pixel arrays); ``classifier`` is a :class:`rnnkit.recipes.seqmnist.recipe.DigitClassifier` (not
-imported: that module imports this one)."""
+(pixel arrays); ``classifier`` is a :class:`rnnkit.recipes.seqmnist.trained.DigitClassifier` (not
+imported: the commands need only its ``probabilities``)."""
 
 from __future__ import annotations
 

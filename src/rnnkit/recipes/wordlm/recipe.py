@@ -9,66 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from dataclasses import dataclass, field
-from typing import Iterator, Optional
+from typing import Optional
 
-from rnnkit.bounds import MAX_STEPS, batch
 from rnnkit.data.corpus import EOS, UNK, WordVocab, load_corpus
 from rnnkit.export import graphs
 from rnnkit.export import ids as export_ids
 from rnnkit.export.write import export_command
 from rnnkit.export.write import outputs as export_outputs
 from rnnkit.families import pretrained
-from rnnkit.objectives.lm import LMObjective, TrainedLM, evaluate_lm, sample_command
-from rnnkit.recipes.wordlm.model import WordLanguageModel, WordLMConfig
-from rnnkit.train.config import PATH, bound
-from rnnkit.train.meta import Need
-from rnnkit.train.options import TrainConfig
+from rnnkit.objectives.lm import LMObjective, sample_command
+from rnnkit.recipes.wordlm.config import HELP, WordDataConfig, defaults
+from rnnkit.recipes.wordlm.model import WordLanguageModel
+from rnnkit.recipes.wordlm.trained import WordLM
 from rnnkit.train.ranges import split_params
 from rnnkit.train.recipe import Built, Recipe, Smoke
-
-
-@dataclass
-class WordDataConfig:
-    """Corpus and batching.
-
-    Attributes:
-        corpus: ``ptb``, ``wikitext-2`` or a folder with train/valid/test.txt.
-        data_dir: where ``ptb/`` and ``wikitext-2/`` live (default
-            ``$RNNKIT_DATA`` or ``../shared/data``); when given, a folder ``corpus`` is read
-            from here too (:func:`rnnkit.data.corpus.corpus_folder`).
-        batch_size: parallel training streams.
-        seq_length: BPTT window (the base length under variable BPTT).
-        variable_bptt: AWD-LSTM's random window lengths, learning rate scaled.
-        eval_batch_size: streams for validation (10 in the papers).
-        test_batch_size: streams for the test split (1 in the papers).
-    """
-
-    corpus: str = field(default="ptb", metadata=PATH)  # a name (ptb) or a folder
-    data_dir: str = field(default="", metadata=PATH)
-    batch_size: int = field(default=20, metadata=batch())
-    seq_length: int = field(default=35, metadata=bound(1, MAX_STEPS))
-    variable_bptt: bool = False
-    eval_batch_size: int = field(default=10, metadata=batch())
-    test_batch_size: int = field(default=1, metadata=batch())
-
-
-def defaults():
-    return {
-        "data": WordDataConfig(),
-        "model": WordLMConfig(),
-        "embeddings": pretrained.PretrainedConfig(),
-        "train": TrainConfig(
-            optimizer="sgd",
-            lr=20.0,
-            grad_clip=0.25,
-            schedule="plateau",
-            max_epochs=40,
-            eval_every=0,
-            eval_each_epoch=True,
-        ),
-    }
-
 
 _NO_AWD = {
     "dropout_embedding": 0.0,
@@ -191,12 +145,6 @@ PRESETS = {
     },
 }
 EXPECTED = {"zaremba-small": 114.5, "zaremba-medium": 82.7, "zaremba-large": 78.4, "awd-lstm": 58.8}
-HELP = {
-    "corpus": "ptb, wikitext-2, or a folder with train.txt/valid.txt/test.txt",
-    "data_dir": "folder holding ptb/ and wikitext-2/ (default $RNNKIT_DATA or ../shared/data); when given, "
-    "a --corpus folder is read from here too",
-    **pretrained.HELP,
-}
 
 
 def _digest(vocab: WordVocab) -> str:
@@ -243,70 +191,6 @@ def build(sections, resume_meta: Optional[dict]):
     if report:
         meta["pretrained_embeddings"] = report
     return Built(model, objective, meta, tuple(objective.callbacks) + tuple(frozen))
-
-
-class WordLM(TrainedLM):
-    """A trained word model: perplexity on a split, sampling."""
-
-    model_class, vocab_class = WordLanguageModel, WordVocab
-    config_defaults = staticmethod(defaults)
-    meta_fields = {**TrainedLM.meta_fields, "corpus": Need("string", optional=True)}  # export keeps it
-
-    def evaluate(self, split: str = "test", data_dir: Optional[str] = None, batch_size: Optional[int] = None) -> dict:
-        """Perplexity on a split of the run's corpus (test: batch 1, valid: batch 10)."""
-        data = self.sections["data"]  # the run's config, checked when the checkpoint was loaded
-        root = data_dir or data.data_dir or None
-        trained_on = load_corpus(data.corpus, root, splits=("train",)).vocab
-        if trained_on.words != self.vocab.words:
-            raise ValueError(
-                f"corpus {data.corpus!r}: its training vocabulary ({len(trained_on):,} "
-                f"words) differs from the checkpoint's ({len(self.vocab):,} words); "
-                "this checkpoint was trained on another corpus or version"
-            )
-        corpus = load_corpus(data.corpus, root, splits=(split,), vocab=self.vocab)
-        if batch_size is None:
-            batch_size = data.test_batch_size if split == "test" else data.eval_batch_size
-        result = evaluate_lm(self.model, corpus.ids[split], batch_size, data.seq_length)
-        return {
-            "loss": result["loss"],
-            "ppl": result["ppl"],
-            "tokens": result["tokens"],
-            "unseen": corpus.unseen[split],
-            "batch_size": batch_size,
-            "split": split,
-        }
-
-    def describe(self, result: dict) -> str:
-        return (
-            f"{result['split']}: perplexity {result['ppl']:.2f} (loss {result['loss']:.4f} "
-            f"nats/word) over {result['tokens']:,} tokens, batch {result['batch_size']}; "
-            f"{result['unseen']:,} unseen words counted as <unk>"
-        )
-
-    def iter_sample(
-        self,
-        prime: str = "",
-        length: int = 50,
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        seed: Optional[int] = None,
-        skip_unknown: bool = False,
-    ) -> Iterator[str]:
-        """Yield ``length`` words (joined by the caller), continuing ``prime``.
-
-        Unknown prime words become ``<unk>`` unless ``skip_unknown`` drops them.
-        """
-        words = prime.split()
-        if skip_unknown:
-            words = [w for w in words if w in self.vocab.index]
-        ids, _ = self.vocab.encode(words or [EOS])
-        for token in self.generate_ids(ids, length, temperature, top_k, top_p, seed):
-            word = self.vocab.words[token]
-            yield ("\n" if word == EOS else " " + word)
-
-    def sample(self, prime: str = "", length: int = 50, **options) -> str:
-        return "".join(self.iter_sample(prime, length, **options)).strip(" ")
 
 
 SAMPLE = sample_command(

@@ -1,0 +1,59 @@
+"""The cases ``rnnkit bench layers`` times and what it keeps of each.
+
+:class:`Size` is one benchmark shape: a sequence-first input ``(seq, batch, input)`` into
+``layers`` stacked layers of ``hidden`` units, timed ``repeats`` times (``quick_repeats``
+with ``--quick``); :data:`SIZES` names them (a)-(d), :data:`QUICK_SIZES` those ``--quick``
+runs. :class:`Result` holds one contender's per-repetition milliseconds at one (layer,
+size) and their medians.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Size:
+    """One benchmark shape (sequence-first input ``(seq, batch, input)``)."""
+
+    name: str
+    batch: int
+    seq: int
+    input: int
+    hidden: int
+    layers: int
+    repeats: int
+    quick_repeats: int
+
+    def label(self) -> str:
+        return f"{self.name}: N{self.batch} L{self.seq} I{self.input} H{self.hidden} x{self.layers}"
+
+
+SIZES = {
+    "a": Size("a", 64, 100, 128, 512, 2, repeats=9, quick_repeats=2),
+    "b": Size("b", 20, 35, 650, 650, 2, repeats=21, quick_repeats=3),
+    "c": Size("c", 32, 28, 28, 128, 1, repeats=41, quick_repeats=9),
+    "d": Size("d", 1, 10, 3, 3, 1, repeats=301, quick_repeats=61),
+}
+QUICK_SIZES = ("c", "d")
+
+
+@dataclass
+class Result:
+    """Raw and summarised timings of one contender at one (layer, size)."""
+
+    layer: str
+    size: str
+    impl: str
+    fwd_ms: list = field(default_factory=list)
+    fwdbwd_ms: list = field(default_factory=list)
+    flops_fwd: float = 0.0
+
+    @property
+    def fwd(self) -> float:
+        return statistics.median(self.fwd_ms)
+
+    @property
+    def fwdbwd(self) -> float:
+        return statistics.median(self.fwdbwd_ms)
