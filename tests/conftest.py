@@ -2,10 +2,13 @@
 module that drives the command line (``rnnkit.cli``), so ``pytest -m "not e2e"`` runs the
 layer tests alone."""
 
+import os
+
 import pytest
 import torch
 
-torch.set_num_threads(2)
+# two threads (CI's machine); one per worker when pytest-xdist runs two workers on its two cores
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 
 def pytest_collection_modifyitems(config, items):
