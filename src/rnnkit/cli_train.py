@@ -35,7 +35,7 @@ def add_train(sub) -> None:
                 help=f"starting configuration (default {on_cpu} on CPU{gpu_note}); "
                 "the values shown below are the CPU preset's",
             )
-        parser.add_argument("--run-dir", default=None, help="run directory (default runs/<task>-<time>)")
+        parser.add_argument("--run-dir", default=None, help="run directory (default runs/<recipe>-<time>)")
         parser.add_argument(
             "--resume",
             metavar="RUN_DIR",

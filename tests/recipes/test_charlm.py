@@ -242,7 +242,7 @@ def test_existing_run_dir_other_task_and_bad_resume_are_refused(tmp_path, capsys
     state = ckpt.load(run / "best.safetensors")
     ckpt.save(other, state.tensors, dict(state.meta, task="no-such-task"))
     assert main(["sample", str(other)]) == 2
-    assert "checkpoint of unknown task 'no-such-task'" in capsys.readouterr().err
+    assert "checkpoint of unknown recipe 'no-such-task'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ REGISTRY = {
 def recipe(name: str) -> Recipe:
     """The registered recipe called ``name``."""
     if name not in REGISTRY:
-        raise ValueError(f"unknown task {name!r}; expected one of {', '.join(REGISTRY)}")
+        raise ValueError(f"unknown recipe {name!r}; expected one of {', '.join(REGISTRY)}")
     found = import_module(f"rnnkit.recipes.{REGISTRY[name]}").RECIPE
     if found.name != name:
         raise ValueError(f"rnnkit.recipes.{REGISTRY[name]} declares recipe {found.name!r}, registered as {name!r}")
@@ -72,7 +72,7 @@ def recipe_of(meta: dict, path) -> Recipe:
             f"({', '.join(REGISTRY)}), got {shown(task)}"
         )
     if task not in REGISTRY:
-        raise CheckpointError(f"{path}: checkpoint of unknown task {shown(task)}")
+        raise CheckpointError(f"{path}: checkpoint of unknown recipe {shown(task)}")
     return recipe(task)
 
 

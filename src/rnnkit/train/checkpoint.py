@@ -36,7 +36,7 @@ _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)  # a JSON string, escapes inclu
 
 
 class CheckpointError(ValueError):
-    """A checkpoint that is missing, corrupt, partial or of another task."""
+    """A checkpoint that is missing, corrupt, partial or of another recipe (its metadata field `task`)."""
 
 
 @dataclass

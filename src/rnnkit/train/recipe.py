@@ -131,7 +131,7 @@ class Smoke:
 
 @dataclass(frozen=True)
 class Recipe:
-    """One task: its configuration, how to build it, what a trained one can do."""
+    """One recipe: its configuration, how to build it, what a trained one can do."""
 
     name: str
     summary: str
