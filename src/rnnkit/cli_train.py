@@ -20,11 +20,16 @@ def add_train(sub) -> None:
     from rnnkit.train.options import HELP as ENGINE_HELP
     from rnnkit.train.runner import resolve_sections
 
-    train = sub.add_parser("train", help="train a recipe (rnnkit list shows them)")
-    tasks = train.add_subparsers(dest="task", required=True)
+    train = sub.add_parser(
+        "train",
+        help="train a recipe (rnnkit list shows them)",
+        description="train a recipe: rnnkit train RECIPE [options]; rnnkit train --config FILE "
+        "takes the recipe from the file (a run's config.json repeats that run)",
+    )
+    named = train.add_subparsers(dest="recipe", metavar="recipe", required=True)
     for recipe in recipes():
         # each help states its own default (and range) once: no ArgumentDefaultsHelpFormatter
-        parser = tasks.add_parser(recipe.name, help=recipe.summary, description=recipe.summary)
+        parser = named.add_parser(recipe.name, help=recipe.summary, description=recipe.summary)
         on_cpu = recipe.cpu_preset
         gpu_note = f", {recipe.gpu_preset} on a GPU" if recipe.gpu_preset else ""
         if recipe.presets:
@@ -69,7 +74,7 @@ def train(args) -> int:
     from rnnkit.train.runner import resume
     from rnnkit.train.runner import train as run
 
-    recipe = find_recipe(args.task)
+    recipe = find_recipe(args.recipe)
     overrides = cfg.absolute_paths(recipe.defaults(), cfg.overrides_from_args(args))
     chosen_preset = getattr(args, "preset", None)  # the flag is absent from args unless given
     if args.resume:

@@ -57,7 +57,7 @@ def test_corrupt_partial_foreign_and_other_task_checkpoints_are_named(tmp_path):
     save_file({"x": torch.ones(1)}, str(foreign))
     with pytest.raises(ckpt.CheckpointError, match="not an rnnkit checkpoint"):
         ckpt.load(foreign)
-    with pytest.raises(ckpt.CheckpointError, match="checkpoint of task 'charlm', expected 'wordlm'"):
+    with pytest.raises(ckpt.CheckpointError, match="checkpoint of recipe 'charlm', expected 'wordlm'"):
         ckpt.load(good, task="wordlm")
     (tmp_path / "empty_run").mkdir()
     with pytest.raises(ckpt.CheckpointError, match="empty_run: run directory holds no checkpoint"):

@@ -236,7 +236,7 @@ def test_existing_run_dir_other_task_and_bad_resume_are_refused(tmp_path, capsys
     config = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps(dict(config, task="wordlm")))
     assert main(["train", "charlm", "--resume", str(run)]) == 2
-    assert "that run is of task 'wordlm'" in capsys.readouterr().err
+    assert "that run is of recipe 'wordlm'" in capsys.readouterr().err
     assert (run / "best.safetensors").read_bytes() == before
     other = tmp_path / "other.safetensors"
     state = ckpt.load(run / "best.safetensors")

@@ -247,7 +247,7 @@ def test_missing_data_and_another_recipes_run_are_refused(rows_run, tmp_path, ca
     )
     assert "--mode: expected one of rows, pixels, permuted" in capsys.readouterr().err
     assert main(["train", "chat", "--resume", str(rows_run)]) == 2
-    assert "that run is of task 'seqmnist'" in capsys.readouterr().err
+    assert "that run is of recipe 'seqmnist'" in capsys.readouterr().err
 
 
 def write_tagged_mnist(folder: Path, train: int = 60, test: int = 20) -> Path:

@@ -215,7 +215,9 @@ def test_a_checkpoint_of_another_recipe(tmp_path, capsys):
     )
     capsys.readouterr()
     assert "a names model has no command 'forecast'" in fails(["forecast", names, "--horizon", "3"], capsys)
-    assert "that run is of task 'names', not 'timeseries'" in fails(["train", "timeseries", "--resume", names], capsys)
+    assert "that run is of recipe 'names', not 'timeseries'" in fails(
+        ["train", "timeseries", "--resume", names], capsys
+    )
 
 
 def test_missing_data_dir_names_the_way_to_point_at_it(tmp_path, capsys, monkeypatch):

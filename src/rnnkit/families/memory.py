@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit import bounds
-from rnnkit.nn import build_rnn, check_cell
+from rnnkit.nn import CELL_CHOICES, build_rnn, check_cell
 from rnnkit.nn.init import chrono_init_, forget_bias_, recurrent_init_
 
 
@@ -42,7 +42,7 @@ class MemoryModelConfig:
 
 #: help for the command line's model options
 MODEL_HELP = {
-    "cell": "lstm, gru, rnn_tanh or rnn_relu",
+    "cell": CELL_CHOICES,
     "init": "recurrent weights: default, orthogonal or identity",
     "forget_bias": "LSTM forget-gate bias at the start (LSTM only, with --no-chrono)",
     "chrono": "chrono initialisation of the LSTM/GRU gate biases for the task's length (Tallec & Ollivier, 2018)",

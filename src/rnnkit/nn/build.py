@@ -28,6 +28,9 @@ LAYER_CLASSES: dict[str, type[RNNBase]] = {"LSTM": LSTM, "GRU": GRU, "RNN": RNN}
 #: every cell name a config may give, in :data:`~rnnkit.nn.specs.CELLS` order
 CELL_NAMES: tuple[str, ...] = tuple(mode.lower() for mode in CELLS)
 
+#: the cell names as a help text says them: "lstm, gru, rnn_tanh or rnn_relu"
+CELL_CHOICES = ", ".join(CELL_NAMES[:-1]) + " or " + CELL_NAMES[-1]
+
 #: the cells with gates (LSTM, GRU), for models that need them
 GATED_CELLS: tuple[str, ...] = tuple(name for name in CELL_NAMES if CELLS[name.upper()].gated)
 

@@ -19,6 +19,7 @@ from rnnkit.export import ids as export_ids
 from rnnkit.export.write import export_command
 from rnnkit.export.write import outputs as export_outputs
 from rnnkit.families.lm import LMConfig, RNNLanguageModel
+from rnnkit.nn import CELL_CHOICES
 from rnnkit.objectives.lm import LMObjective, TrainedLM, evaluate_lm, sample_command
 from rnnkit.train.config import PATH, bound
 from rnnkit.train.options import TrainConfig
@@ -85,7 +86,7 @@ PRESETS = {
 }
 HELP = {
     "text": "UTF-8 text file to train on (default: bundled Tiny Shakespeare)",
-    "cell": "lstm, gru, rnn_tanh or rnn_relu",
+    "cell": CELL_CHOICES,
     "embedding_dim": "input embedding size; 0 = one-hot input",
 }
 

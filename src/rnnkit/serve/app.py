@@ -38,9 +38,8 @@ from starlette.requests import ClientDisconnect
 
 from rnnkit.train.recipe import Command
 
-from . import TOLERANCE
 from .batcher import Batcher, Job, internal, timed_out
-from .limits import Limits
+from .limits import TOLERANCE, Limits
 from .protocol import RefuseAmbiguousFraming
 from .validate import RequestError, describe, parse_body, validate
 

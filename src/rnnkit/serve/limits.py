@@ -10,6 +10,15 @@ from argparse import ArgumentTypeError
 from dataclasses import dataclass, fields
 from typing import Optional
 
+#: How far a served answer may be from the same request answered alone. Concurrent requests of a
+#: batchable command share one model call, whose float results can differ in the last digits from
+#: a call of one request (another batch size or padding: another summation order; measured: at
+#: most about 2e-7 in probabilities and 6e-7 in cosines). Every number in an answer is within
+#: TOLERANCE (absolute, or relative for numbers above 1) of the answer alone, rankings are the same
+#: but for scores within TOLERANCE of each other, and every string (names, tags, translations,
+#: replies) is equal. Commands that are not batched answer exactly as alone.
+TOLERANCE = 1e-5
+
 
 def _bounded(kind: type, low: float, inclusive: bool):
     """An argparse type: a finite ``kind`` above ``low`` (or equal to it when ``inclusive``)."""

@@ -120,7 +120,7 @@ def load(path: str | Path, task: str | None = None) -> Checkpoint:
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: unsupported checkpoint format {shown(meta.get('format'))}, expected {FORMAT!r}")
     if task is not None and meta.get("task") != task:
-        raise CheckpointError(f"{path}: checkpoint of task {shown(meta.get('task'))}, expected {task!r}")
+        raise CheckpointError(f"{path}: checkpoint of recipe {shown(meta.get('task'))}, expected {task!r}")
     aliases = {} if meta.get("aliases") is None else meta["aliases"]
     if not isinstance(aliases, dict):
         raise CheckpointError(f"{path}: checkpoint metadata 'aliases' is not a JSON object")

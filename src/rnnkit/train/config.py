@@ -60,14 +60,6 @@ def positive_int(text: str) -> int:
     return value
 
 
-def finite_float(text: str) -> float:
-    """argparse type: a finite number (``nan`` and ``inf`` are refused)."""
-    try:
-        return coerce(float, text, "value")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}") from None
-
-
 @functools.cache  # get_type_hints is slow and a class's hints never change
 def _field_types(cls) -> dict[str, type]:
     hints = typing.get_type_hints(cls)

@@ -21,7 +21,7 @@ def resumed_config(recipe: Recipe, path: Path, train_overrides: dict) -> tuple[c
     """The run's saved sections with the new ``train`` options, and the config to save."""
     saved = rundir.read_config(path)
     if saved.get("task") != recipe.name:
-        raise ValueError(f"--resume {path}: that run is of task {saved.get('task')!r}, not {recipe.name!r}")
+        raise ValueError(f"--resume {path}: that run is of recipe {saved.get('task')!r}, not {recipe.name!r}")
     defaults = recipe.defaults()
     sections = cfg.from_dict(defaults, {k: v for k, v in saved.items() if k in defaults})
     check_resume_changes(sections["train"], train_overrides)

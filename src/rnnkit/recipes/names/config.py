@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rnnkit.data.names_split import NamesDataConfig
+from rnnkit.nn import CELL_CHOICES
 from rnnkit.recipes.names.model import ClassifierConfig
 from rnnkit.train.options import TrainConfig
 
@@ -39,7 +40,7 @@ PRESETS = {
 HELP = {
     "data_dir": "folder holding names/, the [Language].txt files (default: the bundled tutorial data)",
     "balance": "none, weighted, sampler or logit-adjusted",
-    "cell": "lstm, gru, rnn_tanh or rnn_relu",
+    "cell": CELL_CHOICES,
     "members": "classifiers trained side by side whose probabilities are averaged",
     "pooling": "last (final states), max or mean (outputs over time)",
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rnnkit.data.names_split import NamesDataConfig
+from rnnkit.nn import CELL_CHOICES
 from rnnkit.recipes.namesgen.model import NameGenConfig
 from rnnkit.train.options import TrainConfig
 
@@ -33,5 +34,5 @@ PRESETS = {
 HELP = {
     "data_dir": "folder holding names/, the [Language].txt files (default: the bundled tutorial data)",
     "balance": "none or sampler (rare languages drawn more often, see --balance-power)",
-    "cell": "lstm, gru, rnn_tanh or rnn_relu",
+    "cell": CELL_CHOICES,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rnnkit.nn import CELL_CHOICES
 from rnnkit.recipes.seqmnist.data import MnistConfig
 from rnnkit.recipes.seqmnist.model import VectorClassifierConfig
 from rnnkit.train.options import TrainConfig
@@ -47,7 +48,7 @@ HELP = {
     "data_dir": "folder holding mnist/ (default $RNNKIT_DATA or ../shared/data); a folder of idx files "
     "itself is used as given",
     "mode": "rows (28 steps), pixels (784 steps) or permuted (784, fixed order)",
-    "cell": "lstm, gru, rnn_tanh or rnn_relu",
+    "cell": CELL_CHOICES,
     "valid_size": "training images held out for validation",
     "shift": "move training images by up to this many pixels each way (augmentation; 0 = off)",
     "permutation_seed": "seed of the fixed pixel order (saved in the checkpoint)",
