@@ -320,6 +320,16 @@ def test_mirror_option_and_environment(server, tmp_path, capsys, monkeypatch):
     assert (tmp_path / "two" / "fixture" / "a.txt").read_bytes() == A
 
 
+def test_a_mirror_that_is_no_address_is_one_line_and_makes_nothing(tmp_path, capsys, monkeypatch):
+    use(monkeypatch, dataset("fixture", spec("a.txt", "https://example.org/a", A)))
+    code, _, err = cli(capsys, "get", "fixture", "--dir", str(tmp_path / "dl"), "--mirror", "notaurl")
+    assert code == 2 and "--mirror notaurl: expected an http://, https:// or file:// address" in one_line_error(err)
+    monkeypatch.setenv("RNNKIT_DATA_MIRROR", "ftp://x")
+    code, _, err = cli(capsys, "get", "fixture", "--dir", str(tmp_path / "dl"))
+    assert code == 2 and "$RNNKIT_DATA_MIRROR ftp://x: expected" in one_line_error(err)
+    assert not (tmp_path / "dl").exists()
+
+
 def test_a_recompressed_gzip_with_the_same_content_is_accepted(server, tmp_path, capsys, monkeypatch):
     base, served, _ = server
     ours, theirs = gzip.compress(B, compresslevel=9, mtime=0), gzip.compress(B, compresslevel=1, mtime=1)

@@ -152,6 +152,8 @@ def test_without_a_recipe_name_the_file_must_name_a_known_one(tmp_path, capsys):
     one_line_error(capsys, f"--config {tmp_path / 'missing.toml'}: no such file")
     assert main(["train", "--config", str(tmp_path / "a.yaml"), *run]) == 2
     one_line_error(capsys, "a.yaml: expected a .toml or .json file")
+    assert main(["train", "--config"]) == 2
+    one_line_error(capsys, "--config: expected a file, TOML or JSON")
     assert not (tmp_path / "run").exists()
 
 

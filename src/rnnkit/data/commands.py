@@ -21,6 +21,7 @@ import dataclasses
 import json
 import os
 import sys
+import urllib.parse
 
 from . import catalog
 from .catalog import Dataset, Status, fetch_hint, human_size, status
@@ -152,6 +153,9 @@ def _get(args: argparse.Namespace) -> int:
         )
     names = list(catalog.CATALOG) if "all" in args.names else list(dict.fromkeys(args.names))
     mirror = args.mirror or os.environ.get(MIRROR_ENV) or None
+    if mirror and urllib.parse.urlsplit(mirror).scheme not in ("http", "https", "file"):
+        given = "--mirror" if args.mirror else f"${MIRROR_ENV}"
+        raise FetchError(f"{given} {mirror}: expected an http://, https:// or file:// address")
     for name in names:
         entry = catalog.CATALOG[name]
         outcome = get(

@@ -209,6 +209,8 @@ def name_recipe(argv: list[str], known: Iterable[str]) -> list[str]:
     rest = argv[1:]
     if argv[:1] != ["train"] or not rest or not rest[0].startswith("-") or rest[0] in ("-h", "--help"):
         return argv
+    if rest[-1] == "--config":
+        raise ValueError("--config: expected a file, TOML or JSON (a run's config.json repeats the run)")
     path = _config_argument(rest)
     if path is None:
         return argv
