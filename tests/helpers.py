@@ -119,3 +119,23 @@ def write_languages(folder: Path, per_language: int = 80, seed: int = 0) -> Path
         names = {make() for _ in range(per_language * 3)}
         (folder / f"{language}.txt").write_text("\n".join(sorted(names)[:per_language]) + "\n")
     return folder
+
+
+def tiny_charlm(run: Path, *extra: str, steps: int = 10, eval_every: int = 5, threads: int | None = 1) -> list[str]:
+    """``rnnkit train charlm`` arguments of a run of a few seconds on the tiny fixture into ``run``
+    (``extra`` last, so it may override any of these)."""
+    one = ["--threads", str(threads)] if threads is not None else []
+    size = [
+        "--embedding-dim",
+        "8",
+        "--hidden-size",
+        "16",
+        "--num-layers",
+        "1",
+        "--batch-size",
+        "4",
+        "--seq-length",
+        "10",
+    ]
+    text = ["--text", str(FIXTURES / "tiny.txt"), "--run-dir", str(run), "--quiet"]
+    return ["train", "charlm", *text, *one, *size, "--max-steps", str(steps), "--eval-every", str(eval_every), *extra]

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import tiny_charlm
 
 from rnnkit.cli import main
 from rnnkit.objectives import lm as lm_train
@@ -14,30 +15,7 @@ FIXTURE = Path(__file__).parents[1] / "fixtures" / "tiny.txt"
 
 
 def tiny(run, *extra, steps=10):
-    return [
-        "train",
-        "charlm",
-        "--text",
-        str(FIXTURE),
-        "--run-dir",
-        str(run),
-        "--quiet",
-        "--embedding-dim",
-        "8",
-        "--hidden-size",
-        "16",
-        "--num-layers",
-        "1",
-        "--batch-size",
-        "4",
-        "--seq-length",
-        "10",
-        "--max-steps",
-        str(steps),
-        "--eval-every",
-        "5",
-        *extra,
-    ]
+    return tiny_charlm(run, *extra, steps=steps, threads=None)
 
 
 def code(argv) -> int:

@@ -8,44 +8,16 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import assert_same_checkpoints, comparable
+from helpers import assert_same_checkpoints, comparable, tiny_charlm
 
 from rnnkit.cli import main
 from rnnkit.files import MANIFEST
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "tiny.txt"
 USER = {".paper.tmp-v2": "draft", "model.json": "my own model card", "eval_mine_beam_notes.txt": "notes"}
 
 
 def tiny(run, *extra, steps=10):
-    return [
-        "train",
-        "charlm",
-        "--text",
-        str(FIXTURE),
-        "--run-dir",
-        str(run),
-        "--quiet",
-        "--threads",
-        "1",
-        "--embedding-dim",
-        "8",
-        "--hidden-size",
-        "16",
-        "--num-layers",
-        "1",
-        "--batch-size",
-        "4",
-        "--seq-length",
-        "10",
-        "--max-steps",
-        str(steps),
-        "--eval-every",
-        "5",
-        "--schedule",
-        "constant",
-        *extra,
-    ]
+    return tiny_charlm(run, "--schedule", "constant", *extra, steps=steps)
 
 
 def snapshot(folder: Path) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import assert_same_checkpoints, comparable
+from helpers import assert_same_checkpoints, comparable, tiny_charlm
 
 from rnnkit.cli import main
 from rnnkit.files import read_manifest
@@ -22,42 +22,11 @@ needs_tensorboard = pytest.mark.skipif(
     importlib.util.find_spec("tensorboard") is None, reason="the tensorboard package is not installed"
 )
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "tiny.txt"
-
 
 def tiny(run, *extra, steps=12):
-    return [
-        "train",
-        "charlm",
-        "--text",
-        str(FIXTURE),
-        "--run-dir",
-        str(run),
-        "--quiet",
-        "--threads",
-        "1",
-        "--embedding-dim",
-        "8",
-        "--hidden-size",
-        "16",
-        "--num-layers",
-        "1",
-        "--batch-size",
-        "4",
-        "--seq-length",
-        "10",
-        "--max-steps",
-        str(steps),
-        "--eval-every",
-        "4",
-        "--log-every",
-        "2",
-        "--warmup-steps",
-        "0",
-        "--final-report",
-        "none",
-        *extra,
-    ]
+    return tiny_charlm(
+        run, "--log-every", "2", "--warmup-steps", "0", "--final-report", "none", *extra, steps=steps, eval_every=4
+    )
 
 
 def scalars(run: Path) -> dict[str, list[tuple[int, float]]]:
