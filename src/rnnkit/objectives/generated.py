@@ -18,11 +18,15 @@ from rnnkit.objectives.supervised import evaluating
 from rnnkit.train.config import bound
 from rnnkit.train.distributed import shard_range
 from rnnkit.train.options import TrainConfig
+from rnnkit.train.params import Param
 
 SPLIT_SEEDS = {"valid": 10**9, "test": 2 * 10**9}  # offsets: far from the training batches' seeds
 
 #: make(n, generator) -> (inputs, targets)
 Make = Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
+
+#: the ``eval`` parameter of a recipe on generated data: which fixed set to score
+FIXED_SPLIT = Param("split", str, "test", "which fixed set to score", choices=("valid", "test"))
 
 
 def fixed_set(make: Make, n: int, seed: int) -> tuple[Tensor, Tensor]:

@@ -14,11 +14,16 @@ import torch
 from rnnkit.bounds import MAX_STEPS
 from rnnkit.data.synthetic import adding_baseline, adding_batch
 from rnnkit.families.memory import MODEL_HELP, LastStepRegressor, MemoryModelConfig
-from rnnkit.objectives.generated import GeneratedObjective, GeneratedSets, generated_train_config, split_set
+from rnnkit.objectives.generated import (
+    FIXED_SPLIT,
+    GeneratedObjective,
+    GeneratedSets,
+    generated_train_config,
+    split_set,
+)
 from rnnkit.objectives.supervised import evaluating
 from rnnkit.recipes import report_on_test
 from rnnkit.train.config import bound
-from rnnkit.train.params import Param
 from rnnkit.train.recipe import Built, Recipe, Smoke, TrainedModel
 
 
@@ -102,7 +107,7 @@ RECIPE = Recipe(
     build=build,
     trained=AddingModel,
     commands=(),
-    eval_params=(Param("split", str, "test", "which fixed set to score", choices=("valid", "test")),),
+    eval_params=(FIXED_SPLIT,),
     help=HELP,
     report=report_on_test(),
     outputs=("report_test.json",),

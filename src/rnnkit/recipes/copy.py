@@ -18,11 +18,16 @@ import torch.nn.functional as F
 from rnnkit.bounds import MAX_STEPS
 from rnnkit.data.synthetic import copy_baseline, copy_batch, memoryless_copy_loss
 from rnnkit.families.memory import MODEL_HELP, MemoryModelConfig, StepClassifier
-from rnnkit.objectives.generated import GeneratedObjective, GeneratedSets, generated_train_config, split_set
+from rnnkit.objectives.generated import (
+    FIXED_SPLIT,
+    GeneratedObjective,
+    GeneratedSets,
+    generated_train_config,
+    split_set,
+)
 from rnnkit.objectives.supervised import evaluating
 from rnnkit.recipes import report_on_test
 from rnnkit.train.config import bound
-from rnnkit.train.params import Param
 from rnnkit.train.recipe import Built, Recipe, Smoke, TrainedModel
 
 ALPHABET = 8
@@ -141,7 +146,7 @@ RECIPE = Recipe(
     build=build,
     trained=CopyModel,
     commands=(),
-    eval_params=(Param("split", str, "test", "which fixed set to score", choices=("valid", "test")),),
+    eval_params=(FIXED_SPLIT,),
     help=HELP,
     report=report_on_test(),
     outputs=("report_test.json",),
