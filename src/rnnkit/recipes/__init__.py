@@ -37,6 +37,7 @@ REGISTRY = {
     "adding": "adding",
     "copy": "copy",
     "embeddings": "embeddings",
+    "caption": "caption",
 }
 
 

@@ -65,6 +65,9 @@ class AttentionDecoder(nn.Module):
         tie_embeddings: the output layer shares the embedding matrix (O = E).
         memory_size: K, the size of the memory and of its summary (default H).
         embedding: a ``(V, E)`` embedding to use instead of making one.
+        gate: Show, Attend and Tell's gating scalar (Xu et al., 2015, 4.2.1): the context is
+            scaled by beta = sigmoid(w . q + b) of the attention's query q, so the decoder can
+            look away from the image for words such as "a" or "of" (needs attention).
 
     Example (the memory need not come from a recurrent encoder):
         >>> decoder = AttentionDecoder(50, 8, 16, memory_size=12)
@@ -87,9 +90,12 @@ class AttentionDecoder(nn.Module):
         tie_embeddings: bool = False,
         memory_size: Optional[int] = None,
         embedding: Optional[nn.Embedding] = None,
+        gate: bool = False,
     ) -> None:
         super().__init__()
         check_attention(attention, score)
+        if gate and attention == "none":
+            raise ValueError("gate: the gating scalar scales attention's context; it needs attention")
         H, E, K = hidden_size, embedding_dim, memory_size or hidden_size
         self.kind, self.num_layers, self.hidden_size, self.memory_size = attention, num_layers, H, K
         self.cell_state = cell_spec(cell).state_arity > 1  # an LSTM's c beside h
@@ -111,6 +117,8 @@ class AttentionDecoder(nn.Module):
         if tie_embeddings:
             self.generator.weight = self.embedding.weight
         self.drop = nn.Dropout(dropout)
+        # made last, so the other parameters draw the same initial values with or without it
+        self.gate = nn.Linear(H, 1) if gate else None
 
     # ------------------------------------------------------------------ state
     def start(self, encoded: Memory) -> tuple[dict, dict]:
@@ -152,6 +160,7 @@ class AttentionDecoder(nn.Module):
         elif self.kind == "bahdanau":
             query = state["h"][:, -1]
             context, weights = self.attention(query, memory["keys"], memory["mask"], memory["prepared"])
+            context = self._gated(context, query)
             inputs = torch.cat([embedded, context], dim=-1)
         else:
             inputs = torch.cat([embedded, state["feed"]], dim=-1) if "feed" in state else embedded
@@ -159,8 +168,13 @@ class AttentionDecoder(nn.Module):
         top = output[:, 0]
         if self.kind == "luong":
             context, weights = self.attention(top, memory["keys"], memory["mask"], memory["prepared"])
+            context = self._gated(context, top)
         attentional = torch.tanh(self.combine(torch.cat([top, context], dim=-1)))
         return attentional, self._state_of(rnn_state, attentional if "feed" in state else None), weights
+
+    def _gated(self, context: Tensor, query: Tensor) -> Tensor:
+        """context (..., K) scaled by the gating scalar of query (..., H) (unchanged without a gate)."""
+        return context if self.gate is None else context * torch.sigmoid(self.gate(query))
 
     def can_run_whole(self) -> bool:
         """Whether teacher forcing can run all steps in one call (no step-to-step feedback)."""
@@ -176,6 +190,7 @@ class AttentionDecoder(nn.Module):
         else:
             output, _ = self.rnn(embedded, self._rnn_state(state))
             context, weights = self.attention(output, memory["keys"], memory["mask"], memory["prepared"])
+            context = self._gated(context, output)
         return torch.tanh(self.combine(torch.cat([output, context], dim=-1))), weights
 
     def loop(
