@@ -2,6 +2,7 @@
 smoke run; bad requests get a clear 4xx/5xx and the server goes on; concurrent requests are merged
 into one model call; startup failures are one line and exit 2."""
 
+import base64
 import json
 import math
 import os
@@ -96,6 +97,15 @@ def _seqmnist(classifier, run, capsys):
     return {"predictions": [{"digit": top[0]["digit"], "probability": top[0]["probability"], "top": top}]}
 
 
+_SCENE = FIXTURES / "caption" / "scenes" / "test1.png"
+
+
+def _caption(model, run, capsys):
+    """The server's caption of a base64 PNG is the command line's caption of the file."""
+    out = _cli(capsys, "caption", str(run), str(_SCENE), "--beam", "2")
+    return {"captions": [{"text": out.split(None, 1)[1].strip() if len(out.split(None, 1)) > 1 else ""}]}
+
+
 def _timeseries(model, run, capsys):
     saved = model.meta["series"]
     import torch
@@ -137,6 +147,7 @@ SERVED = {
     ("timeseries", "forecast"): ({"horizon": 3}, _timeseries),
     ("embeddings", "neighbors"): ({"words": ["king"], "top": 3}, _neighbors),
     ("embeddings", "analogy"): ({"a": "man", "b": "king", "c": "woman"}, None),
+    ("caption", "caption"): ({"images": [base64.b64encode(_SCENE.read_bytes()).decode()], "beam": 2}, _caption),
 }
 
 

@@ -43,6 +43,14 @@ def _images(count):
     ]
 
 
+def _pictures(count):
+    """Base64 PNG files: the caption fixtures' scenes and small images, repeated."""
+    import base64
+
+    files = sorted((FIXTURES / "caption").glob("*/*.png"))
+    return [base64.b64encode(files[i % len(files)].read_bytes()).decode() for i in range(count)]
+
+
 def _sentences():
     with open(FIXTURES / "treebank" / "made-up-ud-test.conllu", encoding="utf-8") as f:
         return [line.split("=", 1)[1].strip() for line in f if line.startswith("# text =")][:N]
@@ -53,6 +61,7 @@ def _requests(name: str, command: str) -> list[dict]:
     names = [n for kind in ("Ovish", "Mcish", "Sonish") for n in _lines(FIXTURES / "names" / f"{kind}.txt", 4)]
     words = ["king", "queen", "man", "woman", "cat", "dog", "cow", "horse"]
     images = _images(N + 4)
+    pictures = _pictures(N + 4)
     requests = {
         ("charlm", "sample"): [
             {"prime": p, "length": 12, "seed": i} for i, p in enumerate(["First", "The", "A", "t"] * 2)
@@ -70,6 +79,7 @@ def _requests(name: str, command: str) -> list[dict]:
             + ["What is thy name?", "Whither goest thou?", "Good morrow, sir."]
         ],
         ("seqmnist", "predict"): [{"images": images[i : i + 1 + i % 2]} for i in range(N)],
+        ("caption", "caption"): [{"images": pictures[i : i + 1 + i % 2]} for i in range(N)],
         ("timeseries", "forecast"): [{"horizon": 2 + i, "samples": 50, "seed": i} for i in range(N)],
         ("embeddings", "neighbors"): [{"words": [w], "top": 5} for w in words],
         ("embeddings", "analogy"): [

@@ -7,7 +7,7 @@ between or after the texts. Issue 28, part C."""
 from __future__ import annotations
 
 import pytest
-from helpers import smoke_runs
+from helpers import FIXTURES, smoke_runs
 
 from rnnkit.cli import _use_parser, main
 from rnnkit.recipes import recipe, recipes
@@ -174,6 +174,7 @@ ORDER_CASES = {
     ("embeddings", "neighbors"): (None, ["--top", "3"]),
     ("embeddings", "analogy"): (None, ["--top", "2"]),
     ("seqmnist", "predict"): (None, ["--index", "0"]),
+    ("caption", "caption"): (None, ["--beam", "2", "--max-words", "5"]),
 }
 
 
@@ -197,6 +198,8 @@ def test_options_may_come_before_between_or_after_the_texts(name, verb, run_of, 
         texts = rnnkit.load(run).words[: 3 if verb == "analogy" else 2]
     elif name == "seqmnist":  # image files
         texts = [str(_digit_png(tmp_path, "a")), str(_digit_png(tmp_path, "b"))]
+    elif name == "caption":  # image files
+        texts = [str(p) for p in sorted((FIXTURES / "caption" / "scenes").glob("*.png"))[:2]]
     after = _run(capsys, verb, run, *texts, *options)
     assert after[0] == 0 and after[1].strip(), after
     before = _run(capsys, verb, run, *options, *texts)

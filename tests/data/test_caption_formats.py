@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.recipes.caption.formats import Captioned, read_coco, read_karpathy
+from rnnkit.data.captioned import Captioned, read_captioned, read_coco, read_karpathy
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "caption"
 IMAGES = FIXTURES / "images"
@@ -126,3 +126,14 @@ def test_bad_karpathy_files_are_refused_in_one_line(tmp_path, change, message):
     with pytest.raises(ValueError, match=f"^{path}: {message}") as err:
         read_karpathy(path, IMAGES)
     assert "\n" not in str(err.value)
+
+
+def test_read_captioned_tells_the_layouts_apart(tmp_path):
+    kind, items = read_captioned(FIXTURES / "coco_captions.json", IMAGES)
+    assert kind == "coco" and {item.split for item in items} == {"train"}
+    kind, items = read_captioned(FIXTURES / "dataset_flickr8k.json", IMAGES)
+    assert kind == "karpathy" and {item.split for item in items} == {"train", "valid", "test"}
+    neither = tmp_path / "neither.json"
+    neither.write_text('{"images": [{"file_name": "a.png"}]}')
+    with pytest.raises(ValueError, match=r'neither.json: neither a COCO captions file \(no "annotations"\)'):
+        read_captioned(neither, IMAGES)

@@ -54,9 +54,11 @@ def test_beam_one_is_greedy():
     assert [h.score for h in greedy] == pytest.approx([h.score for h in beamed])
 
 
-def test_padding_does_not_change_the_loss():
-    """A caption's summed loss is the same alone and batched beside a longer (padded) one."""
-    model = tiny_model(dropout=0.0)
+@pytest.mark.parametrize("attention", ["bahdanau", "luong", "none"])
+def test_padding_does_not_change_the_loss(attention):
+    """A caption's summed loss is the same alone and batched beside a longer (padded) one, step by
+    step (bahdanau) and all steps at once (luong, Show and Tell)."""
+    model = tiny_model(attention, dropout=0.0)
     pictures = images(2)
     short, long_ = torch.tensor([1, 5, 6, 2]), torch.tensor([1, 7, 8, 9, 10, 11, 2])
     collate = collator(pictures)
@@ -213,3 +215,78 @@ def test_bad_captions_json_is_one_line(capsys, tmp_path):
     assert main([*args, "--max-steps", "1", "--max-minutes", "0", "--run-dir", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(bad) in err and "file_name" in err
+
+
+def test_caption_reads_paths_on_stdin(learned, capsys, monkeypatch):
+    import io
+
+    paths = "".join(f"{p}\n" for p in sorted(SCENES.glob("*.png"))[:2])
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(paths.encode()), encoding="utf-8"))
+    assert main(["caption", str(learned)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == [str(p) for p in sorted(SCENES.glob("*.png"))[:2]]
+
+
+def test_greyscale_and_rgba_images_are_captioned_with_a_note(learned, capsys, tmp_path):
+    from PIL import Image
+
+    scene = Image.open(SCENES / "test0.png")
+    scene.convert("L").save(tmp_path / "grey.png")
+    scene.convert("RGBA").save(tmp_path / "rgba.png")
+    assert main(["caption", str(learned), str(tmp_path / "grey.png"), str(tmp_path / "rgba.png")]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 2
+    assert "grey.png: L converted to RGB" in captured.err and "rgba.png: RGBA" in captured.err
+
+
+def test_huge_and_tiny_images_are_refused_before_decoding(learned, capsys, tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (4, 40)).save(tmp_path / "tiny.png")
+    assert main(["caption", str(learned), str(tmp_path / "tiny.png")]) == 2
+    assert "too small" in capsys.readouterr().err
+    Image.new("1", (5000, 4000)).save(tmp_path / "huge.png")  # 20 million pixels in a few kilobytes
+    assert main(["caption", str(learned), str(tmp_path / "huge.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "huge.png" in err and "4096x4096" in err
+
+
+def test_max_words_bounds_every_caption(learned):
+    model = load(learned)
+    pictures, _, _ = shapes.generate("train", 4, 0)
+    for beam in (1, 3):
+        found = model.caption(pictures, beam=beam, max_words=3, attention=True)
+        assert all(len(c.words) <= 3 for c in found)
+        assert all(c.attention.shape[0] <= len(c.words) + 1 for c in found)
+
+
+def test_attention_plot_name_is_checked_before_captioning(learned, capsys, tmp_path):
+    assert main(["caption", str(learned), str(SCENES), "--attention-plot", str(tmp_path / "a.txt")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "expected a file name ending in .png" in captured.err
+
+
+def test_a_coco_json_trains_and_evaluates(tmp_path, capsys):
+    """A COCO captions file goes through the recipe: seeded held-out images, training, eval."""
+    fixture = Path(__file__).parents[1] / "fixtures" / "caption"
+    run = tmp_path / "run"
+    args = ["train", "caption", "--dataset", str(fixture / "coco_captions.json"), "--image-dir"]
+    args += [str(fixture / "images"), "--image-size", "16", "--valid-fraction", "0.34", "--test-fraction", "0.34"]
+    args += [*TINY, "--batch-size", "4", "--max-steps", "2", "--max-minutes", "0", "--warmup-steps", "0"]
+    assert main([*args, "--run-dir", str(run)]) == 0
+    report = json.loads((run / "report_test.json").read_text())
+    assert report[0]["images"] == 1 and "truth" not in report[0]
+    assert "coco_captions.json: 1 test images" in capsys.readouterr().err
+
+
+def test_resume_refuses_changed_captions(learned, tmp_path, capsys):
+    """A run resumed on other training captions (another --data-seed) is refused in one line."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(learned, run)
+    config = json.loads((run / "config.json").read_text())
+    config["data"]["data_seed"] = 5
+    (run / "config.json").write_text(json.dumps(config))
+    assert main(["train", "caption", "--resume", str(run), "--max-steps", "401", "--quiet"]) == 2
+    assert "training captions changed" in capsys.readouterr().err

@@ -35,13 +35,22 @@ def test_shapes_generator_is_seeded_and_prefix_stable():
     assert (image == images[12].numpy()).all() and scene == scene_list[12] and caps == texts[12]
 
 
+def test_shapes_stay_on_the_canvas_at_any_side():
+    for side in (24, 33, 48, 65, 90):
+        images, scene_list, _ = shapes.generate("train", 60, seed=3, side=side)
+        assert tuple(images.shape) == (60, 3, side, side)
+
+
 def test_splits_are_disjoint_and_hold_out_pairs():
+    """No validation or test scene (objects, attributes, cells) is a training scene: with 3,000 training
+    scenes and no partition of the scene space, a third of the one-object test scenes would be."""
     seen = {}
-    for split in ("train", "valid", "test"):
-        images, scene_list, _ = shapes.generate(split, 300, seed=0)
-        seen[split] = {bytes(image) for image in images.numpy()}
+    for split, count in (("train", 3000), ("valid", 300), ("test", 300)):
+        _, scene_list, _ = shapes.generate(split, count, seed=0)
+        seen[split] = set(scene_list)
         assert not set(shapes.pair_counts(scene_list)) & shapes.HELD_OUT
-    assert not seen["train"] & seen["test"] and not seen["train"] & seen["valid"]
+    assert not seen["train"] & seen["test"] and not seen["train"] & seen["valid"] and not seen["valid"] & seen["test"]
+    assert len(seen["train"]) > 2300  # the partition still leaves training a varied set (one-object scenes repeat)
     _, compositional, _ = shapes.generate("compositional", 300, seed=0)
     assert all(any((t.kind, t.colour) in shapes.HELD_OUT for t in s.things) for s in compositional)
     # each colour at most once, one per shape

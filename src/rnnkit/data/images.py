@@ -9,6 +9,7 @@ its header, before it is decoded: a small crafted file can claim billions of pix
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import sys
@@ -133,19 +134,23 @@ def _rgb_tensor(image, name: Path | str, side: int) -> Tensor:
     return pixels.reshape(side, side, 3).permute(2, 0, 1).contiguous()  # (H, W, 3) -> (3, H, W)
 
 
-def read_rgb_image(path: str | Path, side: int) -> Tensor:
+def read_rgb_image(path: str | Path, side: int, notes: bool = True) -> Tensor:
     """The image at ``path`` as uint8 (3, side, side), channels R, G, B.
 
     Any mode is converted to RGB (transparency composited on white) and any size resized to
     side x side with Lanczos filtering; the aspect ratio is NOT kept (a plain resize), each
     change noted on stderr. Refused in one line naming the file: not an image, a truncated
     one, more than ``MAX_PIXELS`` pixels or fewer than ``MIN_SIDE`` on a side (both from the
-    header, before decoding).
+    header, before decoding). ``notes=False`` keeps the notes to itself (a data set read in bulk
+    says once what it did).
     """
     path = Path(path)
-    with open_input(path, expected="an image file") as handle:
-        image = _decoded(handle, path, _to_rgb(path), "an image", "as RGB", MIN_SIDE)
-    return _rgb_tensor(image, path, side)
+    with contextlib.ExitStack() as stack:
+        if not notes:
+            stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
+        with open_input(path, expected="an image file") as handle:
+            image = _decoded(handle, path, _to_rgb(path), "an image", "as RGB", MIN_SIDE)
+        return _rgb_tensor(image, path, side)
 
 
 def decode_rgb_bytes(data: bytes, name: str, side: int) -> Tensor:

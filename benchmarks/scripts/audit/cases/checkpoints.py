@@ -29,6 +29,7 @@ RECIPE_KEYS = {
     "adding": ("window",),
     "copy": ("window",),
     "embeddings": ("words", "counts"),
+    "caption": ("vocab",),
 }
 #: model config fields set to absurd sizes (memory bombs must be refused before allocating)
 SIZE_FIELDS = (

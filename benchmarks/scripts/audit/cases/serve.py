@@ -21,7 +21,25 @@ from .common import finite_numbers, registry
 TYPE_VALUES = {"a-string": "x", "a-list": [1], "an-object": {"a": 1}, "null": None, "true": True}
 NUMBER_VALUES = {"-1": -1, "1e308": 1e308, "1e-300": 1e-300, "1e-45": 1e-45, "0": 0, "2^64": 2**64, "a-float": 1.5}
 STRING_VALUES = {"empty": "", "surrogate": "\ud800", "huge": "x" * 20_000, "nul": "a\u0000b"}
+
+
 #: a request for each recipe's most expensive allowed work
+def _png(seed: int, side: int = 64) -> str:
+    """A base64 PNG of seeded noise."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.random.default_rng(seed).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+_NOISE_PNG = _png(0, side=32)
+
 HEAVY = {
     "charlm": ("sample", {"length": 20000, "prime": "First " * 1000, "seed": 1}),
     "wordlm": ("sample", {"words": 5000, "seed": 1}),
@@ -33,6 +51,8 @@ HEAVY = {
     "seqmnist": ("predict", {"images": [[[255] * 28] * 28] * 64}),
     "timeseries": ("forecast", {"horizon": 10000, "samples": 10000, "seed": 1}),
     "embeddings": ("neighbors", {"words": ["king"] * 256, "top": 1000}),
+    # 8 images of 32x32 noise (under the 64 KiB body limit), the widest beam, the longest captions
+    "caption": ("caption", {"images": [_NOISE_PNG] * 8, "beam": 64, "max_words": 200}),
 }
 #: concurrent requests whose answers must equal the request alone (within TOLERANCE)
 CONCURRENT = {
@@ -51,6 +71,7 @@ CONCURRENT = {
     ),
     "translate": ("translate", "text", [["Der rote Hund läuft."], ["Ein Mann fährt Fahrrad."], ["Der Hund."]], {}),
     "seqmnist": ("predict", "images", [[[[i * 9 % 256] * 28] * 28] for i in range(6)], {}),
+    "caption": ("caption", "images", [[_png(i)] for i in range(6)], {}),
 }
 TOLERANCE = 1e-5
 

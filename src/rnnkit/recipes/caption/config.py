@@ -23,7 +23,7 @@ def defaults():
             final_lr_ratio=0.02,
             eval_every=1000,
             grad_clip=5.0,
-            monitor="cider_d",
+            monitor="score",  # the exact share on generated scenes, CIDEr-D on captioned images
         ),
     }
 

@@ -18,9 +18,9 @@ letter or digit (punctuation) are dropped.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
@@ -29,12 +29,12 @@ from torch import Tensor
 
 from rnnkit.bounds import batch
 from rnnkit.data import mnist
+from rnnkit.data.captioned import Captioned, read_captioned
 from rnnkit.data.corpus import data_dir as default_data_dir
 from rnnkit.data.corpus import missing_data
 from rnnkit.data.images import read_rgb_image
 from rnnkit.data.tokenize import tokenize
 from rnnkit.recipes.caption import fashion, shapes
-from rnnkit.recipes.caption.formats import Captioned, read_coco, read_karpathy
 from rnnkit.recipes.caption.scenes import Scene
 from rnnkit.train.config import PATH, bound
 
@@ -99,6 +99,10 @@ class CaptionSplit:
     def __len__(self) -> int:
         return len(self.captions)
 
+    def references(self) -> list[list[str]]:
+        """Each image's reference captions as the model's words joined by spaces (what it is scored against)."""
+        return [[" ".join(caption_words(text)) for text in refs] for refs in self.captions]
+
 
 def caption_words(text: str) -> list[str]:
     """The tokens of a caption as the model reads and writes them."""
@@ -155,6 +159,13 @@ def _held_out(items: list[Captioned], config: CaptionConfig) -> list[Captioned]:
     return [Captioned(item.image, item.captions, split_of[i]) for i, item in enumerate(items)]
 
 
+@lru_cache(maxsize=2)
+def _captioned(dataset: str, image_dir: str) -> tuple[str, tuple[Captioned, ...]]:
+    """A captions JSON read once per process (a run reads its train and valid splits from it)."""
+    kind, items = read_captioned(dataset, image_dir)
+    return kind, tuple(items)
+
+
 def _files(config: CaptionConfig) -> list[Captioned]:
     path = Path(config.dataset)
     if not path.is_file():
@@ -163,16 +174,10 @@ def _files(config: CaptionConfig) -> list[Captioned]:
         )
     if not config.image_dir:
         raise ValueError(f"--dataset {config.dataset}: give --image-dir, the folder of its images")
-    image_dir = Path(config.image_dir)
-    if not image_dir.is_dir():
+    if not Path(config.image_dir).is_dir():
         raise ValueError(f"--image-dir {config.image_dir}: not a folder")
-    try:
-        head = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: not a JSON file ({err})") from None
-    if isinstance(head, dict) and "annotations" in head:
-        return _held_out(read_coco(path, image_dir, "train"), config)
-    return read_karpathy(path, image_dir)
+    kind, items = _captioned(str(path), config.image_dir)
+    return _held_out(list(items), config) if kind == "coco" else list(items)
 
 
 def load_split(config: CaptionConfig, split: str) -> CaptionSplit:
@@ -184,6 +189,10 @@ def load_split(config: CaptionConfig, split: str) -> CaptionSplit:
     items = [item for item in _files(config) if item.split == split]
     if not items:
         raise ValueError(f"{config.dataset}: no images in the {split} split")
-    images = torch.stack([read_rgb_image(item.image, config.image_size) for item in items])
-    print(f"caption: {config.dataset}: {len(items):,} {split} images", file=sys.stderr)
+    images = torch.stack([read_rgb_image(item.image, config.image_size, notes=False) for item in items])
+    print(
+        f"caption: {config.dataset}: {len(items):,} {split} images (converted to RGB and resized to "
+        f"{config.image_size}x{config.image_size} as needed)",
+        file=sys.stderr,
+    )
     return CaptionSplit(images, [list(item.captions) for item in items], [str(item.image) for item in items])

@@ -9,7 +9,8 @@ V the vocabulary.
 With attention, the decoder starts from tanh(W a_mean) of the mean annotation (SAT 3.1.2),
 attends over the R regions at each step with its previous state as the query (soft, additive
 attention), and may scale the context by the gating scalar; without, the decoder starts from
-zeros, reads x_{-1} = W_I a_mean, then the words (the context it is given is a single zero).
+its bridge's bias (tanh(b), the summary it is given being a single zero, as is the context that
+joins each step's input), reads x_{-1} = W_I a_mean, then the words.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from rnnkit.families.seq2seq.decoder import AttentionDecoder
 from rnnkit.families.seq2seq.encoder import Memory
 from rnnkit.families.vision import EfficientNetGridEncoder, ResidualGridEncoder
 from rnnkit.nn import GATED_CELLS, check_cell
-from rnnkit.train.config import bound
+from rnnkit.train.config import bound, only_with
 
 ENCODERS = ("resnet", "efficientnet-lite0")
 ATTENTION = ("bahdanau", "luong", "none")
@@ -55,14 +56,14 @@ class CaptionModelConfig:
 
     encoder: str = "resnet"
     width: int = field(default=32, metadata=bound(4, 256))
-    finetune_encoder: bool = False
-    encoder_scale: int = field(default=2, metadata=bound(1, 8))
+    finetune_encoder: bool = field(default=False, metadata=only_with("encoder", "efficientnet-lite0"))
+    encoder_scale: int = field(default=2, metadata={**bound(1, 8), **only_with("encoder", "efficientnet-lite0")})
     cell: str = "lstm"
     embedding_dim: int = field(default=128, metadata=bounds.units())
     hidden_size: int = field(default=256, metadata=bounds.units())
     attention: str = "bahdanau"
-    gate: bool = True
-    positions: bool = True
+    gate: bool = field(default=True, metadata=only_with("attention", "bahdanau", "luong"))
+    positions: bool = field(default=True, metadata=only_with("attention", "bahdanau", "luong"))
     dropout: float = field(default=0.2, metadata=bounds.dropout())
 
     def __post_init__(self) -> None:
@@ -71,8 +72,6 @@ class CaptionModelConfig:
             raise ValueError(f"--encoder: expected one of {', '.join(ENCODERS)}, got {self.encoder!r}")
         if self.attention not in ATTENTION:
             raise ValueError(f"--attention: expected one of {', '.join(ATTENTION)}, got {self.attention!r}")
-        if self.finetune_encoder and self.encoder == "resnet":
-            raise ValueError("--finetune-encoder applies to a pretrained encoder; the resnet one always trains")
 
 
 def make_encoder(config: CaptionModelConfig, pretrained: bool) -> nn.Module:
@@ -121,7 +120,7 @@ class Captioner(nn.Module):
             gate=c.gate and not self.show_tell,
         )
         self.image_input = nn.Linear(C, c.embedding_dim) if self.show_tell else None
-        self.where = nn.Linear(2, C) if c.positions else None
+        self.where = nn.Linear(2, C) if c.positions and not self.show_tell else None
 
     def annotations(self, images: Tensor) -> Tensor:
         """Images (N, 3, S, S) uint8 -> the grid of annotation vectors (N, R, C), each region's
@@ -152,14 +151,7 @@ class Captioner(nn.Module):
         last token. ``teacher_forcing`` < 1: scheduled sampling (Bengio et al., 2015). With
         ``return_attention`` also the weights (N, T, R) (None without attention).
         """
-        state, memory = self.start(images)
-        decoder = self.decoder
-        embedded = decoder.drop(decoder.embedding(tgt_in))
-        if teacher_forcing >= 1.0 and decoder.can_run_whole():
-            attentional, weights = decoder.whole(embedded, state, memory)
-            logits = decoder.generator(decoder.drop(attentional))
-        else:
-            logits, weights = decoder.loop(tgt_in, embedded, state, memory, teacher_forcing)
+        logits, weights = self.decoder.decode(*self.start(images), tgt_in, teacher_forcing)
         return (logits, weights) if return_attention else logits
 
     def step(self, tokens: Tensor, state: dict, memory: dict) -> tuple[Tensor, dict, Optional[Tensor]]:

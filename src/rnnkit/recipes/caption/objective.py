@@ -20,24 +20,20 @@ from torch import Tensor
 
 from rnnkit.data.batches import pad_batch
 from rnnkit.data.token_vocab import Vocab
-from rnnkit.objectives.supervised import SupervisedObjective
+from rnnkit.families.seq2seq.pairs import PairLossConfig
+from rnnkit.families.seq2seq.translator import PairObjective
 from rnnkit.train.config import bound
 
 
 @dataclass
-class CaptionLossConfig:
-    """Training signal.
+class CaptionLossConfig(PairLossConfig):
+    """Translation's training signal (label smoothing, teacher forcing from the first ratio to the
+    final) and Show, Attend and Tell's attention penalty.
 
     Attributes:
-        label_smoothing: mass spread over the other words (0 = plain cross-entropy).
-        teacher_forcing: probability of reading the gold previous word at the start.
-        teacher_forcing_final: the same at the end of the run (negative = as at the start).
         attention_penalty: lambda of the doubly stochastic attention penalty (0 = off).
     """
 
-    label_smoothing: float = field(default=0.1, metadata=bound(0, 1, open_high=True))
-    teacher_forcing: float = field(default=1.0, metadata=bound(0, 1))
-    teacher_forcing_final: float = field(default=-1.0, metadata=bound(-1, 1))
     attention_penalty: float = field(default=0.0, metadata=bound(0, 100))
 
 
@@ -90,21 +86,21 @@ def caption_loss(
     return loss, words
 
 
-class CaptionObjective(SupervisedObjective):
-    """(image, caption) pairs with label smoothing, a teacher-forcing ratio moving linearly from
-    ``teacher_forcing`` to ``teacher_forcing_final`` over the run, and the attention penalty."""
+class CaptionObjective(PairObjective):
+    """(image, caption) pairs with translation's label smoothing and teacher-forcing schedule, and
+    the attention penalty."""
 
     def __init__(self, *args, loss: CaptionLossConfig, **kwargs) -> None:
-        super().__init__(*args, **{"unit": "words", **kwargs})
-        self.config = loss
-        final = loss.teacher_forcing_final
-        self.teacher_forcing_final = loss.teacher_forcing if final < 0 else final
-
-    def ratio(self, progress: float) -> float:
-        start = self.config.teacher_forcing
-        return start + (self.teacher_forcing_final - start) * progress
+        final = None if loss.teacher_forcing_final < 0 else loss.teacher_forcing_final
+        super().__init__(
+            *args,
+            label_smoothing=loss.label_smoothing,
+            teacher_forcing=loss.teacher_forcing,
+            teacher_forcing_final=final,
+            **{"unit": "words", **kwargs},
+        )
+        self.attention_penalty = loss.attention_penalty
 
     def step(self, model, batch, info=None) -> tuple[Tensor, int]:
         ratio = self.ratio(info.progress if info is not None else 0.0)
-        c = self.config
-        return caption_loss(model, batch, "mean", c.label_smoothing, ratio, c.attention_penalty)
+        return caption_loss(model, batch, "mean", self.label_smoothing, ratio, self.attention_penalty)

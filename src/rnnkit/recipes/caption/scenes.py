@@ -16,11 +16,12 @@ Every thing is given with its absolute position: captions never use relations be
 (a deliberate choice, so that every caption pins every cell and :func:`parse` recovers the scene
 exactly; :func:`relations` derives the pairwise relations for the truth scores instead). The
 grammar is unambiguous without commas: each item is exactly two chunks (a thing and a location,
-in either order), and "and" stands before every item after the first (so a decoder decides at each item whether
-another thing is left, without counting ahead).
+in either order), and "and" stands before every item after the first, so a decoder decides after
+each item whether another thing is left, without counting ahead (docs/recipes/caption.md, "What
+was tried").
 
-Paraphrases (:func:`captions`) vary the order of the things (reading order, reversed, one random
-order), the lead-in and where the location goes; the first caption is always the plain one in
+Paraphrases (:func:`captions`) vary the order of the things (reading order or its reverse), the
+lead-in and where the location goes; the first caption is always the plain one in
 reading order, location after the thing, no lead-in.
 """
 
@@ -121,8 +122,7 @@ def captions(scene: Scene, rng: np.random.Generator, count: int = 5) -> list[str
     if not scene.things:
         raise ValueError("captions: a scene needs at least one thing")
     things = list(scene.things)
-    shuffled = [things[i] for i in rng.permutation(len(things))]
-    orders = (things, things[::-1], shuffled)
+    orders = (things, things[::-1])  # reading order and its reverse
     texts = []
     for order in orders:
         for form, leads in GENERATED.items():

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.data.token_vocab import Vocab
-from rnnkit.decode import beam_search, greedy_search
+from rnnkit.decode import beam_search, forbid, greedy_search
 from rnnkit.objectives.supervised import evaluating
 from rnnkit.train.params import Param
 
@@ -58,7 +58,8 @@ def caption_images(
                 batch_size=len(chunk),
                 sos=Vocab.SOS,
                 eos=Vocab.EOS,
-                max_lengths=torch.full((len(chunk),), max_words + 1, dtype=torch.long),
+                max_lengths=torch.full((len(chunk),), max_words + 1, dtype=torch.long),  # the words and <eos>
+                constrain=forbid([Vocab.PAD, Vocab.SOS]),
             )
             if beam == 1:
                 found = greedy_search(step, state, memory, **common)
@@ -67,7 +68,7 @@ def caption_images(
                     h[0] for h in beam_search(step, state, memory, beam=beam, length_penalty=length_penalty, **common)
                 ]
             for hyp in found:
-                words = vocab.decode(hyp.tokens)
-                weights = hyp.attention.cpu() if hyp.attention is not None else None
+                words = vocab.decode(hyp.tokens[:max_words])  # one cut by the limit has max_words + 1
+                weights = hyp.attention[: len(words) + 1].cpu() if hyp.attention is not None else None
                 out.append(Caption(" ".join(words), words, weights, float(hyp.score)))
     return out

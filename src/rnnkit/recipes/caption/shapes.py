@@ -3,12 +3,16 @@
 Each scene has 1-3 things (uniform) in distinct cells; a thing is a shape (SHAPES) of a colour
 (COLOURS, RGB in RGB) and a size ("small": half-extent 4 px at 64x64, "large": 8 px; scaled
 with ``side``), drawn centred in its cell with a jitter of up to 2 px (scaled) each way, so
-things never overlap or leave their cell. The background is near black; every pixel gets a
+things never overlap (near the canvas's edge the jitter is clipped to keep the shape inside). The background is near black; every pixel gets a
 uniform noise of +-12 so exact values carry nothing.
 
 Compositional generalisation: HELD_OUT pairs (shape, colour), one colour per shape and each
 colour once, never occur in the ``train``, ``valid`` and ``test`` splits; every scene of the
 ``compositional`` split holds at least one of them (its other things may be any pair).
+
+No scene repeats across splits: the scene space (objects, attributes, cells) is cut by a stable
+hash into 10 parts; test scenes come from one, validation scenes from another, training scenes
+from the other 8 (:func:`in_split`), so a test scene is never a training scene with other noise.
 
 Seeding: scene ``i`` of a split depends only on ``(seed, split, i)`` (its own generator
 ``numpy.random.default_rng([seed, SPLIT_INDEX[split], i])``), so splits never share a random
@@ -19,6 +23,7 @@ Shape masks are drawn once per ``side`` (numpy over a coordinate grid) and paste
 from __future__ import annotations
 
 import math
+import zlib
 from collections import Counter
 from functools import lru_cache
 from typing import Iterable
@@ -49,6 +54,8 @@ HELD_OUT = frozenset(
 ALL_PAIRS = tuple((shape, colour) for shape in SHAPES for colour in COLOURS)
 SEEN_PAIRS = tuple(pair for pair in ALL_PAIRS if pair not in HELD_OUT)
 HELD_OUT_PAIRS = tuple(sorted(HELD_OUT))
+#: the scene space is cut into this many parts by a hash: one for test scenes, one for validation
+BUCKETS = 10
 MIN_SIDE = 24
 
 
@@ -94,8 +101,33 @@ def _check(split: str, side: int) -> None:
         raise ValueError(f"shapes: side {side}, expected at least {MIN_SIDE} pixels")
 
 
+def bucket(scene: Scene) -> int:
+    """Which of :data:`BUCKETS` parts of the scene space (objects, attributes, cells; not the jitter or
+    the noise) ``scene`` belongs to: a stable hash, the same on every machine and Python."""
+    key = ";".join(f"{t.cell},{t.kind},{t.colour},{t.size}" for t in scene.things)
+    return zlib.crc32(key.encode()) % BUCKETS
+
+
+def in_split(scene: Scene, split: str) -> bool:
+    """Whether ``scene`` may be drawn for ``split``: the scene space is cut in three by :func:`bucket`
+    (test: bucket 0, valid: 1, train: the rest), so no validation or test scene is a training scene
+    with other noise; compositional scenes hold a pair training never has, so any bucket will do."""
+    wanted = {"test": 0, "valid": 1}.get(split)
+    if split == "compositional":
+        return True
+    return bucket(scene) == wanted if wanted is not None else bucket(scene) >= 2
+
+
 def sample_scene(split: str, rng: np.random.Generator) -> tuple[Scene, list[tuple[int, int]]]:
-    """A random scene of ``split`` and each thing's jitter (rows, cols) in units of JITTER."""
+    """A random scene of ``split`` (drawn again until it lies in the split's part of the scene space)
+    and each thing's jitter (rows, cols) in units of JITTER."""
+    while True:
+        scene, jitters = _draw_scene(split, rng)
+        if in_split(scene, split):
+            return scene, jitters
+
+
+def _draw_scene(split: str, rng: np.random.Generator) -> tuple[Scene, list[tuple[int, int]]]:
     count = int(rng.integers(1, 4))
     cells = sorted(int(c) for c in rng.choice(GRID * GRID, count, replace=False))
     held = int(rng.integers(count)) if split == "compositional" else -1
@@ -117,7 +149,9 @@ def draw(scene: Scene, jitters: list[tuple[int, int]], rng: np.random.Generator,
         mask = masks(side)[thing.kind, thing.size]
         e = mask.shape[0] // 2
         row, col = cell_centre(thing.cell, side)
-        row, col = row + round(dr * scale), col + round(dc * scale)
+        # the jitter never takes a shape over the canvas's edge (at sides other than 64 it could)
+        row = min(max(row + round(dr * scale), e), side - e - 1)
+        col = min(max(col + round(dc * scale), e), side - e - 1)
         patch = canvas[:, row - e : row + e + 1, col - e : col + e + 1]
         patch[:, mask] = np.array(RGB[thing.colour], dtype=np.int16)[:, None]
     canvas += rng.integers(-NOISE, NOISE + 1, size=canvas.shape, dtype=np.int16)

@@ -19,7 +19,7 @@ from rnnkit.data.token_vocab import Vocab
 from rnnkit.files import atomic_write_text
 from rnnkit.metrics.captions import caption_scores
 from rnnkit.recipes.caption.config import defaults
-from rnnkit.recipes.caption.data import caption_words, kinds, load_split
+from rnnkit.recipes.caption.data import kinds, load_split
 from rnnkit.recipes.caption.model import Captioner
 from rnnkit.recipes.caption.search import MAX_WORDS, Caption, caption_images
 from rnnkit.recipes.caption.truth import truth_scores
@@ -81,7 +81,7 @@ class TrainedCaptioner(TrainedModel):
         captions = self.caption(found.images, beam, length_penalty, max_words)
         seconds = time.perf_counter() - started
         hyps = [c.text for c in captions]
-        references = [[" ".join(caption_words(r)) for r in refs] for refs in found.captions]
+        references = found.references()
         result = {
             "split": split,
             "dataset": data.dataset,

@@ -24,6 +24,7 @@ from rnnkit.train.plots import pyplot, save_figure
 from rnnkit.train.ranges import BEAM, LENGTH_PENALTY
 from rnnkit.train.recipe import Command, Serving
 
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 #: image files one command reads (a folder's included)
 MAX_IMAGES = 10_000
@@ -84,6 +85,8 @@ def plot_attention(image: torch.Tensor, caption: Caption, path, columns: int = 5
 def _check_plot(model, path: Optional[str]) -> None:
     if path is None:
         return
+    if Path(path).suffix.lower() not in PLOT_SUFFIXES:
+        raise ValueError(f"--attention-plot {path}: expected a file name ending in {', '.join(PLOT_SUFFIXES)}")
     if not Path(path).resolve().parent.is_dir():
         raise ValueError(f"--attention-plot {path}: the folder {Path(path).parent} does not exist")
     if model.sections["model"].attention == "none":

@@ -7,8 +7,9 @@
   training data (as in Karpathy & Fei-Fei 2015), ``val`` is ``valid``; an image lies at
   ``image_dir / filepath / filename``.
 
-Every problem is a one-line ValueError naming the file and the field, e.g.
-``captions.json: images[3] has no "file_name"``.
+:func:`read_captioned` reads either, telling them apart by their fields. Every problem is a
+one-line ValueError naming the file and the field, e.g. ``captions.json: images[3] has no
+"file_name"``.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def _image_file(path: Path, where: str, image_dir: Path, *parts: str) -> Path:
 
 
 def _uncaptioned(path: Path, where: str) -> ValueError:
-    return ValueError(f"{path}: {where} has no caption; remove it or pass skip_uncaptioned=True")
+    return ValueError(f"{path}: {where} has no caption; give it one or remove it from the file")
 
 
 def read_coco(captions_json: Path, image_dir: Path, split: str, skip_uncaptioned: bool = False) -> list[Captioned]:
@@ -92,10 +93,13 @@ def read_coco(captions_json: Path, image_dir: Path, split: str, skip_uncaptioned
     An image with no caption is refused, or skipped with ``skip_uncaptioned``; an annotation
     of an unknown image, a repeated image id and an image whose file is not in ``image_dir``
     are refused."""
+    path = Path(captions_json)
+    return _coco(path, _load(path, "a COCO captions JSON object"), Path(image_dir), split, skip_uncaptioned)
+
+
+def _coco(path: Path, data: dict, image_dir: Path, split: str, skip_uncaptioned: bool) -> list[Captioned]:
     if split not in SPLITS:
         raise ValueError(f"read_coco: split {split!r}; expected one of {', '.join(SPLITS)}")
-    path, image_dir = Path(captions_json), Path(image_dir)
-    data = _load(path, "a COCO captions JSON object")
     images = _list(path, data, "images", 'a list of {"id", "file_name"}')
     annotations = _list(path, data, "annotations", 'a list of {"image_id", "caption"}')
     files: dict[int, Path] = {}
@@ -142,8 +146,11 @@ def _sentence(path: Path, where: str, sentence: Any) -> str:
 def read_karpathy(split_json: Path, image_dir: Path, skip_uncaptioned: bool = False) -> list[Captioned]:
     """Every image of a Karpathy split file with its captions and split (``restval`` is
     ``train``, ``val`` is ``valid``), in the file's order; errors as :func:`read_coco`."""
-    path, image_dir = Path(split_json), Path(image_dir)
-    data = _load(path, "a Karpathy split JSON object")
+    path = Path(split_json)
+    return _karpathy(path, _load(path, "a Karpathy split JSON object"), Path(image_dir), skip_uncaptioned)
+
+
+def _karpathy(path: Path, data: dict, image_dir: Path, skip_uncaptioned: bool) -> list[Captioned]:
     images = _list(path, data, "images", 'a list of {"filename", "split", "sentences"}')
     items = []
     for index, entry in enumerate(images):
@@ -163,3 +170,20 @@ def read_karpathy(split_json: Path, image_dir: Path, skip_uncaptioned: bool = Fa
             raise _uncaptioned(path, f"{where} ({name})")
         items.append(Captioned(image, tuple(captions), KARPATHY_SPLITS[split]))
     return items
+
+
+def read_captioned(path: str | Path, image_dir: str | Path) -> tuple[str, list[Captioned]]:
+    """(``coco`` or ``karpathy``, its images) of a captions JSON of either layout, read once: a COCO
+    file has ``annotations``, a Karpathy file images with ``sentences``. COCO images all come back
+    in the ``train`` split (the caller holds some out)."""
+    path = Path(path)
+    data = _load(path, "a COCO captions or Karpathy split JSON object")
+    if "annotations" in data:
+        return "coco", _coco(path, data, Path(image_dir), "train", False)
+    images = data.get("images")
+    if isinstance(images, list) and images and isinstance(images[0], dict) and "sentences" in images[0]:
+        return "karpathy", _karpathy(path, data, Path(image_dir), False)
+    raise ValueError(
+        f'{path}: neither a COCO captions file (no "annotations") nor a Karpathy split file (no images '
+        'with "sentences")'
+    )
