@@ -134,6 +134,9 @@ def _pool(config: CaptionConfig, split: str) -> tuple[Tensor, Tensor]:
 
 def _generated(config: CaptionConfig, split: str) -> CaptionSplit:
     count = {"train": config.train_size, "valid": config.valid_size}.get(split, config.test_size)
+    least = shapes.MIN_SIDE if config.dataset == "shapes" else fashion.MIN_SIDE
+    if config.image_size < least:
+        raise ValueError(f"--image-size {config.image_size}: {config.dataset} scenes need at least {least} pixels")
     if config.dataset == "shapes":
         images, scenes, captions = shapes.generate(split, count, config.data_seed, config.image_size)
     else:
