@@ -140,9 +140,13 @@ def test_truth_scores_perfect_and_by_hand():
     _, scene_list, texts = shapes.generate("valid", 200, seed=5)
     perfect = truth.truth_scores([t[1] for t in texts], scene_list, shapes.SHAPES)
     for name, value in perfect.items():
-        if name not in ("things", "captions"):
+        if name not in ("things", "captions", "by_count"):
             assert value == 1.0, name
     assert perfect["captions"] == 200 and perfect["things"] == sum(len(s.things) for s in scene_list)
+    counts = {str(n): sum(len(s.things) == n for s in scene_list) for n in (1, 2, 3)}
+    assert perfect["by_count"] == {
+        n: {"captions": c, "exact": 1.0, "more": 0.0, "fewer": 0.0} for n, c in counts.items()
+    }
 
     scene = Scene((Thing("circle", 0, "red", "small"), Thing("square", 4, "blue", "large")), 3)
     wrong = "a small red circle in the top left corner and a large green square in the centre"
@@ -157,6 +161,23 @@ def test_truth_scores_perfect_and_by_hand():
     partial = truth.truth_scores([garbled], [scene], shapes.SHAPES)
     assert partial["parsed"] == 0.0 and partial["object_recall"] == 0.0 and partial["object_precision"] == 0.0
     assert partial["article_accuracy"] == 0.5  # the circle is read from what survives
+
+
+def test_truth_scores_by_count_of_things():
+    """An object named twice counts as more (the parser rejects it), one left out as fewer."""
+    one = Scene((Thing("circle", 0, "red", "small"),), 3)
+    three = Scene(
+        (Thing("circle", 0, "red", "small"), Thing("square", 4, "blue", "large"), Thing("cross", 8, "white", "small")),
+        3,
+    )
+    twice = "a small red circle in the top left corner and a small red circle in the top left corner"
+    two_of_three = "a small red circle in the top left corner and a large blue square in the centre"
+    right = two_of_three + " and a small white cross in the bottom right corner"
+    scores = truth.truth_scores([twice, two_of_three, right], [one, three, three], shapes.SHAPES)
+    assert scores["by_count"] == {
+        "1": {"captions": 1, "exact": 0.0, "more": 1.0, "fewer": 0.0},
+        "3": {"captions": 2, "exact": 0.5, "more": 0.0, "fewer": 0.5},
+    }
 
 
 # -- pixels --------------------------------------------------------------------------------------

@@ -191,3 +191,35 @@ def test_the_decoder_step_passes_a_float64_gradient_check(attention, cell):
         return attentional, state["h"], weights
 
     assert torch.autograd.gradcheck(one_step, (embedded, keys, summary))
+
+
+def test_coverage_is_the_attention_each_position_has_had():
+    """The state's coverage is the running sum of the weights; with w_c = 0 the decoder is the plain one
+    (coverage made last: the other parameters are drawn alike), and with w_c != 0 only the steps after
+    the first attend differently, since the first sees zero coverage; gradients reach w_c (float64)."""
+    grid = Memory(torch.randn(2, 9, 10).double(), torch.ones(2, 9, dtype=torch.bool), torch.randn(2, 10).double())
+    torch.manual_seed(0)
+    plain = AttentionDecoder(11, 6, 8, attention="bahdanau", memory_size=10).double()
+    torch.manual_seed(0)
+    covered = AttentionDecoder(11, 6, 8, attention="bahdanau", memory_size=10, coverage=True).double()
+    tokens = torch.tensor([[1, 4, 5, 6], [1, 7, 8, 9]])
+    with torch.no_grad():
+        covered.coverage.weight.zero_()
+        torch.testing.assert_close(covered(grid, tokens), plain(grid, tokens))
+        covered.coverage.weight.normal_()
+        state, memory = covered.start(grid)
+        total = torch.zeros(2, 9, dtype=torch.float64)
+        steps = []
+        for t in range(tokens.shape[1]):
+            _, state, weights = covered.step(tokens[:, t], state, memory)
+            total += weights
+            torch.testing.assert_close(state["coverage"], total)
+            steps.append(weights)
+        _, plain_weights = plain(grid, tokens, return_attention=True)
+    torch.testing.assert_close(steps[0], plain_weights[:, 0])
+    assert not torch.allclose(steps[1], plain_weights[:, 1])
+    loss = covered(grid, tokens).sum()
+    loss.backward()
+    assert covered.coverage.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="needs bahdanau"):
+        AttentionDecoder(11, 6, 8, attention="luong", coverage=True)

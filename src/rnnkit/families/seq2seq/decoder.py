@@ -68,6 +68,9 @@ class AttentionDecoder(nn.Module):
         gate: Show, Attend and Tell's gating scalar (Xu et al., 2015, 4.2.1): the context is
             scaled by beta = sigmoid(w . q + b) of the attention's query q, so the decoder can
             look away from the image for words such as "a" or "of" (needs attention).
+        coverage: keep, per memory position, the sum of the attention it has had (state
+            ``"coverage"`` (N, S)) and add w_c times it to the additive scores (Tu et al., 2016),
+            so the decoder can tell what it has already looked at (needs ``bahdanau``).
 
     Example (the memory need not come from a recurrent encoder):
         >>> decoder = AttentionDecoder(50, 8, 16, memory_size=12)
@@ -91,11 +94,14 @@ class AttentionDecoder(nn.Module):
         memory_size: Optional[int] = None,
         embedding: Optional[nn.Embedding] = None,
         gate: bool = False,
+        coverage: bool = False,
     ) -> None:
         super().__init__()
         check_attention(attention, score)
         if gate and attention == "none":
             raise ValueError("gate: the gating scalar scales attention's context; it needs attention")
+        if coverage and attention != "bahdanau":
+            raise ValueError("coverage: the coverage vector joins additive attention's scores; it needs bahdanau")
         H, E, K = hidden_size, embedding_dim, memory_size or hidden_size
         self.kind, self.num_layers, self.hidden_size, self.memory_size = attention, num_layers, H, K
         self.cell_state = cell_spec(cell).state_arity > 1  # an LSTM's c beside h
@@ -119,6 +125,7 @@ class AttentionDecoder(nn.Module):
         self.drop = nn.Dropout(dropout)
         # made last, so the other parameters draw the same initial values with or without it
         self.gate = nn.Linear(H, 1) if gate else None
+        self.coverage = nn.Linear(1, K, bias=False) if coverage else None
 
     # ------------------------------------------------------------------ state
     def start(self, encoded: Memory) -> tuple[dict, dict]:
@@ -131,6 +138,8 @@ class AttentionDecoder(nn.Module):
             state["c"] = torch.tanh(self.bridge_cell(cell_summary)).view(N, layers, H)
         if self.feeding:
             state["feed"] = summary.new_zeros(N, self.out_size)
+        if self.coverage is not None:
+            state["coverage"] = encoded.memory.new_zeros(encoded.memory.shape[:2])
         memory = {"keys": encoded.memory, "mask": encoded.mask, "summary": summary}
         if self.attention is not None:
             memory["prepared"] = self.attention.prepare(encoded.memory)
@@ -159,7 +168,7 @@ class AttentionDecoder(nn.Module):
             inputs = torch.cat([embedded, context], dim=-1)
         elif self.kind == "bahdanau":
             query = state["h"][:, -1]
-            context, weights = self.attention(query, memory["keys"], memory["mask"], memory["prepared"])
+            context, weights = self.attention(query, memory["keys"], memory["mask"], self._covered(state, memory))
             context = self._gated(context, query)
             inputs = torch.cat([embedded, context], dim=-1)
         else:
@@ -170,7 +179,17 @@ class AttentionDecoder(nn.Module):
             context, weights = self.attention(top, memory["keys"], memory["mask"], memory["prepared"])
             context = self._gated(context, top)
         attentional = torch.tanh(self.combine(torch.cat([top, context], dim=-1)))
-        return attentional, self._state_of(rnn_state, attentional if "feed" in state else None), weights
+        following = self._state_of(rnn_state, attentional if "feed" in state else None)
+        if "coverage" in state:
+            following["coverage"] = state["coverage"] + weights
+        return attentional, following, weights
+
+    def _covered(self, state: dict, memory: dict) -> Tensor:
+        """The prepared keys (N, S, K), with coverage each plus w_c times the attention that position
+        has had so far (Tu et al., 2016; See et al., 2017), so the scores can turn away from it."""
+        if self.coverage is None:
+            return memory["prepared"]
+        return memory["prepared"] + self.coverage(state["coverage"].unsqueeze(-1).to(memory["prepared"].dtype))
 
     def _gated(self, context: Tensor, query: Tensor) -> Tensor:
         """context (..., K) scaled by the gating scalar of query (..., H) (unchanged without a gate)."""

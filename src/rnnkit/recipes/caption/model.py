@@ -51,6 +51,9 @@ class CaptionModelConfig:
         gate: SAT's gating scalar on the context.
         positions: add a learned function of each region's (x, y) to its annotation, so the
             context says where the decoder looks ("on the left"), not only what it sees.
+        coverage: the attention scores see how much attention each region has had so far
+            (Tu et al., 2016), so an object already named can be told from one still to name
+            (``bahdanau`` only).
         dropout: on embeddings and before the output layer.
     """
 
@@ -64,6 +67,7 @@ class CaptionModelConfig:
     attention: str = "bahdanau"
     gate: bool = field(default=True, metadata=only_with("attention", "bahdanau", "luong"))
     positions: bool = field(default=True, metadata=only_with("attention", "bahdanau", "luong"))
+    coverage: bool = field(default=True, metadata=only_with("attention", "bahdanau"))
     dropout: float = field(default=0.2, metadata=bounds.dropout())
 
     def __post_init__(self) -> None:
@@ -118,6 +122,7 @@ class Captioner(nn.Module):
             dropout=c.dropout,
             memory_size=1 if self.show_tell else C,
             gate=c.gate and not self.show_tell,
+            coverage=c.coverage and c.attention == "bahdanau",
         )
         self.image_input = nn.Linear(C, c.embedding_dim) if self.show_tell else None
         self.where = nn.Linear(2, C) if c.positions and not self.show_tell else None

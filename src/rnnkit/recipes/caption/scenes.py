@@ -210,10 +210,8 @@ def parse(caption: str, grid: int, kinds: Sequence[str], attributes: Optional[bo
     return _scene(pairs, grid)
 
 
-def salvage(caption: str, grid: int, kinds: Sequence[str]) -> dict[int, tuple]:
-    """What can be read from any text: {cell: (kind, colour, size)} for every thing phrase next to
-    a location phrase (either order), skipping words outside the grammar; the first claim of a
-    cell wins. Partial credit for captions that :func:`parse` rejects."""
+def _chunks(caption: str, grid: int, kinds: Sequence[str]) -> list[tuple]:
+    """The thing and location phrases of any text, in order, skipping words outside the grammar."""
     tokens, table = caption.split(), _kind_table(kinds)
     chunks, pos = [], 0
     while pos < len(tokens):
@@ -223,6 +221,19 @@ def salvage(caption: str, grid: int, kinds: Sequence[str]) -> dict[int, tuple]:
             continue
         chunks.append(chunk)
         pos = chunk[2]
+    return chunks
+
+
+def things_named(caption: str, grid: int, kinds: Sequence[str]) -> int:
+    """How many thing phrases ("a small red circle") any text holds, repeats included."""
+    return sum(chunk[0] != "loc" for chunk in _chunks(caption, grid, kinds))
+
+
+def salvage(caption: str, grid: int, kinds: Sequence[str]) -> dict[int, tuple]:
+    """What can be read from any text: {cell: (kind, colour, size)} for every thing phrase next to
+    a location phrase (either order), skipping words outside the grammar; the first claim of a
+    cell wins. Partial credit for captions that :func:`parse` rejects."""
+    chunks = _chunks(caption, grid, kinds)
     found: dict[int, tuple] = {}
     i = 0
     while i + 1 < len(chunks):

@@ -14,7 +14,10 @@ averages over the corpus (counts summed first):
   scenes of one thing contribute nothing;
 - ``article_accuracy``: share of the scene's things whose cell the caption gives the right kind
   (for fashion-scenes: the classification accuracy read from the captions);
-- ``things``, ``captions``: the counts behind them.
+- ``things``, ``captions``: the counts behind them;
+- ``by_count``: for each number of things in a scene, ``{"captions", "exact", "more", "fewer"}``:
+  how many scenes have that many things, and the shares of their captions that are exact, that
+  name more things than the scene has ("... and" one too many, an object twice) and fewer.
 
 A caption the grammar rejects mentions nothing for the object, attribute and relation figures;
 ``article_accuracy`` alone gives it partial credit from the thing-and-location pairs that can
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from rnnkit.recipes.caption.scenes import Scene, parse, relations, salvage
+from rnnkit.recipes.caption.scenes import Scene, parse, relations, salvage, things_named
 
 FIGURES = ("object", "attribute", "relation")
 
@@ -64,9 +67,11 @@ def truth_scores(hypotheses: list[str], scenes: list[Scene], kinds: Sequence[str
     extract = {"object": _objects, "attribute": _attributes, "relation": _relations}
     counts = {name: [0, 0, 0] for name in FIGURES}  # hits, predicted, true
     exact = parsed = right_kind = things = 0
+    by_count: dict[int, list[int]] = {}  # captions, exact, more, fewer
     for caption, scene in zip(hypotheses, scenes):
         guess = parse(caption, scene.grid, kinds)
         exact += guess == scene
+        _count(by_count, caption, scene, guess, kinds)
         parsed += guess is not None
         for name, facts in extract.items():
             said, true = facts(guess), facts(scene)
@@ -86,4 +91,19 @@ def truth_scores(hypotheses: list[str], scenes: list[Scene], kinds: Sequence[str
         scores[f"{name}_recall"] = hits / true if true else 1.0
     scores["article_accuracy"] = right_kind / things if things else 0.0
     scores["things"], scores["captions"] = things, total
+    scores["by_count"] = {
+        str(n): {"captions": c, "exact": e / c, "more": m / c, "fewer": f / c}
+        for n, (c, e, m, f) in sorted(by_count.items())
+    }
     return scores
+
+
+def _count(by_count: dict, caption: str, scene: Scene, guess: Optional[Scene], kinds: Sequence[str]) -> None:
+    """Add one caption to ``by_count[len(scene.things)]``: (captions, exact, more, fewer); the things a
+    caption names are its parse's, or, when the grammar rejects it, its thing phrases."""
+    row = by_count.setdefault(len(scene.things), [0, 0, 0, 0])
+    named = len(guess.things) if guess is not None else things_named(caption, scene.grid, kinds)
+    row[0] += 1
+    row[1] += guess == scene
+    row[2] += named > len(scene.things)
+    row[3] += named < len(scene.things)
