@@ -12,7 +12,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from .checks import check_input, check_like, check_state
+from .checks import check_input, check_like, check_state, under_autocast
 from .specs import CELLS, CellSpec, elman_mode
 
 
@@ -60,6 +60,7 @@ class _CellBase(nn.Module):
     def _prepare(self, x: Tensor, states: tuple[Optional[Tensor], ...]) -> tuple[Tensor, list[Tensor], bool]:
         """Validate, add the batch dim to unbatched input, and fill missing states with zeros."""
         name = type(self).__name__
+        x, states = under_autocast(x, self.weight_ih), under_autocast(states, self.weight_ih)
         check_input(name, x, self.input_size, (1, 2), "(N, H_in) or (H_in,)")
         check_like(name, "input", x, self.weight_ih)
         batched = x.dim() == 2

@@ -8,6 +8,7 @@ from typing import Sequence
 
 import torch
 from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence
 
 IMPLS = ("auto", "fused", "reference")
 """Accepted values of a layer's ``impl``: see :mod:`rnnkit.nn.rnn`."""
@@ -33,6 +34,22 @@ def check_input(name: str, x: Tensor, input_size: int, ranks: tuple[int, ...], l
             f"{name}: expected input with {input_size} features (input_size), "
             f"got {x.shape[-1]}; input shape {shape_str(x.shape)}"
         )
+
+
+def under_autocast(value, ref: Tensor):
+    """Under autocast, floating tensors in ``value`` (a tensor, a PackedSequence, a tuple/list of
+    them or None) in the parameters' dtype (``ref``): a layer fed by an autocast layer (bf16) then
+    runs as inside ``torch.nn``'s own autocast (its products in bf16, where autocast puts them).
+    Outside autocast ``value`` is returned unchanged, so a dtype mismatch is still an error."""
+    if not torch.is_autocast_enabled(ref.device.type):
+        return value
+    if isinstance(value, Tensor):
+        return value.to(ref.dtype) if value.is_floating_point() and value.dtype != ref.dtype else value
+    if isinstance(value, PackedSequence):
+        return value._replace(data=under_autocast(value.data, ref))
+    if isinstance(value, (tuple, list)):
+        return type(value)(under_autocast(v, ref) for v in value)
+    return value
 
 
 def check_like(name: str, arg: str, t: Tensor, ref: Tensor) -> None:

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from .checks import check_input, check_lengths, check_like, check_state
+from .checks import check_input, check_lengths, check_like, check_state, under_autocast
 from .reference import run_stack
 
 
@@ -34,6 +34,7 @@ def run(layer, input, hx, lengths, trace: bool):
     """
     name = layer.spec.name
     ref = layer.weight_ih_l0
+    input, hx = under_autocast(input, ref), under_autocast(hx, ref)
     if isinstance(input, PackedSequence):
         if lengths is not None:
             raise ValueError(f"{name}: pass either a PackedSequence or lengths, not both")

@@ -139,9 +139,24 @@ def to_dict(sections: Sections) -> dict[str, dict[str, Any]]:
     return {name: dataclasses.asdict(cfg) for name, cfg in sections.items()}
 
 
+#: keys that runs saved before under another name: (section, old key) -> (new key, new value of the old)
+RENAMED = {("train", "bf16"): ("precision", lambda old: "auto" if old else "fp32")}
+
+
 def from_dict(defaults: Sections, data: Mapping[str, Mapping[str, Any]]) -> Sections:
-    """Sections from a saved dict, checked against the defaults' types."""
-    return apply(defaults, data)
+    """Sections from a saved dict, checked against the defaults' types (keys of :data:`RENAMED`
+    read under their new names)."""
+    return apply(defaults, {name: _renamed(name, values) for name, values in data.items()})
+
+
+def _renamed(section: str, values: Any) -> Any:
+    if not isinstance(values, Mapping):
+        return values
+    values = dict(values)
+    for (where, old), (new, convert) in RENAMED.items():
+        if where == section and old in values and new not in values:
+            values[new] = convert(values.pop(old))
+    return values
 
 
 def flag(name: str) -> str:

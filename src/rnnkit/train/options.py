@@ -11,6 +11,7 @@ from rnnkit import bounds
 
 from . import final_report
 from .config import bound, only_with
+from .precision import PRECISIONS
 from .schedule import LRSchedule
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "ntasgd")
@@ -39,7 +40,8 @@ HELP = {
     "eval_each_epoch": "also evaluate at the end of every pass over the training data",
     "device": "auto, cpu, cuda, cuda:N or mps",
     "threads": "CPU threads (0 = as many as torch picks)",
-    "bf16": "bf16 autocast on CUDA",
+    "precision": "fp32; bf16 (autocast; on a CPU only with native bf16, else RNNKIT_FORCE_BF16=1); "
+    "auto: bf16 on a CUDA GPU that supports it, else fp32",
 }
 
 
@@ -80,7 +82,7 @@ class TrainConfig:
     seed: int = field(default=1, metadata=bounds.seed())
     device: str = "auto"
     threads: int = field(default=0, metadata=bound(0, MAX_THREADS))
-    bf16: bool = True
+    precision: str = "auto"
     final_report: str = final_report.DEFAULT
 
 
@@ -99,6 +101,8 @@ def check_config(config: TrainConfig) -> None:
         )
     LRSchedule(config.schedule, config.lr)  # checks the name and lr > 0
     final_report.check(config.final_report)
+    if config.precision not in PRECISIONS:
+        raise ValueError(f"precision: expected one of {', '.join(PRECISIONS)}, got {config.precision!r}")
     if config.eval_every < (0 if config.eval_each_epoch else 1):
         raise ValueError(f"eval_every: expected >= 1 (or 0 with eval_each_epoch), got {config.eval_every}")
     for name in (

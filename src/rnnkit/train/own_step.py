@@ -25,7 +25,6 @@ budget, Ctrl-C and exact resume are the engine's as for any objective.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
 from typing import Any
@@ -35,6 +34,7 @@ from torch import Tensor, nn
 
 from . import checkpoint as ckpt
 from . import distributed
+from .precision import outside_autocast
 
 NAME = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -135,9 +135,7 @@ class StepControl:
 
 def _backward_precision(loss: Tensor):
     """Backward and update outside bf16 autocast (torch advises against backward under it)."""
-    if loss.is_cuda:
-        return torch.autocast("cuda", enabled=False)
-    return contextlib.nullcontext()
+    return outside_autocast(loss.device.type)
 
 
 class OwnStep:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 from . import config as cfg
-from . import distributed, final_report, limits, lock, resuming, rundir, setaside
+from . import distributed, final_report, limits, lock, precision, resuming, rundir, setaside
 from . import tensorboard as board
 from .callbacks import OnFirstSave
 from .device import resolve_device, seed_everything, set_threads
@@ -75,6 +75,7 @@ def train(
     ``tensorboard``: also write the metrics as TensorBoard events (:mod:`.tensorboard`).
     """
     check_config(sections["train"])  # before touching the run directory
+    precision.resolve(sections["train"].precision, resolve_device(sections["train"].device))
     limits.check_memory(sections)
     board.check(run_dir, tensorboard)
     known = Known(tuple(outputs) or recipe.outputs, tuple(tasks) or (recipe.name,))
@@ -195,6 +196,7 @@ def resume(
     given = run_dir if run_dir.is_file() else None
     path = rundir.check(given.parent if given else run_dir, resume=True)
     sections, resolved = resuming.resumed_config(recipe, path, train_overrides)
+    precision.resolve(sections["train"].precision, resolve_device(sections["train"].device))
     board.check(path, tensorboard)
     with contextlib.ExitStack() as held:
         with distributed.session(resolve_device(sections["train"].device)):
@@ -246,11 +248,19 @@ def _fit(
     if state is not None:
         trainer.restore(state)
     ready()
+    if trainer.precision == "bf16":  # recorded in the run: metrics.jsonl's event lines
+        trainer.metrics.write(
+            dict(split="event", step=trainer.step, event=f"precision bf16: {trainer.precision_reason}")
+        )
     if progress:
         params = sum(p.numel() for p in model.parameters())
         start = f", resuming at step {trainer.step}" if state is not None else ""
         ranks = f" x {distributed.world_size()} processes" if distributed.active() else ""
-        print(f"{recipe.name}: {params:,} parameters on {device}{ranks}; run directory {path}{start}", file=sys.stderr)
+        mixed = f"; bf16 autocast ({trainer.precision_reason})" if trainer.precision == "bf16" else ""
+        print(
+            f"{recipe.name}: {params:,} parameters on {device}{ranks}{mixed}; run directory {path}{start}",
+            file=sys.stderr,
+        )
     with board.opened(events):
         result = trainer.fit()
     if distributed.is_writer():

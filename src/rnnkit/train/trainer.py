@@ -32,17 +32,15 @@ handling, metrics and progress. Callbacks (:mod:`rnnkit.train.callbacks`) add th
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from pathlib import Path
 from typing import Any, Optional
 
-import torch
 from torch import nn
 
 from . import checkpoint as ckpt
-from . import distributed, own_step, snapshot, validation
+from . import distributed, own_step, precision, snapshot, validation
 from .averaging import NTASGD
 from .callbacks import Callback
 from .contract import FitResult, Objective, StepInfo
@@ -82,6 +80,7 @@ class Trainer:
         self.model, self.objective, self.config = model, objective, config
         self.run_dir, self.meta, self.show_progress = Path(run_dir), meta, progress
         self.device = next(model.parameters()).device
+        self.precision, self.precision_reason = precision.resolve(config.precision, self.device)
         self.own = own_step.OwnStep(objective, model, config) if own_step.takes_own_step(objective) else None
         self.optimizer = make_optimizer(model.parameters(), config) if self.own is None else None
         self.schedule = LRSchedule(
@@ -141,9 +140,7 @@ class Trainer:
         return stop_reason(self.config, self.step, self.objective.epoch, self.elapsed, self.bad_evals)
 
     def _autocast(self):
-        if self.device.type == "cuda" and self.config.bf16:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return precision.autocast(self.precision, self.device)
 
     def train_step(self) -> tuple[float, int, float]:
         """One optimisation step; returns (loss, count, grad norm) before the update.

@@ -73,7 +73,7 @@ def defaults():
             anneal_by_time=True,
             eval_every=500,
             log_every=50,
-            bf16=False,
+            precision="fp32",
         ),
     }
 
