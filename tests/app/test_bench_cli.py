@@ -75,3 +75,36 @@ def test_a_failed_write_after_the_timing_is_an_error_line_not_a_usage_message(tm
     assert "targets:" in captured.out  # the timing ran
     assert captured.err.strip() == f"rnnkit bench: error: {path}: cannot write: No space left on device"
     assert not path.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_bench_layers_bf16_adds_torch_bf16_and_records_the_precision(tmp_path, capsys, monkeypatch):
+    """With --precision bf16 (forced where the CPU has none natively) a fourth contender is torch.nn
+    under autocast, ratios stay against float32 torch.nn, and each record says its precision."""
+    monkeypatch.setenv("RNNKIT_FORCE_BF16", "1")
+    path = tmp_path / "bf16.json"
+    args = ["bench", "layers", "--sizes", "d", "--layers", "lstm", "--repeats", "2", "--precision", "bf16"]
+    assert main([*args, "--json", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "bf16 autocast" in text and "torch bf16" in text  # the auto check is against torch in bf16
+    records = {r["impl"]: r for r in json.loads(path.read_text())}
+    assert set(records) == {"torch", "torch-bf16", "auto", "reference"}
+    assert records["torch"]["ratio_fwdbwd"] == 1.0
+    assert {impl: r["precision"] for impl, r in records.items()} == {
+        "torch": "fp32",
+        "torch-bf16": "bf16",
+        "auto": "bf16",
+        "reference": "fp32",
+    }
+
+
+def test_bench_layers_bf16_is_refused_without_native_bf16(capsys, monkeypatch):
+    from rnnkit.train import precision
+
+    monkeypatch.delenv("RNNKIT_FORCE_BF16", raising=False)
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2"})
+    with pytest.raises(SystemExit) as exit_info:  # a bad option: usage, then the one-line reason
+        main(["bench", "layers", "--sizes", "d", "--precision", "bf16"])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert "precision: bf16 was asked for, but this CPU has no native bf16" in captured.err
+    assert "targets:" not in captured.out  # refused before any timing

@@ -46,6 +46,12 @@ def add_parsers(sub) -> None:
     layers.add_argument(
         "--json", dest="json_path", default=None, help="write raw measurements (list of dicts) to this path"
     )
+    layers.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="bf16: rnnkit (and torch-bf16) under bf16 autocast against float32 torch.nn (default fp32)",
+    )
     charlm = bench_sub.add_parser(
         "charlm", help="charlm training step: rnnkit vs a plain torch.nn.LSTM loop (tokens/s)"
     )
@@ -70,6 +76,7 @@ def run(args: argparse.Namespace) -> None:
             repeats=args.repeats,
             quick=args.quick,
             json_path=args.json_path,
+            precision=args.precision,
         )
     else:
         from rnnkit.bench.charlm import run as run_charlm

@@ -2,7 +2,7 @@
 
 :class:`Size` is one benchmark shape: a sequence-first input ``(seq, batch, input)`` into
 ``layers`` stacked layers of ``hidden`` units, timed ``repeats`` times (``quick_repeats``
-with ``--quick``); :data:`SIZES` names them (a)-(d), :data:`QUICK_SIZES` those ``--quick``
+with ``--quick``); :data:`SIZES` names them (a)-(d) and (p), :data:`QUICK_SIZES` those ``--quick``
 runs. :class:`Result` holds one contender's per-repetition milliseconds at one (layer,
 size) and their medians.
 """
@@ -35,7 +35,11 @@ SIZES = {
     "b": Size("b", 20, 35, 650, 650, 2, repeats=21, quick_repeats=3),
     "c": Size("c", 32, 28, 28, 128, 1, repeats=41, quick_repeats=9),
     "d": Size("d", 1, 10, 3, 3, 1, repeats=301, quick_repeats=61),
+    "p": Size("p", 128, 784, 1, 128, 1, repeats=7, quick_repeats=1),  # sequential MNIST read pixel by pixel
 }
+#: with ``--precision bf16``: rnnkit's default (``auto``) fwd+bwd in bf16 at most this times the fp32
+#: ``torch.nn`` time, per size (issue 31: char-LM size (a) 0.7x; pixel MNIST (p) 1.5x faster)
+BF16_LIMITS = {"a": 0.7, "p": 1 / 1.5}
 QUICK_SIZES = ("c", "d")
 
 

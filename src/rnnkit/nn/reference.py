@@ -13,6 +13,7 @@ size, H hidden size, H_out output size, D directions.
 
 from __future__ import annotations
 
+import warnings
 from typing import Optional
 
 import torch
@@ -96,6 +97,12 @@ def run_stack(
         ``(out (S, D*H_out), [h_n, (c_n)], gates)`` where gates maps a name to a packed
         ``(D*num_layers, S, H)`` tensor (empty unless ``trace``).
     """
+    kind = data.device.type
+    if torch.is_autocast_enabled(kind):  # own kernels have no bf16 variant yet: this layer runs in fp32
+        warnings.warn(f"{layer.spec.name}: rnnkit's reference kernel runs in float32 under autocast", stacklevel=2)
+        dtype = layer.weight_ih_l0.dtype
+        with torch.autocast(kind, enabled=False):
+            return run_stack(layer, data.to(dtype), batch_sizes, tuple(s.to(dtype) for s in state), trace, weights)
     layer_input, finals, records = data, [[] for _ in state], []
     for k in range(layer.num_layers):
         outputs = []
