@@ -290,3 +290,14 @@ def test_resume_refuses_changed_captions(learned, tmp_path, capsys):
     (run / "config.json").write_text(json.dumps(config))
     assert main(["train", "caption", "--resume", str(run), "--max-steps", "401", "--quiet"]) == 2
     assert "training captions changed" in capsys.readouterr().err
+
+
+def test_a_checkpoint_from_before_coverage_loads_without_it():
+    """Runs saved before --coverage existed have no such key: they read as coverage off (their weights
+    have no w_c), while a new run's saved value stands and a fresh config has it on."""
+    from rnnkit.train import config as cfg
+
+    defaults = {"model": CaptionModelConfig()}
+    assert defaults["model"].coverage
+    assert cfg.from_dict(defaults, {"model": {"width": 8}})["model"].coverage is False
+    assert cfg.from_dict(defaults, {"model": {"coverage": True}})["model"].coverage is True

@@ -143,10 +143,22 @@ def to_dict(sections: Sections) -> dict[str, dict[str, Any]]:
 RENAMED = {("train", "bf16"): ("precision", lambda old: "auto" if old else "fp32")}
 
 
+def absent(value: Any) -> dict:
+    """Field metadata: a saved configuration without this key predates the option and meant
+    ``value`` (e.g. an option added on by default, that older checkpoints were trained without)."""
+    return {"absent": value}
+
+
 def from_dict(defaults: Sections, data: Mapping[str, Mapping[str, Any]]) -> Sections:
     """Sections from a saved dict, checked against the defaults' types (keys of :data:`RENAMED`
-    read under their new names)."""
-    return apply(defaults, {name: _renamed(name, values) for name, values in data.items()})
+    read under their new names; a key missing from a saved section takes its field's :func:`absent`
+    value where it has one, else the default)."""
+    saved = {name: _renamed(name, values) for name, values in data.items()}
+    for name, values in saved.items():
+        if name in defaults and isinstance(values, Mapping):
+            older = {f.name: f.metadata["absent"] for f in dataclasses.fields(defaults[name]) if "absent" in f.metadata}
+            saved[name] = {**{k: v for k, v in older.items() if k not in values}, **values}
+    return apply(defaults, saved)
 
 
 def _renamed(section: str, values: Any) -> Any:

@@ -27,7 +27,7 @@ from rnnkit.families.seq2seq.decoder import AttentionDecoder
 from rnnkit.families.seq2seq.encoder import Memory
 from rnnkit.families.vision import EfficientNetGridEncoder, ResidualGridEncoder
 from rnnkit.nn import GATED_CELLS, check_cell
-from rnnkit.train.config import bound, only_with
+from rnnkit.train.config import absent, bound, only_with
 
 ENCODERS = ("resnet", "efficientnet-lite0")
 ATTENTION = ("bahdanau", "luong", "none")
@@ -67,7 +67,7 @@ class CaptionModelConfig:
     attention: str = "bahdanau"
     gate: bool = field(default=True, metadata=only_with("attention", "bahdanau", "luong"))
     positions: bool = field(default=True, metadata=only_with("attention", "bahdanau", "luong"))
-    coverage: bool = field(default=True, metadata=only_with("attention", "bahdanau"))
+    coverage: bool = field(default=True, metadata={**only_with("attention", "bahdanau"), **absent(False)})
     dropout: float = field(default=0.2, metadata=bounds.dropout())
 
     def __post_init__(self) -> None:
