@@ -27,7 +27,11 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--out", type=Path, help="write the scores here as JSON (default: print them)")
     args = parser.parse_args()
-    captions = [line.rstrip("\n").split("\t", 1)[1] for line in args.captions.read_text().splitlines()]
+    captions = []
+    for number, line in enumerate(args.captions.read_text().splitlines(), start=1):
+        if "\t" not in line:
+            parser.error(f"{args.captions}, line {number}: expected 'id<TAB>caption' (an eval_*_beam*.txt)")
+        captions.append(line.split("\t", 1)[1])
     _, scenes, _ = shapes.generate(args.split, len(captions), args.data_seed, args.image_size)
     scores = truth_scores(captions, scenes, shapes.SHAPES)
     result = {"captions_file": args.captions.name, "split": args.split, "data_seed": args.data_seed, **scores}
