@@ -13,7 +13,7 @@ def test_bench_layers_size_d_table_and_json(tmp_path, capsys):
     text = capsys.readouterr().out
     rows = [line.split() for line in text.splitlines() if line.split() and line.split()[0] in ("LSTM", "GRU", "RNN")]
     seen = {(row[0], row[7]) for row in rows}  # layer, impl (size label is 6 tokens)
-    assert seen == {(layer, impl) for layer in ("LSTM", "GRU", "RNN") for impl in ("torch", "auto", "reference")}
+    assert seen == {(layer, impl) for layer in ("LSTM", "GRU", "RNN") for impl in ("torch", "auto:fused", "reference")}
     for row in rows:
         float(row[10]), float(row[11])  # ratio columns parse as numbers
     assert "targets:" in text and "reference LSTM (d)" in text
@@ -25,6 +25,16 @@ def test_bench_layers_size_d_table_and_json(tmp_path, capsys):
     for r in records:
         assert r["size"] == "d" and len(r["fwd_ms"]) == 3 and len(r["fwdbwd_ms"]) == 3
         assert r["ratio_fwdbwd"] > 0
+
+
+def test_bench_layers_shows_the_kernel_auto_ran(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("RNNKIT_IMPL", "reference")
+    path = tmp_path / "layers.json"
+    assert main(["bench", "layers", "--sizes", "d", "--layers", "gru", "--repeats", "1", "--json", str(path)]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("GRU")]
+    assert [row[7] for row in rows] == ["torch", "auto:ref", "reference"]
+    (auto,) = [r for r in json.loads(path.read_text()) if r["impl"] == "auto"]
+    assert auto["auto_chose"] == {"train": "reference", "infer": "reference"}
 
 
 def test_bench_layers_unknown_size_is_named(capsys):

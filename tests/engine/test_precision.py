@@ -10,6 +10,7 @@ import torch
 from helpers import smoke_train
 
 from rnnkit.cli import main
+from rnnkit.nn import machine
 from rnnkit.recipes import REGISTRY
 from rnnkit.train import config as cfg
 from rnnkit.train import precision
@@ -42,11 +43,13 @@ def test_resolve_on_a_cpu(monkeypatch):
 
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path, monkeypatch):
     info = tmp_path / "cpuinfo"
-    info.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16 amx_tile\n")
-    monkeypatch.setattr(precision, "CPUINFO", info)
+    info.write_text("processor\t: 0\nmodel name\t: Some CPU 9\nflags\t\t: fpu avx2 avx512_bf16 amx_tile\n")
+    monkeypatch.setattr(machine, "CPUINFO", info)
     assert precision.native_bf16() == ["avx512_bf16"]
-    monkeypatch.setattr(precision, "CPUINFO", tmp_path / "missing")
+    assert machine.cpu_model() == "Some CPU 9"
+    monkeypatch.setattr(machine, "CPUINFO", tmp_path / "missing")
     assert precision.native_bf16() == []
+    assert machine.cpu_model() == ""
 
 
 def test_refused_bf16_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):

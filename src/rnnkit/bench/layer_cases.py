@@ -12,6 +12,11 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
+import torch
+from torch import nn
+
+from rnnkit.nn import choose
+
 
 @dataclass(frozen=True)
 class Size:
@@ -53,6 +58,13 @@ class Result:
     fwd_ms: list = field(default_factory=list)
     fwdbwd_ms: list = field(default_factory=list)
     flops_fwd: float = 0.0
+    chose: dict = field(default_factory=dict)  # impl="auto": the kernel picked per mode (train/infer)
+
+    def name(self) -> str:
+        """``auto`` with the kernel it ran for forward+backward (``auto:ref`` for rnnkit's)."""
+        if self.impl != "auto" or not self.chose:
+            return self.impl
+        return "auto:ref" if self.chose.get("train") == "reference" else "auto:fused"
 
     @property
     def fwd(self) -> float:
@@ -61,3 +73,16 @@ class Result:
     @property
     def fwdbwd(self) -> float:
         return statistics.median(self.fwdbwd_ms)
+
+
+def auto_choice(model: nn.Module, size: Size, precision: str) -> dict:
+    """The kernel ``impl="auto"`` ran for a training and an inference call of this size."""
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    forced = choose.forced()
+    chose = {}
+    for mode in ("train", "infer"):
+        with torch.set_grad_enabled(mode == "train"):
+            key = choose.shape_key(model, size.batch, size.seq, dtype, torch.device("cpu"))
+        answer = None if forced else choose.known(key)
+        chose[mode] = forced or (answer["choice"] if answer else "fused")
+    return chose

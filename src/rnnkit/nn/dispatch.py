@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from . import choose
 from .checks import check_input, check_lengths, check_like, check_state, under_autocast
 from .reference import run_stack
 
@@ -71,9 +72,42 @@ def _run_padded(layer, x: Tensor, hx, lengths, trace: bool):
     return out, state, gates
 
 
-def _uses_fused(layer, trace: bool) -> bool:
-    """torch's fused op unless tracing (it reports no gates) or ``impl='reference'``."""
-    return not trace and layer.impl != "reference"
+def _uses_fused(layer, trace: bool, data: Tensor, batch: int, steps: int) -> bool:
+    """torch's fused op unless tracing (it reports no gates), ``impl='reference'``, or ``impl='auto'``
+    and a timed trial on this machine found rnnkit's kernel faster (:mod:`rnnkit.nn.choose`)."""
+    if trace or layer.impl == "reference":
+        return False
+    if layer.impl != "auto":
+        return True
+    dtype = torch.get_autocast_dtype(data.device.type) if torch.is_autocast_enabled(data.device.type) else data.dtype
+    forced = choose.forced()
+    if forced or choose.skip_trial(dtype):
+        return forced != "reference"
+    key = choose.shape_key(layer, batch, steps, dtype, data.device)
+    return choose.choose(key, lambda: _kernel_calls(layer, batch, steps, data), data.device) == "fused"
+
+
+def _kernel_calls(layer, batch: int, steps: int, like: Tensor) -> dict:
+    """Each kernel's call on random ``(L, N, H_in)`` data shaped like this one, with copies of the
+    weights (the layer's gradients untouched); forward + backward when gradients are on."""
+    grad = torch.is_grad_enabled()
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(steps, batch, layer.input_size, generator=gen).to(like).requires_grad_(grad)
+    state = initial_state(layer, None, x, batch, True)
+    weights = {k: w.detach().clone().requires_grad_(grad) for k, w in layer.run_weights().items()}
+
+    def finish(out: Tensor) -> None:
+        if grad:
+            out.float().sum().backward()
+
+    def fused() -> None:
+        args = (layer.bias, layer.num_layers, layer.dropout, layer.training, layer.bidirectional, False)
+        finish(layer.spec.fused(x, _fused_state(layer.spec, state), list(weights.values()), *args)[0])
+
+    def reference() -> None:
+        finish(run_stack(layer, x.reshape(steps * batch, -1), (batch,) * steps, state, False, weights)[0])
+
+    return {"fused": fused, "reference": reference}
 
 
 def _run_dense(layer, x: Tensor, hx, trace: bool):
@@ -84,7 +118,8 @@ def _run_dense(layer, x: Tensor, hx, trace: bool):
         x = x.unsqueeze(1 if not layer.batch_first else 0)
     batch = x.shape[0] if layer.batch_first else x.shape[1]
     state = initial_state(layer, hx, x, batch, batched)
-    if _uses_fused(layer, trace):
+    seq_len = x.shape[1] if layer.batch_first else x.shape[0]
+    if _uses_fused(layer, trace, x, batch, seq_len):
         out, *final = spec.fused(
             x,
             _fused_state(spec, state),
@@ -119,7 +154,7 @@ def _run_packed(layer, packed: PackedSequence, hx, trace: bool):
     state = initial_state(layer, hx, packed.data, batch, True)
     if packed.sorted_indices is not None:
         state = tuple(s.index_select(1, packed.sorted_indices) for s in state)
-    if _uses_fused(layer, trace):
+    if _uses_fused(layer, trace, packed.data, batch, len(packed.batch_sizes)):
         out, *final = spec.fused(
             packed.data,
             packed.batch_sizes,

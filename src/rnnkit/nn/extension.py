@@ -13,6 +13,7 @@ import os
 import warnings
 from pathlib import Path
 
+NO_EXT = "RNNKIT_NO_EXT"
 _SOURCE = Path(__file__).with_name("csrc") / "lstm_scan.cpp"
 _state: dict = {}
 
@@ -25,7 +26,7 @@ def lstm_extension():
 
 
 def _build():
-    if os.environ.get("RNNKIT_NO_EXT", "") not in ("", "0"):
+    if os.environ.get(NO_EXT, "") not in ("", "0"):
         return None
     try:
         from torch.utils.cpp_extension import load

@@ -1,8 +1,10 @@
-"""Device choice, seeding and thread count."""
+"""Device choice, seeding, thread count and denormal numbers."""
 
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 
@@ -45,3 +47,25 @@ def set_threads(threads: int) -> None:
         raise ValueError(f"threads: expected >= 0 (0 = torch default), got {threads}")
     if threads:
         torch.set_num_threads(threads)
+
+
+def denormals_flushed() -> bool:
+    """Whether this CPU thread now treats denormal floats (below 1.2e-38) as zero."""
+    return bool((torch.tensor(1e-39, dtype=torch.float32) * 2.0).item() == 0.0)
+
+
+@contextmanager
+def flushed_denormals(on: bool) -> Iterator[bool]:
+    """Run the block with denormals flushed to zero when ``on`` (where the CPU supports it).
+
+    Gradients that shrink through hundreds of steps (a classifier reading 784 pixels and
+    scoring only the final state) reach the denormal range, where x86 arithmetic is tens of
+    times slower: one LSTM step of sequential MNIST took 3.9 s instead of 0.52 s (2 cores).
+    Yields whether flushing is in effect; the thread's previous setting is restored after.
+    """
+    before = denormals_flushed()
+    flushed = torch.set_flush_denormal(True) if on else before
+    try:
+        yield bool(flushed)
+    finally:
+        torch.set_flush_denormal(before)

@@ -19,27 +19,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 
 import torch
+
+from rnnkit.nn.machine import cpu_flags
 
 PRECISIONS = ("auto", "fp32", "bf16")
 FORCE_BF16 = "RNNKIT_FORCE_BF16"
 #: the CPU flags (Linux /proc/cpuinfo names) that mean native bf16 arithmetic
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
-CPUINFO = Path("/proc/cpuinfo")
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags as Linux names them (empty where they cannot be read)."""
-    try:
-        text = CPUINFO.read_text(errors="replace")
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags") and ":" in line:
-            return set(line.split(":", 1)[1].split())
-    return set()
 
 
 def native_bf16(flags: set[str] | None = None) -> list[str]:

@@ -21,13 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
+import torch
+
 from . import config as cfg
 from . import distributed, final_report, limits, lock, precision, resuming, rundir, setaside
 from . import tensorboard as board
 from .callbacks import OnFirstSave
-from .device import resolve_device, seed_everything, set_threads
+from .device import flushed_denormals, resolve_device, seed_everything, set_threads
 from .meta import check_resume
 from .options import check_config
+from .pace import Pace, choose_threads
 from .recipe import Recipe
 from .trainer import FitResult, Trainer
 
@@ -220,7 +223,7 @@ def _fit(
 ) -> TrainOutcome:
     """Build, restore (when resuming), call ``ready()``, then train."""
     train_cfg = sections["train"]
-    set_threads(train_cfg.threads)
+    threads_note = _threads(train_cfg.threads)
     seed_everything(train_cfg.seed)  # the same on every rank: the same model and data
     device = distributed.rank_device(resolve_device(train_cfg.device))
     if state is not None:  # untrusted metadata: what the build and the trainer read, checked first
@@ -243,7 +246,7 @@ def _fit(
         path,
         meta,
         progress=progress,
-        callbacks=tuple(built.callbacks) + tuple(callbacks) + ((events,) if events else ()),
+        callbacks=tuple(built.callbacks) + tuple(callbacks) + ((events,) if events else ()) + (Pace(),),
     )
     if state is not None:
         trainer.restore(state)
@@ -252,6 +255,10 @@ def _fit(
         trainer.metrics.write(
             dict(split="event", step=trainer.step, event=f"precision bf16: {trainer.precision_reason}")
         )
+    if threads_note:  # recorded in the run too, as precision is
+        trainer.metrics.write(dict(split="event", step=trainer.step, event=f"threads: {threads_note}"))
+        if progress:
+            print(f"note: {threads_note}", file=sys.stderr)
     if progress:
         params = sum(p.numel() for p in model.parameters())
         start = f", resuming at step {trainer.step}" if state is not None else ""
@@ -261,12 +268,22 @@ def _fit(
             f"{recipe.name}: {params:,} parameters on {device}{ranks}{mixed}; run directory {path}{start}",
             file=sys.stderr,
         )
-    with board.opened(events):
+    with board.opened(events), flushed_denormals(train_cfg.flush_denormal):
         result = trainer.fit()
     if distributed.is_writer():
         _plot(path)
     distributed.barrier()  # the other ranks go on only once rank 0 has written everything
     return TrainOutcome(path, result, writer=distributed.is_writer())
+
+
+def _threads(asked: int) -> str | None:
+    """``--threads N``, or (0) as many as the free CPUs allow (:mod:`.pace`); the note, if fewer."""
+    if asked or distributed.active():
+        set_threads(asked)
+        return None
+    threads, note = choose_threads(torch.get_num_threads())
+    set_threads(threads)
+    return note
 
 
 def _plot(path: Path) -> None:

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from rnnkit import bounds
 from rnnkit.nn import build_rnn, check_cell
-from rnnkit.nn.init import forget_bias_, recurrent_init_
+from rnnkit.nn.init import chrono_init_, forget_bias_, recurrent_init_
 
 
 @dataclass
@@ -33,6 +33,8 @@ class VectorClassifierConfig:
         irnn_scale: the recurrent weights start as this times the identity.
         forget_bias: an LSTM's forget-gate bias at the start (0 = torch's init; 1 helps long
             sequences such as 784 pixels remember).
+        chrono: chrono initialisation of the LSTM/GRU gate biases for dependencies up to this
+            many steps (Tallec & Ollivier, 2018; 0 = off; 784 for a pixel sequence).
     """
 
     cell: str = "lstm"
@@ -45,6 +47,7 @@ class VectorClassifierConfig:
         default=1.0, metadata={**bounds.bound(0, 10, open_low=True), **bounds.only_with("irnn", True)}
     )
     forget_bias: float = field(default=0.0, metadata=bounds.bound(-50, 50))  # sigmoid(50) is 1 in float32
+    chrono: int = field(default=0, metadata=bounds.bound(0, 10**7))
 
     def __post_init__(self) -> None:  # checked when the config is resolved, before any run directory
         spec = check_cell(self.cell)
@@ -52,6 +55,12 @@ class VectorClassifierConfig:
             raise ValueError(f"--irnn is a ReLU RNN: it needs --cell rnn_relu, got {self.cell}")
         if self.forget_bias and not spec.has_forget_gate:
             raise ValueError(f"--forget-bias is an LSTM gate's: it needs --cell lstm, got {self.cell}")
+        if self.chrono and not spec.gated:
+            raise ValueError(f"--chrono sets gate biases: it needs --cell lstm or gru, got {self.cell}")
+        if self.chrono and self.chrono < 3:
+            raise ValueError(f"--chrono: expected 0 (off) or at least 3 steps, got {self.chrono}")
+        if self.chrono and self.forget_bias:
+            raise ValueError("--chrono sets the forget-gate biases itself: leave --forget-bias at 0")
 
 
 class VectorClassifier(nn.Module):
@@ -77,6 +86,8 @@ class VectorClassifier(nn.Module):
             identity_init(self.rnn, config.irnn_scale)
         if config.forget_bias:
             forget_bias_(self.rnn, config.forget_bias)
+        if config.chrono:
+            chrono_init_(self.rnn, config.chrono)
 
     def forward(self, x: Tensor) -> Tensor:
         _, state = self.rnn(x)

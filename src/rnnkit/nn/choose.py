@@ -1,0 +1,198 @@
+"""``impl="auto"``: torch's fused op or rnnkit's kernel, whichever a timed trial found faster here.
+
+Which kernel wins depends on the machine (rnnkit's LSTM kernel was 1.3-3.4x slower than torch's
+on the machines measured so far, but not at every shape), so a layer built with ``impl="auto"``
+(the default) times both once per shape and remembers the answer:
+
+* The key is the machine (CPU model and flags, torch version, whether the C++ kernel is allowed)
+  and the call's shape: cell, sizes, layers, directions, batch and length (both rounded up to a
+  power of two), dtype (the autocast dtype under autocast), device type and whether gradients
+  are on (a training step times forward + backward, inference the forward alone).
+* The trial runs each kernel on random data of that shape with copies of the weights (nothing
+  reaches the layer's gradients, the random-number state is restored after) and keeps the
+  median of a few calls. rnnkit's kernel is chosen only when it takes under
+  :data:`MARGIN` of torch's time; ties go to torch's op, whose numbers equal ``torch.nn``'s.
+* Answers live in memory and in a JSON file (``$RNNKIT_KERNEL_CACHE``, default
+  ``~/.cache/rnnkit/kernels.json``), written atomically; a file that cannot be read is ignored
+  with a note and rewritten.
+* ``RNNKIT_IMPL=fused`` or ``reference`` forces the choice for every ``impl="auto"`` layer
+  (no trial); other dtypes than float32 (float64, autocast bf16/fp16), tracing, scripting,
+  export and compilation always take torch's op.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .extension import NO_EXT
+from .machine import cpu_flags, cpu_model
+
+OVERRIDE = "RNNKIT_IMPL"
+CACHE_ENV = "RNNKIT_KERNEL_CACHE"
+IMPLS = ("fused", "reference")
+#: rnnkit's kernel must take less than this fraction of torch's time to be chosen
+MARGIN = 0.95
+TRIAL_CALLS = 3
+_FORMAT = 1
+_memory: dict = {}
+
+
+def cache_path() -> Path:
+    """Where the answers are kept: ``$RNNKIT_KERNEL_CACHE`` or ``~/.cache/rnnkit/kernels.json``."""
+    given = os.environ.get(CACHE_ENV)
+    return Path(given) if given else Path.home() / ".cache" / "rnnkit" / "kernels.json"
+
+
+@functools.cache
+def machine_key() -> str:
+    """16 hex digits naming this machine's kind: CPU model and flags, torch, the C++ kernel
+    (allowed or not; building it waits for the first trial, after the note that says so)."""
+    ext = "python" if os.environ.get(NO_EXT, "") not in ("", "0") else "cpp"
+    text = "|".join([cpu_model(), " ".join(sorted(cpu_flags())), torch.__version__, ext])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _bucket(n: int) -> int:
+    """``n`` rounded up to a power of two (so lengths 33 and 60 share one trial)."""
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+def shape_key(layer, batch: int, steps: int, dtype: torch.dtype, device: torch.device) -> str:
+    """The call's shape as the cache names it, e.g. ``LSTM I1 H128 P0 x1 D1 N128 L1024 bfloat16 cpu train``."""
+    mode = "train" if torch.is_grad_enabled() else "infer"
+    proj = getattr(layer, "proj_size", 0)
+    return (
+        f"{layer.spec.name} I{layer.input_size} H{layer.hidden_size} P{proj} x{layer.num_layers} "
+        f"D{layer.num_directions} N{_bucket(batch)} L{_bucket(steps)} {str(dtype).removeprefix('torch.')} "
+        f"{device.type} {mode}"
+    )
+
+
+def forced() -> str | None:
+    """``RNNKIT_IMPL`` when set (``fused`` or ``reference``); ValueError for anything else."""
+    value = os.environ.get(OVERRIDE, "").strip()
+    if not value:
+        return None
+    if value not in IMPLS:
+        raise ValueError(f"{OVERRIDE}: expected fused or reference, got {value!r}")
+    return value
+
+
+def skip_trial(dtype: torch.dtype) -> bool:
+    """Calls that always take torch's op: any dtype but float32 (float64 is exactness work;
+    under a bf16/fp16 autocast rnnkit's kernel would compute in float32), tracing, scripting,
+    export and compilation."""
+    exporting = getattr(torch.onnx, "is_in_onnx_export", lambda: False)()
+    compiling = getattr(torch.compiler, "is_compiling", lambda: False)()
+    return dtype != torch.float32 or torch.jit.is_tracing() or torch.jit.is_scripting() or exporting or compiling
+
+
+def choose(key: str, trial: Callable[[], dict[str, Callable[[], None]]], device: torch.device) -> str:
+    """``fused`` or ``reference`` for the call named ``key``; ``trial()`` gives each kernel's call."""
+    machine = machine_key()
+    known = _answers(machine)
+    if key not in known:
+        print(
+            f"rnnkit: timing torch's and rnnkit's kernels once for {key} (cached in {cache_path()}; "
+            "the first time on a machine also builds rnnkit's C++ kernel)",
+            file=sys.stderr,
+        )
+        ms = time_calls(trial(), device)
+        choice = "reference" if ms["reference"] < MARGIN * ms["fused"] else "fused"
+        known[key] = {"choice": choice, "ms": {k: round(v, 3) for k, v in ms.items()}}
+        _save(machine, key, known[key])
+    return known[key]["choice"]
+
+
+def known(key: str) -> dict | None:
+    """The answer kept for ``key`` on this machine (``{"choice": .., "ms": {..}}``), or None."""
+    return _answers(machine_key()).get(key)
+
+
+def time_calls(calls: dict[str, Callable[[], None]], device: torch.device) -> dict[str, float]:
+    """Median milliseconds of each call (one warm-up each, then :data:`TRIAL_CALLS` rounds in turn)."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    rng_devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=rng_devices):
+        for rnd in range(TRIAL_CALLS + 1):
+            for name, call in calls.items():
+                _sync(device)
+                start = time.perf_counter()
+                call()
+                _sync(device)
+                if rnd:
+                    times[name].append(1000 * (time.perf_counter() - start))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _answers(machine: str) -> dict:
+    """This machine's known answers (the file read once per process and path)."""
+    path = str(cache_path())
+    if path not in _memory:
+        _memory[path] = _read(Path(path))
+    return _memory[path].setdefault(machine, {})
+
+
+def _read(path: Path) -> dict:
+    """The cache file's answers by machine; a file that cannot be read is ignored with a note."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    except OSError as err:
+        print(f"note: kernel cache {path} unreadable ({err}); measuring again", file=sys.stderr)
+        return {}
+    try:
+        data = json.loads(text)
+        machines = data["machines"] if data.get("format") == _FORMAT else None
+        if not isinstance(machines, dict) or not all(_valid(v) for v in machines.values()):
+            raise ValueError("not a kernel cache of this rnnkit")
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        print(f"note: kernel cache {path} ignored ({err}); measuring again", file=sys.stderr)
+        return {}
+    return machines
+
+
+def _valid(answers) -> bool:
+    return isinstance(answers, dict) and all(isinstance(a, dict) and a.get("choice") in IMPLS for a in answers.values())
+
+
+def _save(machine: str, key: str, answer: dict) -> None:
+    """Add one answer to the file (merged with what another process may have written since)."""
+    path = cache_path()
+    machines = _read(path) if path.exists() else {}
+    machines.setdefault(machine, {})[key] = answer
+    text = json.dumps({"format": _FORMAT, "machines": machines}, indent=1, sort_keys=True)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except OSError as err:  # a read-only home: the answer still holds for this process
+        print(f"note: could not write kernel cache {path} ({err})", file=sys.stderr)
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def forget() -> None:
+    """Drop the answers and the machine key held in memory (tests; the file stays)."""
+    _memory.clear()
+    machine_key.cache_clear()

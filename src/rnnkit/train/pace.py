@@ -1,0 +1,117 @@
+"""A run's pace on a shared machine: threads for the CPUs that are free, and early notes when
+the time budget will cut the schedule or the steps slow down.
+
+On a 2-core machine shared with two other busy processes, torch's two threads wait on each
+other at every parallel region and the README's main command ran at about a twentieth of its
+quiet rate (issue 31). So, with ``--threads 0`` (the default), :func:`choose_threads` counts the
+other runnable threads now (the fewest seen in a few looks at ``/proc/loadavg``, so a busy loop
+counts and a passing one does not) and trains with no more threads than the CPUs this process
+may use that are free, at least one; the note says so. ``--threads N`` is always obeyed.
+
+:class:`Pace` (a trainer callback) measures the step rate after :data:`CALIBRATION_S` seconds
+and, when ``--max-minutes`` will stop the run before ``--max-steps`` while the schedule follows
+the steps, says so at once with the step it expects to reach and what to do; later, if the rate
+falls below half the first one, it says that too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Optional
+
+from .callbacks import Callback
+
+LOADAVG = Path("/proc/loadavg")
+CALIBRATION_S = 30.0
+SLOWDOWN = 0.5
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask; the machine's count elsewhere)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def busy_others(looks: int = 5, interval: float = 0.02) -> int:
+    """Other threads running now: /proc/loadavg's runnable count less this one, the fewest of a
+    few looks (0 where it cannot be read)."""
+    seen = []
+    for k in range(looks):
+        try:
+            running = int(LOADAVG.read_text().split()[3].split("/")[0])
+        except (OSError, ValueError, IndexError):
+            return 0
+        seen.append(max(0, running - 1))
+        if k + 1 < looks:
+            time.sleep(interval)
+    return min(seen)
+
+
+def choose_threads(current: int) -> tuple[int, Optional[str]]:
+    """``(threads, note)``: ``current`` where enough CPUs are free, else the free ones (>= 1)."""
+    cpus, others = usable_cpus(), busy_others()
+    free = cpus - others
+    if free >= current:
+        return current, None
+    threads = max(1, free)
+    procs = f"{others} other busy thread{'s' if others != 1 else ''}"
+    return threads, (
+        f"{procs} on the {cpus} CPUs this run may use: training with {threads} thread"
+        f"{'s' if threads != 1 else ''} instead of {current} (threads that outnumber the free CPUs "
+        "wait on each other); --threads N chooses"
+    )
+
+
+class Pace(Callback):
+    """Early notes on a run's pace (see the module docstring); keeps no state in checkpoints."""
+
+    name = "pace"
+
+    def __init__(self) -> None:
+        self.start: Optional[tuple[float, int]] = None  # (elapsed, step) when the run (re)started
+        self.rate: Optional[float] = None  # steps/s over the calibration
+        self.window: Optional[tuple[float, int]] = None
+        self.slow_said = False
+
+    def on_step_end(self, trainer, loss: float, count: int) -> None:
+        now, step = trainer.elapsed, trainer.step
+        if self.start is None:
+            self.start = self.window = (now, step)  # after the first step (warm-up, kernel trials)
+            return
+        if self.rate is None:
+            if now - self.start[0] >= CALIBRATION_S:
+                self.rate = (step - self.start[1]) / (now - self.start[0])
+                self.window = (now, step)
+                self._budget_note(trainer, now, step)
+            return
+        if now - self.window[0] >= 4 * CALIBRATION_S:
+            rate = (step - self.window[1]) / (now - self.window[0])
+            self.window = (now, step)
+            if rate < SLOWDOWN * self.rate and not self.slow_said:
+                self.slow_said = True
+                load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+                trainer.note(
+                    f"note: {rate:.2f} steps/s now against {self.rate:.2f} at the start; other work may "
+                    f"share the CPUs (load average {load:.1f} on {usable_cpus()})",
+                    event=f"slowed to {rate:.3f} steps/s from {self.rate:.3f}",
+                )
+
+    def _budget_note(self, trainer, now: float, step: int) -> None:
+        """When the time budget ends before max_steps and the schedule follows the steps, say so."""
+        c = trainer.config
+        if not (c.max_minutes and c.max_steps) or c.anneal_by_time:
+            return
+        reach = step + int(self.rate * max(0.0, 60 * c.max_minutes - now))
+        if reach >= c.max_steps:
+            return
+        trainer.note(
+            f"note: at {self.rate:.2f} steps/s the {c.max_minutes:g}-minute budget ends near step "
+            f"{reach:,} of {c.max_steps:,}: the {c.schedule} schedule will be cut short and the "
+            "final figure will be worse than a full run's; free the CPUs, raise --max-minutes, or "
+            "add --anneal-by-time so the schedule ends within the budget",
+            event=f"budget ends near step {reach} of {c.max_steps} at {self.rate:.3f} steps/s",
+        )
