@@ -34,6 +34,22 @@ def test_cpp_kernel_matches_python_kernel(monkeypatch, hidden, batch, proj, pack
         assert sq(a, b) < 1e-20
 
 
+@needs_extension
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("hidden", [3, 40])
+def test_cpp_gru_kernel_matches_python_kernel(monkeypatch, bias, packed, hidden):
+    torch.manual_seed(0)
+    _, ours = layer_pair("GRU", input_size=2, hidden_size=hidden, bias=bias, bidirectional=True, num_layers=2)
+    x = torch.randn(5, 3, 2, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([5, 2, 4]) if packed else None
+    values_cpp, grads_cpp = _run(ours, x, lengths)
+    monkeypatch.setattr(kernels, "lstm_extension", lambda: None)
+    values_py, grads_py = _run(ours, x, lengths)
+    for a, b in zip(values_cpp + list(grads_cpp), values_py + list(grads_py)):
+        assert sq(a, b) < 1e-20
+
+
 def test_bfloat16_reference_lstm_uses_python_kernel_and_agrees_with_float32():
     torch.manual_seed(0)
     _, ours = layer_pair("LSTM", dtype=torch.float32, input_size=3, hidden_size=4)

@@ -1,7 +1,9 @@
-"""Optional C++ build of the LSTM kernel (``csrc/lstm_scan.cpp``), compiled on first use.
+"""Optional C++ build of the LSTM and GRU kernels (``csrc/lstm_scan.cpp``, ``csrc/gru_scan.cpp``,
+entry points in ``csrc/module.cpp``), compiled on first use.
 
-The C++ code is the same algorithm as :class:`rnnkit.nn.kernels.LSTMScan`; it removes the
-per-step Python overhead that dominates at small sizes. It is built with
+The C++ code is the same algorithm as :class:`rnnkit.nn.kernels.LSTMScan` and ``GRUScan``: the
+whole sequence of one layer and direction in one call each way; it removes the per-step Python
+overhead that dominates at small sizes. It is built with
 ``torch.utils.cpp_extension.load`` (needs a C++ compiler and ninja) into torch's extension
 cache, once per machine. If the build fails, or ``RNNKIT_NO_EXT=1`` is set, the pure-Python
 kernel is used and a warning says why.
@@ -14,7 +16,7 @@ import warnings
 from pathlib import Path
 
 NO_EXT = "RNNKIT_NO_EXT"
-_SOURCE = Path(__file__).with_name("csrc") / "lstm_scan.cpp"
+_SOURCES = [Path(__file__).with_name("csrc") / name for name in ("lstm_scan.cpp", "gru_scan.cpp", "module.cpp")]
 _state: dict = {}
 
 
@@ -31,10 +33,10 @@ def _build():
     try:
         from torch.utils.cpp_extension import load
 
-        return load(name="rnnkit_lstm_scan", sources=[str(_SOURCE)], extra_cflags=["-O3"], verbose=False)
+        return load(name="rnnkit_scan", sources=[str(p) for p in _SOURCES], extra_cflags=["-O3"], verbose=False)
     except Exception as exc:  # compiler or ninja missing: fall back, but say so
         warnings.warn(
-            f"rnnkit: C++ LSTM kernel unavailable ({type(exc).__name__}: {exc}); using the Python kernel",
+            f"rnnkit: C++ LSTM/GRU kernel unavailable ({type(exc).__name__}: {exc}); using the Python kernel",
             RuntimeWarning,
             stacklevel=2,
         )

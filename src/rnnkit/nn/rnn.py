@@ -5,12 +5,14 @@ H_out = proj_size if proj_size > 0 else H, D = 2 if bidirectional else 1.
 
 Two implementations share the same parameters:
 
-* ``impl="auto"`` (default) / ``"fused"``: torch's own fused recurrent ops
-  (oneDNN or native on CPU, cuDNN on GPU), the same kernels ``torch.nn`` uses.
+* ``impl="fused"``: torch's own fused recurrent ops (oneDNN or native on CPU,
+  cuDNN on GPU), the same kernels ``torch.nn`` uses.
 * ``impl="reference"``: rnnkit's first-principles recurrence
   (:mod:`rnnkit.nn.reference`, :mod:`rnnkit.nn.kernels`): the input projection
   of all steps in one matmul, then a step loop with a hand-written backward.
   Gate introspection (:meth:`RNNBase.trace`) always uses it.
+* ``impl="auto"`` (default): whichever of the two a timed trial on this
+  machine found faster for the call's shape, cached (:mod:`rnnkit.nn.choose`).
 
 Parameters are named and shaped exactly as in ``torch.nn``
 (``weight_ih_l{k}{_reverse}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``,

@@ -273,8 +273,3 @@ std::vector<Tensor> lstm_backward(const Tensor& d_out, const Tensor& d_hn, const
   auto d_whr = proj ? d_h_all.t().mm(pre_proj) : Tensor();
   return {d_gates, d_h0, d_c0, d_whh, d_whr};
 }
-
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("lstm_forward", &lstm_forward, "LSTM over one direction of a packed batch (forward)");
-  m.def("lstm_backward", &lstm_backward, "LSTM over one direction of a packed batch (backward)");
-}

@@ -1,0 +1,98 @@
+"""One training step of the sequential-MNIST classifier read pixel by pixel, side by side (issue 31).
+
+The shape of ``rnnkit train seqmnist --preset pixels``: LSTM 1 -> 128 over 784 steps, a linear
+layer on the final state, cross-entropy, batch 128; forward + backward (no optimiser step).
+Contenders, interleaved (the order rotates each round), median of the timed rounds:
+
+* ``torch fp32``: torch.nn.LSTM as a plain PyTorch loop runs it (IEEE denormals);
+* ``torch fp32 ftz``: the same with denormals flushed to zero (what rnnkit's engine does);
+* ``rnnkit fp32``: rnnkit's default layer, denormals flushed (``rnnkit train``'s default);
+* ``rnnkit bf16``: the same under bf16 autocast (``--precision bf16``);
+* ``torch bf16 ftz``: torch.nn.LSTM under the same autocast.
+
+    python benchmarks/scripts/pixel_step.py --json benchmarks/results/layers/pixel_step.json
+
+The gradient of a loss on the final state shrinks through 784 steps into the denormal range,
+where x86 arithmetic is many times slower; ``rnnkit bench layers`` times ``out.sum()`` instead,
+whose gradient does not shrink, so it does not show this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+
+import torch
+from torch import nn
+
+from rnnkit.nn import LSTM
+from rnnkit.nn.machine import cpu_flags, cpu_model
+
+CONTENDERS = ("torch fp32", "torch fp32 ftz", "rnnkit fp32", "rnnkit bf16", "torch bf16 ftz")
+
+
+def step_fn(name: str, batch: int):
+    """The contender's step: a closure running forward + backward once."""
+    torch.manual_seed(0)
+    rnn = LSTM(1, 128, batch_first=True) if name.startswith("rnnkit") else nn.LSTM(1, 128, batch_first=True)
+    head = nn.Linear(128, 10)
+    x = torch.randn(batch, 784, 1, generator=torch.Generator().manual_seed(1))
+    y = torch.randint(0, 10, (batch,), generator=torch.Generator().manual_seed(2))
+    bf16, ftz = "bf16" in name, name != "torch fp32"
+
+    def step() -> None:
+        torch.set_flush_denormal(ftz)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            _, (h, _) = rnn(x)
+            logits = head(h[-1])
+        nn.functional.cross_entropy(logits.float(), y).backward()
+        torch.set_flush_denormal(False)
+
+    return step
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--json", help="write the raw times and ratios here")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    steps = {name: step_fn(name, args.batch) for name in CONTENDERS}
+    times = {name: [] for name in CONTENDERS}
+    for rnd in range(args.rounds + 1):  # round 0 warms up
+        order = CONTENDERS[rnd % len(CONTENDERS) :] + CONTENDERS[: rnd % len(CONTENDERS)]
+        for name in order:
+            start = time.perf_counter()
+            steps[name]()
+            if rnd:
+                times[name].append(time.perf_counter() - start)
+    base = statistics.median(times["torch fp32"])
+    print(f"pixel-MNIST training step, batch {args.batch}, {args.threads} threads, torch {torch.__version__}")
+    print(
+        f"CPU: {cpu_model() or platform.processor()}; bf16 flags: {sorted(cpu_flags() & {'avx512_bf16', 'amx_bf16'})}"
+    )
+    rows = {}
+    for name in CONTENDERS:
+        med = statistics.median(times[name])
+        rows[name] = {"ms": [round(1000 * t, 2) for t in times[name]], "median_ms": round(1000 * med, 2)}
+        rows[name]["speedup_vs_torch_fp32"] = round(base / med, 2)
+        print(
+            f"{name:<16} {1000 * med:9.1f} ms  {base / med:5.2f}x faster than torch fp32  {args.batch / med:7.0f} images/s"
+        )
+    if args.json:
+        with open(args.json, "w") as out:
+            about = {"threads": args.threads, "batch": args.batch, "torch": torch.__version__, "cpu": cpu_model()}
+            json.dump(
+                {**about, "bf16_flags": sorted(cpu_flags() & {"avx512_bf16", "amx_bf16"}), "rows": rows}, out, indent=1
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
