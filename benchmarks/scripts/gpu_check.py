@@ -28,6 +28,7 @@ import torch
 from rnnkit.cli import main as rnnkit_main
 from rnnkit.nn import GRU, LSTM
 from rnnkit.recipes import REGISTRY, recipe
+from rnnkit.train.precision import native_bf16
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
 SIZES = {  # (batch, seq, input, hidden, layers), as rnnkit bench layers names them
@@ -92,7 +93,7 @@ def main(argv=None) -> int:
         print("gpu_check: torch sees no CUDA GPU; the GPU path stays unchecked", file=sys.stderr)
         return 2
     device = torch.device(args.device)
-    bf16 = device.type == "cpu" or torch.cuda.is_bf16_supported()
+    bf16 = bool(native_bf16()) if device.type == "cpu" else torch.cuda.is_bf16_supported()
     about = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"gpu_check: torch {torch.__version__}, {about}, bf16 {'yes' if bf16 else 'no'}")
     rows, start = [], time.perf_counter()

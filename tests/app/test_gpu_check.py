@@ -20,7 +20,9 @@ def test_self_check_on_cpu_prints_one_table(capsys):
     code = gpu_check.main(["--device", "cpu", "--recipes", "adding", "--sizes", "c", "--repeats", "1"])
     out = capsys.readouterr().out
     assert code in (0, 1)  # 1 only if a timing ratio was over 1.05 on a busy machine
-    for check in ("smoke adding fp32", "smoke adding bf16", "LSTM (c) fwd+bwd fp32", "GRU (c) fwd+bwd bf16"):
+    checks = ["smoke adding fp32", "LSTM (c) fwd+bwd fp32"]
+    checks += ["smoke adding bf16", "GRU (c) fwd+bwd bf16"] if "bf16 yes" in out else []
+    for check in checks:
         line = next(row for row in out.splitlines() if row.startswith(check))
         assert " PASS " in line or (" FAIL " in line and "ratio" in line)
     assert "smoke fp16 + gradient scaler  SKIP" in out and "checks," in out

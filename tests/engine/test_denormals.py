@@ -1,6 +1,9 @@
 """Training flushes denormal floats to zero (tiny gradients through long sequences are many
 times slower otherwise), restores the thread's setting after, and --no-flush-denormal keeps IEEE."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 from helpers import smoke_train
@@ -18,9 +21,24 @@ def test_flushing_is_scoped_and_restored():
     with device.flushed_denormals(True) as on:
         assert on and device.denormals_flushed()
         assert (torch.tensor(DENORMAL) * 2).item() == 0.0
-        with device.flushed_denormals(False) as inner:  # off keeps what is there
-            assert inner
+        with device.flushed_denormals(False) as inner:  # off: IEEE inside, flushing again after
+            assert not inner and not device.denormals_flushed()
+            assert (torch.tensor(DENORMAL) * 2).item() > 0
+        assert device.denormals_flushed()
     assert not device.denormals_flushed()
+
+
+def test_workers_created_inside_the_block_flush_too():
+    """The thread pool's workers take the setting when created: a fresh process shows it."""
+    code = (
+        "import torch; from rnnkit.train.device import flushed_denormals\n"
+        "torch.set_num_threads(2)\n"
+        "with flushed_denormals(True):\n"
+        "    x = torch.full((4_000_000,), 1e-39)\n"
+        "    print(float((x * 2 == 0).float().mean()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert float(out) == 1.0  # every element, whichever thread computed it
 
 
 @pytest.mark.parametrize("extra, expected", [((), True), (("--no-flush-denormal",), False)])

@@ -26,7 +26,11 @@ def test_threads_follow_the_free_cpus(monkeypatch, tmp_path):
     _load(monkeypatch, tmp_path, running=1)  # only this process
     assert pace.choose_threads(2) == (2, None)
     _load(monkeypatch, tmp_path, running=2, cpus=8)
-    assert pace.choose_threads(8) == (7, pace.choose_threads(8)[1])
+    monkeypatch.setattr(pace.os, "cpu_count", lambda: 8)
+    assert pace.choose_threads(8)[0] == 7
+    _load(monkeypatch, tmp_path, running=3, cpus=2)  # pinned to 2 idle CPUs of a 64-CPU machine
+    monkeypatch.setattr(pace.os, "cpu_count", lambda: 64)
+    assert pace.choose_threads(2) == (2, None)
     monkeypatch.setattr(pace, "LOADAVG", tmp_path / "missing")
     assert pace.busy_others() == 0
 
@@ -40,19 +44,29 @@ def _trainer(**config):
 
 
 def _steps(callback, trainer, count: int, seconds_each: float):
+    """As the trainer does: the step counted, the callbacks, then the elapsed time updated."""
     for _ in range(count):
         trainer.step += 1
-        trainer.elapsed += seconds_each
         callback.on_step_end(trainer, 1.0, 1)
+        trainer.elapsed += seconds_each
 
 
 def test_budget_that_cuts_the_schedule_is_said_early():
-    trainer, notes = _trainer(max_steps=100, max_minutes=1.0)
+    trainer, notes = _trainer(max_steps=100, max_minutes=2.0)
     watch = pace.Pace()
-    _steps(watch, trainer, 32, 1.0)  # 1 step/s: 60 s reach about step 60
-    assert len(notes) == 1 and "budget ends near step 60 of 100" in notes[0] and "--anneal-by-time" in notes[0]
+    _steps(watch, trainer, 1, 50.0)  # a slow first step (a kernel build) is not timed
+    _steps(watch, trainer, 2, 1.0)
+    assert notes == []
+    _steps(watch, trainer, 32, 1.0)  # 1 step/s after a 50 s first step: step 71 at 120 s
+    assert len(notes) == 1 and "budget ends near step 71 of 100" in notes[0] and "--anneal-by-time" in notes[0]
     _steps(watch, trainer, 20, 1.0)
     assert len(notes) == 1  # said once
+
+
+def test_budget_note_without_annealing_names_no_schedule():
+    trainer, notes = _trainer(max_steps=100, max_minutes=1.0, schedule="constant")
+    _steps(pace.Pace(), trainer, 40, 1.0)
+    assert len(notes) == 1 and "ends near step" in notes[0] and "--anneal-by-time" not in notes[0]
 
 
 def test_no_budget_note_when_the_schedule_fits_or_follows_time():

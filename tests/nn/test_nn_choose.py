@@ -43,7 +43,7 @@ def test_the_faster_kernel_is_used_and_the_answer_kept(trials, tmp_path):
     saved = json.loads((tmp_path / "kernels.json").read_text())
     (answers,) = saved["machines"].values()
     (key,) = answers
-    assert key.startswith("LSTM I3 H5 P0 x1 D1 N2 L8 float32 cpu train")
+    assert key == f"LSTM I3 H5 P0 x1 D1 N2 L8 dense float32 cpu t{torch.get_num_threads()} train"
     assert answers[key] == {"choice": "reference", "ms": {"fused": 10.0, "reference": 5.0}}
 
 
@@ -72,15 +72,57 @@ def test_cache_is_keyed_by_shape_mode_and_machine(trials, monkeypatch):
     assert len(trials["keys"]) == 5
 
 
-def test_corrupt_cache_is_ignored_with_a_note(trials, tmp_path, capsys):
+def test_corrupt_cache_is_ignored_with_a_note_and_left_alone(trials, tmp_path, capsys):
     path = tmp_path / "kernels.json"
-    for text in ("{not json", json.dumps({"format": 1, "machines": {"m": {"k": {"choice": "magic"}}}})):
-        path.write_text(text)
+    bad = ("{not json", json.dumps({"format": 1, "machines": {"m": {"k": {"choice": "magic"}}}}), "\udcff")
+    for text in bad:
+        path.write_bytes(text.encode("utf-8", "surrogateescape"))
         choose.forget()
-        LSTM(3, 5)(torch.randn(7, 2, 3))
-        assert "kernel cache" in capsys.readouterr().err
-        assert json.loads(path.read_text())["format"] == 1  # rewritten whole
-    assert len(trials["keys"]) == 2
+        LSTM(3, 5)(torch.randn(7, 2, 3))  # measured, used, not written
+        assert trials["ran"][-1] == "reference"
+        err = capsys.readouterr().err
+        assert err.count("note: kernel cache") == 1 and "ignored" in err
+        assert path.read_bytes() == text.encode("utf-8", "surrogateescape")
+    assert len(trials["keys"]) == 3
+
+
+def test_packed_input_and_thread_count_are_keyed(trials):
+    layer = LSTM(3, 5)
+    x = torch.randn(7, 2, 3)
+    layer(x)
+    layer(x, lengths=torch.tensor([7, 5]))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(before + 1)
+        layer(x)
+    finally:
+        torch.set_num_threads(before)
+    assert len(trials["keys"]) == 3
+
+
+def test_a_failing_trial_means_torchs_op_unkept(trials, monkeypatch, capsys, tmp_path):
+    def broken(calls, device):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(choose, "time_calls", broken)
+    LSTM(3, 5)(torch.randn(7, 2, 3))
+    assert trials["ran"] == [] and "kernel trial failed (RuntimeError: out of memory)" in capsys.readouterr().err
+    assert not (tmp_path / "kernels.json").exists()
+
+
+def test_tracing_takes_torchs_op_even_when_forced(trials, monkeypatch):
+    monkeypatch.setenv(choose.OVERRIDE, "reference")
+
+    class Outputs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = LSTM(3, 5)
+
+        def forward(self, x):
+            return self.rnn(x)[0]
+
+    torch.jit.trace(Outputs(), torch.randn(7, 2, 3), check_trace=False)  # the check reruns it eagerly
+    assert trials["ran"] == [] and trials["keys"] == []
 
 
 @pytest.mark.parametrize("forced, ran", [("fused", []), ("reference", ["reference"])])

@@ -3,6 +3,8 @@ the checkpoint, augmentation, a run that learns on the fixture, and predicting f
 
 import gzip
 import json
+import math
+import re
 import shutil
 import struct
 from pathlib import Path
@@ -162,6 +164,30 @@ def test_irnn_starts_from_the_identity():
             assert not weight.any()
     with pytest.raises(ValueError, match="needs --cell rnn_relu"):
         VectorClassifierConfig(cell="lstm", irnn=True)
+
+
+def test_chrono_sets_the_gate_biases_for_its_length():
+    torch.manual_seed(0)
+    model = VectorClassifier(1, 10, VectorClassifierConfig(hidden_size=16, chrono=784))
+    h = 16
+    forget = model.rnn.bias_ih_l0[h : 2 * h] + model.rnn.bias_hh_l0[h : 2 * h]
+    inputs = model.rnn.bias_ih_l0[:h] + model.rnn.bias_hh_l0[:h]
+    assert float(forget.min()) >= 0.0 and float(forget.max()) <= math.log(783) + 1e-6
+    assert float(forget.max()) > math.log(100)  # spread over the range, not torch's small init
+    assert torch.allclose(inputs, -forget)
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (dict(cell="rnn_tanh", chrono=784), "--chrono sets gate biases: it needs --cell lstm or gru"),
+        (dict(chrono=2), "--chrono: expected 0 (off) or at least 3 steps"),
+        (dict(chrono=784, forget_bias=1.0), "give --forget-bias 0, or --chrono 0"),
+    ],
+)
+def test_chrono_misuse_is_named(config, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        VectorClassifierConfig(**config)
 
 
 def test_it_learns_the_training_digits(rows_run, capsys):

@@ -5,19 +5,21 @@ on the machines measured so far, but not at every shape), so a layer built with 
 (the default) times both once per shape and remembers the answer:
 
 * The key is the machine (CPU model and flags, torch version, whether the C++ kernel is allowed)
-  and the call's shape: cell, sizes, layers, directions, batch and length (both rounded up to a
-  power of two), dtype (the autocast dtype under autocast), device type and whether gradients
-  are on (a training step times forward + backward, inference the forward alone).
+  and the call: cell, sizes, layers, directions, batch and length (both rounded up to a power of
+  two), dense or packed, dtype (the autocast dtype under autocast), device (a GPU by its name),
+  threads, and whether gradients are on (a training step times forward + backward, inference
+  the forward alone).
 * The trial runs each kernel on random data of that shape with copies of the weights (nothing
   reaches the layer's gradients, the random-number state is restored after) and keeps the
   median of a few calls. rnnkit's kernel is chosen only when it takes under
   :data:`MARGIN` of torch's time; ties go to torch's op, whose numbers equal ``torch.nn``'s.
 * Answers live in memory and in a JSON file (``$RNNKIT_KERNEL_CACHE``, default
-  ``~/.cache/rnnkit/kernels.json``), written atomically; a file that cannot be read is ignored
-  with a note and rewritten.
+  ``~/.cache/rnnkit/kernels.json``), written atomically; a file that cannot be read as one is
+  ignored with a note and left as it is (answers then stay in memory). A trial that fails
+  (out of memory, say) means torch's op for that call, with a note.
 * ``RNNKIT_IMPL=fused`` or ``reference`` forces the choice for every ``impl="auto"`` layer
-  (no trial); other dtypes than float32 (float64, autocast bf16/fp16), tracing, scripting,
-  export and compilation always take torch's op.
+  (no trial); other dtypes than float32 (float64, autocast bf16/fp16), devices other than CPU
+  and CUDA, tracing, scripting, export and compilation always take torch's op, forced or not.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ IMPLS = ("fused", "reference")
 MARGIN = 0.95
 TRIAL_CALLS = 3
 _FORMAT = 1
+_UNREADABLE = "?unreadable"  # the in-memory mark of a cache file that is left alone
 _memory: dict = {}
 
 
@@ -68,14 +71,16 @@ def _bucket(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()
 
 
-def shape_key(layer, batch: int, steps: int, dtype: torch.dtype, device: torch.device) -> str:
-    """The call's shape as the cache names it, e.g. ``LSTM I1 H128 P0 x1 D1 N128 L1024 bfloat16 cpu train``."""
+def shape_key(layer, batch: int, steps: int, dtype: torch.dtype, device: torch.device, packed: bool = False) -> str:
+    """The call as the cache names it, e.g. ``LSTM I1 H128 P0 x1 D1 N128 L1024 dense float32 cpu t2 train``:
+    cell and sizes, batch and length buckets, layout, dtype, device (a GPU's name), threads, mode."""
     mode = "train" if torch.is_grad_enabled() else "infer"
     proj = getattr(layer, "proj_size", 0)
+    where = torch.cuda.get_device_name(device).replace(" ", "_") if device.type == "cuda" else device.type
     return (
         f"{layer.spec.name} I{layer.input_size} H{layer.hidden_size} P{proj} x{layer.num_layers} "
-        f"D{layer.num_directions} N{_bucket(batch)} L{_bucket(steps)} {str(dtype).removeprefix('torch.')} "
-        f"{device.type} {mode}"
+        f"D{layer.num_directions} N{_bucket(batch)} L{_bucket(steps)} {'packed' if packed else 'dense'} "
+        f"{str(dtype).removeprefix('torch.')} {where} t{torch.get_num_threads()} {mode}"
     )
 
 
@@ -89,17 +94,25 @@ def forced() -> str | None:
     return value
 
 
-def skip_trial(dtype: torch.dtype) -> bool:
+def skip_trial(dtype: torch.dtype, device: torch.device) -> bool:
     """Calls that always take torch's op: any dtype but float32 (float64 is exactness work;
-    under a bf16/fp16 autocast rnnkit's kernel would compute in float32), tracing, scripting,
-    export and compilation."""
+    under a bf16/fp16 autocast rnnkit's kernel would compute in float32), devices other than
+    CPU and CUDA, tracing, scripting, export and compilation."""
     exporting = getattr(torch.onnx, "is_in_onnx_export", lambda: False)()
     compiling = getattr(torch.compiler, "is_compiling", lambda: False)()
-    return dtype != torch.float32 or torch.jit.is_tracing() or torch.jit.is_scripting() or exporting or compiling
+    return (
+        dtype != torch.float32
+        or device.type not in ("cpu", "cuda")
+        or torch.jit.is_tracing()
+        or torch.jit.is_scripting()
+        or exporting
+        or compiling
+    )
 
 
 def choose(key: str, trial: Callable[[], dict[str, Callable[[], None]]], device: torch.device) -> str:
-    """``fused`` or ``reference`` for the call named ``key``; ``trial()`` gives each kernel's call."""
+    """``fused`` or ``reference`` for the call named ``key``; ``trial()`` gives each kernel's call.
+    A trial that fails (out of memory, say) gives ``fused`` for this call, with a note, unkept."""
     machine = machine_key()
     known = _answers(machine)
     if key not in known:
@@ -108,7 +121,11 @@ def choose(key: str, trial: Callable[[], dict[str, Callable[[], None]]], device:
             "the first time on a machine also builds rnnkit's C++ kernel)",
             file=sys.stderr,
         )
-        ms = time_calls(trial(), device)
+        try:
+            ms = time_calls(trial(), device)
+        except Exception as err:  # noqa: BLE001 - the trial is an optimisation, never a failure
+            print(f"note: kernel trial failed ({type(err).__name__}: {err}); using torch's op", file=sys.stderr)
+            return "fused"
         choice = "reference" if ms["reference"] < MARGIN * ms["fused"] else "fused"
         known[key] = {"choice": choice, "ms": {k: round(v, 3) for k, v in ms.items()}}
         _save(machine, key, known[key])
@@ -150,23 +167,31 @@ def _answers(machine: str) -> dict:
 
 
 def _read(path: Path) -> dict:
-    """The cache file's answers by machine; a file that cannot be read is ignored with a note."""
+    """The cache file's answers by machine; a file that cannot be read as one is left alone
+    with a note (:data:`_UNREADABLE` marks it, so nothing is written over it)."""
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except FileNotFoundError:
         return {}
     except OSError as err:
-        print(f"note: kernel cache {path} unreadable ({err}); measuring again", file=sys.stderr)
-        return {}
+        return _unreadable(path, str(err))
     try:
-        data = json.loads(text)
+        data = json.loads(raw.decode("utf-8"))
         machines = data["machines"] if data.get("format") == _FORMAT else None
         if not isinstance(machines, dict) or not all(_valid(v) for v in machines.values()):
             raise ValueError("not a kernel cache of this rnnkit")
-    except (ValueError, TypeError, KeyError, AttributeError) as err:
-        print(f"note: kernel cache {path} ignored ({err}); measuring again", file=sys.stderr)
-        return {}
+    except (ValueError, TypeError, KeyError, AttributeError) as err:  # UnicodeDecodeError is a ValueError
+        return _unreadable(path, str(err)[:120])
     return machines
+
+
+def _unreadable(path: Path, why: str) -> dict:
+    print(
+        f"note: kernel cache {path} ignored ({why}); kernels are timed again and the answers kept in "
+        "memory only: remove the file to let rnnkit write a new one",
+        file=sys.stderr,
+    )
+    return {_UNREADABLE: {}}
 
 
 def _valid(answers) -> bool:
@@ -174,9 +199,15 @@ def _valid(answers) -> bool:
 
 
 def _save(machine: str, key: str, answer: dict) -> None:
-    """Add one answer to the file (merged with what another process may have written since)."""
+    """Add one answer to the file (merged with what another process may have written since);
+    never over a file that was not a readable cache."""
     path = cache_path()
+    if _UNREADABLE in _memory.get(str(path), {}):
+        return
     machines = _read(path) if path.exists() else {}
+    if _UNREADABLE in machines:
+        _memory[str(path)][_UNREADABLE] = {}
+        return
     machines.setdefault(machine, {})[key] = answer
     text = json.dumps({"format": _FORMAT, "machines": machines}, indent=1, sort_keys=True)
     tmp = None
@@ -185,6 +216,9 @@ def _save(machine: str, key: str, answer: dict) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(fd, "w") as out:
             out.write(text)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         os.replace(tmp, path)
     except OSError as err:  # a read-only home: the answer still holds for this process
         print(f"note: could not write kernel cache {path} ({err})", file=sys.stderr)

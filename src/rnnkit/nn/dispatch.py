@@ -72,7 +72,7 @@ def _run_padded(layer, x: Tensor, hx, lengths, trace: bool):
     return out, state, gates
 
 
-def _uses_fused(layer, trace: bool, data: Tensor, batch: int, steps: int) -> bool:
+def _uses_fused(layer, trace: bool, data: Tensor, batch: int, steps: int, packed: bool = False) -> bool:
     """torch's fused op unless tracing (it reports no gates), ``impl='reference'``, or ``impl='auto'``
     and a timed trial on this machine found rnnkit's kernel faster (:mod:`rnnkit.nn.choose`)."""
     if trace or layer.impl == "reference":
@@ -80,10 +80,12 @@ def _uses_fused(layer, trace: bool, data: Tensor, batch: int, steps: int) -> boo
     if layer.impl != "auto":
         return True
     dtype = torch.get_autocast_dtype(data.device.type) if torch.is_autocast_enabled(data.device.type) else data.dtype
+    if choose.skip_trial(dtype, data.device):
+        return True
     forced = choose.forced()
-    if forced or choose.skip_trial(dtype):
-        return forced != "reference"
-    key = choose.shape_key(layer, batch, steps, dtype, data.device)
+    if forced:
+        return forced == "fused"
+    key = choose.shape_key(layer, batch, steps, dtype, data.device, packed)
     return choose.choose(key, lambda: _kernel_calls(layer, batch, steps, data), data.device) == "fused"
 
 
@@ -154,7 +156,7 @@ def _run_packed(layer, packed: PackedSequence, hx, trace: bool):
     state = initial_state(layer, hx, packed.data, batch, True)
     if packed.sorted_indices is not None:
         state = tuple(s.index_select(1, packed.sorted_indices) for s in state)
-    if _uses_fused(layer, trace, packed.data, batch, len(packed.batch_sizes)):
+    if _uses_fused(layer, trace, packed.data, batch, len(packed.batch_sizes), packed=True):
         out, *final = spec.fused(
             packed.data,
             packed.batch_sizes,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 
 from rnnkit import bounds
+from rnnkit.nn import choose
 
 from . import final_report
 from .config import bound, only_with
@@ -39,7 +40,7 @@ HELP = {
     "anneal_by_time": "cosine/linear schedules follow the time budget instead of max_steps",
     "eval_each_epoch": "also evaluate at the end of every pass over the training data",
     "device": "auto, cpu, cuda, cuda:N or mps",
-    "threads": "CPU threads (0 = as many as torch picks)",
+    "threads": "CPU threads (0 = torch's count, fewer when other work holds CPUs: see docs/engine.md)",
     "flush_denormal": "treat floats below 1.2e-38 as zero on the CPU while training (gradients through "
     "long sequences otherwise run up to ~7x slower); --no-flush-denormal keeps IEEE arithmetic",
     "precision": "fp32; bf16 (autocast; on a CPU only with native bf16, else RNNKIT_FORCE_BF16=1); "
@@ -90,7 +91,9 @@ class TrainConfig:
 
 
 def check_config(config: TrainConfig) -> None:
-    """ValueError naming the option when a combination of training settings cannot work."""
+    """ValueError naming the option when a combination of training settings cannot work
+    (and when ``RNNKIT_IMPL`` names no kernel: checked here, before any run directory)."""
+    choose.forced()
     if config.optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {config.optimizer!r}")
     if config.monitor_mode not in MONITOR_MODES:

@@ -9,9 +9,10 @@ counts and a passing one does not) and trains with no more threads than the CPUs
 may use that are free, at least one; the note says so. ``--threads N`` is always obeyed.
 
 :class:`Pace` (a trainer callback) measures the step rate after :data:`CALIBRATION_S` seconds
-and, when ``--max-minutes`` will stop the run before ``--max-steps`` while the schedule follows
-the steps, says so at once with the step it expects to reach and what to do; later, if the rate
-falls below half the first one, it says that too.
+and, when ``--max-minutes`` will stop the run before ``--max-steps``, says so at once with the
+step it expects to reach and what to do (a cosine or linear schedule that follows the steps would
+be cut short: ``--anneal-by-time`` ends it within the budget); later, if the rate falls below half
+the first one, it says that too. Both rates count validation time, as the budget does.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def busy_others(looks: int = 5, interval: float = 0.02) -> int:
 def choose_threads(current: int) -> tuple[int, Optional[str]]:
     """``(threads, note)``: ``current`` where enough CPUs are free, else the free ones (>= 1)."""
     cpus, others = usable_cpus(), busy_others()
-    free = cpus - others
+    free = min(cpus, (os.cpu_count() or cpus) - others)  # the load is the machine's, not the mask's
     if free >= current:
         return current, None
     threads = max(1, free)
@@ -72,15 +73,18 @@ class Pace(Callback):
     name = "pace"
 
     def __init__(self) -> None:
-        self.start: Optional[tuple[float, int]] = None  # (elapsed, step) when the run (re)started
+        self.calls = 0
+        self.start: Optional[tuple[float, int]] = None  # (elapsed, step) after the first step
         self.rate: Optional[float] = None  # steps/s over the calibration
         self.window: Optional[tuple[float, int]] = None
         self.slow_said = False
 
     def on_step_end(self, trainer, loss: float, count: int) -> None:
-        now, step = trainer.elapsed, trainer.step
-        if self.start is None:
-            self.start = self.window = (now, step)  # after the first step (warm-up, kernel trials)
+        # the trainer updates ``elapsed`` after the callbacks: at call k it counts k - 1 steps
+        now, step = trainer.elapsed, trainer.step - 1
+        self.calls += 1
+        if self.calls < 3:  # the first step (warm-up, kernel trials, a C++ build) is not timed
+            self.start = self.window = (now, step)
             return
         if self.rate is None:
             if now - self.start[0] >= CALIBRATION_S:
@@ -93,10 +97,9 @@ class Pace(Callback):
             self.window = (now, step)
             if rate < SLOWDOWN * self.rate and not self.slow_said:
                 self.slow_said = True
-                load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
                 trainer.note(
                     f"note: {rate:.2f} steps/s now against {self.rate:.2f} at the start; other work may "
-                    f"share the CPUs (load average {load:.1f} on {usable_cpus()})",
+                    f"share the CPUs (load average {_load():.1f} on {usable_cpus()} CPUs)",
                     event=f"slowed to {rate:.3f} steps/s from {self.rate:.3f}",
                 )
 
@@ -108,10 +111,20 @@ class Pace(Callback):
         reach = step + int(self.rate * max(0.0, 60 * c.max_minutes - now))
         if reach >= c.max_steps:
             return
+        annealed = c.schedule in ("cosine", "linear")
         trainer.note(
             f"note: at {self.rate:.2f} steps/s the {c.max_minutes:g}-minute budget ends near step "
-            f"{reach:,} of {c.max_steps:,}: the {c.schedule} schedule will be cut short and the "
-            "final figure will be worse than a full run's; free the CPUs, raise --max-minutes, or "
-            "add --anneal-by-time so the schedule ends within the budget",
+            f"{reach:,} of {c.max_steps:,}"
+            + (f": the {c.schedule} schedule will be cut short" if annealed else "")
+            + " and the final figure will be worse than a full run's; free the CPUs, raise --max-minutes"
+            + (", or add --anneal-by-time so the schedule ends within the budget" if annealed else ""),
             event=f"budget ends near step {reach} of {c.max_steps} at {self.rate:.3f} steps/s",
         )
+
+
+def _load() -> float:
+    """The 1-minute load average (nan where the system does not say)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return float("nan")

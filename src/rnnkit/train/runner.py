@@ -221,7 +221,13 @@ def resume(
 def _fit(
     recipe: Recipe, sections, path: Path, state, progress: bool, ready, callbacks, tensorboard: bool = False
 ) -> TrainOutcome:
-    """Build, restore (when resuming), call ``ready()``, then train."""
+    """Build, restore (when resuming), call ``ready()``, then train: with denormals flushed from
+    the start, so the thread pool's workers, created by the first parallel op, take it too."""
+    with flushed_denormals(sections["train"].flush_denormal):
+        return _build_and_train(recipe, sections, path, state, progress, ready, callbacks, tensorboard)
+
+
+def _build_and_train(recipe: Recipe, sections, path: Path, state, progress: bool, ready, callbacks, tensorboard):
     train_cfg = sections["train"]
     threads_note = _threads(train_cfg.threads)
     seed_everything(train_cfg.seed)  # the same on every rank: the same model and data
@@ -268,7 +274,7 @@ def _fit(
             f"{recipe.name}: {params:,} parameters on {device}{ranks}{mixed}; run directory {path}{start}",
             file=sys.stderr,
         )
-    with board.opened(events), flushed_denormals(train_cfg.flush_denormal):
+    with board.opened(events):
         result = trainer.fit()
     if distributed.is_writer():
         _plot(path)

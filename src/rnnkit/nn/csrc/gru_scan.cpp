@@ -35,6 +35,7 @@ Tensor gru_join(const Tensor& head, const std::vector<Tensor>& pieces_last_first
 // Returns {out, h_n, gates (activated r, z, n), hidden_proj (h @ w_hh^T + b_hh), h_prev}.
 std::vector<Tensor> gru_forward(const Tensor& xg, const Tensor& h0, const Tensor& w_hh, const Tensor& b_hh,
                                 const std::vector<int64_t>& sizes, bool reverse) {
+  TORCH_CHECK(!sizes.empty(), "gru_forward: a sequence of at least one step is needed");
   const bool bias = b_hh.defined() && b_hh.numel() > 0;
   const int64_t S = xg.size(0), H = h0.size(1);
   auto gates = torch::empty_like(xg);
@@ -82,6 +83,7 @@ std::vector<Tensor> gru_forward(const Tensor& xg, const Tensor& h0, const Tensor
 std::vector<Tensor> gru_backward(const Tensor& d_out, const Tensor& d_hn, const Tensor& gates,
                                  const Tensor& hidden_proj, const Tensor& h_prev, const Tensor& w_hh, bool bias,
                                  const std::vector<int64_t>& sizes, bool reverse) {
+  TORCH_CHECK(!sizes.empty(), "gru_backward: a sequence of at least one step is needed");
   const bool has_dout = d_out.defined() && d_out.numel() > 0;
   const int64_t H = h_prev.size(1), T = sizes.size();
   auto d_xg = torch::empty_like(gates), d_hg = torch::empty_like(gates);

@@ -135,6 +135,7 @@ void pointwise_backward_aten(const Tensor& dm_in, const Tensor& extra, const Ten
 // Returns {out, h_n, c_n, gates, cells, tanh_c, h_prev, c_prev, pre_proj}.
 std::vector<Tensor> lstm_forward(const Tensor& xg, const Tensor& h0, const Tensor& c0, const Tensor& w_hh,
                                  const Tensor& w_hr, const std::vector<int64_t>& sizes, bool reverse) {
+  TORCH_CHECK(!sizes.empty(), "lstm_forward: a sequence of at least one step is needed");
   const bool proj = w_hr.defined() && w_hr.numel() > 0;
   const int64_t S = xg.size(0), H = c0.size(1), H_out = h0.size(1);
   auto gates = torch::empty_like(xg);
@@ -211,6 +212,7 @@ std::vector<Tensor> lstm_backward(const Tensor& d_out, const Tensor& d_hn, const
                                   const Tensor& tanh_c, const Tensor& h_prev, const Tensor& c_prev,
                                   const Tensor& w_hh, const Tensor& w_hr, const Tensor& pre_proj,
                                   const std::vector<int64_t>& sizes, bool reverse) {
+  TORCH_CHECK(!sizes.empty(), "lstm_backward: a sequence of at least one step is needed");
   const bool proj = w_hr.defined() && w_hr.numel() > 0;
   const bool has_dout = d_out.defined() && d_out.numel() > 0;
   const int64_t H = tanh_c.size(1), T = sizes.size();

@@ -60,7 +60,10 @@ class VectorClassifierConfig:
         if self.chrono and self.chrono < 3:
             raise ValueError(f"--chrono: expected 0 (off) or at least 3 steps, got {self.chrono}")
         if self.chrono and self.forget_bias:
-            raise ValueError("--chrono sets the forget-gate biases itself: leave --forget-bias at 0")
+            raise ValueError(
+                "--chrono sets the forget-gate biases itself: give --forget-bias 0, or --chrono 0 to set "
+                "the forget-gate bias alone"
+            )
 
 
 class VectorClassifier(nn.Module):
