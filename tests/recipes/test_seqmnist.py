@@ -170,8 +170,8 @@ def test_chrono_sets_the_gate_biases_for_its_length():
     torch.manual_seed(0)
     model = VectorClassifier(1, 10, VectorClassifierConfig(hidden_size=16, chrono=784))
     h = 16
-    forget = model.rnn.bias_ih_l0[h : 2 * h] + model.rnn.bias_hh_l0[h : 2 * h]
-    inputs = model.rnn.bias_ih_l0[:h] + model.rnn.bias_hh_l0[:h]
+    forget = (model.rnn.bias_ih_l0[h : 2 * h] + model.rnn.bias_hh_l0[h : 2 * h]).detach()
+    inputs = (model.rnn.bias_ih_l0[:h] + model.rnn.bias_hh_l0[:h]).detach()
     assert float(forget.min()) >= 0.0 and float(forget.max()) <= math.log(783) + 1e-6
     assert float(forget.max()) > math.log(100)  # spread over the range, not torch's small init
     assert torch.allclose(inputs, -forget)

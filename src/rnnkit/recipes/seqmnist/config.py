@@ -31,7 +31,7 @@ def defaults():
 PIXELS = {
     "data": {"mode": "pixels"},
     "model": {"chrono": 784},  # chosen on validation over forget-gate bias 1 (issue 31)
-    "train": {"max_minutes": 55.0, "eval_each_epoch": False, "eval_every": 500, "lr": 1e-3},
+    "train": {"max_minutes": 57.0, "eval_each_epoch": False, "eval_every": 500, "lr": 1e-3},
 }
 PRESETS = {
     # rows: the whole command within 15 minutes on 2 CPU cores (docs/recipes/seqmnist.md, issue 16)
@@ -41,7 +41,9 @@ PRESETS = {
         "train": {"max_minutes": 13.0},
     },
     "pixels": PIXELS,
-    "permuted": {**PIXELS, "data": {"mode": "permuted"}},
+    # chrono init and lr 1e-3 learn permuted pixels far slower (validation 32% against 61% at step 1,000;
+    # issue 31): the permuted order spreads the digit over the whole sequence, nothing to bridge
+    "permuted": {**PIXELS, "data": {"mode": "permuted"}, "model": {}, "train": {**PIXELS["train"], "lr": 2e-3}},
     "irnn": {**PIXELS, "model": {"cell": "rnn_relu", "irnn": True}, "train": {**PIXELS["train"], "lr": 1e-4}},
 }
 HELP = {
