@@ -2,7 +2,9 @@
 
 The shape of ``rnnkit train seqmnist --preset pixels``: LSTM 1 -> 128 over 784 steps, a linear
 layer on the final state, cross-entropy, batch 128; forward + backward (no optimiser step).
-Contenders, interleaved (the order rotates each round), median of the timed rounds:
+Each contender runs in a fresh process per round (the setting reaches torch's worker threads only
+when it is made before the first parallel op, as ``rnnkit train`` does), one warm-up step then one
+timed step; the contenders take turns (the order rotates each round); median over the rounds:
 
 * ``torch fp32``: torch.nn.LSTM as a plain PyTorch loop runs it (IEEE denormals);
 * ``torch fp32 ftz``: the same with denormals flushed to zero (what rnnkit's engine does);
@@ -23,6 +25,7 @@ import argparse
 import json
 import platform
 import statistics
+import subprocess
 import sys
 import time
 
@@ -36,23 +39,31 @@ CONTENDERS = ("torch fp32", "torch fp32 ftz", "rnnkit fp32", "rnnkit bf16", "tor
 
 
 def step_fn(name: str, batch: int):
-    """The contender's step: a closure running forward + backward once."""
+    """The contender's step: a closure running forward + backward once (denormals set first)."""
+    torch.set_flush_denormal(name != "torch fp32")  # before any op: the workers inherit it
     torch.manual_seed(0)
     rnn = LSTM(1, 128, batch_first=True) if name.startswith("rnnkit") else nn.LSTM(1, 128, batch_first=True)
     head = nn.Linear(128, 10)
     x = torch.randn(batch, 784, 1, generator=torch.Generator().manual_seed(1))
     y = torch.randint(0, 10, (batch,), generator=torch.Generator().manual_seed(2))
-    bf16, ftz = "bf16" in name, name != "torch fp32"
 
     def step() -> None:
-        torch.set_flush_denormal(ftz)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled="bf16" in name):
             _, (h, _) = rnn(x)
             logits = head(h[-1])
         nn.functional.cross_entropy(logits.float(), y).backward()
-        torch.set_flush_denormal(False)
 
     return step
+
+
+def one(name: str, batch: int, threads: int) -> float:
+    """Seconds of one timed step of ``name`` after one warm-up step (in this process)."""
+    torch.set_num_threads(threads)
+    step = step_fn(name, batch)
+    step()
+    start = time.perf_counter()
+    step()
+    return time.perf_counter() - start
 
 
 def main() -> int:
@@ -61,17 +72,18 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", help="write the raw times and ratios here")
+    parser.add_argument("--one", choices=CONTENDERS, help=argparse.SUPPRESS)  # a child process's contender
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    steps = {name: step_fn(name, args.batch) for name in CONTENDERS}
+    if args.one:
+        print(one(args.one, args.batch, args.threads))
+        return 0
     times = {name: [] for name in CONTENDERS}
-    for rnd in range(args.rounds + 1):  # round 0 warms up
+    for rnd in range(args.rounds):
         order = CONTENDERS[rnd % len(CONTENDERS) :] + CONTENDERS[: rnd % len(CONTENDERS)]
         for name in order:
-            start = time.perf_counter()
-            steps[name]()
-            if rnd:
-                times[name].append(time.perf_counter() - start)
+            argv = [sys.executable, __file__, "--one", name, "--batch", str(args.batch), "--threads", str(args.threads)]
+            out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+            times[name].append(float(out.strip().splitlines()[-1]))
     base = statistics.median(times["torch fp32"])
     print(f"pixel-MNIST training step, batch {args.batch}, {args.threads} threads, torch {torch.__version__}")
     print(

@@ -79,14 +79,21 @@ def _uses_fused(layer, trace: bool, data: Tensor, batch: int, steps: int, packed
         return False
     if layer.impl != "auto":
         return True
-    dtype = torch.get_autocast_dtype(data.device.type) if torch.is_autocast_enabled(data.device.type) else data.dtype
-    if choose.skip_trial(dtype, data.device):
+    device = data.device
+    dtype = torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else data.dtype
+    if choose.skip_trial(dtype, device):
         return True
-    forced = choose.forced()
-    if forced:
-        return forced == "fused"
-    key = choose.shape_key(layer, batch, steps, dtype, data.device, packed)
-    return choose.choose(key, lambda: _kernel_calls(layer, batch, steps, data), data.device) == "fused"
+    # the layer remembers its answers, so a call it has seen costs one dict lookup
+    seen = layer.__dict__.setdefault("_kernel_choices", {})
+    call = (batch, steps, packed, dtype, device, torch.is_grad_enabled(), torch.get_num_threads(), choose.generation)
+    call += (choose.forced(),)
+    if call not in seen:
+        if call[-1]:
+            seen[call] = call[-1] == "fused"
+        else:
+            key = choose.shape_key(layer, batch, steps, dtype, device, packed)
+            seen[call] = choose.choose(key, lambda: _kernel_calls(layer, batch, steps, data), device) == "fused"
+    return seen[call]
 
 
 def _kernel_calls(layer, batch: int, steps: int, like: Tensor) -> dict:
