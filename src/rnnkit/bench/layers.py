@@ -162,8 +162,8 @@ def check_targets(results: list[Result]) -> list[tuple[str, bool]]:
             rf, rfb = r.fwd / same.fwd, r.fwdbwd / min(same.fwdbwd, ref.fwdbwd if ref else same.fwdbwd)
             checks.append(
                 (
-                    f"auto {layer.upper()} ({size}): fwd+bwd {rfb:.2f}x <= {AUTO_LIMIT}x the "
-                    + ("faster of torch and reference" if ref else "torch bf16" if bf16 else "torch")
+                    f"auto {layer.upper()} ({size}): fwd+bwd {rfb:.2f}x <= {AUTO_LIMIT}x "
+                    + ("the faster of torch and reference" if ref else "torch bf16" if bf16 else "torch")
                     + f" (fwd {rf:.2f}x torch)",
                     rfb <= AUTO_LIMIT,
                 )

@@ -1,5 +1,6 @@
 """Optional C++ build of the LSTM and GRU kernels (``csrc/lstm_scan.cpp``, ``csrc/gru_scan.cpp``,
-entry points in ``csrc/module.cpp``), compiled on first use.
+their shared walk in ``csrc/scan_walk.h``, entry points in ``csrc/module.cpp``), compiled on
+first use.
 
 The C++ code is the same algorithm as :class:`rnnkit.nn.kernels.LSTMScan` and ``GRUScan``: the
 whole sequence of one layer and direction in one call each way; it removes the per-step Python

@@ -6,31 +6,12 @@
 
 #include <vector>
 
+#include "scan_walk.h"
+
+using rnnkit_scan::join_rows;
+using rnnkit_scan::offsets_of;
+using rnnkit_scan::step_order;
 using torch::Tensor;
-
-namespace {
-
-std::vector<int64_t> gru_order(const std::vector<int64_t>& sizes, bool reverse) {
-  std::vector<int64_t> order(sizes.size());
-  for (size_t k = 0; k < sizes.size(); ++k) order[k] = reverse ? sizes.size() - 1 - k : k;
-  return order;
-}
-
-std::vector<int64_t> gru_offsets(const std::vector<int64_t>& sizes) {
-  std::vector<int64_t> off(sizes.size(), 0);
-  for (size_t t = 1; t < sizes.size(); ++t) off[t] = off[t - 1] + sizes[t - 1];
-  return off;
-}
-
-// head, then the pieces in reverse push order (both walks push row ranges from the highest rows down).
-Tensor gru_join(const Tensor& head, const std::vector<Tensor>& pieces_last_first) {
-  if (pieces_last_first.empty()) return head;
-  std::vector<Tensor> parts{head};
-  parts.insert(parts.end(), pieces_last_first.rbegin(), pieces_last_first.rend());
-  return torch::cat(parts);
-}
-
-}  // namespace
 
 // Returns {out, h_n, gates (activated r, z, n), hidden_proj (h @ w_hh^T + b_hh), h_prev}.
 std::vector<Tensor> gru_forward(const Tensor& xg, const Tensor& h0, const Tensor& w_hh, const Tensor& b_hh,
@@ -42,8 +23,8 @@ std::vector<Tensor> gru_forward(const Tensor& xg, const Tensor& h0, const Tensor
   auto hidden_proj = torch::empty_like(xg);
   auto out = xg.new_empty({S, H});
   auto h_prev = xg.new_empty({S, H});
-  const auto order = gru_order(sizes, reverse);
-  const auto off = gru_offsets(sizes);
+  const auto order = step_order(sizes, reverse);
+  const auto off = offsets_of(sizes);
   const auto whh_t = w_hh.t();
   const auto h0c = h0.contiguous();
   int64_t rows = sizes[order[0]];
@@ -76,7 +57,7 @@ std::vector<Tensor> gru_forward(const Tensor& xg, const Tensor& h0, const Tensor
     h_new.mul_(g_z).add_(g_n);
     h = h_new;
   }
-  return {out, gru_join(h, done), gates, hidden_proj, h_prev};
+  return {out, join_rows(h, done), gates, hidden_proj, h_prev};
 }
 
 // Returns {d_xg, d_h0, d_whh, d_bhh (empty without bias)}.
@@ -87,8 +68,8 @@ std::vector<Tensor> gru_backward(const Tensor& d_out, const Tensor& d_hn, const 
   const bool has_dout = d_out.defined() && d_out.numel() > 0;
   const int64_t H = h_prev.size(1), T = sizes.size();
   auto d_xg = torch::empty_like(gates), d_hg = torch::empty_like(gates);
-  const auto order = gru_order(sizes, reverse);
-  const auto off = gru_offsets(sizes);
+  const auto order = step_order(sizes, reverse);
+  const auto off = offsets_of(sizes);
   const auto dout = has_dout ? d_out.contiguous() : d_out;
   const auto d_hn_c = d_hn.contiguous();
   int64_t rows = sizes[order[T - 1]];
@@ -123,5 +104,5 @@ std::vector<Tensor> gru_backward(const Tensor& d_out, const Tensor& d_hn, const 
   }
   auto d_whh = d_hg.t().mm(h_prev);
   auto d_bhh = bias ? d_hg.sum(0) : Tensor();
-  return {d_xg, gru_join(dh, init), d_whh, d_bhh};
+  return {d_xg, join_rows(dh, init), d_whh, d_bhh};
 }

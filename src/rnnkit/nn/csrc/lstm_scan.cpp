@@ -8,29 +8,14 @@
 #include <cmath>
 #include <vector>
 
+#include "scan_walk.h"
+
+using rnnkit_scan::join_rows;
+using rnnkit_scan::offsets_of;
+using rnnkit_scan::step_order;
 using torch::Tensor;
 
 namespace {
-
-std::vector<int64_t> step_order(const std::vector<int64_t>& sizes, bool reverse) {
-  std::vector<int64_t> order(sizes.size());
-  for (size_t k = 0; k < sizes.size(); ++k) order[k] = reverse ? sizes.size() - 1 - k : k;
-  return order;
-}
-
-std::vector<int64_t> offsets_of(const std::vector<int64_t>& sizes) {
-  std::vector<int64_t> off(sizes.size(), 0);
-  for (size_t t = 1; t < sizes.size(); ++t) off[t] = off[t - 1] + sizes[t - 1];
-  return off;
-}
-
-// head, then the pieces in reverse push order: both walks push row ranges from the highest rows down.
-Tensor join_rows(const Tensor& head, const std::vector<Tensor>& pieces_last_first) {
-  if (pieces_last_first.empty()) return head;
-  std::vector<Tensor> parts{head};
-  parts.insert(parts.end(), pieces_last_first.rbegin(), pieces_last_first.rend());
-  return torch::cat(parts);
-}
 
 // One step's pointwise forward, in place: g (b, 4H) holds i, f, g, o pre-activations and
 // leaves holding the activations; writes c' = f*c + i*g, tanh(c') and m = o*tanh(c').
