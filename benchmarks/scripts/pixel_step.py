@@ -10,7 +10,9 @@ timed step; the contenders take turns (the order rotates each round); median ove
 * ``torch fp32 ftz``: the same with denormals flushed to zero (what rnnkit's engine does);
 * ``rnnkit fp32``: rnnkit's default layer, denormals flushed (``rnnkit train``'s default);
 * ``rnnkit bf16``: the same under bf16 autocast (``--precision bf16``);
-* ``torch bf16 ftz``: torch.nn.LSTM under the same autocast.
+* ``torch bf16 ftz``: torch.nn.LSTM under the same autocast;
+* ``... thp``: the same contender with torch's huge-page allocation (``THP_MEM_ALLOC_ENABLE=1``,
+  what the ``rnnkit`` command sets; the others run with it off).
 
     python benchmarks/scripts/pixel_step.py --json benchmarks/results/layers/pixel_step.json
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -35,7 +38,8 @@ from torch import nn
 from rnnkit.nn import LSTM
 from rnnkit.nn.machine import cpu_flags, cpu_model
 
-CONTENDERS = ("torch fp32", "torch fp32 ftz", "rnnkit fp32", "rnnkit bf16", "torch bf16 ftz")
+PLAIN = ("torch fp32", "torch fp32 ftz", "rnnkit fp32", "rnnkit bf16", "torch bf16 ftz")
+CONTENDERS = PLAIN + tuple(f"{name} thp" for name in PLAIN[1:])
 
 
 def step_fn(name: str, batch: int):
@@ -82,7 +86,8 @@ def main() -> int:
         order = CONTENDERS[rnd % len(CONTENDERS) :] + CONTENDERS[: rnd % len(CONTENDERS)]
         for name in order:
             argv = [sys.executable, __file__, "--one", name, "--batch", str(args.batch), "--threads", str(args.threads)]
-            out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+            env = dict(os.environ, THP_MEM_ALLOC_ENABLE="1" if name.endswith(" thp") else "0")
+            out = subprocess.run(argv, capture_output=True, text=True, check=True, env=env).stdout
             times[name].append(float(out.strip().splitlines()[-1]))
     base = statistics.median(times["torch fp32"])
     print(f"pixel-MNIST training step, batch {args.batch}, {args.threads} threads, torch {torch.__version__}")
@@ -95,7 +100,7 @@ def main() -> int:
         rows[name] = {"ms": [round(1000 * t, 2) for t in times[name]], "median_ms": round(1000 * med, 2)}
         rows[name]["speedup_vs_torch_fp32"] = round(base / med, 2)
         print(
-            f"{name:<16} {1000 * med:9.1f} ms  {base / med:5.2f}x faster than torch fp32  {args.batch / med:7.0f} images/s"
+            f"{name:<20} {1000 * med:9.1f} ms  {base / med:5.2f}x faster than torch fp32  {args.batch / med:7.0f} images/s"
         )
     if args.json:
         with open(args.json, "w") as out:

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from rnnkit.nn import GRU, LSTM, choose, dispatch
+from rnnkit.nn.extension import lstm_extension
 
 
 @pytest.fixture
@@ -138,13 +139,23 @@ def test_bad_override_names_the_variable(trials, monkeypatch):
         LSTM(3, 5)(torch.randn(7, 2, 3))
 
 
-def test_float64_bf16_and_explicit_impls_never_measure(trials):
+def test_float64_bf16_without_own_kernel_and_explicit_impls_never_measure(trials):
     LSTM(3, 5).double()(torch.randn(7, 2, 3, dtype=torch.float64))
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        LSTM(3, 5)(torch.randn(7, 2, 3))
+        GRU(3, 5)(torch.randn(7, 2, 3))  # no bf16 kernel of rnnkit's: torch's op
+        LSTM(3, 5, proj_size=2)(torch.randn(7, 2, 3))
     LSTM(3, 5, impl="fused")(torch.randn(7, 2, 3))
     LSTM(3, 5, impl="reference")(torch.randn(7, 2, 3))
     assert trials["keys"] == [] and trials["ran"] == ["reference"]
+
+
+@pytest.mark.skipif(lstm_extension() is None, reason="C++ extension could not be built here")
+def test_bf16_lstm_is_measured_against_rnnkits_bf16_kernel(trials, tmp_path):
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        LSTM(3, 5)(torch.randn(7, 2, 3))
+    assert trials["keys"] == ["cpu"] and trials["ran"] == ["reference"]
+    (answers,) = json.loads((tmp_path / "kernels.json").read_text())["machines"].values()
+    assert list(answers) == [f"LSTM I3 H5 P0 x1 D1 N2 L8 dense bfloat16 cpu t{torch.get_num_threads()} train"]
 
 
 def test_real_trial_leaves_gradients_and_random_state_alone(tmp_path, monkeypatch, capsys):

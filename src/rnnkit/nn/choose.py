@@ -18,8 +18,10 @@ on the machines measured so far, but not at every shape), so a layer built with 
   ignored with a note and left as it is (answers then stay in memory). A trial that fails
   (out of memory, say) means torch's op for that call, with a note.
 * ``RNNKIT_IMPL=fused`` or ``reference`` forces the choice for every ``impl="auto"`` layer
-  (no trial); other dtypes than float32 (float64, autocast bf16/fp16), devices other than CPU
-  and CUDA, tracing, scripting, export and compilation always take torch's op, forced or not.
+  (no trial); other dtypes than float32 (float64, autocast fp16, autocast bf16 except for an
+  LSTM without projection on a CPU, which has rnnkit's bf16 kernel in ``csrc/lstm_bf16.cpp``),
+  devices other than CPU and CUDA, tracing, scripting, export and compilation always take
+  torch's op, forced or not.
 """
 
 from __future__ import annotations
@@ -96,14 +98,15 @@ def forced() -> str | None:
     return value
 
 
-def skip_trial(dtype: torch.dtype, device: torch.device) -> bool:
+def skip_trial(dtype: torch.dtype, device: torch.device, own_bf16: bool = False) -> bool:
     """Calls that always take torch's op: any dtype but float32 (float64 is exactness work;
-    under a bf16/fp16 autocast rnnkit's kernel would compute in float32), devices other than
-    CPU and CUDA, tracing, scripting, export and compilation."""
+    under a bf16/fp16 autocast rnnkit's kernel would compute in float32) except bfloat16 where
+    rnnkit has a bf16 kernel for the layer (``own_bf16``), devices other than CPU and CUDA,
+    tracing, scripting, export and compilation."""
     exporting = getattr(torch.onnx, "is_in_onnx_export", lambda: False)()
     compiling = getattr(torch.compiler, "is_compiling", lambda: False)()
     return (
-        dtype != torch.float32
+        (dtype != torch.float32 and not (own_bf16 and dtype == torch.bfloat16))
         or device.type not in ("cpu", "cuda")
         or torch.jit.is_tracing()
         or torch.jit.is_scripting()

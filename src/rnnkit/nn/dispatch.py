@@ -19,7 +19,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from . import choose
 from .checks import check_input, check_lengths, check_like, check_state, under_autocast
-from .reference import run_stack
+from .reference import own_bf16_layer, run_stack
 
 
 def run(layer, input, hx, lengths, trace: bool):
@@ -81,7 +81,7 @@ def _uses_fused(layer, trace: bool, data: Tensor, batch: int, steps: int, packed
         return True
     device = data.device
     dtype = torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else data.dtype
-    if choose.skip_trial(dtype, device):
+    if choose.skip_trial(dtype, device, own_bf16_layer(layer, device)):
         return True
     # the layer remembers its answers, so a call it has seen costs one dict lookup
     seen = layer.__dict__.setdefault("_kernel_choices", {})

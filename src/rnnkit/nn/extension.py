@@ -1,23 +1,31 @@
 """Optional C++ build of the LSTM and GRU kernels (``csrc/lstm_scan.cpp``, ``csrc/gru_scan.cpp``,
-their shared walk in ``csrc/scan_walk.h``, entry points in ``csrc/module.cpp``), compiled on
-first use.
+the LSTM with bf16 products ``csrc/lstm_bf16.cpp`` and its vectorisable activations in
+``csrc/fast_math.h``, their shared walk in ``csrc/scan_walk.h``, entry points in
+``csrc/module.cpp``), compiled on first use.
 
-The C++ code is the same algorithm as :class:`rnnkit.nn.kernels.LSTMScan` and ``GRUScan``: the
-whole sequence of one layer and direction in one call each way; it removes the per-step Python
-overhead that dominates at small sizes. It is built with
-``torch.utils.cpp_extension.load`` (needs a C++ compiler and ninja) into torch's extension
-cache, once per machine. If the build fails, or ``RNNKIT_NO_EXT=1`` is set, the pure-Python
-kernel is used and a warning says why.
+The C++ code is the same algorithm as :class:`rnnkit.nn.kernels.LSTMScan` and
+:class:`rnnkit.nn.kernels_gru_rnn.GRUScan`: the whole sequence of one layer and direction in one
+call each way; it removes the per-step Python overhead that dominates at small sizes. It is
+built with ``torch.utils.cpp_extension.load`` (needs a C++ compiler and ninja) into torch's
+extension cache, once per machine, with ``-march=native`` (the loops of ``fast_math.h`` need
+the CPU's vector instructions to be fast) under a name keyed by the CPU (the portable ``-O3``
+build if the compiler refuses the flag). If the build fails, or ``RNNKIT_NO_EXT=1`` is set, the
+pure-Python kernel is used and a warning says why.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from pathlib import Path
 
+from .machine import cpu_flags, cpu_model
+
 NO_EXT = "RNNKIT_NO_EXT"
-_SOURCES = [Path(__file__).with_name("csrc") / name for name in ("lstm_scan.cpp", "gru_scan.cpp", "module.cpp")]
+_SOURCES = [
+    Path(__file__).with_name("csrc") / name for name in ("lstm_scan.cpp", "lstm_bf16.cpp", "gru_scan.cpp", "module.cpp")
+]
 _state: dict = {}
 
 
@@ -28,13 +36,24 @@ def lstm_extension():
     return _state["module"]
 
 
+def _native_name() -> str:
+    """``rnnkit_scan_<hash of CPU model and flags>``: a build for one CPU is never loaded on
+    another (torch's extension cache may be shared, e.g. a home directory on several machines)."""
+    seen = cpu_model() + " " + " ".join(sorted(cpu_flags()))
+    return "rnnkit_scan_" + hashlib.sha256(seen.encode()).hexdigest()[:10]
+
+
 def _build():
     if os.environ.get(NO_EXT, "") not in ("", "0"):
         return None
     try:
         from torch.utils.cpp_extension import load
 
-        return load(name="rnnkit_scan", sources=[str(p) for p in _SOURCES], extra_cflags=["-O3"], verbose=False)
+        sources = [str(p) for p in _SOURCES]
+        try:  # the vector instructions of this CPU, in a build named for it
+            return load(name=_native_name(), sources=sources, extra_cflags=["-O3", "-march=native"], verbose=False)
+        except Exception:  # a compiler without -march=native: the portable build
+            return load(name="rnnkit_scan", sources=sources, extra_cflags=["-O3"], verbose=False)
     except Exception as exc:  # compiler or ninja missing: fall back, but say so
         warnings.warn(
             f"rnnkit: C++ LSTM/GRU kernel unavailable ({type(exc).__name__}: {exc}); using the Python kernel",

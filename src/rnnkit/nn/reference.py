@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .kernels import GRUScan, LSTMScan, RNNScan
+from .kernels import LSTMScan, own_bf16
+from .kernels_gru_rnn import GRUScan, RNNScan
 
 Weights = dict[str, Optional[Tensor]]
 
@@ -68,6 +69,12 @@ def _summed_bias(w: Weights) -> Optional[Tensor]:
     return w["bias_ih"] + w["bias_hh"] if w["bias_ih"] is not None else None
 
 
+def own_bf16_layer(layer, device: torch.device) -> bool:
+    """Whether ``layer`` has a bf16 kernel of rnnkit's here (an LSTM without projection under a CPU
+    bf16 autocast, :func:`~rnnkit.nn.kernels.own_bf16`); other layers run in float32 under autocast."""
+    return layer.spec.name == "LSTM" and not getattr(layer, "proj_size", 0) and own_bf16(device)
+
+
 def run_direction(spec, x: Tensor, state, w: Weights, batch_sizes: tuple[int, ...], reverse: bool):
     """One layer, one direction with ``spec.scan``.
 
@@ -98,7 +105,7 @@ def run_stack(
         ``(D*num_layers, S, H)`` tensor (empty unless ``trace``).
     """
     kind = data.device.type
-    if torch.is_autocast_enabled(kind):  # own kernels have no bf16 variant yet: this layer runs in fp32
+    if torch.is_autocast_enabled(kind) and not own_bf16_layer(layer, data.device):  # no bf16 kernel: fp32
         warnings.warn(f"{layer.spec.name}: rnnkit's reference kernel runs in float32 under autocast", stacklevel=2)
         dtype = layer.weight_ih_l0.dtype
         with torch.autocast(kind, enabled=False):

@@ -1,5 +1,5 @@
 // First-principles GRU over one direction of a packed batch: the same algorithm as GRUScan in
-// rnnkit/nn/kernels.py (read that first), moved to C++ so each time step costs a few ATen calls
+// rnnkit/nn/kernels_gru_rnn.py (read that first), moved to C++ so each time step costs a few ATen calls
 // instead of a few Python calls. Gate order r, z, n (torch's); h' = n + z * (h - n).
 // Shapes: xg (S, 3H) input projection with b_ih; h0 (N, H); w_hh (3H, H); b_hh (3H) or empty.
 #include <torch/extension.h>

@@ -1,0 +1,178 @@
+// LSTM over one direction of a packed batch with its recurrent matrix products in bfloat16 (the
+// walk of lstm_scan.cpp; read that first). Used under a CPU bf16 autocast, where torch's own
+// LSTM also multiplies in bf16: here each step is one bf16 product h @ W_hh^T (oneDNN; AMX or
+// AVX512-BF16 where the CPU has them) and one fused, vectorised pointwise pass in float32; the
+// cell state, the gates and every sum stay float32. Backward: one bf16 product per step for
+// dL/dh, one large bf16 product for dL/dW_hh at the end. No projection (proj_size 0).
+// Shapes: xg (S, 4H) any float dtype; h0, c0 (N, H); w_hh (4H, H). Gate order i, f, g, o.
+#include <torch/extension.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "fast_math.h"
+#include "scan_walk.h"
+
+using rnnkit_fast::bf16_to_float;
+using rnnkit_fast::float_to_bf16;
+using rnnkit_fast::sigmoid_fast;
+using rnnkit_fast::tanh_fast;
+using rnnkit_scan::join_rows;
+using rnnkit_scan::offsets_of;
+using rnnkit_scan::step_order;
+using torch::Tensor;
+
+namespace {
+
+uint16_t* bf16_ptr(const Tensor& t) { return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>()); }
+
+// One step forward for b rows: g (b, 4H) = activations of xg + hw (both bf16; hw = h @ W_hh^T);
+// c_new = f*c + i*g, h = o*tanh(c_new).
+void forward_step(const uint16_t* xg, const uint16_t* hw, const float* c, float* g, float* c_new, float* h,
+                  int64_t b, int64_t H) {
+  for (int64_t r = 0; r < b; ++r) {
+    const uint16_t* x = xg + r * 4 * H;
+    const uint16_t* m = hw + r * 4 * H;
+    float* gr = g + r * 4 * H;
+    for (int64_t j = 0; j < 4 * H; ++j) gr[j] = bf16_to_float(x[j]) + bf16_to_float(m[j]);
+    for (int64_t j = 0; j < 2 * H; ++j) gr[j] = sigmoid_fast(gr[j]);
+    for (int64_t j = 2 * H; j < 3 * H; ++j) gr[j] = tanh_fast(gr[j]);
+    for (int64_t j = 3 * H; j < 4 * H; ++j) gr[j] = sigmoid_fast(gr[j]);
+    const float* cr = c + r * H;
+    float *cn = c_new + r * H, *hr = h + r * H;
+    for (int64_t j = 0; j < H; ++j) {
+      cn[j] = gr[H + j] * cr[j] + gr[j] * gr[2 * H + j];
+      hr[j] = gr[3 * H + j] * tanh_fast(cn[j]);
+    }
+  }
+}
+
+// One step backward for b rows: from dm = dL/dh (+ dout), dc = dL/dc' and the step's cells c',
+// writes dL/d(pre-activations) into dg_b (bf16; dr (5H) is scratch) and dL/dc into dc_prev.
+template <bool HasOut>
+void backward_step(const float* dh, const float* dout, const float* dc, const float* g, const float* cells,
+                   const float* c_prev, float* dr, uint16_t* dg_b, float* dc_prev, int64_t b, int64_t H) {
+  for (int64_t r = 0; r < b; ++r) {
+    const float* gr = g + r * 4 * H;
+    const int64_t k0 = r * H;
+    for (int64_t j = 0; j < H; ++j) dr[4 * H + j] = tanh_fast(cells[k0 + j]);
+    for (int64_t j = 0; j < H; ++j) {
+      const int64_t k = k0 + j;
+      const float i = gr[j], f = gr[H + j], gg = gr[2 * H + j], o = gr[3 * H + j], tc = dr[4 * H + j];
+      const float dm = HasOut ? dh[k] + dout[k] : dh[k];
+      const float dcv = dc[k] + dm * o * (1.0f - tc * tc);
+      dr[j] = dcv * gg * i * (1.0f - i);
+      dr[H + j] = dcv * c_prev[k] * f * (1.0f - f);
+      dr[2 * H + j] = dcv * i * (1.0f - gg * gg);
+      dr[3 * H + j] = dm * tc * o * (1.0f - o);
+      dc_prev[k] = dcv * f;
+    }
+    uint16_t* br = dg_b + r * 4 * H;
+    for (int64_t j = 0; j < 4 * H; ++j) br[j] = float_to_bf16(dr[j]);
+  }
+}
+
+}  // namespace
+
+// The cell states a step of the walk starts from, (b, H): the first rows of the previous step's
+// cells, then (a reversed packed walk gains rows) rows of c0; c0 itself at the first step.
+Tensor cells_before(const Tensor& cells, const Tensor& c0, const std::vector<int64_t>& sizes,
+                    const std::vector<int64_t>& off, const std::vector<int64_t>& order, int64_t p) {
+  const int64_t b = sizes[order[p]];
+  if (p == 0) return c0.narrow(0, 0, b);
+  const int64_t q = order[p - 1], before = sizes[q];
+  const Tensor kept = cells.narrow(0, off[q], std::min(b, before));
+  return b <= before ? kept : torch::cat({kept, c0.narrow(0, before, b - before)});
+}
+
+// Returns {out, h_n, c_n, gates, cells, h_prev (bf16)}: float32 but h_prev.
+std::vector<Tensor> lstm_forward_bf16(const Tensor& xg_in, const Tensor& h0, const Tensor& c0, const Tensor& w_hh,
+                                      const std::vector<int64_t>& sizes, bool reverse) {
+  TORCH_CHECK(!sizes.empty(), "lstm_forward_bf16: a sequence of at least one step is needed");
+  const auto xg = xg_in.to(torch::kBFloat16).contiguous();
+  const int64_t S = xg.size(0), H = c0.size(1);
+  const auto f32 = xg.options().dtype(torch::kFloat), b16 = xg.options();
+  auto gates = torch::empty({S, 4 * H}, f32), cells = torch::empty({S, H}, f32), out = torch::empty({S, H}, f32);
+  auto h_prev = torch::empty({S, H}, b16);
+  auto hw = torch::empty({*std::max_element(sizes.begin(), sizes.end()), 4 * H}, b16);
+  const auto w_t = w_hh.to(torch::kBFloat16).t();
+  const auto order = step_order(sizes, reverse);
+  const auto off = offsets_of(sizes);
+  const auto h0c = h0.to(torch::kFloat).contiguous(), c0c = c0.to(torch::kFloat).contiguous();
+  int64_t rows = sizes[order[0]];
+  Tensor h = h0c.narrow(0, 0, rows);
+  std::vector<Tensor> done_h, done_c;
+  for (size_t p = 0; p < order.size(); ++p) {
+    const int64_t t = order[p], b = sizes[t], o = off[t];
+    if (b < rows) {  // sequences b..rows-1 ended at the previous step
+      done_h.push_back(h.narrow(0, b, rows - b));
+      done_c.push_back(cells.narrow(0, off[order[p - 1]] + b, rows - b));
+      h = h.narrow(0, 0, b);
+    } else if (b > rows) {  // sequences rows..b-1 start here, from the initial state
+      h = torch::cat({h, h0c.narrow(0, rows, b - rows)});
+    }
+    rows = b;
+    const Tensor c = cells_before(cells, c0c, sizes, off, order, p).contiguous();
+    auto hb = h_prev.narrow(0, o, b);
+    hb.copy_(h);
+    auto hw_b = hw.narrow(0, 0, b);
+    at::mm_out(hw_b, hb, w_t);
+    forward_step(bf16_ptr(xg) + o * 4 * H, bf16_ptr(hw_b), c.data_ptr<float>(), gates.data_ptr<float>() + o * 4 * H,
+                 cells.data_ptr<float>() + o * H, out.data_ptr<float>() + o * H, b, H);
+    h = out.narrow(0, o, b);
+  }
+  auto h_n = join_rows(h, done_h), c_n = join_rows(cells.narrow(0, off[order.back()], rows), done_c);
+  return {out, h_n, c_n, gates, cells, h_prev};
+}
+
+// Returns {d_xg (bf16, as autocast made xg), d_h0, d_c0, d_whh (float32)}.
+std::vector<Tensor> lstm_backward_bf16(const Tensor& d_out, const Tensor& d_hn, const Tensor& d_cn,
+                                       const Tensor& gates, const Tensor& cells, const Tensor& h_prev,
+                                       const Tensor& c0, const Tensor& w_hh, const std::vector<int64_t>& sizes,
+                                       bool reverse) {
+  TORCH_CHECK(!sizes.empty(), "lstm_backward_bf16: a sequence of at least one step is needed");
+  const bool has_dout = d_out.defined() && d_out.numel() > 0;
+  const int64_t H = cells.size(1), T = sizes.size();
+  auto d_gates_b = torch::empty(gates.sizes(), gates.options().dtype(torch::kBFloat16));
+  auto scratch = torch::empty({5 * H}, cells.options());
+  const auto w_b = w_hh.to(torch::kBFloat16).contiguous();
+  const auto order = step_order(sizes, reverse);
+  const auto off = offsets_of(sizes);
+  int64_t rows = sizes[order[T - 1]];
+  const auto dout = has_dout ? d_out.to(torch::kFloat).contiguous() : d_out;
+  const auto d_hn_c = d_hn.to(torch::kFloat).contiguous(), d_cn_c = d_cn.to(torch::kFloat).contiguous();
+  const auto c0c = c0.to(torch::kFloat).contiguous();
+  Tensor dh = d_hn_c.narrow(0, 0, rows), dc = d_cn_c.narrow(0, 0, rows);
+  std::vector<Tensor> init_h, init_c;  // gradients of rows that came from the initial state
+  for (int64_t p = T - 1; p >= 0; --p) {
+    const int64_t t = order[p], b = sizes[t], o = off[t];
+    const int64_t before = p > 0 ? sizes[order[p - 1]] : sizes[order[0]];
+    auto dc_prev = torch::empty_like(dc);
+    auto dg_b = d_gates_b.narrow(0, o, b);
+    const Tensor cp = cells_before(cells, c0c, sizes, off, order, p).contiguous();
+    const float *g = gates.data_ptr<float>() + o * 4 * H, *cn = cells.data_ptr<float>() + o * H;
+    if (has_dout)
+      backward_step<true>(dh.data_ptr<float>(), dout.data_ptr<float>() + o * H, dc.data_ptr<float>(), g, cn,
+                          cp.data_ptr<float>(), scratch.data_ptr<float>(), bf16_ptr(dg_b), dc_prev.data_ptr<float>(),
+                          b, H);
+    else
+      backward_step<false>(dh.data_ptr<float>(), nullptr, dc.data_ptr<float>(), g, cn, cp.data_ptr<float>(),
+                           scratch.data_ptr<float>(), bf16_ptr(dg_b), dc_prev.data_ptr<float>(), b, H);
+    dh = dg_b.mm(w_b).to(torch::kFloat);
+    dc = dc_prev;
+    if (before > b) {  // rows b..before-1 had finished: their gradient is the final one
+      dh = torch::cat({dh, d_hn_c.narrow(0, b, before - b)});
+      dc = torch::cat({dc, d_cn_c.narrow(0, b, before - b)});
+    } else if (before < b) {  // rows before..b-1 came from the initial state
+      init_h.push_back(dh.narrow(0, before, b - before));
+      init_c.push_back(dc.narrow(0, before, b - before));
+      dh = dh.narrow(0, 0, before);
+      dc = dc.narrow(0, 0, before);
+    }
+    dh = dh.contiguous();
+    dc = dc.contiguous();
+  }
+  auto d_h0 = join_rows(dh, init_h), d_c0 = join_rows(dc, init_c);
+  auto d_whh = d_gates_b.t().mm(h_prev).to(torch::kFloat);
+  return {d_gates_b, d_h0, d_c0, d_whh};
+}

@@ -1,0 +1,76 @@
+"""rnnkit's bf16 LSTM kernel (csrc/lstm_bf16.cpp): under a CPU bf16 autocast an LSTM without
+projection multiplies in bf16 and keeps the rest in float32; against torch.nn in float64 its
+values and gradients are as close as torch.nn's own bf16 autocast is, on dense and packed batches
+in both directions."""
+
+import warnings
+
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from rnnkit.nn import GRU, LSTM
+from rnnkit.nn.extension import lstm_extension
+
+needs_extension = pytest.mark.skipif(lstm_extension() is None, reason="C++ extension could not be built here")
+
+
+def _layers(layers, bidirectional, scale):
+    """torch.nn in float64, rnnkit's kernel and torch.nn in float32 with the same weights; input."""
+    torch.manual_seed(0)
+    ref = torch.nn.LSTM(3, 24, layers, bidirectional=bidirectional).double()
+    ours = LSTM(3, 24, layers, bidirectional=bidirectional, impl="reference")
+    ours.load_state_dict({k: v.float() for k, v in ref.state_dict().items()})
+    torch32 = torch.nn.LSTM(3, 24, layers, bidirectional=bidirectional)
+    torch32.load_state_dict(ours.state_dict())
+    x = torch.randn(9, 4, 3, dtype=torch.float64) * scale
+    return ref, ours, torch32, x
+
+
+def _loss_and_grads(layer, x, lengths, final_only, autocast):
+    x = x.detach().clone().requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        data = pack_padded_sequence(x, lengths, enforce_sorted=False) if lengths is not None else x
+        out, (h, c) = layer(data)
+    out = out.data if lengths is not None else out
+    loss = h.double().sum() + c.double().pow(2).sum()
+    if not final_only:
+        loss = loss + out.double().pow(2).sum()
+    grads = torch.autograd.grad(loss, [x, *layer.parameters()])
+    return [out.double(), h.double(), c.double()], [g.double() for g in grads]
+
+
+def _worst(ours, ref):
+    """Largest error relative to the reference's largest magnitude, over a list of tensors."""
+    return max(((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item() for a, b in zip(ours, ref))
+
+
+@needs_extension
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("layers,bidirectional", [(1, False), (2, True)])
+@pytest.mark.parametrize("final_only", [False, True])
+@pytest.mark.parametrize("scale", [1.0, 30.0])  # 30: saturated gates
+def test_bf16_kernel_is_as_close_to_float64_as_torch_bf16(packed, layers, bidirectional, final_only, scale):
+    ref, ours, torch32, x = _layers(layers, bidirectional, scale)
+    lengths = torch.tensor([9, 4, 7, 1]) if packed else None
+    want, want_grads = _loss_and_grads(ref, x, lengths, final_only, autocast=False)
+    theirs, their_grads = _loss_and_grads(torch32, x.float(), lengths, final_only, autocast=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "runs in float32 under autocast": the bf16 kernel ran
+        got, got_grads = _loss_and_grads(ours, x.float(), lengths, final_only, autocast=True)
+    assert all(torch.isfinite(g).all() for g in got + got_grads)
+    assert _worst(got, want) <= 1.5 * _worst(theirs, want) + 2e-3
+    assert _worst(got_grads, want_grads) <= 1.5 * _worst(their_grads, want_grads) + 2e-3
+    assert _worst(got, want) > 1e-5  # products really in bf16 (float32 would be ~1e-7)
+
+
+@needs_extension
+def test_gru_and_projected_lstm_compute_in_float32_under_autocast():
+    torch.manual_seed(0)
+    x = torch.randn(6, 2, 3)
+    for layer in (GRU(3, 8, impl="reference"), LSTM(3, 8, proj_size=4, impl="reference")):
+        with pytest.warns(UserWarning, match="runs in float32 under autocast"):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                out = layer(x)[0]
+        assert out.dtype == torch.float32
+        assert torch.allclose(out, layer(x)[0], atol=1e-6)  # the same float32 computation
