@@ -1,7 +1,7 @@
-"""rnnkit's bf16 LSTM kernel (csrc/lstm_bf16.cpp): under a CPU bf16 autocast an LSTM without
-projection multiplies in bf16 and keeps the rest in float32; against torch.nn in float64 its
-values and gradients are as close as torch.nn's own bf16 autocast is, on dense and packed batches
-in both directions."""
+"""rnnkit's bf16 kernels (csrc/lstm_bf16.cpp, csrc/gru_bf16.cpp): under a CPU bf16 autocast an
+LSTM without projection or a GRU multiplies in bf16 and keeps the rest in float32; against
+torch.nn in float64 its values and gradients are as close as torch.nn's own bf16 autocast is, on
+dense and packed batches in both directions."""
 
 import warnings
 
@@ -9,19 +9,20 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from rnnkit.nn import GRU, LSTM
+from rnnkit.nn import GRU, LSTM, RNN
 from rnnkit.nn.extension import lstm_extension
 
 needs_extension = pytest.mark.skipif(lstm_extension() is None, reason="C++ extension could not be built here")
+OURS = {"LSTM": LSTM, "GRU": GRU}
 
 
-def _layers(layers, bidirectional, scale):
+def _layers(cell, layers, bidirectional, scale, bias=True):
     """torch.nn in float64, rnnkit's kernel and torch.nn in float32 with the same weights; input."""
     torch.manual_seed(0)
-    ref = torch.nn.LSTM(3, 24, layers, bidirectional=bidirectional).double()
-    ours = LSTM(3, 24, layers, bidirectional=bidirectional, impl="reference")
+    ref = getattr(torch.nn, cell)(3, 24, layers, bias=bias, bidirectional=bidirectional).double()
+    ours = OURS[cell](3, 24, layers, bias=bias, bidirectional=bidirectional, impl="reference")
     ours.load_state_dict({k: v.float() for k, v in ref.state_dict().items()})
-    torch32 = torch.nn.LSTM(3, 24, layers, bidirectional=bidirectional)
+    torch32 = getattr(torch.nn, cell)(3, 24, layers, bias=bias, bidirectional=bidirectional)
     torch32.load_state_dict(ours.state_dict())
     x = torch.randn(9, 4, 3, dtype=torch.float64) * scale
     return ref, ours, torch32, x
@@ -31,13 +32,14 @@ def _loss_and_grads(layer, x, lengths, final_only, autocast):
     x = x.detach().clone().requires_grad_(True)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
         data = pack_padded_sequence(x, lengths, enforce_sorted=False) if lengths is not None else x
-        out, (h, c) = layer(data)
+        out, state = layer(data)
     out = out.data if lengths is not None else out
-    loss = h.double().sum() + c.double().pow(2).sum()
+    state = state if isinstance(state, tuple) else (state,)
+    loss = state[0].double().sum() + sum(s.double().pow(2).sum() for s in state[1:])
     if not final_only:
         loss = loss + out.double().pow(2).sum()
     grads = torch.autograd.grad(loss, [x, *layer.parameters()])
-    return [out.double(), h.double(), c.double()], [g.double() for g in grads]
+    return [out.double(), *(s.double() for s in state)], [g.double() for g in grads]
 
 
 def _worst(ours, ref):
@@ -46,12 +48,13 @@ def _worst(ours, ref):
 
 
 @needs_extension
+@pytest.mark.parametrize("cell", ["LSTM", "GRU"])
 @pytest.mark.parametrize("packed", [False, True])
 @pytest.mark.parametrize("layers,bidirectional", [(1, False), (2, True)])
 @pytest.mark.parametrize("final_only", [False, True])
 @pytest.mark.parametrize("scale", [1.0, 30.0])  # 30: saturated gates
-def test_bf16_kernel_is_as_close_to_float64_as_torch_bf16(packed, layers, bidirectional, final_only, scale):
-    ref, ours, torch32, x = _layers(layers, bidirectional, scale)
+def test_bf16_kernel_is_as_close_to_float64_as_torch_bf16(cell, packed, layers, bidirectional, final_only, scale):
+    ref, ours, torch32, x = _layers(cell, layers, bidirectional, scale)
     lengths = torch.tensor([9, 4, 7, 1]) if packed else None
     want, want_grads = _loss_and_grads(ref, x, lengths, final_only, autocast=False)
     theirs, their_grads = _loss_and_grads(torch32, x.float(), lengths, final_only, autocast=True)
@@ -65,10 +68,20 @@ def test_bf16_kernel_is_as_close_to_float64_as_torch_bf16(packed, layers, bidire
 
 
 @needs_extension
-def test_gru_and_projected_lstm_compute_in_float32_under_autocast():
+def test_bf16_gru_without_bias():
+    ref, ours, torch32, x = _layers("GRU", 1, False, 1.0, bias=False)
+    want, want_grads = _loss_and_grads(ref, x, None, False, autocast=False)
+    theirs, their_grads = _loss_and_grads(torch32, x.float(), None, False, autocast=True)
+    got, got_grads = _loss_and_grads(ours, x.float(), None, False, autocast=True)
+    assert _worst(got, want) <= 1.5 * _worst(theirs, want) + 2e-3
+    assert _worst(got_grads, want_grads) <= 1.5 * _worst(their_grads, want_grads) + 2e-3
+
+
+@needs_extension
+def test_rnn_and_projected_lstm_compute_in_float32_under_autocast():
     torch.manual_seed(0)
     x = torch.randn(6, 2, 3)
-    for layer in (GRU(3, 8, impl="reference"), LSTM(3, 8, proj_size=4, impl="reference")):
+    for layer in (RNN(3, 8, impl="reference"), LSTM(3, 8, proj_size=4, impl="reference")):
         with pytest.warns(UserWarning, match="runs in float32 under autocast"):
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 out = layer(x)[0]

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from rnnkit.nn import GRU, LSTM, choose, dispatch
+from rnnkit.nn import GRU, LSTM, RNN, choose, dispatch
 from rnnkit.nn.extension import lstm_extension
 
 
@@ -142,7 +142,7 @@ def test_bad_override_names_the_variable(trials, monkeypatch):
 def test_float64_bf16_without_own_kernel_and_explicit_impls_never_measure(trials):
     LSTM(3, 5).double()(torch.randn(7, 2, 3, dtype=torch.float64))
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        GRU(3, 5)(torch.randn(7, 2, 3))  # no bf16 kernel of rnnkit's: torch's op
+        RNN(3, 5)(torch.randn(7, 2, 3))  # no bf16 kernel of rnnkit's: torch's op
         LSTM(3, 5, proj_size=2)(torch.randn(7, 2, 3))
     LSTM(3, 5, impl="fused")(torch.randn(7, 2, 3))
     LSTM(3, 5, impl="reference")(torch.randn(7, 2, 3))

@@ -156,8 +156,8 @@ def check_targets(results: list[Result]) -> list[tuple[str, bool]]:
         bf16 = (layer, size, "torch-bf16") in by_key
         if impl == "auto":
             same = by_key.get((layer, size, "torch-bf16"), base)  # torch.nn in the same precision
-            # in bf16 only the LSTM has a bf16 kernel of rnnkit's (the others run it in float32)
-            ref = by_key.get((layer, size, "reference")) if not bf16 or layer == "lstm" else None
+            # in bf16 only the LSTM and GRU have bf16 kernels of rnnkit's (the RNN's runs in float32)
+            ref = by_key.get((layer, size, "reference")) if not bf16 or layer != "rnn" else None
             # auto picks by a training step's time (forward + backward): that is what it must win;
             # the forward (with autograd on) is shown against torch in the same precision
             rf, rfb = r.fwd / same.fwd, r.fwdbwd / min(same.fwdbwd, ref.fwdbwd if ref else same.fwdbwd)

@@ -19,7 +19,8 @@ on the machines measured so far, but not at every shape), so a layer built with 
   (out of memory, say) means torch's op for that call, with a note.
 * ``RNNKIT_IMPL=fused`` or ``reference`` forces the choice for every ``impl="auto"`` layer
   (no trial); other dtypes than float32 (float64, autocast fp16, autocast bf16 except for an
-  LSTM without projection on a CPU, which has rnnkit's bf16 kernel in ``csrc/lstm_bf16.cpp``),
+  LSTM without projection or a GRU on a CPU, which have rnnkit's bf16 kernels in
+  ``csrc/lstm_bf16.cpp`` and ``csrc/gru_bf16.cpp``),
   devices other than CPU and CUDA, tracing, scripting, export and compilation always take
   torch's op, forced or not.
 """

@@ -1,6 +1,6 @@
 """Optional C++ build of the LSTM and GRU kernels (``csrc/lstm_scan.cpp``, ``csrc/gru_scan.cpp``,
-the LSTM with bf16 products ``csrc/lstm_bf16.cpp`` and its vectorisable activations in
-``csrc/fast_math.h``, their shared walk in ``csrc/scan_walk.h``, entry points in
+both with bf16 products in ``csrc/lstm_bf16.cpp`` and ``csrc/gru_bf16.cpp`` with their
+vectorisable activations in ``csrc/fast_math.h``, their shared walk in ``csrc/scan_walk.h``, entry points in
 ``csrc/module.cpp``), compiled on first use.
 
 The C++ code is the same algorithm as :class:`rnnkit.nn.kernels.LSTMScan` and
@@ -24,7 +24,8 @@ from .machine import cpu_flags, cpu_model
 
 NO_EXT = "RNNKIT_NO_EXT"
 _SOURCES = [
-    Path(__file__).with_name("csrc") / name for name in ("lstm_scan.cpp", "lstm_bf16.cpp", "gru_scan.cpp", "module.cpp")
+    Path(__file__).with_name("csrc") / name
+    for name in ("lstm_scan.cpp", "lstm_bf16.cpp", "gru_scan.cpp", "gru_bf16.cpp", "module.cpp")
 ]
 _state: dict = {}
 

@@ -186,8 +186,8 @@ def _lstm_backward(d_out, d_hn, d_cn, gates, tanh_c, h_prev, c_prev, w_hh, w_hr,
 
 
 def own_bf16(device: torch.device) -> bool:
-    """Whether an LSTM without projection runs rnnkit's bf16 kernel here: under a CPU bfloat16
-    autocast, with the C++ extension built (other layers and devices compute in float32)."""
+    """Whether rnnkit's bf16 kernels (LSTM without projection, GRU) run here: under a CPU
+    bfloat16 autocast, with the C++ extension built (elsewhere they compute in float32)."""
     return (
         device.type == "cpu"
         and torch.is_autocast_enabled("cpu")

@@ -12,7 +12,7 @@ import torch
 from torch.autograd import Function
 
 from .extension import lstm_extension
-from .kernels import EXT_DTYPES, or_empty
+from .kernels import EXT_DTYPES, or_empty, own_bf16
 from .packed_views import batch_rows, cols, split, stack_previous
 from .walk import walk_backward, walk_forward
 
@@ -30,6 +30,17 @@ class GRUScan(Function):
 
     @staticmethod
     def forward(ctx, xg, h0, w_hh, b_hh, batch_sizes, reverse):
+        ctx.low, ctx.has_bias = own_bf16(xg.device), b_hh is not None
+        ctx.batch_sizes, ctx.reverse = batch_sizes, reverse
+        ctx.set_materialize_grads(False)
+        if ctx.low:  # recurrent products in bf16, the rest in float32 (csrc/gru_bf16.cpp)
+            ctx.ext = lstm_extension()
+            out, h_n, gates, hidden_n, h_prev = ctx.ext.gru_forward_bf16(
+                xg, h0, w_hh, or_empty(b_hh, h0), list(batch_sizes), reverse
+            )
+            ctx.save_for_backward(gates, hidden_n, out, h_prev, h0, w_hh)
+            ctx.mark_non_differentiable(gates)
+            return out, h_n, gates
         ext = lstm_extension() if xg.device.type == "cpu" and xg.dtype in EXT_DTYPES else None
         if ext is not None:
             out, h_n, gates, hidden_proj, h_prev = ext.gru_forward(
@@ -38,15 +49,21 @@ class GRUScan(Function):
         else:
             out, h_n, gates, hidden_proj, h_prev = _gru_forward(xg, h0, w_hh, b_hh, batch_sizes, reverse)
         ctx.save_for_backward(gates, hidden_proj, h_prev, w_hh)
-        ctx.batch_sizes, ctx.reverse, ctx.has_bias, ctx.ext = batch_sizes, reverse, b_hh is not None, ext
+        ctx.ext = ext
         ctx.mark_non_differentiable(gates)
-        ctx.set_materialize_grads(False)
         return out, h_n, gates
 
     @staticmethod
     def backward(ctx, d_out, d_hn, _d_gates):
-        gates, hidden_proj, h_prev, w_hh = ctx.saved_tensors
         bs = ctx.batch_sizes
+        if ctx.low:
+            gates, hidden_n, out, h_prev, h0, w_hh = ctx.saved_tensors
+            d_hn = d_hn if d_hn is not None else out.new_zeros(batch_rows(bs), out.shape[1])
+            d_xg, d_h0, d_whh, d_bhh = ctx.ext.gru_backward_bf16(
+                or_empty(d_out, out), d_hn, gates, hidden_n, out, h_prev, h0, w_hh, ctx.has_bias, list(bs), ctx.reverse
+            )
+            return d_xg, d_h0, d_whh, d_bhh if ctx.has_bias else None, None, None
+        gates, hidden_proj, h_prev, w_hh = ctx.saved_tensors
         d_hn = d_hn if d_hn is not None else h_prev.new_zeros(batch_rows(bs), h_prev.shape[1])
         if ctx.ext is not None:
             d_xg, d_h0, d_whh, d_bhh = ctx.ext.gru_backward(

@@ -19,6 +19,7 @@ using rnnkit_fast::sigmoid_fast;
 using rnnkit_fast::tanh_fast;
 using rnnkit_scan::join_rows;
 using rnnkit_scan::offsets_of;
+using rnnkit_scan::rows_before;
 using rnnkit_scan::step_order;
 using torch::Tensor;
 
@@ -74,17 +75,6 @@ void backward_step(const float* dh, const float* dout, const float* dc, const fl
 
 }  // namespace
 
-// The cell states a step of the walk starts from, (b, H): the first rows of the previous step's
-// cells, then (a reversed packed walk gains rows) rows of c0; c0 itself at the first step.
-Tensor cells_before(const Tensor& cells, const Tensor& c0, const std::vector<int64_t>& sizes,
-                    const std::vector<int64_t>& off, const std::vector<int64_t>& order, int64_t p) {
-  const int64_t b = sizes[order[p]];
-  if (p == 0) return c0.narrow(0, 0, b);
-  const int64_t q = order[p - 1], before = sizes[q];
-  const Tensor kept = cells.narrow(0, off[q], std::min(b, before));
-  return b <= before ? kept : torch::cat({kept, c0.narrow(0, before, b - before)});
-}
-
 // Returns {out, h_n, c_n, gates, cells, h_prev (bf16)}: float32 but h_prev.
 std::vector<Tensor> lstm_forward_bf16(const Tensor& xg_in, const Tensor& h0, const Tensor& c0, const Tensor& w_hh,
                                       const std::vector<int64_t>& sizes, bool reverse) {
@@ -112,7 +102,7 @@ std::vector<Tensor> lstm_forward_bf16(const Tensor& xg_in, const Tensor& h0, con
       h = torch::cat({h, h0c.narrow(0, rows, b - rows)});
     }
     rows = b;
-    const Tensor c = cells_before(cells, c0c, sizes, off, order, p).contiguous();
+    const Tensor c = rows_before(cells, c0c, sizes, off, order, p).contiguous();
     auto hb = h_prev.narrow(0, o, b);
     hb.copy_(h);
     auto hw_b = hw.narrow(0, 0, b);
@@ -149,7 +139,7 @@ std::vector<Tensor> lstm_backward_bf16(const Tensor& d_out, const Tensor& d_hn, 
     const int64_t before = p > 0 ? sizes[order[p - 1]] : sizes[order[0]];
     auto dc_prev = torch::empty_like(dc);
     auto dg_b = d_gates_b.narrow(0, o, b);
-    const Tensor cp = cells_before(cells, c0c, sizes, off, order, p).contiguous();
+    const Tensor cp = rows_before(cells, c0c, sizes, off, order, p).contiguous();
     const float *g = gates.data_ptr<float>() + o * 4 * H, *cn = cells.data_ptr<float>() + o * H;
     if (has_dout)
       backward_step<true>(dh.data_ptr<float>(), dout.data_ptr<float>() + o * H, dc.data_ptr<float>(), g, cn,

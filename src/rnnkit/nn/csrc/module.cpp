@@ -1,4 +1,4 @@
-// The Python module of rnnkit's C++ kernels (lstm_scan.cpp, lstm_bf16.cpp, gru_scan.cpp): their entry points.
+// The Python module of rnnkit's C++ kernels (lstm_scan.cpp, lstm_bf16.cpp, gru_scan.cpp, gru_bf16.cpp): their entry points.
 #include <torch/extension.h>
 
 #include <vector>
@@ -17,6 +17,12 @@ std::vector<Tensor> lstm_backward_bf16(const Tensor& d_out, const Tensor& d_hn, 
                                        const Tensor& gates, const Tensor& cells, const Tensor& h_prev,
                                        const Tensor& c0, const Tensor& w_hh, const std::vector<int64_t>& sizes,
                                        bool reverse);
+std::vector<Tensor> gru_forward_bf16(const Tensor& xg, const Tensor& h0, const Tensor& w_hh, const Tensor& b_hh,
+                                     const std::vector<int64_t>& sizes, bool reverse);
+std::vector<Tensor> gru_backward_bf16(const Tensor& d_out, const Tensor& d_hn, const Tensor& gates,
+                                      const Tensor& hidden_n, const Tensor& out, const Tensor& h_prev,
+                                      const Tensor& h0, const Tensor& w_hh, bool bias,
+                                      const std::vector<int64_t>& sizes, bool reverse);
 std::vector<Tensor> gru_forward(const Tensor& xg, const Tensor& h0, const Tensor& w_hh, const Tensor& b_hh,
                                 const std::vector<int64_t>& sizes, bool reverse);
 std::vector<Tensor> gru_backward(const Tensor& d_out, const Tensor& d_hn, const Tensor& gates,
@@ -28,6 +34,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lstm_backward", &lstm_backward, "LSTM over one direction of a packed batch (backward)");
   m.def("lstm_forward_bf16", &lstm_forward_bf16, "LSTM, recurrent products in bf16 (forward)");
   m.def("lstm_backward_bf16", &lstm_backward_bf16, "LSTM, recurrent products in bf16 (backward)");
+  m.def("gru_forward_bf16", &gru_forward_bf16, "GRU, recurrent products in bf16 (forward)");
+  m.def("gru_backward_bf16", &gru_backward_bf16, "GRU, recurrent products in bf16 (backward)");
   m.def("gru_forward", &gru_forward, "GRU over one direction of a packed batch (forward)");
   m.def("gru_backward", &gru_backward, "GRU over one direction of a packed batch (backward)");
 }

@@ -1,9 +1,11 @@
 // The packed-walk bookkeeping both C++ kernels share (lstm_scan.cpp, gru_scan.cpp): the order a
-// direction visits the time steps, where each step's rows start, and joining final states.
+// direction visits the time steps, where each step's rows start, the rows a step starts from,
+// and joining final states.
 #pragma once
 
 #include <torch/extension.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace rnnkit_scan {
@@ -28,6 +30,18 @@ inline torch::Tensor join_rows(const torch::Tensor& head, const std::vector<torc
   std::vector<torch::Tensor> parts{head};
   parts.insert(parts.end(), pieces_last_first.rbegin(), pieces_last_first.rend());
   return torch::cat(parts);
+}
+
+// The rows a step of the walk starts from, (b, width): the first rows of the previous step's
+// rows in `all` (S, width), then (a reversed packed walk gains rows) rows of `init`; `init`
+// itself at the first step. `p` is the step's place in `order`.
+inline torch::Tensor rows_before(const torch::Tensor& all, const torch::Tensor& init, const std::vector<int64_t>& sizes,
+                                 const std::vector<int64_t>& off, const std::vector<int64_t>& order, int64_t p) {
+  const int64_t b = sizes[order[p]];
+  if (p == 0) return init.narrow(0, 0, b);
+  const int64_t q = order[p - 1], before = sizes[q];
+  const torch::Tensor kept = all.narrow(0, off[q], std::min(b, before));
+  return b <= before ? kept : torch::cat({kept, init.narrow(0, before, b - before)});
 }
 
 }  // namespace rnnkit_scan
