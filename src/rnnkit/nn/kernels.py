@@ -44,26 +44,23 @@ class LSTMScan(Function):
     @staticmethod
     def forward(ctx, xg, h0, c0, w_hh, w_hr, batch_sizes, reverse):
         ctx.low = w_hr is None and own_bf16(xg.device)
+        ctx.batch_sizes, ctx.reverse = batch_sizes, reverse
+        ctx.set_materialize_grads(False)
         if ctx.low:  # recurrent products in bf16, the rest in float32 (csrc/lstm_bf16.cpp)
             ctx.ext = lstm_extension()
             out, h_n, c_n, gates, cells, h_prev = ctx.ext.lstm_forward_bf16(
                 xg, h0, c0, w_hh, list(batch_sizes), reverse
             )
             ctx.save_for_backward(gates, cells, h_prev, c0, w_hh)
-            ctx.batch_sizes, ctx.reverse = batch_sizes, reverse
-            ctx.mark_non_differentiable(gates, cells)
-            ctx.set_materialize_grads(False)
-            return out, h_n, c_n, gates, cells
-        ext = lstm_extension() if xg.device.type == "cpu" and xg.dtype in EXT_DTYPES else None
-        if ext is not None:
-            result = ext.lstm_forward(xg, h0, c0, w_hh, or_empty(w_hr, xg), list(batch_sizes), reverse)
         else:
-            result = _lstm_forward(xg, h0, c0, w_hh, w_hr, batch_sizes, reverse)
-        out, h_n, c_n, gates, cells, tanh_c, h_prev, c_prev, pre_proj = result
-        ctx.save_for_backward(gates, tanh_c, h_prev, c_prev, w_hh, w_hr, pre_proj if w_hr is not None else None)
-        ctx.batch_sizes, ctx.reverse, ctx.ext = batch_sizes, reverse, ext
+            ctx.ext = lstm_extension() if xg.device.type == "cpu" and xg.dtype in EXT_DTYPES else None
+            if ctx.ext is not None:
+                result = ctx.ext.lstm_forward(xg, h0, c0, w_hh, or_empty(w_hr, xg), list(batch_sizes), reverse)
+            else:
+                result = _lstm_forward(xg, h0, c0, w_hh, w_hr, batch_sizes, reverse)
+            out, h_n, c_n, gates, cells, tanh_c, h_prev, c_prev, pre_proj = result
+            ctx.save_for_backward(gates, tanh_c, h_prev, c_prev, w_hh, w_hr, pre_proj if w_hr is not None else None)
         ctx.mark_non_differentiable(gates, cells)
-        ctx.set_materialize_grads(False)
         return out, h_n, c_n, gates, cells
 
     @staticmethod
