@@ -3,13 +3,14 @@ LSTM without projection or a GRU multiplies in bf16 and keeps the rest in float3
 torch.nn in float64 its values and gradients are as close as torch.nn's own bf16 autocast is, on
 dense and packed batches in both directions."""
 
+import dataclasses
 import warnings
 
 import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from rnnkit.nn import GRU, LSTM, RNN
+from rnnkit.nn import GRU, LSTM, RNN, specs
 from rnnkit.nn.extension import lstm_extension
 
 needs_extension = pytest.mark.skipif(lstm_extension() is None, reason="C++ extension could not be built here")
@@ -87,3 +88,26 @@ def test_rnn_and_projected_lstm_compute_in_float32_under_autocast():
                 out = layer(x)[0]
         assert out.dtype == torch.float32
         assert torch.allclose(out, layer(x)[0], atol=1e-6)  # the same float32 computation
+
+
+def test_a_fused_op_failing_under_autocast_falls_back_to_float32_for_that_layer(monkeypatch):
+    """As oneDNN did on a Zen 3 CPU: the layer warns once and runs in float32 from then on."""
+    calls, real = [], specs.CELLS["LSTM"].fused
+
+    def picky(*args):
+        calls.append(torch.is_autocast_enabled("cpu"))
+        if calls[-1]:
+            raise RuntimeError("could not create a primitive descriptor for an LSTM forward propagation primitive")
+        return real(*args)
+
+    monkeypatch.setitem(specs.CELLS, "LSTM", dataclasses.replace(specs.CELLS["LSTM"], fused=picky))
+    layer, x = LSTM(3, 5, impl="fused"), torch.randn(4, 2, 3)
+    with pytest.warns(RuntimeWarning, match="fused op failed under torch.bfloat16 autocast .could not create"):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = layer(x)[0]
+    assert torch.equal(out, layer(x)[0])  # the float32 result
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            layer(x)
+    assert calls == [True, False, False, False]  # failed once, then float32 without trying again

@@ -13,6 +13,8 @@ output size, D directions, S total packed rows.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
@@ -129,7 +131,8 @@ def _run_dense(layer, x: Tensor, hx, trace: bool):
     state = initial_state(layer, hx, x, batch, batched)
     seq_len = x.shape[1] if layer.batch_first else x.shape[0]
     if _uses_fused(layer, trace, x, batch, seq_len):
-        out, *final = spec.fused(
+        out, *final = _fused(
+            layer,
             x,
             _fused_state(spec, state),
             list(weights.values()),
@@ -164,7 +167,8 @@ def _run_packed(layer, packed: PackedSequence, hx, trace: bool):
     if packed.sorted_indices is not None:
         state = tuple(s.index_select(1, packed.sorted_indices) for s in state)
     if _uses_fused(layer, trace, packed.data, batch, len(packed.batch_sizes), packed=True):
-        out, *final = spec.fused(
+        out, *final = _fused(
+            layer,
             packed.data,
             packed.batch_sizes,
             _fused_state(spec, state),
@@ -183,6 +187,28 @@ def _run_packed(layer, packed: PackedSequence, hx, trace: bool):
         final = [f.index_select(1, packed.unsorted_indices) for f in final]
     out = PackedSequence(out, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
     return out, _pack_state(spec, final), gates
+
+
+def _fused(layer, *args):
+    """torch's fused op on ``args``. Under autocast, where it fails (oneDNN has no bf16 LSTM
+    primitive on some CPUs), this layer runs it in float32 from then on, with a warning."""
+    kind = args[0].device.type
+    if not torch.is_autocast_enabled(kind):
+        return layer.spec.fused(*args)
+    if not layer.__dict__.get("_fused_autocast_failed"):
+        try:
+            return layer.spec.fused(*args)
+        except RuntimeError as err:
+            layer.__dict__["_fused_autocast_failed"] = True
+            why = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            warnings.warn(
+                f"{layer.spec.name}: torch's fused op failed under {torch.get_autocast_dtype(kind)} autocast "
+                f"({why}); this layer runs in float32 from now on",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+    with torch.autocast(kind, enabled=False):
+        return layer.spec.fused(*args)
 
 
 def _fused_state(spec, state: tuple[Tensor, ...]):
