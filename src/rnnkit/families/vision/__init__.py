@@ -4,16 +4,22 @@ region vectors (N, R, C), R = H' * W' in row-major order, and knows its own ``no
 
 * :class:`ResidualGridEncoder`: a small residual CNN trained from scratch (He et al. 2016).
 * :class:`EfficientNetGridEncoder`: pretrained EfficientNet-Lite0 (Tan & Le 2019), frozen or not.
+
+Image classifiers (normalised images to logits, :mod:`.classifiers`): :class:`SimpleCNN` and
+:class:`ResidualClassifier`.
 """
 
+from .classifiers import ResidualClassifier, SimpleCNN
 from .efficientnet import EfficientNetGridEncoder, EfficientNetLite0, convert_pth, pretrained_state
 from .resnet import ResidualConfig, ResidualGridEncoder
 
 __all__ = [
     "EfficientNetGridEncoder",
     "EfficientNetLite0",
+    "ResidualClassifier",
     "ResidualConfig",
     "ResidualGridEncoder",
+    "SimpleCNN",
     "convert_pth",
     "pretrained_state",
 ]
