@@ -17,15 +17,15 @@ needs_extension = pytest.mark.skipif(lstm_extension() is None, reason="C++ exten
 OURS = {"LSTM": LSTM, "GRU": GRU}
 
 
-def _layers(cell, layers, bidirectional, scale, bias=True):
+def _layers(cell, layers, bidirectional, scale, bias=True, hidden=24, batch=4):
     """torch.nn in float64, rnnkit's kernel and torch.nn in float32 with the same weights; input."""
     torch.manual_seed(0)
-    ref = getattr(torch.nn, cell)(3, 24, layers, bias=bias, bidirectional=bidirectional).double()
-    ours = OURS[cell](3, 24, layers, bias=bias, bidirectional=bidirectional, impl="reference")
+    ref = getattr(torch.nn, cell)(3, hidden, layers, bias=bias, bidirectional=bidirectional).double()
+    ours = OURS[cell](3, hidden, layers, bias=bias, bidirectional=bidirectional, impl="reference")
     ours.load_state_dict({k: v.float() for k, v in ref.state_dict().items()})
-    torch32 = getattr(torch.nn, cell)(3, 24, layers, bias=bias, bidirectional=bidirectional)
+    torch32 = getattr(torch.nn, cell)(3, hidden, layers, bias=bias, bidirectional=bidirectional)
     torch32.load_state_dict(ours.state_dict())
-    x = torch.randn(9, 4, 3, dtype=torch.float64) * scale
+    x = torch.randn(9, batch, 3, dtype=torch.float64) * scale
     return ref, ours, torch32, x
 
 
@@ -66,6 +66,23 @@ def test_bf16_kernel_is_as_close_to_float64_as_torch_bf16(cell, packed, layers, 
     assert _worst(got, want) <= 1.5 * _worst(theirs, want) + 2e-3
     assert _worst(got_grads, want_grads) <= 1.5 * _worst(their_grads, want_grads) + 2e-3
     assert _worst(got, want) > 1e-5  # products really in bf16 (float32 would be ~1e-7)
+
+
+@needs_extension
+@pytest.mark.parametrize("cell", ["LSTM", "GRU"])
+def test_steps_split_over_threads_agree(cell):
+    """Hidden 256 and batch 40: a step's rows run as parallel chunks (grain 16 rows) on 2 threads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        ref, ours, torch32, x = _layers(cell, 1, True, 1.0, hidden=256, batch=40)
+        want, want_grads = _loss_and_grads(ref, x, None, False, autocast=False)
+        theirs, their_grads = _loss_and_grads(torch32, x.float(), None, False, autocast=True)
+        got, got_grads = _loss_and_grads(ours, x.float(), None, False, autocast=True)
+    finally:
+        torch.set_num_threads(threads)
+    assert _worst(got, want) <= 1.5 * _worst(theirs, want) + 2e-3
+    assert _worst(got_grads, want_grads) <= 1.5 * _worst(their_grads, want_grads) + 2e-3
 
 
 @needs_extension

@@ -19,6 +19,7 @@ using rnnkit_fast::sigmoid_fast;
 using rnnkit_fast::tanh_fast;
 using rnnkit_scan::join_rows;
 using rnnkit_scan::offsets_of;
+using rnnkit_scan::over_rows;
 using rnnkit_scan::rows_before;
 using rnnkit_scan::step_order;
 using torch::Tensor;
@@ -97,9 +98,14 @@ std::vector<Tensor> gru_forward_bf16(const Tensor& xg_in, const Tensor& h0, cons
     hb.copy_(h);
     auto hw_b = hw.narrow(0, 0, b);
     at::mm_out(hw_b, hb, w_t);
-    forward_step(bf16_ptr(xg) + o * 3 * H, bf16_ptr(hw_b), bias.data_ptr<float>(), h.data_ptr<float>(),
-                 gates.data_ptr<float>() + o * 3 * H, hidden_n.data_ptr<float>() + o * H,
-                 out.data_ptr<float>() + o * H, b, H);
+    const uint16_t *x = bf16_ptr(xg) + o * 3 * H, *m = bf16_ptr(hw_b);
+    const float *bp = bias.data_ptr<float>(), *hp = h.data_ptr<float>();
+    float *g = gates.data_ptr<float>() + o * 3 * H, *hn = hidden_n.data_ptr<float>() + o * H;
+    float* hnew = out.data_ptr<float>() + o * H;
+    over_rows(b, 3 * H, [&](int64_t r0, int64_t r1) {
+      forward_step(x + r0 * 3 * H, m + r0 * 3 * H, bp, hp + r0 * H, g + r0 * 3 * H, hn + r0 * H, hnew + r0 * H,
+                   r1 - r0, H);
+    });
   }
   return {out, join_rows(out.narrow(0, off[order.back()], rows), done), gates, hidden_n, h_prev};
 }

@@ -19,6 +19,7 @@ using rnnkit_fast::sigmoid_fast;
 using rnnkit_fast::tanh_fast;
 using rnnkit_scan::join_rows;
 using rnnkit_scan::offsets_of;
+using rnnkit_scan::over_rows;
 using rnnkit_scan::rows_before;
 using rnnkit_scan::step_order;
 using torch::Tensor;
@@ -107,8 +108,13 @@ std::vector<Tensor> lstm_forward_bf16(const Tensor& xg_in, const Tensor& h0, con
     hb.copy_(h);
     auto hw_b = hw.narrow(0, 0, b);
     at::mm_out(hw_b, hb, w_t);
-    forward_step(bf16_ptr(xg) + o * 4 * H, bf16_ptr(hw_b), c.data_ptr<float>(), gates.data_ptr<float>() + o * 4 * H,
-                 cells.data_ptr<float>() + o * H, out.data_ptr<float>() + o * H, b, H);
+    const uint16_t *x = bf16_ptr(xg) + o * 4 * H, *m = bf16_ptr(hw_b);
+    const float* cr = c.data_ptr<float>();
+    float *g = gates.data_ptr<float>() + o * 4 * H, *cn = cells.data_ptr<float>() + o * H;
+    float* hn = out.data_ptr<float>() + o * H;
+    over_rows(b, 4 * H, [&](int64_t r0, int64_t r1) {
+      forward_step(x + r0 * 4 * H, m + r0 * 4 * H, cr + r0 * H, g + r0 * 4 * H, cn + r0 * H, hn + r0 * H, r1 - r0, H);
+    });
     h = out.narrow(0, o, b);
   }
   auto h_n = join_rows(h, done_h), c_n = join_rows(cells.narrow(0, off[order.back()], rows), done_c);
@@ -124,7 +130,6 @@ std::vector<Tensor> lstm_backward_bf16(const Tensor& d_out, const Tensor& d_hn, 
   const bool has_dout = d_out.defined() && d_out.numel() > 0;
   const int64_t H = cells.size(1), T = sizes.size();
   auto d_gates_b = torch::empty(gates.sizes(), gates.options().dtype(torch::kBFloat16));
-  auto scratch = torch::empty({5 * H}, cells.options());
   const auto w_b = w_hh.to(torch::kBFloat16).contiguous();
   const auto order = step_order(sizes, reverse);
   const auto off = offsets_of(sizes);
@@ -141,13 +146,19 @@ std::vector<Tensor> lstm_backward_bf16(const Tensor& d_out, const Tensor& d_hn, 
     auto dg_b = d_gates_b.narrow(0, o, b);
     const Tensor cp = rows_before(cells, c0c, sizes, off, order, p).contiguous();
     const float *g = gates.data_ptr<float>() + o * 4 * H, *cn = cells.data_ptr<float>() + o * H;
-    if (has_dout)
-      backward_step<true>(dh.data_ptr<float>(), dout.data_ptr<float>() + o * H, dc.data_ptr<float>(), g, cn,
-                          cp.data_ptr<float>(), scratch.data_ptr<float>(), bf16_ptr(dg_b), dc_prev.data_ptr<float>(),
-                          b, H);
-    else
-      backward_step<false>(dh.data_ptr<float>(), nullptr, dc.data_ptr<float>(), g, cn, cp.data_ptr<float>(),
-                           scratch.data_ptr<float>(), bf16_ptr(dg_b), dc_prev.data_ptr<float>(), b, H);
+    const float *dhp = dh.data_ptr<float>(), *dcp = dc.data_ptr<float>(), *cpp = cp.data_ptr<float>();
+    const float* dop = has_dout ? dout.data_ptr<float>() + o * H : nullptr;
+    uint16_t* dgp = bf16_ptr(dg_b);
+    float* dcn = dc_prev.data_ptr<float>();
+    over_rows(b, 4 * H, [&](int64_t r0, int64_t r1) {
+      std::vector<float> scratch(5 * H);  // per chunk: chunks may run on different threads
+      const int64_t k = r0 * H, k4 = r0 * 4 * H, n = r1 - r0;
+      if (dop)
+        backward_step<true>(dhp + k, dop + k, dcp + k, g + k4, cn + k, cpp + k, scratch.data(), dgp + k4, dcn + k, n, H);
+      else
+        backward_step<false>(dhp + k, nullptr, dcp + k, g + k4, cn + k, cpp + k, scratch.data(), dgp + k4, dcn + k, n,
+                             H);
+    });
     dh = dg_b.mm(w_b).to(torch::kFloat);
     dc = dc_prev;
     if (before > b) {  // rows b..before-1 had finished: their gradient is the final one

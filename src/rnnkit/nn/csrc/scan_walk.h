@@ -44,4 +44,11 @@ inline torch::Tensor rows_before(const torch::Tensor& all, const torch::Tensor& 
   return b <= before ? kept : torch::cat({kept, init.narrow(0, before, b - before)});
 }
 
+// fn(begin, end) over the rows [0, b) of a step, in parallel chunks of at least `grain` rows
+// (chosen so each chunk has some 16k values of `width` per row: smaller steps stay on one thread).
+template <typename F>
+inline void over_rows(int64_t b, int64_t width, const F& fn) {
+  at::parallel_for(0, b, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)), fn);
+}
+
 }  // namespace rnnkit_scan
