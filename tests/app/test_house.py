@@ -2,7 +2,8 @@
 
 Layers, lowest first (a module may import its own layer and those below):
 utilities (bounds, deadline, files) < nn < data < decode < train (the engine) <
-objectives, metrics < families, export < recipes < analysis, serve, bench < cli (and cli_train).
+objectives, metrics < families, export < recipes < analysis, serve, bench < cli (and cli_train) <
+entry (the command's entry point, which sets process options before importing the rest).
 """
 
 import ast
@@ -27,7 +28,8 @@ LEVEL = {
     "bench": 8,
     "cli": 9,
     "cli_train": 9,
-    "__main__": 9,
+    "entry": 10,
+    "__main__": 10,
     "__init__": 9,
 }
 
