@@ -5,8 +5,10 @@ region vectors (N, R, C), R = H' * W' in row-major order, and knows its own ``no
 * :class:`ResidualGridEncoder`: a small residual CNN trained from scratch (He et al. 2016).
 * :class:`EfficientNetGridEncoder`: pretrained EfficientNet-Lite0 (Tan & Le 2019), frozen or not.
 
-Image classifiers (normalised images to logits, :mod:`.classifiers`): :class:`SimpleCNN` and
-:class:`ResidualClassifier`.
+Image classifiers (normalised images to logits): :class:`SimpleCNN` and
+:class:`ResidualClassifier` (:mod:`.classifiers`), :class:`TransferClassifier` (EfficientNet-Lite0
+features with a new layer, :mod:`.transfer`); the spatial transformer (:mod:`.stn`) and Grad-CAM
+(:mod:`.gradcam`).
 """
 
 from .classifiers import ResidualClassifier, SimpleCNN
