@@ -13,20 +13,11 @@
 #include "fast_math.h"
 #include "scan_walk.h"
 
-using rnnkit_fast::bf16_to_float;
-using rnnkit_fast::float_to_bf16;
-using rnnkit_fast::sigmoid_fast;
-using rnnkit_fast::tanh_fast;
-using rnnkit_scan::join_rows;
-using rnnkit_scan::offsets_of;
-using rnnkit_scan::over_rows;
-using rnnkit_scan::rows_before;
-using rnnkit_scan::step_order;
+using namespace rnnkit_fast;  // NOLINT: the helpers of fast_math.h
+using namespace rnnkit_scan;  // NOLINT: the walk of scan_walk.h
 using torch::Tensor;
 
 namespace {
-
-uint16_t* bf16_ptr(const Tensor& t) { return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>()); }
 
 // One step forward for b rows: g (b, 3H) = activated r, z, n; hn (b, H) = W_hn h + b_hn;
 // h_new = n + z * (h - n). hw (b, 3H) = h @ W_hh^T in bf16, bias (3H) float.
@@ -144,13 +135,7 @@ std::vector<Tensor> gru_backward_bf16(const Tensor& d_out, const Tensor& d_hn, c
       backward_step<false>(dh.data_ptr<float>(), nullptr, g, hn, h.data_ptr<float>(), bf16_ptr(d_xg) + o * 3 * H,
                            bf16_ptr(dhg), dbias.data_ptr<float>(), skip.data_ptr<float>(), b, H);
     dh = dhg.mm(w_b).to(torch::kFloat).add_(skip);
-    if (before > b) {  // rows b..before-1 had finished: their gradient is the final one
-      dh = torch::cat({dh, d_hn_c.narrow(0, b, before - b)});
-    } else if (before < b) {  // rows before..b-1 came from the initial state
-      init.push_back(dh.narrow(0, before, b - before));
-      dh = dh.narrow(0, 0, before);
-    }
-    dh = dh.contiguous();
+    dh = rows_back(dh, d_hn_c, init, b, before);
   }
   auto d_whh = d_hg.t().mm(h_prev).to(torch::kFloat);
   return {d_xg, join_rows(dh, init), d_whh, bias ? dbias : Tensor()};

@@ -10,6 +10,7 @@
 
 using rnnkit_scan::join_rows;
 using rnnkit_scan::offsets_of;
+using rnnkit_scan::rows_back;
 using rnnkit_scan::step_order;
 using torch::Tensor;
 
@@ -94,13 +95,7 @@ std::vector<Tensor> gru_backward(const Tensor& d_out, const Tensor& d_hn, const 
     auto dhg_n = dhg.narrow(1, 2 * H, H);
     at::mul_out(dhg_n, dx_n, g_r);
     dh = at::addmm(dh_z, dhg, w_hh);
-    if (before > b) {  // rows b..before-1 had finished: their gradient is the final one
-      dh = torch::cat({dh, d_hn_c.narrow(0, b, before - b)});
-    } else if (before < b) {  // rows before..b-1 came from the initial state
-      init.push_back(dh.narrow(0, before, b - before));
-      dh = dh.narrow(0, 0, before);
-    }
-    dh = dh.contiguous();
+    dh = rows_back(dh, d_hn_c, init, b, before);
   }
   auto d_whh = d_hg.t().mm(h_prev);
   auto d_bhh = bias ? d_hg.sum(0) : Tensor();

@@ -13,20 +13,11 @@
 #include "fast_math.h"
 #include "scan_walk.h"
 
-using rnnkit_fast::bf16_to_float;
-using rnnkit_fast::float_to_bf16;
-using rnnkit_fast::sigmoid_fast;
-using rnnkit_fast::tanh_fast;
-using rnnkit_scan::join_rows;
-using rnnkit_scan::offsets_of;
-using rnnkit_scan::over_rows;
-using rnnkit_scan::rows_before;
-using rnnkit_scan::step_order;
+using namespace rnnkit_fast;  // NOLINT: the helpers of fast_math.h
+using namespace rnnkit_scan;  // NOLINT: the walk of scan_walk.h
 using torch::Tensor;
 
 namespace {
-
-uint16_t* bf16_ptr(const Tensor& t) { return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>()); }
 
 // One step forward for b rows: g (b, 4H) = activations of xg + hw (both bf16; hw = h @ W_hh^T);
 // c_new = f*c + i*g, h = o*tanh(c_new).
@@ -161,17 +152,8 @@ std::vector<Tensor> lstm_backward_bf16(const Tensor& d_out, const Tensor& d_hn, 
     });
     dh = dg_b.mm(w_b).to(torch::kFloat);
     dc = dc_prev;
-    if (before > b) {  // rows b..before-1 had finished: their gradient is the final one
-      dh = torch::cat({dh, d_hn_c.narrow(0, b, before - b)});
-      dc = torch::cat({dc, d_cn_c.narrow(0, b, before - b)});
-    } else if (before < b) {  // rows before..b-1 came from the initial state
-      init_h.push_back(dh.narrow(0, before, b - before));
-      init_c.push_back(dc.narrow(0, before, b - before));
-      dh = dh.narrow(0, 0, before);
-      dc = dc.narrow(0, 0, before);
-    }
-    dh = dh.contiguous();
-    dc = dc.contiguous();
+    dh = rows_back(dh, d_hn_c, init_h, b, before);
+    dc = rows_back(dc, d_cn_c, init_c, b, before);
   }
   auto d_h0 = join_rows(dh, init_h), d_c0 = join_rows(dc, init_c);
   auto d_whh = d_gates_b.t().mm(h_prev).to(torch::kFloat);

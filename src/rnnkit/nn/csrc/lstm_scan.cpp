@@ -12,6 +12,7 @@
 
 using rnnkit_scan::join_rows;
 using rnnkit_scan::offsets_of;
+using rnnkit_scan::rows_back;
 using rnnkit_scan::step_order;
 using torch::Tensor;
 
@@ -243,17 +244,8 @@ std::vector<Tensor> lstm_backward(const Tensor& d_out, const Tensor& d_hn, const
       dh = dg.mm(w_hh);
     }
     dc = dc_prev;
-    if (before > b) {  // rows b..before-1 had finished: their gradient is the final one
-      dh = torch::cat({dh, d_hn_c.narrow(0, b, before - b)});
-      dc = torch::cat({dc, d_cn_c.narrow(0, b, before - b)});
-    } else if (before < b) {  // rows before..b-1 came from the initial state
-      init_h.push_back(dh.narrow(0, before, b - before));
-      init_c.push_back(dc.narrow(0, before, b - before));
-      dh = dh.narrow(0, 0, before);
-      dc = dc.narrow(0, 0, before);
-    }
-    dh = dh.contiguous();
-    dc = dc.contiguous();
+    dh = rows_back(dh, d_hn_c, init_h, b, before);
+    dc = rows_back(dc, d_cn_c, init_c, b, before);
   }
   auto d_h0 = join_rows(dh, init_h), d_c0 = join_rows(dc, init_c);
   auto d_whh = d_gates.t().mm(h_prev);

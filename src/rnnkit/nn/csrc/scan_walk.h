@@ -44,6 +44,24 @@ inline torch::Tensor rows_before(const torch::Tensor& all, const torch::Tensor& 
   return b <= before ? kept : torch::cat({kept, init.narrow(0, before, b - before)});
 }
 
+// The backward walk between a step (b rows) and the one before it in the walk (`before` rows):
+// rows b..before-1 had finished there, so their gradient is the final one, `last`; rows
+// before..b-1 came from the initial state, so their gradient goes to `init`. Returns `g` for the
+// rows of the step before, contiguous.
+inline torch::Tensor rows_back(torch::Tensor g, const torch::Tensor& last, std::vector<torch::Tensor>& init, int64_t b,
+                               int64_t before) {
+  if (before > b) {
+    g = torch::cat({g, last.narrow(0, b, before - b)});
+  } else if (before < b) {
+    init.push_back(g.narrow(0, before, b - before));
+    g = g.narrow(0, 0, before);
+  }
+  return g.contiguous();
+}
+
+// The 16 bits of each value of a bfloat16 tensor.
+inline uint16_t* bf16_ptr(const torch::Tensor& t) { return reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>()); }
+
 // fn(begin, end) over the rows [0, b) of a step, in parallel chunks of at least `grain` rows
 // (chosen so each chunk has some 16k values of `width` per row: smaller steps stay on one thread).
 template <typename F>
