@@ -50,6 +50,7 @@ IMPLS = ("fused", "reference")
 #: a few timed calls cannot tell them apart on a shared VM (one call varied 149-183 ms between runs)
 MARGIN = 0.9
 TRIAL_CALLS = 5
+WARMUP_CALLS = 6
 _FORMAT = 1
 _UNREADABLE = "?unreadable"  # the in-memory mark of a cache file that is left alone
 _memory: dict = {}
@@ -144,18 +145,22 @@ def known(key: str) -> dict | None:
 
 
 def time_calls(calls: dict[str, Callable[[], None]], device: torch.device) -> dict[str, float]:
-    """Median milliseconds of each call (one warm-up each, then :data:`TRIAL_CALLS` rounds in turn)."""
+    """Median milliseconds of each call: :data:`WARMUP_CALLS` in a row each first, then
+    :data:`TRIAL_CALLS` rounds in turn. (With one warm-up call torch's bf16 LSTM was timed at up
+    to twice its settled time, so a charlm trial chose rnnkit's kernel, which trained 12% slower.)"""
     times: dict[str, list[float]] = {name: [] for name in calls}
     rng_devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=rng_devices):
-        for rnd in range(TRIAL_CALLS + 1):
+        for call in calls.values():
+            for _ in range(WARMUP_CALLS):
+                call()
+        for _ in range(TRIAL_CALLS):
             for name, call in calls.items():
                 _sync(device)
                 start = time.perf_counter()
                 call()
                 _sync(device)
-                if rnd:
-                    times[name].append(1000 * (time.perf_counter() - start))
+                times[name].append(1000 * (time.perf_counter() - start))
     return {name: statistics.median(t) for name, t in times.items()}
 
 

@@ -108,8 +108,9 @@ def _kernel_calls(layer, batch: int, steps: int, like: Tensor) -> dict:
     weights = {k: w.detach().clone().requires_grad_(grad) for k, w in layer.run_weights().items()}
 
     def finish(out: Tensor) -> None:
-        if grad:
-            out.float().sum().backward()
+        if grad:  # backward outside any autocast, as a training step runs it
+            with torch.autocast(like.device.type, enabled=False):
+                out.float().sum().backward()
 
     def fused() -> None:
         args = (layer.bias, layer.num_layers, layer.dropout, layer.training, layer.bidirectional, False)
