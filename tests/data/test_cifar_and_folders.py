@@ -55,6 +55,12 @@ def test_a_label_out_of_range_names_its_record(tmp_path):
         cifar.read_batch(tmp_path / "b.bin")
 
 
+def test_cifar100_records_are_named(tmp_path):
+    (tmp_path / "test.bin").write_bytes(bytes(3 * 3074))
+    with pytest.raises(ValueError, match=r"test.bin: 9,222 bytes of 3,074-byte records: CIFAR-100\?"):
+        cifar.read_batch(tmp_path / "test.bin")
+
+
 def test_an_empty_file_is_refused(tmp_path):
     (tmp_path / "b.bin").write_bytes(b"")
     with pytest.raises(ValueError, match="b.bin: empty file"):

@@ -52,3 +52,11 @@ def test_the_overlay_png(tmp_path):
     save_overlay(torch.randint(0, 256, (3, 16, 16), dtype=torch.uint8), torch.rand(16, 16), path, "cat 0.91")
     with Image.open(path) as png:
         assert png.format == "PNG" and png.size[0] > png.size[1]
+
+
+def test_a_frozen_layer_still_gets_a_heat_map():
+    """Frozen weights (a linear probe's backbone) record no graph by themselves; Grad-CAM asks for one."""
+    model = HalfSeer()
+    model.requires_grad_(False)
+    heat = grad_cam(model, model.features, torch.rand(1, 1, 8, 8) + 0.1, torch.tensor([1]))
+    assert heat[0, :, 5:].min() > 0.05 and heat[0, :, :3].max() < 0.3

@@ -34,8 +34,9 @@ def test_the_transformer_starts_as_the_identity_and_learns_through_the_sampler()
 
 def test_a_smaller_output_canvas():
     assert SpatialTransformer(1, 42, out_side=28)(torch.zeros(2, 1, 42, 42)).shape == (2, 1, 28, 28)
-    with pytest.raises(ValueError, match="at least 12 pixels"):
-        SpatialTransformer(1, 8)
+    with pytest.raises(ValueError, match="at least 16 pixels"):
+        SpatialTransformer(1, 15)
+    assert SpatialTransformer(1, 16)(torch.zeros(1, 1, 16, 16)).shape == (1, 1, 16, 16)
 
 
 def _digit():

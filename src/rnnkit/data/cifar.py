@@ -40,6 +40,8 @@ def read_batch(path: str | Path, classes: int = len(CLASSES)) -> tuple[Tensor, T
     if size > MAX_FILE_BYTES:
         raise ValueError(f"{path}: {size:,} bytes, more than a CIFAR-10 batch file holds ({MAX_FILE_BYTES:,} at most)")
     whole, rest = divmod(size, RECORD)
+    if rest and size % (RECORD + 1) == 0:
+        raise ValueError(f"{path}: {size:,} bytes of {RECORD + 1:,}-byte records: CIFAR-100? (rnnkit reads CIFAR-10)")
     if rest:
         raise ValueError(
             f"{path}: {size:,} bytes is not a whole number of {RECORD:,}-byte records: "
@@ -52,7 +54,7 @@ def read_batch(path: str | Path, classes: int = len(CLASSES)) -> tuple[Tensor, T
         first = int(bad[0])
         raise ValueError(
             f"{path}, record {first + 1}: label {int(labels[first])}, expected 0-{classes - 1} "
-            f"(is this a CIFAR-10 binary file? CIFAR-100's records have two label bytes)"
+            "(is this a CIFAR-10 binary file?)"
         )
     images = raw[:, 1:].reshape(whole, 3, SIDE, SIDE).clone()
     return images, labels

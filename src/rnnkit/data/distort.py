@@ -3,7 +3,7 @@ made from the 28x28 digits of the idx files with a seeded generator:
 
 * ``rotated`` (R): turned by an angle drawn from +-90 degrees, 28x28;
 * ``rts`` (rotated, translated, scaled): turned by +-45 degrees, scaled by 0.7-1.2 and placed at
-  a random position of a 42x42 canvas (the whole digit box stays inside where it fits);
+  a random position of a 42x42 canvas (the scaled, unrotated 28x28 box stays inside);
 * ``translated`` (T): the digit at a random position of a 60x60 canvas;
 * ``cluttered`` (TC): as ``translated``, plus 8 random 6x6 pieces of other digits as clutter.
 

@@ -114,7 +114,7 @@ def _kernel_calls(layer, batch: int, steps: int, like: Tensor) -> dict:
 
     def fused() -> None:
         args = (layer.bias, layer.num_layers, layer.dropout, layer.training, layer.bidirectional, False)
-        finish(layer.spec.fused(x, _fused_state(layer.spec, state), list(weights.values()), *args)[0])
+        finish(_fused(layer, x, _fused_state(layer.spec, state), list(weights.values()), *args)[0])
 
     def reference() -> None:
         finish(run_stack(layer, x.reshape(steps * batch, -1), (batch,) * steps, state, False, weights)[0])
@@ -200,6 +200,8 @@ def _fused(layer, *args):
         try:
             return layer.spec.fused(*args)
         except RuntimeError as err:
+            if "primitive" not in str(err):  # only oneDNN's missing primitive, not e.g. out of memory
+                raise
             layer.__dict__["_fused_autocast_failed"] = True
             why = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             warnings.warn(

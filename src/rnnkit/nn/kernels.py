@@ -43,7 +43,7 @@ class LSTMScan(Function):
 
     @staticmethod
     def forward(ctx, xg, h0, c0, w_hh, w_hr, batch_sizes, reverse):
-        ctx.low = w_hr is None and own_bf16(xg.device)
+        ctx.low = w_hr is None and w_hh.dtype == torch.float32 and own_bf16(xg.device)
         ctx.batch_sizes, ctx.reverse = batch_sizes, reverse
         ctx.set_materialize_grads(False)
         if ctx.low:  # recurrent products in bf16, the rest in float32 (csrc/lstm_bf16.cpp)

@@ -30,7 +30,7 @@ class GRUScan(Function):
 
     @staticmethod
     def forward(ctx, xg, h0, w_hh, b_hh, batch_sizes, reverse):
-        ctx.low, ctx.has_bias = own_bf16(xg.device), b_hh is not None
+        ctx.low, ctx.has_bias = w_hh.dtype == torch.float32 and own_bf16(xg.device), b_hh is not None
         ctx.batch_sizes, ctx.reverse = batch_sizes, reverse
         ctx.set_materialize_grads(False)
         if ctx.low:  # recurrent products in bf16, the rest in float32 (csrc/gru_bf16.cpp)

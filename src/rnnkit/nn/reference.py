@@ -73,7 +73,12 @@ def own_bf16_layer(layer, device: torch.device) -> bool:
     """Whether ``layer`` has a bf16 kernel of rnnkit's here (an LSTM without projection or a GRU,
     under a CPU bf16 autocast, :func:`~rnnkit.nn.kernels.own_bf16`); the Elman RNN and a projected
     LSTM run in float32 under autocast."""
-    return layer.spec.name in ("LSTM", "GRU") and not getattr(layer, "proj_size", 0) and own_bf16(device)
+    return (
+        layer.spec.name in ("LSTM", "GRU")
+        and not getattr(layer, "proj_size", 0)
+        and layer.weight_ih_l0.dtype == torch.float32
+        and own_bf16(device)
+    )
 
 
 def run_direction(spec, x: Tensor, state, w: Weights, batch_sizes: tuple[int, ...], reverse: bool):

@@ -21,6 +21,7 @@ def grad_cam(model: nn.Module, layer: nn.Module, images: Tensor, classes: Option
     """Heat maps (N, H, W) in [0, 1] for ``images`` (N, C, H, W) and ``classes`` (N,) (default:
     each image's predicted class), from the output of ``layer`` (a module inside ``model`` giving
     (N, K, H', W')). The model is run in eval mode and left as it was; its gradients untouched."""
+    images = images.detach().requires_grad_(True)  # so the maps carry gradients even in frozen layers
     seen: dict[str, Tensor] = {}
     hook = layer.register_forward_hook(lambda _m, _i, out: seen.__setitem__("maps", out))
     was_training = model.training
@@ -31,7 +32,11 @@ def grad_cam(model: nn.Module, layer: nn.Module, images: Tensor, classes: Option
             maps = seen["maps"]
             if maps.dim() != 4:
                 raise ValueError(f"grad_cam: the layer must give (N, K, H', W') maps, got {tuple(maps.shape)}")
-            picked = logits.argmax(1) if classes is None else classes.to(logits.device)
+            if not maps.requires_grad:
+                raise ValueError(
+                    f"grad_cam: the output of {type(layer).__name__} carries no gradient (run without autograd?)"
+                )
+            picked = logits.argmax(1) if classes is None else classes.to(logits.device, torch.long)
             score = logits.gather(1, picked[:, None]).sum()
             (grads,) = torch.autograd.grad(score, maps)
     finally:

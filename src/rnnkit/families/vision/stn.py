@@ -38,8 +38,8 @@ class SpatialTransformer(nn.Module):
 
     def __init__(self, channels: int, side: int, out_side: int | None = None, width: int = 20, hidden: int = 50):
         super().__init__()
-        if side < 12:
-            raise ValueError(f"SpatialTransformer: expected images of at least 12 pixels a side, got {side}")
+        if side < 16:  # two 5x5 convolutions and two poolings leave at least one pixel
+            raise ValueError(f"SpatialTransformer: expected images of at least 16 pixels a side, got {side}")
         self.out_side = out_side or side
         self.features = nn.Sequential(
             nn.Conv2d(channels, width, 5),

@@ -17,7 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -115,6 +114,5 @@ class TransferClassifier(nn.Module):
         return self.backbone.head(x).mean((2, 3))
 
     def forward(self, images: Tensor) -> Tensor:
-        with torch.set_grad_enabled(torch.is_grad_enabled() and self.mode != "probe"):
-            features = self.features(images)
-        return self.output(self.dropout(features))
+        # frozen weights record no graph unless the input asks for one (Grad-CAM does)
+        return self.output(self.dropout(self.features(images)))

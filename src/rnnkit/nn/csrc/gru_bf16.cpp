@@ -65,9 +65,11 @@ void backward_step(const float* dh, const float* dout, const float* g, const flo
 // Returns {out, h_n, gates (activated r, z, n), hidden_n (W_hn h + b_hn), h_prev (bf16)}.
 std::vector<Tensor> gru_forward_bf16(const Tensor& xg_in, const Tensor& h0, const Tensor& w_hh, const Tensor& b_hh,
                                      const std::vector<int64_t>& sizes, bool reverse) {
-  TORCH_CHECK(!sizes.empty(), "gru_forward_bf16: a sequence of at least one step is needed");
+  const int64_t S = xg_in.size(0), H = h0.size(1);
+  check_walk("gru_forward_bf16", sizes, S, h0.size(0), w_hh, 3 * H, H);
+  TORCH_CHECK(xg_in.dim() == 2 && xg_in.size(1) == 3 * H, "gru_forward_bf16: xg must be (S, 3H)");
+  TORCH_CHECK(!b_hh.defined() || b_hh.numel() == 0 || b_hh.numel() == 3 * H, "gru_forward_bf16: b_hh must be (3H)");
   const auto xg = xg_in.to(torch::kBFloat16).contiguous();
-  const int64_t S = xg.size(0), H = h0.size(1);
   const auto f32 = xg.options().dtype(torch::kFloat), b16 = xg.options();
   const bool has_bias = b_hh.defined() && b_hh.numel() > 0;
   const auto bias = has_bias ? b_hh.to(torch::kFloat).contiguous() : torch::zeros({3 * H}, f32);
@@ -106,7 +108,11 @@ std::vector<Tensor> gru_backward_bf16(const Tensor& d_out, const Tensor& d_hn, c
                                       const Tensor& hidden_n, const Tensor& out, const Tensor& h_prev,
                                       const Tensor& h0, const Tensor& w_hh, bool bias,
                                       const std::vector<int64_t>& sizes, bool reverse) {
-  TORCH_CHECK(!sizes.empty(), "gru_backward_bf16: a sequence of at least one step is needed");
+  check_walk("gru_backward_bf16", sizes, gates.size(0), d_hn.size(0), w_hh, gates.size(1), out.size(1));
+  TORCH_CHECK(gates.is_contiguous() && hidden_n.is_contiguous() && out.is_contiguous() &&
+                  gates.scalar_type() == torch::kFloat && hidden_n.scalar_type() == torch::kFloat &&
+                  out.scalar_type() == torch::kFloat,
+              "gru_backward_bf16: gates, hidden_n and out must be contiguous float32 (as the forward made them)");
   const bool has_dout = d_out.defined() && d_out.numel() > 0;
   const int64_t H = out.size(1), T = sizes.size();
   const auto b16 = gates.options().dtype(torch::kBFloat16);

@@ -8,6 +8,7 @@
 
 #include "scan_walk.h"
 
+using rnnkit_scan::check_walk;
 using rnnkit_scan::join_rows;
 using rnnkit_scan::offsets_of;
 using rnnkit_scan::rows_back;
@@ -17,9 +18,10 @@ using torch::Tensor;
 // Returns {out, h_n, gates (activated r, z, n), hidden_proj (h @ w_hh^T + b_hh), h_prev}.
 std::vector<Tensor> gru_forward(const Tensor& xg, const Tensor& h0, const Tensor& w_hh, const Tensor& b_hh,
                                 const std::vector<int64_t>& sizes, bool reverse) {
-  TORCH_CHECK(!sizes.empty(), "gru_forward: a sequence of at least one step is needed");
   const bool bias = b_hh.defined() && b_hh.numel() > 0;
   const int64_t S = xg.size(0), H = h0.size(1);
+  check_walk("gru_forward", sizes, S, h0.size(0), w_hh, 3 * H, H);
+  TORCH_CHECK(xg.dim() == 2 && xg.size(1) == 3 * H, "gru_forward: xg must be (S, 3H)");
   auto gates = torch::empty_like(xg);
   auto hidden_proj = torch::empty_like(xg);
   auto out = xg.new_empty({S, H});

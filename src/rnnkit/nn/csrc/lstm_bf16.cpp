@@ -70,9 +70,10 @@ void backward_step(const float* dh, const float* dout, const float* dc, const fl
 // Returns {out, h_n, c_n, gates, cells, h_prev (bf16)}: float32 but h_prev.
 std::vector<Tensor> lstm_forward_bf16(const Tensor& xg_in, const Tensor& h0, const Tensor& c0, const Tensor& w_hh,
                                       const std::vector<int64_t>& sizes, bool reverse) {
-  TORCH_CHECK(!sizes.empty(), "lstm_forward_bf16: a sequence of at least one step is needed");
+  const int64_t S = xg_in.size(0), H = c0.size(1);
+  check_walk("lstm_forward_bf16", sizes, S, std::min(h0.size(0), c0.size(0)), w_hh, 4 * H, H);
+  TORCH_CHECK(xg_in.dim() == 2 && xg_in.size(1) == 4 * H && h0.size(1) == H, "lstm_forward_bf16: xg (S, 4H), h0 (N, H)");
   const auto xg = xg_in.to(torch::kBFloat16).contiguous();
-  const int64_t S = xg.size(0), H = c0.size(1);
   const auto f32 = xg.options().dtype(torch::kFloat), b16 = xg.options();
   auto gates = torch::empty({S, 4 * H}, f32), cells = torch::empty({S, H}, f32), out = torch::empty({S, H}, f32);
   auto h_prev = torch::empty({S, H}, b16);
@@ -117,7 +118,11 @@ std::vector<Tensor> lstm_backward_bf16(const Tensor& d_out, const Tensor& d_hn, 
                                        const Tensor& gates, const Tensor& cells, const Tensor& h_prev,
                                        const Tensor& c0, const Tensor& w_hh, const std::vector<int64_t>& sizes,
                                        bool reverse) {
-  TORCH_CHECK(!sizes.empty(), "lstm_backward_bf16: a sequence of at least one step is needed");
+  check_walk("lstm_backward_bf16", sizes, gates.size(0), std::min(d_hn.size(0), d_cn.size(0)), w_hh, gates.size(1),
+             cells.size(1));
+  TORCH_CHECK(gates.is_contiguous() && cells.is_contiguous() && gates.scalar_type() == torch::kFloat &&
+                  cells.scalar_type() == torch::kFloat,
+              "lstm_backward_bf16: gates and cells must be contiguous float32 (as the forward made them)");
   const bool has_dout = d_out.defined() && d_out.numel() > 0;
   const int64_t H = cells.size(1), T = sizes.size();
   auto d_gates_b = torch::empty(gates.sizes(), gates.options().dtype(torch::kBFloat16));

@@ -10,6 +10,7 @@
 
 #include "scan_walk.h"
 
+using rnnkit_scan::check_walk;
 using rnnkit_scan::join_rows;
 using rnnkit_scan::offsets_of;
 using rnnkit_scan::rows_back;
@@ -121,9 +122,10 @@ void pointwise_backward_aten(const Tensor& dm_in, const Tensor& extra, const Ten
 // Returns {out, h_n, c_n, gates, cells, tanh_c, h_prev, c_prev, pre_proj}.
 std::vector<Tensor> lstm_forward(const Tensor& xg, const Tensor& h0, const Tensor& c0, const Tensor& w_hh,
                                  const Tensor& w_hr, const std::vector<int64_t>& sizes, bool reverse) {
-  TORCH_CHECK(!sizes.empty(), "lstm_forward: a sequence of at least one step is needed");
   const bool proj = w_hr.defined() && w_hr.numel() > 0;
   const int64_t S = xg.size(0), H = c0.size(1), H_out = h0.size(1);
+  check_walk("lstm_forward", sizes, S, std::min(h0.size(0), c0.size(0)), w_hh, 4 * H, H_out);
+  TORCH_CHECK(xg.dim() == 2 && xg.size(1) == 4 * H, "lstm_forward: xg must be (S, 4H)");
   auto gates = torch::empty_like(xg);
   auto cells = xg.new_empty({S, H});
   auto tanh_c = xg.new_empty({S, H});

@@ -10,6 +10,24 @@
 
 namespace rnnkit_scan {
 
+// What a walk needs of its arguments, checked before any raw pointer is used: at least one step,
+// positive batch sizes that never grow in time order (a packed batch's), summing to the `rows`
+// of the input, an initial state of at least the first step's rows, and w_hh (gates, h_in).
+inline void check_walk(const char* name, const std::vector<int64_t>& sizes, int64_t rows, int64_t state_rows,
+                       const torch::Tensor& w_hh, int64_t gates, int64_t h_in) {
+  TORCH_CHECK(!sizes.empty(), name, ": a sequence of at least one step is needed");
+  int64_t total = 0;
+  for (size_t t = 0; t < sizes.size(); ++t) {
+    TORCH_CHECK(sizes[t] > 0 && (t == 0 || sizes[t] <= sizes[t - 1]), name,
+                ": batch sizes must be positive and non-increasing in time");
+    total += sizes[t];
+  }
+  TORCH_CHECK(total == rows, name, ": batch sizes sum to ", total, " but there are ", rows, " rows");
+  TORCH_CHECK(state_rows >= sizes[0], name, ": the state has ", state_rows, " rows, the first step ", sizes[0]);
+  TORCH_CHECK(w_hh.dim() == 2 && w_hh.size(0) == gates && w_hh.size(1) == h_in, name, ": w_hh must be (", gates,
+              ", ", h_in, "), got ", w_hh.sizes());
+}
+
 // Time indices in the order a recurrence visits them.
 inline std::vector<int64_t> step_order(const std::vector<int64_t>& sizes, bool reverse) {
   std::vector<int64_t> order(sizes.size());
