@@ -84,8 +84,19 @@ def test_a_slowdown_is_said_once():
     assert notes == []
     _steps(watch, trainer, 100, 4.0)  # a quarter of the rate
     assert len(notes) == 1 and "steps/s now against 1.00 at the start" in notes[0]
+    assert "budget ends" not in notes[0]  # no time budget
     _steps(watch, trainer, 100, 4.0)
     assert len(notes) == 1
+
+
+def test_a_slowdown_restates_where_the_budget_ends():
+    """A run that would finish at its first pace, slowed by other work, is told where it will stop."""
+    trainer, notes = _trainer(max_steps=1000, max_minutes=20.0)
+    watch = pace.Pace()
+    _steps(watch, trainer, 200, 1.0)  # 1 step/s: 1000 steps fit the 1,200 s budget
+    assert notes == []
+    _steps(watch, trainer, 80, 4.0)  # a quarter of the rate from about 200 s
+    assert len(notes) == 1 and "at this rate the budget ends near step" in notes[0] and "of 1,000" in notes[0]
 
 
 def test_training_under_load_takes_fewer_threads_and_records_it(tmp_path, monkeypatch, capsys):

@@ -97,19 +97,23 @@ class Pace(Callback):
             self.window = (now, step)
             if rate < SLOWDOWN * self.rate and not self.slow_said:
                 self.slow_said = True
+                reach = _reach(trainer.config, now, step, rate)
                 trainer.note(
                     f"note: {rate:.2f} steps/s now against {self.rate:.2f} at the start; other work may "
-                    f"share the CPUs (load average {_load():.1f} on {usable_cpus()} CPUs)",
+                    f"share the CPUs (load average {_load():.1f} on {usable_cpus()} CPUs)"
+                    + (
+                        f"; at this rate the budget ends near step {reach:,} of {trainer.config.max_steps:,}"
+                        if reach
+                        else ""
+                    ),
                     event=f"slowed to {rate:.3f} steps/s from {self.rate:.3f}",
                 )
 
     def _budget_note(self, trainer, now: float, step: int) -> None:
         """When the time budget ends before max_steps and the schedule follows the steps, say so."""
         c = trainer.config
-        if not (c.max_minutes and c.max_steps) or c.anneal_by_time:
-            return
-        reach = step + int(self.rate * max(0.0, 60 * c.max_minutes - now))
-        if reach >= c.max_steps:
+        reach = _reach(c, now, step, self.rate)
+        if reach is None:
             return
         annealed = c.schedule in ("cosine", "linear")
         trainer.note(
@@ -120,6 +124,15 @@ class Pace(Callback):
             + (", or add --anneal-by-time so the schedule ends within the budget" if annealed else ""),
             event=f"budget ends near step {reach} of {c.max_steps} at {self.rate:.3f} steps/s",
         )
+
+
+def _reach(config, now: float, step: int, rate: float) -> Optional[int]:
+    """The step the time budget ends near at ``rate``, when that is before ``max_steps`` and the
+    schedule follows the steps; else None."""
+    if not (config.max_minutes and config.max_steps) or config.anneal_by_time:
+        return None
+    reach = step + int(rate * max(0.0, 60 * config.max_minutes - now))
+    return reach if reach < config.max_steps else None
 
 
 def _load() -> float:
