@@ -31,3 +31,13 @@ def _imported(module) -> set:
 # torch's fused op for impl="auto" layers unless a test asks otherwise: no timed kernel trials
 # (tests/nn/test_nn_choose.py covers them) and the same numbers as torch.nn on every machine
 os.environ.setdefault("RNNKIT_IMPL", "fused")
+
+
+@pytest.fixture(autouse=True)
+def _quiet_machine(monkeypatch, tmp_path_factory):
+    """Runs see no other busy threads (no load average to read), so two runs compared within a
+    test take the same thread count whatever else shares the cores (tests/engine/test_pace.py
+    sets its own load)."""
+    from rnnkit.train import pace
+
+    monkeypatch.setattr(pace, "LOADAVG", tmp_path_factory.getbasetemp() / "no-loadavg")

@@ -31,6 +31,9 @@ def test_threads_follow_the_free_cpus(monkeypatch, tmp_path):
     _load(monkeypatch, tmp_path, running=3, cpus=2)  # pinned to 2 idle CPUs of a 64-CPU machine
     monkeypatch.setattr(pace.os, "cpu_count", lambda: 64)
     assert pace.choose_threads(2) == (2, None)
+    _load(monkeypatch, tmp_path, running=5, cpus=2)  # one thread already: nothing to change or say
+    monkeypatch.setattr(pace.os, "cpu_count", lambda: 2)
+    assert pace.choose_threads(1) == (1, None)
     monkeypatch.setattr(pace, "LOADAVG", tmp_path / "missing")
     assert pace.busy_others() == 0
 

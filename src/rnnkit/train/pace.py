@@ -56,9 +56,9 @@ def choose_threads(current: int) -> tuple[int, Optional[str]]:
     """``(threads, note)``: ``current`` where enough CPUs are free, else the free ones (>= 1)."""
     cpus, others = usable_cpus(), busy_others()
     free = min(cpus, (os.cpu_count() or cpus) - others)  # the load is the machine's, not the mask's
-    if free >= current:
-        return current, None
     threads = max(1, free)
+    if threads >= current:  # enough free CPUs, or one thread already: nothing to change or say
+        return current, None
     procs = f"{others} other busy thread{'s' if others != 1 else ''}"
     return threads, (
         f"{procs} on the {cpus} CPUs this run may use: training with {threads} thread"
