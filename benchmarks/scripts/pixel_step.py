@@ -3,8 +3,9 @@
 The shape of ``rnnkit train seqmnist --preset pixels``: LSTM 1 -> 128 over 784 steps, a linear
 layer on the final state, cross-entropy, batch 128; forward + backward (no optimiser step).
 Each contender runs in a fresh process per round (the setting reaches torch's worker threads only
-when it is made before the first parallel op, as ``rnnkit train`` does), one warm-up step then one
-timed step; the contenders take turns (the order rotates each round); median over the rounds:
+when it is made before the first parallel op, as ``rnnkit train`` does) and reports the median of
+``--steps`` timed steps after ``--warmup`` steps (3 and 3; until code e0232d4, one after one); the
+contenders take turns (the order rotates each round); median over the rounds:
 
 * ``torch fp32``: torch.nn.LSTM as a plain PyTorch loop runs it (IEEE denormals);
 * ``torch fp32 ftz``: the same with denormals flushed to zero (what rnnkit's engine does);
@@ -12,7 +13,9 @@ timed step; the contenders take turns (the order rotates each round); median ove
 * ``rnnkit bf16``: the same under bf16 autocast (``--precision bf16``);
 * ``torch bf16 ftz``: torch.nn.LSTM under the same autocast;
 * ``... thp``: the same contender with torch's huge-page allocation (``THP_MEM_ALLOC_ENABLE=1``,
-  what the ``rnnkit`` command sets; the others run with it off).
+  what the ``rnnkit`` command sets; the others run with it off);
+* ``... thp heap``: huge pages and glibc's heap kept (``rnnkit.entry.keep_heap``, what the
+  ``rnnkit`` command also does): large blocks are not unmapped between steps.
 
     python benchmarks/scripts/pixel_step.py --json benchmarks/results/layers/pixel_step.json
 
@@ -35,11 +38,16 @@ import time
 import torch
 from torch import nn
 
+from rnnkit.entry import keep_heap
 from rnnkit.nn import LSTM
 from rnnkit.nn.machine import cpu_flags, cpu_model
 
 PLAIN = ("torch fp32", "torch fp32 ftz", "rnnkit fp32", "rnnkit bf16", "torch bf16 ftz")
-CONTENDERS = PLAIN + tuple(f"{name} thp" for name in PLAIN[1:])
+CONTENDERS = (
+    PLAIN
+    + tuple(f"{name} thp" for name in PLAIN[1:])
+    + tuple(f"{name} thp heap" for name in ("torch fp32 ftz", "rnnkit fp32", "rnnkit bf16", "torch bf16 ftz"))
+)
 
 
 def step_fn(name: str, batch: int):
@@ -60,14 +68,21 @@ def step_fn(name: str, batch: int):
     return step
 
 
-def one(name: str, batch: int, threads: int) -> float:
-    """Seconds of one timed step of ``name`` after one warm-up step (in this process)."""
+def one(name: str, batch: int, threads: int, warmup: int = 3, steps: int = 3) -> float:
+    """Median seconds of ``steps`` timed steps of ``name`` after ``warmup`` steps (in this process;
+    with the heap kept the first two or three steps are slow while glibc's heap grows)."""
+    if name.endswith(" heap"):
+        keep_heap()
     torch.set_num_threads(threads)
     step = step_fn(name, batch)
-    step()
-    start = time.perf_counter()
-    step()
-    return time.perf_counter() - start
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def main() -> int:
@@ -75,18 +90,21 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first in each process")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per process (their median)")
     parser.add_argument("--json", help="write the raw times and ratios here")
     parser.add_argument("--one", choices=CONTENDERS, help=argparse.SUPPRESS)  # a child process's contender
     args = parser.parse_args()
     if args.one:
-        print(one(args.one, args.batch, args.threads))
+        print(one(args.one, args.batch, args.threads, args.warmup, args.steps))
         return 0
     times = {name: [] for name in CONTENDERS}
     for rnd in range(args.rounds):
         order = CONTENDERS[rnd % len(CONTENDERS) :] + CONTENDERS[: rnd % len(CONTENDERS)]
         for name in order:
             argv = [sys.executable, __file__, "--one", name, "--batch", str(args.batch), "--threads", str(args.threads)]
-            env = dict(os.environ, THP_MEM_ALLOC_ENABLE="1" if name.endswith(" thp") else "0")
+            argv += ["--warmup", str(args.warmup), "--steps", str(args.steps)]
+            env = dict(os.environ, THP_MEM_ALLOC_ENABLE="1" if " thp" in name else "0")
             out = subprocess.run(argv, capture_output=True, text=True, check=True, env=env).stdout
             times[name].append(float(out.strip().splitlines()[-1]))
     base = statistics.median(times["torch fp32"])
@@ -105,6 +123,7 @@ def main() -> int:
     if args.json:
         with open(args.json, "w") as out:
             about = {"threads": args.threads, "batch": args.batch, "torch": torch.__version__, "cpu": cpu_model()}
+            about.update(warmup=args.warmup, steps=args.steps, rounds=args.rounds)
             json.dump(
                 {**about, "bf16_flags": sorted(cpu_flags() & {"avx512_bf16", "amx_bf16"}), "rows": rows}, out, indent=1
             )

@@ -272,7 +272,7 @@ def run(
         for name in sizes:
             size = SIZES[name]
             reps = repeats or (size.quick_repeats if quick else size.repeats)
-            warmup = max(1, min(10, reps // 10))
+            warmup = max(3, min(10, reps // 10))  # with the heap kept, the first 2-3 calls grow it
             results += bench_pair(layer, size, reps, warmup, precision)
     out("")
     out(format_table(results))
