@@ -29,7 +29,7 @@ from rnnkit.serve import TOLERANCE  # noqa: E402
 from rnnkit.train.recipe import Command, Serving  # noqa: E402
 
 N = 8
-SCORES, IDS = ("probability", "cosine", "score"), ("language", "word", "digit")
+SCORES, IDS = ("probability", "cosine", "score"), ("language", "word", "digit", "class")
 
 
 def _lines(path, count=N):
@@ -80,6 +80,7 @@ def _requests(name: str, command: str) -> list[dict]:
         ],
         ("seqmnist", "predict"): [{"images": images[i : i + 1 + i % 2]} for i in range(N)],
         ("caption", "caption"): [{"images": pictures[i : i + 1 + i % 2]} for i in range(N)],
+        ("cnn", "predict"): [{"images": pictures[i : i + 1 + i % 2], "top": 3} for i in range(N)],
         ("timeseries", "forecast"): [{"horizon": 2 + i, "samples": 50, "seed": i} for i in range(N)],
         ("embeddings", "neighbors"): [{"words": [w], "top": 5} for w in words],
         ("embeddings", "analogy"): [

@@ -38,6 +38,7 @@ REGISTRY = {
     "copy": "copy",
     "embeddings": "embeddings",
     "caption": "caption",
+    "cnn": "cnn",
 }
 
 

@@ -30,6 +30,7 @@ RECIPE_KEYS = {
     "copy": ("window",),
     "embeddings": ("words", "counts"),
     "caption": ("vocab",),
+    "cnn": ("classes", "mean", "std", "channels", "side"),
 }
 #: model config fields set to absurd sizes (memory bombs must be refused before allocating)
 SIZE_FIELDS = (
