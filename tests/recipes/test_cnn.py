@@ -10,10 +10,10 @@ from PIL import Image
 
 from rnnkit.cli import main
 from rnnkit.data.augment import Augment
+from rnnkit.families.vision.inputs import to_channels
+from rnnkit.objectives import images as image_objective
 from rnnkit.recipes import load
-from rnnkit.recipes.cnn import recipe as cnn_recipe
 from rnnkit.recipes.cnn.data import channel_stats, normalise
-from rnnkit.recipes.cnn.use import to_channels
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 SMALL = [
@@ -84,11 +84,11 @@ def test_augmentation_reaches_training_batches_only(monkeypatch):
         calls.append(len(images))
         return images + 100.0
 
-    monkeypatch.setattr(cnn_recipe, "augment", fake_augment)
+    monkeypatch.setattr(image_objective, "augment", fake_augment)
     inputs = torch.randn(30, 1, 8, 8)
     labels = torch.arange(30) % 2
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
-    objective = cnn_recipe.AugmentedObjective(
+    objective = image_objective.ImageObjective(
         inputs, labels, torch.arange(20), torch.arange(20, 30), Augment(crop_padding=1), 0.0, 5, 0
     )
     objective.evaluate(model)

@@ -13,15 +13,11 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.data import mnist
-from rnnkit.metrics.classification import classification_scores, per_class_lines, plot_confusion
+from rnnkit.families.vision.scoring import describe_scores, score_split
 from rnnkit.recipes.cnn.config import build_classifier, defaults
 from rnnkit.recipes.cnn.data import load, normalise
 from rnnkit.train.meta import Need
-from rnnkit.train.plots import plot_digits
 from rnnkit.train.recipe import TrainedModel
-
-#: mistakes shown in ``mistakes_<split>.png``
-SHOWN = 32
 
 
 def _one_per_channel(value, meta: dict) -> Optional[str]:
@@ -87,50 +83,9 @@ class ImageClassifier(TrainedModel):
         """Accuracy, per-class figures and the confusion matrix; PNGs of it and of the most confident
         mistakes (``confusion_<split>.png``, ``mistakes_<split>.png``) in ``figures`` (default: the run)."""
         images, labels = self.split_images(split, data_dir)
-        log_probs = self.log_probs(images)
-        result = classification_scores(log_probs, labels, self.classes)
-        result.update(split=split, examples=len(labels))
         folder = Path(figures) if figures is not None else self.run_dir
-        title = f"{split}: accuracy {100 * result['accuracy']:.2f}% ({self.sections['data'].dataset})"
-        plot_confusion(result["confusion"], self.classes, folder / f"confusion_{split}.png", title)
-        confidence, predicted = log_probs.exp().max(-1)
-        wrong = (predicted != labels).nonzero().flatten()
-        worst = wrong[confidence[wrong].argsort(descending=True)][:SHOWN]
-        result["misclassified"] = len(wrong)
-        result["confident_mistakes"] = [
-            {
-                "index": int(i),
-                "true": self.classes[labels[i]],
-                "predicted": self.classes[predicted[i]],
-                "p": float(confidence[i]),
-            }
-            for i in worst
-        ]
-        shown = images[worst].permute(0, 2, 3, 1).squeeze(-1) if len(worst) else images[:0, 0]
-        plot_digits(
-            shown.numpy(),
-            [
-                f"{self.classes[labels[i]][:9]}->{self.classes[predicted[i]][:9]} {float(confidence[i]):.2f}"
-                for i in worst
-            ],
-            folder / f"mistakes_{split}.png",
-            f"{split}: the {len(worst)} most confident of {len(wrong)} mistakes (true->predicted p)",
-        )
-        result["figures"] = [str(folder / f"confusion_{split}.png"), str(folder / f"mistakes_{split}.png")]
-        result["confusion"] = result["confusion"].tolist()
-        return result
+        about = self.sections["data"].dataset
+        return score_split(self.log_probs(images), labels, images, self.classes, folder, split, about)
 
     def describe(self, result: dict) -> str:
-        lines = [
-            f"{result['split']}: accuracy {100 * result['accuracy']:.2f}% ({result['misclassified']} of "
-            f"{result['examples']:,} wrong), macro-F1 {result['macro_f1']:.4f}",
-            *per_class_lines(result["per_class"], "class", max(len(c) for c in self.classes)),
-        ]
-        top = result["confident_mistakes"][:3]
-        if top:
-            lines.append(
-                "most confident mistakes: "
-                + "; ".join(f"#{m['index']} {m['true']} as {m['predicted']} (p {m['p']:.3f})" for m in top)
-            )
-        lines.append(f"figures: {', '.join(result['figures'])}")
-        return "\n".join(lines)
+        return describe_scores(result, self.classes)
