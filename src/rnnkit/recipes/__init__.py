@@ -39,6 +39,7 @@ REGISTRY = {
     "embeddings": "embeddings",
     "caption": "caption",
     "cnn": "cnn",
+    "stn": "stn",
 }
 
 

@@ -31,6 +31,7 @@ RECIPE_KEYS = {
     "embeddings": ("words", "counts"),
     "caption": ("vocab",),
     "cnn": ("classes", "mean", "std", "channels", "side"),
+    "stn": ("side",),
 }
 #: model config fields set to absurd sizes (memory bombs must be refused before allocating)
 SIZE_FIELDS = (
