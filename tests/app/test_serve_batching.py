@@ -82,6 +82,7 @@ def _requests(name: str, command: str) -> list[dict]:
         ("caption", "caption"): [{"images": pictures[i : i + 1 + i % 2]} for i in range(N)],
         ("cnn", "predict"): [{"images": pictures[i : i + 1 + i % 2], "top": 3} for i in range(N)],
         ("stn", "predict"): [{"images": pictures[i : i + 1 + i % 2], "top": 3} for i in range(N)],
+        ("transfer", "predict"): [{"images": pictures[i : i + 1 + i % 2], "top": 3} for i in range(N)],
         ("timeseries", "forecast"): [{"horizon": 2 + i, "samples": 50, "seed": i} for i in range(N)],
         ("embeddings", "neighbors"): [{"words": [w], "top": 5} for w in words],
         ("embeddings", "analogy"): [

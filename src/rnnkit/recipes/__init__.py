@@ -40,6 +40,7 @@ REGISTRY = {
     "caption": "caption",
     "cnn": "cnn",
     "stn": "stn",
+    "transfer": "transfer",
 }
 
 

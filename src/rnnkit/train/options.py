@@ -139,6 +139,14 @@ def check_resume_changes(saved: TrainConfig, changed: dict) -> None:
             )
 
 
+def optimizer_groups(model: torch.nn.Module):
+    """What the optimizer updates: the groups ``model.optimizer_groups()`` declares, where it does
+    (dicts of ``params`` and an ``lr_factor``: the group's rate as a multiple of the schedule's, as
+    for discriminative learning rates), else all the model's parameters at the schedule's rate."""
+    groups = getattr(model, "optimizer_groups", None)
+    return groups() if callable(groups) else model.parameters()
+
+
 def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
     """The optimizer named in ``config``, with torch's fused kernel where it has one.
 

@@ -45,7 +45,7 @@ from .averaging import NTASGD
 from .callbacks import Callback
 from .contract import FitResult, Objective, StepInfo
 from .metricslog import METRICS, MetricsLog
-from .options import TrainConfig, check_config, make_optimizer
+from .options import TrainConfig, check_config, make_optimizer, optimizer_groups
 from .progress import Progress, budget_fraction, catch_sigint, schedule_fraction, stop_reason
 from .schedule import LRSchedule
 
@@ -82,7 +82,7 @@ class Trainer:
         self.device = next(model.parameters()).device
         self.precision, self.precision_reason = precision.resolve(config.precision, self.device)
         self.own = own_step.OwnStep(objective, model, config) if own_step.takes_own_step(objective) else None
-        self.optimizer = make_optimizer(model.parameters(), config) if self.own is None else None
+        self.optimizer = make_optimizer(optimizer_groups(model), config) if self.own is None else None
         self.schedule = LRSchedule(
             config.schedule,
             config.lr,
@@ -155,7 +155,7 @@ class Trainer:
             self.own.set_lr(lr)
         else:
             for group in self.optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_factor", 1.0)
         for callback in self.callbacks:
             callback.on_batch(self, batch)
         self.model.train()

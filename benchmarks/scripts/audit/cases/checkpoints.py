@@ -32,6 +32,7 @@ RECIPE_KEYS = {
     "caption": ("vocab",),
     "cnn": ("classes", "mean", "std", "channels", "side"),
     "stn": ("side",),
+    "transfer": ("classes", "channels", "side"),
 }
 #: model config fields set to absurd sizes (memory bombs must be refused before allocating)
 SIZE_FIELDS = (

@@ -10,23 +10,13 @@ class, as people keep their own photos).
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import torch
-from torch import Tensor
 
 from rnnkit.bounds import batch
-from rnnkit.data import cifar, mnist
-from rnnkit.data.corpus import data_dir as default_data_dir
-from rnnkit.data.corpus import missing_data
-from rnnkit.data.image_folder import read_folder
+from rnnkit.data.image_sets import DATASETS, Images, channel_stats, load_set, normalise
 from rnnkit.train.config import PATH, bound, only_with
 
-DATASETS = ("fashion-mnist", "mnist", "cifar10", "folder")
-FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-DIGITS = tuple(str(d) for d in range(10))
+__all__ = ["ImageDataConfig", "Images", "channel_stats", "load", "normalise"]
 
 
 @dataclass
@@ -61,68 +51,6 @@ class ImageDataConfig:
             raise ValueError(f"--dataset: expected one of {', '.join(DATASETS)}, got {self.dataset!r}")
 
 
-@dataclass
-class Images:
-    """A split: ``images`` uint8 ``(N, C, H, W)``, ``labels`` int64 ``(N,)``, ``classes`` names."""
-
-    images: Tensor
-    labels: Tensor
-    classes: tuple[str, ...]
-
-
-def _idx(config: ImageDataConfig, split: str) -> Images:
-    root = default_data_dir(config.data_dir or None)
-    folder = root / config.dataset
-    if not mnist.has_files(folder, split):
-        raise missing_data(config.dataset, config.data_dir or None, folder / mnist.FILES[split][0])
-    images, labels = mnist.load_split(folder, split)
-    return Images(images.unsqueeze(1), labels, FASHION if config.dataset == "fashion-mnist" else DIGITS)
-
-
-def _cifar(config: ImageDataConfig, split: str) -> Images:
-    root = default_data_dir(config.data_dir or None)
-    folder = root / "cifar10" if (root / "cifar10").is_dir() else root
-    try:
-        images, labels = cifar.load_split(folder, split)
-    except FileNotFoundError as err:  # not in rnnkit's catalogue: no fetch command to name
-        raise ValueError(f"{err}; unpack CIFAR-10's binary version (cifar-10-binary.tar.gz) there") from None
-    return Images(images, labels, cifar.class_names(folder))
-
-
-def _folder(config: ImageDataConfig, split: str) -> Images:
-    root = Path(config.data_dir) if config.data_dir else None
-    if root is None:
-        raise ValueError(
-            "--dataset folder needs --data-dir: the folder holding train/ and test/ (one subfolder per class)"
-        )
-    found = read_folder(root / split, config.side, config.skip_bad_files)
-    if found.skipped:
-        first = found.skipped[0][0]
-        print(
-            f"cnn: skipped {len(found.skipped)} files of {root / split} that are not images (first {first})",
-            file=sys.stderr,
-        )
-    return Images(found.images, found.labels, found.classes)
-
-
 def load(config: ImageDataConfig, split: str) -> Images:
-    """The ``train`` or ``test`` images of the configured data set; ValueError in one line naming
-    what is missing or wrong."""
-    if split not in ("train", "test"):
-        raise ValueError(f"split: expected train or test, got {split!r}")
-    reader = {"cifar10": _cifar, "folder": _folder}.get(config.dataset, _idx)
-    return reader(config, split)
-
-
-def channel_stats(images: Tensor) -> tuple[list[float], list[float]]:
-    """Per-channel mean and standard deviation of uint8 ``images`` ``(N, C, H, W)`` in [0, 1] units."""
-    pixels = images.transpose(0, 1).reshape(images.shape[1], -1).double() / 255
-    std = pixels.std(dim=1).clamp_min(1e-3)
-    return pixels.mean(dim=1).tolist(), std.tolist()
-
-
-def normalise(images: Tensor, mean: list[float], std: list[float]) -> Tensor:
-    """uint8 ``(N, C, H, W)`` -> float32 ``(N, C, H, W)``: (pixel / 255 - mean) / std per channel."""
-    m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
-    return (images.float() / 255 - m) / s
+    """The ``train`` or ``test`` images of the configured data set (:func:`~rnnkit.data.image_sets.load_set`)."""
+    return load_set(config.dataset, config.data_dir, split, config.side, config.skip_bad_files)

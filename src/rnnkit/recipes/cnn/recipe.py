@@ -15,12 +15,12 @@ from typing import Optional
 
 from rnnkit.data import mnist
 from rnnkit.data.augment import Augment
+from rnnkit.families.vision.predict import PREDICT
 from rnnkit.objectives.images import ImageObjective
 from rnnkit.recipes import report_on_test
 from rnnkit.recipes.cnn.config import HELP, PRESETS, build_classifier, defaults
 from rnnkit.recipes.cnn.data import ImageDataConfig, channel_stats, load, normalise
 from rnnkit.recipes.cnn.trained import ImageClassifier
-from rnnkit.recipes.cnn.use import PREDICT
 from rnnkit.train.params import Param
 from rnnkit.train.recipe import Built, Recipe, Smoke
 

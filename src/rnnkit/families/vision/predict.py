@@ -1,7 +1,9 @@
-"""Image classification, use side: ``rnnkit predict RUN image.png [more ...] --top K [--explain
-heat.png]`` and ``POST /predict`` (base64-encoded image files). ``classifier`` is a
-:class:`rnnkit.recipes.cnn.trained.ImageClassifier` (not imported: the commands need only its
-``meta``, ``log_probs`` and ``model``).
+"""The ``predict`` command of image classifiers: ``rnnkit predict RUN image.png [more ...] --top K
+[--explain heat.png]`` (a Grad-CAM heat map of the predicted class) and ``POST /predict``
+(base64-encoded image files). ``classifier`` is a
+:class:`~rnnkit.families.vision.trained.TrainedImageClassifier` (not imported: the commands need
+only its ``meta``, ``log_probs``, ``inputs``, ``cam_layer`` and ``model``), of the cnn or the transfer
+recipe.
 
 Any image mode and size is taken (:mod:`rnnkit.families.vision.inputs`).
 """
@@ -10,11 +12,11 @@ from __future__ import annotations
 
 import sys
 
-from rnnkit.families.vision.gradcam import grad_cam, save_overlay
-from rnnkit.families.vision.inputs import EXAMPLE_PNG, decode_images, explain_paths, not_base64, read_images
-from rnnkit.recipes.cnn.config import cam_layer
 from rnnkit.train.params import REQUIRED, Param
 from rnnkit.train.recipe import Command, Serving
+
+from .gradcam import grad_cam, save_overlay
+from .inputs import EXAMPLE_PNG, decode_images, explain_paths, not_base64, read_images
 
 
 def _predict(classifier, values) -> int:
@@ -30,7 +32,7 @@ def _predict(classifier, values) -> int:
         others = ", ".join(f"{classes[c]} {float(q):.3f}" for c, q in zip(best[1:], p[1:]))
         print(f"{name}: {classes[best[0]]} (p {float(p[0]):.3f})" + (f"; then {others}" if others else ""))
     if outs:
-        heat = grad_cam(classifier.model, cam_layer(classifier.model), classifier.inputs(images))
+        heat = grad_cam(classifier.model, classifier.cam_layer(), classifier.inputs(images))
         predicted = classifier.log_probs(images).argmax(-1)
         for image, map_, out, c in zip(images, heat.cpu(), outs, predicted):
             save_overlay(image, map_, out, f"Grad-CAM: {classes[c]}")
