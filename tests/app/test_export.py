@@ -11,14 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import smoke_runs
+from helpers import FIXTURES, smoke_runs
 
 import rnnkit
 from rnnkit.cli import main
 from rnnkit.export.layers import for_export
 from rnnkit.nn import GRU, LSTM, RNN
 
-EXPORTING = ["charlm", "wordlm", "names", "postag", "translate", "chat"]
+EXPORTING = ["charlm", "wordlm", "names", "postag", "translate", "chat", "cnn", "stn", "transfer"]
+#: the ONNX opset a recipe's graphs need beyond the default (the spatial transformer's affine grid: 20)
+OPSET = {"stn": ("--opset", "20")}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def test_every_graph_matches_the_eager_model(name, fmt, runs, capsys):
     if fmt == "onnx":
         pytest.importorskip("onnxruntime")
     run = runs(name)
-    out = export(run, fmt, capsys)
+    out = export(run, fmt, capsys, *(OPSET.get(name, ()) if fmt == "onnx" else ()))
     diffs = [float(d) for d in re.findall(r"max \|exported - eager\| = (\S+) over 4 input shapes", out)]
     assert diffs and max(diffs) <= 1e-4, out
     side = json.loads((run / "model.json").read_text())
@@ -193,10 +195,10 @@ def test_too_tight_a_tolerance_fails_and_leaves_nothing(runs, capsys, tmp_path):
 PARITY = 1e-5
 
 
-def onnx_sessions(run: Path, out: Path, capsys) -> tuple[dict, dict]:
+def onnx_sessions(run: Path, out: Path, capsys, *extra: str) -> tuple[dict, dict]:
     """Export ``run`` to ``out`` (ONNX); (graph name -> onnxruntime session, graph name -> sidecar entry)."""
     ort = pytest.importorskip("onnxruntime")
-    export(run, "onnx", capsys, "--out", str(out))
+    export(run, "onnx", capsys, "--out", str(out), *extra)
     graphs = json.loads(out.with_suffix(".json").read_text())["graphs"]
     return (
         {
@@ -326,7 +328,23 @@ def check_chat(trained, sessions, graphs):
     pair_parity(trained, ["What is thy name?", "Whither goest thou, good sir?", "Speak."], sessions, graphs)
 
 
+def check_image(trained, sessions, graphs):
+    """Real pictures (the fixture digit and the caption fixtures' scenes), prepared as the JSON says."""
+    from rnnkit.families.vision.inputs import read_images
+
+    files = [str(FIXTURES / "cnn" / "digit.png"), *map(str, sorted((FIXTURES / "caption").glob("*/*.png"))[:3])]
+    images = read_images(files, trained.meta["side"], trained.meta["channels"])
+    inputs = trained.inputs(images) if hasattr(trained, "inputs") else images.float() / 255
+    with torch.no_grad():
+        expected = trained.model(inputs)
+    (got,) = sessions["classify"].run(None, {"images": inputs.numpy()})
+    assert_close(got, expected, "logits")
+
+
 PARITY_CHECKS = {
+    "cnn": check_image,
+    "stn": check_image,
+    "transfer": check_image,
     "charlm": check_charlm,
     "wordlm": check_wordlm,
     "names": check_names,
@@ -354,6 +372,6 @@ def test_onnx_file_run_by_onnxruntime_matches_the_eager_model_on_real_inputs(nam
     """Not the exporter's own comparison: the .onnx files are loaded here, fed inputs made from real
     text, and compared with the rnnkit model called here."""
     run = runs(name)
-    sessions, graphs = onnx_sessions(run, tmp_path / "model.onnx", capsys)
+    sessions, graphs = onnx_sessions(run, tmp_path / "model.onnx", capsys, *OPSET.get(name, ()))
     trained = rnnkit.load(run)
     PARITY_CHECKS[name](trained, sessions, graphs)

@@ -225,3 +225,21 @@ def pair_model(trained) -> list[Graph]:
     """:func:`seq2seq` graphs of a trained sentence-pair model (its checkpoint metadata gives
     the vocabulary sizes)."""
     return seq2seq(trained.model, len(trained.meta["src_vocab"]), len(trained.meta["tgt_vocab"]))
+
+
+def image_classifier(channels: int, side: int) -> list[Graph]:
+    """An image classifier: images (N, C, S, S) float, prepared as the recipe's JSON says -> logits (N, K)."""
+    examples = [
+        {"images": torch.randn(n, channels, side, side, generator=torch.Generator().manual_seed(seed))}
+        for seed, (n, _) in enumerate(SHAPES)
+    ]
+    return [
+        Graph(
+            "classify",
+            lambda m: Flat(m, lambda mm, images, _: mm(images), 1, None),
+            examples[0],
+            ["logits"],
+            {"images": {0: "N"}, "logits": {0: "N"}},
+            examples[1:],
+        )
+    ]

@@ -15,6 +15,8 @@ from typing import Optional
 
 from rnnkit.data import mnist
 from rnnkit.data.augment import Augment
+from rnnkit.export.write import outputs as export_outputs
+from rnnkit.families.vision.export import image_export
 from rnnkit.families.vision.predict import PREDICT
 from rnnkit.objectives.images import ImageObjective
 from rnnkit.recipes import report_on_test
@@ -67,6 +69,14 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     return Built(model, objective, meta)
 
 
+EXPORT = image_export(
+    lambda c: {
+        "pixels": "x / 255 per channel, then (x - mean[c]) / std[c]",
+        "mean": c.meta["mean"],
+        "std": c.meta["std"],
+    }
+)
+
 RECIPE = Recipe(
     name="cnn",
     summary="image classifier (conv-pool-fc or residual CNN) on Fashion-MNIST, MNIST, CIFAR-10 or a photo folder",
@@ -74,14 +84,14 @@ RECIPE = Recipe(
     presets=PRESETS,
     build=build,
     trained=ImageClassifier,
-    commands=(PREDICT,),
+    commands=(PREDICT, EXPORT),
     eval_params=(
         Param("split", str, "test", "which images to score", choices=("train", "valid", "test")),
         Param("data_dir", str, None, "the data folder (default: the run's)"),
     ),
     help=HELP,
     report=report_on_test(),
-    outputs=("report_test.json", "confusion_*.png", "mistakes_*.png"),
+    outputs=("report_test.json", "confusion_*.png", "mistakes_*.png") + export_outputs(("classify",)),
     smoke=Smoke(
         train=(
             "--dataset",
@@ -106,6 +116,7 @@ RECIPE = Recipe(
         uses={
             "predict": ("{fixtures}/cnn/digit.png", "--top", "2"),
             "eval": ("--split", "valid"),
+            "export": ("--format", "torchscript"),
         },
         expect={
             "predict": r"digit\.png: \S+ \(p \d\.\d{3}\); then \S+ \d\.\d{3}\n",

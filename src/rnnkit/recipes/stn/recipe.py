@@ -15,10 +15,12 @@ from typing import Optional
 
 from rnnkit.data import mnist
 from rnnkit.data.augment import Augment
+from rnnkit.export.write import outputs as export_outputs
+from rnnkit.families.vision.export import image_export
 from rnnkit.objectives.images import ImageObjective
 from rnnkit.recipes import report_on_test
 from rnnkit.recipes.stn.config import HELP, PRESETS, DistortedConfig, TransformedClassifier, defaults
-from rnnkit.recipes.stn.data import as_inputs, load
+from rnnkit.recipes.stn.data import DIGITS, as_inputs, load
 from rnnkit.recipes.stn.trained import StnClassifier
 from rnnkit.recipes.stn.use import PREDICT, TRANSFORM
 from rnnkit.train.params import Param
@@ -44,8 +46,10 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     objective = ImageObjective(
         as_inputs(images), labels, train_idx, valid_idx, Augment(), 0.0, data.batch_size, sections["train"].seed
     )
-    return Built(model, objective, {"side": side, "train_sha256": digest})
+    return Built(model, objective, {"classes": DIGITS, "channels": 1, "side": side, "train_sha256": digest})
 
+
+EXPORT = image_export(lambda _: {"pixels": "x / 255 (x in 0-255, 0 the background)"})
 
 RECIPE = Recipe(
     name="stn",
@@ -54,14 +58,14 @@ RECIPE = Recipe(
     presets=PRESETS,
     build=build,
     trained=StnClassifier,
-    commands=(PREDICT, TRANSFORM),
+    commands=(PREDICT, TRANSFORM, EXPORT),
     eval_params=(
         Param("split", str, "test", "which images to score", choices=("train", "valid", "test")),
         Param("data_dir", str, None, "folder holding mnist/ (default: the run's)"),
     ),
     help=HELP,
     report=report_on_test(),
-    outputs=("report_test.json", "confusion_*.png", "mistakes_*.png", "transform.png"),
+    outputs=("report_test.json", "confusion_*.png", "mistakes_*.png", "transform.png") + export_outputs(("classify",)),
     smoke=Smoke(
         train=(
             "--data-dir",
@@ -89,6 +93,7 @@ RECIPE = Recipe(
             "predict": ("{fixtures}/cnn/digit.png", "--top", "2"),
             "transform": ("--count", "4"),
             "eval": ("--split", "valid"),
+            "export": ("--format", "torchscript"),
         },
         expect={
             "predict": r"digit\.png: \d \(p \d\.\d{3}\); then \d \d\.\d{3}\n",

@@ -21,7 +21,12 @@ class StnClassifier(TrainedModel):
     """A trained (spatial transformer +) CNN on distorted MNIST."""
 
     config_defaults = staticmethod(defaults)
-    meta_fields = {"side": Need("integer", minimum=16, maximum=128), "train_sha256": Need("string", optional=True)}
+    meta_fields = {
+        "classes": Need("strings", check=lambda v, m: None if v == DIGITS else "expected the digits 0-9"),
+        "channels": Need("integer", choices=(1,)),
+        "side": Need("integer", minimum=16, maximum=128),
+        "train_sha256": Need("string", optional=True),
+    }
     classes = DIGITS
 
     @classmethod

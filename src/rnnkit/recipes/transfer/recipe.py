@@ -16,6 +16,8 @@ from typing import Optional
 from rnnkit.data import mnist
 from rnnkit.data.augment import Augment
 from rnnkit.data.image_sets import load_set
+from rnnkit.export.write import outputs as export_outputs
+from rnnkit.families.vision.export import image_export
 from rnnkit.families.vision.predict import PREDICT
 from rnnkit.objectives.images import ImageObjective
 from rnnkit.recipes import report_on_test
@@ -75,6 +77,8 @@ def build(sections, resume_meta: Optional[dict]) -> Built:
     return Built(model, objective, meta, callbacks)
 
 
+EXPORT = image_export(lambda _: {"pixels": "(x - 127) / 128 on every channel (x in 0-255)"})
+
 RECIPE = Recipe(
     name="transfer",
     summary="transfer learning: EfficientNet-Lite0's ImageNet features probed, fine-tuned or trained from scratch",
@@ -82,14 +86,14 @@ RECIPE = Recipe(
     presets=PRESETS,
     build=build,
     trained=TransferTrained,
-    commands=(PREDICT,),
+    commands=(PREDICT, EXPORT),
     eval_params=(
         Param("split", str, "test", "which images to score", choices=("train", "valid", "test")),
         Param("data_dir", str, None, "the data folder (default: the run's)"),
     ),
     help=HELP,
     report=report_on_test(),
-    outputs=("report_test.json", "confusion_*.png", "mistakes_*.png"),
+    outputs=("report_test.json", "confusion_*.png", "mistakes_*.png") + export_outputs(("classify",)),
     smoke=Smoke(
         train=(
             "--dataset",
@@ -113,7 +117,11 @@ RECIPE = Recipe(
             "--warmup-steps",
             "0",
         ),
-        uses={"predict": ("{fixtures}/cnn/digit.png", "--top", "2"), "eval": ("--split", "valid")},
+        uses={
+            "predict": ("{fixtures}/cnn/digit.png", "--top", "2"),
+            "eval": ("--split", "valid"),
+            "export": ("--format", "torchscript"),
+        },
         expect={
             "predict": r"digit\.png: \S+ \(p \d\.\d{3}\); then \S+ \d\.\d{3}\n",
             "eval": r"^valid: accuracy \d+\.\d\d%",
