@@ -27,14 +27,14 @@ def _predict(classifier, values) -> int:
         raise ValueError(f"--top {values.top}: expected 1 to {len(classes)} (the run's classes)")
     outs = explain_paths(values.explain, len(values.images)) if values.explain else []
     images = read_images(values.images, classifier.meta["side"], classifier.meta["channels"])
-    for name, row in zip(values.images, classifier.log_probs(images).exp()):
+    probabilities = classifier.log_probs(images).exp()
+    for name, row in zip(values.images, probabilities):
         p, best = row.topk(values.top)
         others = ", ".join(f"{classes[c]} {float(q):.3f}" for c, q in zip(best[1:], p[1:]))
         print(f"{name}: {classes[best[0]]} (p {float(p[0]):.3f})" + (f"; then {others}" if others else ""))
-    if outs:
+    if outs:  # the maps of the predicted classes (grad_cam's default)
         heat = grad_cam(classifier.model, classifier.cam_layer(), classifier.inputs(images))
-        predicted = classifier.log_probs(images).argmax(-1)
-        for image, map_, out, c in zip(images, heat.cpu(), outs, predicted):
+        for image, map_, out, c in zip(images, heat.cpu(), outs, probabilities.argmax(-1)):
             save_overlay(image, map_, out, f"Grad-CAM: {classes[c]}")
             print(f"Grad-CAM of the predicted class: {out}", file=sys.stderr)
     return 0
