@@ -10,10 +10,18 @@ from pathlib import Path
 from torch import Tensor
 
 from rnnkit.metrics.classification import classification_scores, per_class_lines, plot_confusion
+from rnnkit.train.params import Param
 from rnnkit.train.plots import plot_digits
 
 #: mistakes shown in ``mistakes_<split>.png``
 SHOWN = 32
+#: ``rnnkit eval RUN``'s parameters for an image classifier recipe
+EVAL_PARAMS = (
+    Param("split", str, "test", "which images to score", choices=("train", "valid", "test")),
+    Param("data_dir", str, None, "the data folder (default: the run's)"),
+)
+#: the files :func:`score_split` (and the report after training) writes in a run directory
+SCORE_FILES = ("report_test.json", "confusion_*.png", "mistakes_*.png")
 
 
 def score_split(

@@ -18,12 +18,12 @@ from rnnkit.data.augment import Augment
 from rnnkit.export.write import outputs as export_outputs
 from rnnkit.families.vision.export import image_export
 from rnnkit.families.vision.predict import PREDICT
+from rnnkit.families.vision.scoring import EVAL_PARAMS, SCORE_FILES
 from rnnkit.objectives.images import ImageObjective
 from rnnkit.recipes import report_on_test
 from rnnkit.recipes.cnn.config import HELP, PRESETS, build_classifier, defaults
 from rnnkit.recipes.cnn.data import ImageDataConfig, channel_stats, load, normalise
 from rnnkit.recipes.cnn.trained import ImageClassifier
-from rnnkit.train.params import Param
 from rnnkit.train.recipe import Built, Recipe, Smoke
 
 
@@ -85,13 +85,10 @@ RECIPE = Recipe(
     build=build,
     trained=ImageClassifier,
     commands=(PREDICT, EXPORT),
-    eval_params=(
-        Param("split", str, "test", "which images to score", choices=("train", "valid", "test")),
-        Param("data_dir", str, None, "the data folder (default: the run's)"),
-    ),
+    eval_params=EVAL_PARAMS,
     help=HELP,
     report=report_on_test(),
-    outputs=("report_test.json", "confusion_*.png", "mistakes_*.png") + export_outputs(("classify",)),
+    outputs=SCORE_FILES + export_outputs(("classify",)),
     smoke=Smoke(
         train=(
             "--dataset",

@@ -17,13 +17,13 @@ from rnnkit.data import mnist
 from rnnkit.data.augment import Augment
 from rnnkit.export.write import outputs as export_outputs
 from rnnkit.families.vision.export import image_export
+from rnnkit.families.vision.scoring import EVAL_PARAMS, SCORE_FILES
 from rnnkit.objectives.images import ImageObjective
 from rnnkit.recipes import report_on_test
 from rnnkit.recipes.stn.config import HELP, PRESETS, DistortedConfig, TransformedClassifier, defaults
 from rnnkit.recipes.stn.data import DIGITS, as_inputs, load
 from rnnkit.recipes.stn.trained import StnClassifier
 from rnnkit.recipes.stn.use import PREDICT, TRANSFORM
-from rnnkit.train.params import Param
 from rnnkit.train.recipe import Built, Recipe, Smoke
 
 
@@ -59,13 +59,10 @@ RECIPE = Recipe(
     build=build,
     trained=StnClassifier,
     commands=(PREDICT, TRANSFORM, EXPORT),
-    eval_params=(
-        Param("split", str, "test", "which images to score", choices=("train", "valid", "test")),
-        Param("data_dir", str, None, "folder holding mnist/ (default: the run's)"),
-    ),
+    eval_params=EVAL_PARAMS,
     help=HELP,
     report=report_on_test(),
-    outputs=("report_test.json", "confusion_*.png", "mistakes_*.png", "transform.png") + export_outputs(("classify",)),
+    outputs=(*SCORE_FILES, "transform.png") + export_outputs(("classify",)),
     smoke=Smoke(
         train=(
             "--data-dir",

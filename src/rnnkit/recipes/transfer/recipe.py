@@ -19,13 +19,13 @@ from rnnkit.data.image_sets import load_set
 from rnnkit.export.write import outputs as export_outputs
 from rnnkit.families.vision.export import image_export
 from rnnkit.families.vision.predict import PREDICT
+from rnnkit.families.vision.scoring import EVAL_PARAMS, SCORE_FILES
 from rnnkit.objectives.images import ImageObjective
 from rnnkit.recipes import report_on_test
 from rnnkit.recipes.transfer.config import HELP, PRESETS, Transfer, TransferDataConfig, defaults
 from rnnkit.recipes.transfer.data import as_inputs, labelled_rows
 from rnnkit.recipes.transfer.trained import TransferTrained
 from rnnkit.train.callbacks import Callback
-from rnnkit.train.params import Param
 from rnnkit.train.recipe import Built, Recipe, Smoke
 
 
@@ -87,13 +87,10 @@ RECIPE = Recipe(
     build=build,
     trained=TransferTrained,
     commands=(PREDICT, EXPORT),
-    eval_params=(
-        Param("split", str, "test", "which images to score", choices=("train", "valid", "test")),
-        Param("data_dir", str, None, "the data folder (default: the run's)"),
-    ),
+    eval_params=EVAL_PARAMS,
     help=HELP,
     report=report_on_test(),
-    outputs=("report_test.json", "confusion_*.png", "mistakes_*.png") + export_outputs(("classify",)),
+    outputs=SCORE_FILES + export_outputs(("classify",)),
     smoke=Smoke(
         train=(
             "--dataset",
