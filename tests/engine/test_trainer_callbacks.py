@@ -132,3 +132,32 @@ def test_auto_mode_takes_the_direction_the_objective_declares(tmp_path):
 def test_a_monitor_the_evaluation_does_not_report_is_named(tmp_path):
     with pytest.raises(ValueError, match="monitor: this recipe's evaluation reports loss, score, not 'accuracy'"):
         fit(tmp_path, [0.1], monitor="accuracy")
+
+
+class TwoRates(nn.Module):
+    """A model that declares its optimizer groups: ``fast`` at the schedule's rate, ``slow`` at 0.1 of it."""
+
+    def __init__(self):
+        super().__init__()
+        self.fast, self.slow = nn.Linear(1, 1, bias=False), nn.Linear(1, 1, bias=False)
+        nn.init.zeros_(self.fast.weight), nn.init.zeros_(self.slow.weight)
+
+    def optimizer_groups(self):
+        return [
+            {"params": list(self.fast.parameters()), "lr_factor": 1.0},
+            {"params": list(self.slow.parameters()), "lr_factor": 0.1},
+        ]
+
+    def forward(self, x):
+        return self.fast(x) + self.slow(x)
+
+
+def test_a_model_declaring_optimizer_groups_gets_a_rate_per_group(tmp_path):
+    """One SGD step from zero: each weight moves by its group's rate times the same gradient."""
+    model = TwoRates()
+    config = TrainConfig(optimizer="sgd", lr=0.1, schedule="constant", eval_every=1, max_steps=1, grad_clip=0.0)
+    trainer = Trainer(model, FakeObjective([0.0]), config, tmp_path, meta={"task": "fake"}, progress=False)
+    trainer.fit()
+    assert [g["lr"] for g in trainer.optimizer.param_groups] == pytest.approx([0.1, 0.01])
+    # d/dw (w_f + w_s - 1)^2 at 0 is -2 for both: w_f = 0.2, w_s = 0.02
+    assert float(model.fast.weight) == pytest.approx(0.2) and float(model.slow.weight) == pytest.approx(0.02)
