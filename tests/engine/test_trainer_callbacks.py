@@ -160,4 +160,4 @@ def test_a_model_declaring_optimizer_groups_gets_a_rate_per_group(tmp_path):
     trainer.fit()
     assert [g["lr"] for g in trainer.optimizer.param_groups] == pytest.approx([0.1, 0.01])
     # d/dw (w_f + w_s - 1)^2 at 0 is -2 for both: w_f = 0.2, w_s = 0.02
-    assert float(model.fast.weight) == pytest.approx(0.2) and float(model.slow.weight) == pytest.approx(0.02)
+    assert model.fast.weight.item() == pytest.approx(0.2) and model.slow.weight.item() == pytest.approx(0.02)
