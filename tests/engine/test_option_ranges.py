@@ -410,3 +410,14 @@ def test_a_short_run_reaches_its_peak_learning_rate(tmp_path):
     rates = [r["lr"] for r in read_metrics(run) if r["split"] == "train"]
     assert rates[0] < 0.002 and rates[-1] == pytest.approx(0.002)
     assert rates.index(max(rates)) <= 4  # warm-up took the first tenth of the 40 steps
+
+
+def test_one_cycle_rises_to_its_peak_at_30_percent_then_falls_to_the_floor():
+    one = LRSchedule("onecycle", 1.0, warmup_steps=500, final_lr_ratio=0.0)  # its own warm-up: 500 ignored
+    assert one(0, 0.0) == pytest.approx(1 / 25)
+    assert one(10, 0.15) == pytest.approx(1 / 25 + (1 - 1 / 25) / 2)
+    assert one(30, 0.3) == pytest.approx(1.0)
+    assert one(65, 0.65) == pytest.approx(0.5)
+    assert one(100, 1.0) == pytest.approx(0.0, abs=1e-12)
+    rates = [one(i, i / 100) for i in range(101)]
+    assert max(rates) == pytest.approx(1.0) and rates.index(max(rates)) == 30

@@ -13,7 +13,7 @@ from rnnkit.nn import choose
 from . import final_report
 from .config import bound, only_with
 from .precision import PRECISIONS
-from .schedule import LRSchedule
+from .schedule import ANNEALED, LRSchedule
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "ntasgd")
 #: ranges of the engine's options: SGD language models use lr 20-40 (Merity et al., 2018: 30);
@@ -26,7 +26,7 @@ FIXED_ON_RESUME = ("optimizer", "seed", "monitor", "monitor_mode")
 #: --help texts of the engine's options (a recipe's own texts come first)
 HELP = {
     "optimizer": "adam, adamw, sgd or ntasgd (SGD with NT-ASGD weight averaging)",
-    "schedule": "constant, cosine, linear, plateau or step (after --warmup-steps)",
+    "schedule": "constant, cosine, linear, plateau or step (after --warmup-steps), or onecycle (its own warm-up)",
     "monitor": "validation metric that picks the best checkpoint, the plateau schedule and "
     "early stopping (e.g. loss, accuracy)",
     "monitor_mode": "min: lower is better; max: higher is better; auto: as the recipe declares for the metric",
@@ -65,7 +65,7 @@ class TrainConfig:
     grad_clip: float = field(default=1.0, metadata=bound(0, 1e6))
     schedule: str = "cosine"
     warmup_steps: int = field(default=0, metadata=bound(0, MAX_RUN_STEPS))
-    final_lr_ratio: float = field(default=0.0, metadata={**bound(0, 1), **only_with("schedule", "cosine", "linear")})
+    final_lr_ratio: float = field(default=0.0, metadata={**bound(0, 1), **only_with("schedule", *ANNEALED)})
     plateau_factor: float = field(
         default=0.25, metadata={**bound(0, 1, open_low=True), **only_with("schedule", "plateau")}
     )
@@ -98,9 +98,7 @@ def check_config(config: TrainConfig) -> None:
         raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {config.optimizer!r}")
     if config.monitor_mode not in MONITOR_MODES:
         raise ValueError(f"monitor_mode: expected auto, min or max, got {config.monitor_mode!r}")
-    if config.schedule in ("cosine", "linear") and not (
-        config.max_steps or (config.anneal_by_time and config.max_minutes)
-    ):
+    if config.schedule in ANNEALED and not (config.max_steps or (config.anneal_by_time and config.max_minutes)):
         raise ValueError(
             f"schedule={config.schedule!r} needs max_steps (or max_minutes "
             "with anneal_by_time) to know where the run ends"

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Optional
 
 from .callbacks import Callback
+from .schedule import ANNEALED
 
 LOADAVG = Path("/proc/loadavg")
 CALIBRATION_S = 30.0
@@ -115,7 +116,7 @@ class Pace(Callback):
         reach = _reach(c, now, step, self.rate)
         if reach is None:
             return
-        annealed = c.schedule in ("cosine", "linear")
+        annealed = c.schedule in ANNEALED
         trainer.note(
             f"note: at {self.rate:.2f} steps/s the {c.max_minutes:g}-minute budget ends near step "
             f"{reach:,} of {c.max_steps:,}"

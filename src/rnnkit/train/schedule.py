@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 
-SCHEDULES = ("constant", "cosine", "linear", "plateau", "step")
+SCHEDULES = ("constant", "cosine", "linear", "plateau", "step", "onecycle")
+#: the schedules that follow the run's progress to its end (they need to know where it ends)
+ANNEALED = ("cosine", "linear", "onecycle")
+#: one-cycle: the rate starts at lr / ONECYCLE_START and peaks after ONECYCLE_RISE of the run
+ONECYCLE_START, ONECYCLE_RISE = 25.0, 0.3
 #: warm-up never lasts more than this share of a run whose length is known (so a short run
 #: reaches its peak learning rate)
 WARMUP_SHARE = 0.1
@@ -24,6 +28,9 @@ class LRSchedule:
     * ``step``: ``lr * step_decay ** max(0, epoch + 1 - step_decay_epoch)``
       (Zaremba et al., 2014: constant for the first epochs, then decayed
       every epoch; ``epoch`` counts from 0).
+    * ``onecycle`` (Smith & Topin, 2019): from ``lr / 25`` up to ``lr`` over the first 30% of the
+      run (half a cosine), then down to ``lr * final_lr_ratio`` (half a cosine); it is its own
+      warm-up, so ``warmup_steps`` is not applied.
 
     Warm-up multiplies by ``max((step + 1) / warmup_steps, progress / WARMUP_SHARE)`` until
     that reaches 1: it lasts ``warmup_steps`` steps or the first 10% of the run, whichever is
@@ -53,6 +60,8 @@ class LRSchedule:
     def __call__(self, step: int, progress: float, epoch: int = 0) -> float:
         progress = min(max(progress, 0.0), 1.0)
         warm = min(1.0, max((step + 1) / self.warmup_steps, progress / WARMUP_SHARE)) if self.warmup_steps else 1.0
+        if self.kind == "onecycle":
+            return self.lr * self._one_cycle(progress)
         if self.kind == "cosine":
             shape = 0.5 * (1.0 + math.cos(math.pi * progress))
         elif self.kind == "linear":
@@ -61,8 +70,16 @@ class LRSchedule:
             shape = self.step_decay ** max(0, epoch + 1 - self.step_decay_epoch)
         else:
             shape = 1.0
-        floor = self.final_lr_ratio if self.kind in ("cosine", "linear") else 0.0
+        floor = self.final_lr_ratio if self.kind in ANNEALED else 0.0
         return self.lr * warm * self.plateau_scale * (floor + (1.0 - floor) * shape)
+
+    def _one_cycle(self, progress: float) -> float:
+        """The one-cycle multiple of ``lr`` at ``progress``: a half-cosine rise, then a half-cosine fall."""
+        if progress < ONECYCLE_RISE:
+            start = 1.0 / ONECYCLE_START
+            return start + (1.0 - start) * 0.5 * (1.0 - math.cos(math.pi * progress / ONECYCLE_RISE))
+        fall = (progress - ONECYCLE_RISE) / (1.0 - ONECYCLE_RISE)
+        return self.final_lr_ratio + (1.0 - self.final_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * fall))
 
     def after_eval(self, improved: bool) -> None:
         if self.kind == "plateau" and not improved:
