@@ -139,3 +139,19 @@ def tiny_charlm(run: Path, *extra: str, steps: int = 10, eval_every: int = 5, th
     ]
     text = ["--text", str(FIXTURES / "tiny.txt"), "--run-dir", str(run), "--quiet"]
     return ["train", "charlm", *text, *one, *size, "--max-steps", str(steps), "--eval-every", str(eval_every), *extra]
+
+
+def photo_folder(root: Path, bad: bool = False) -> Path:
+    """An image folder data set at ``root``: train/ and test/ with two classes of 12-14 x 12 photos,
+    red squares and blue squares (12 and 4 of each); ``bad`` adds a text file to train/red."""
+    from PIL import Image
+
+    for split, count in (("train", 12), ("test", 4)):
+        for name, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for k in range(count):
+                Image.new("RGB", (12 + k % 3, 12), colour).save(folder / f"{k}.png")
+    if bad:
+        (root / "train" / "red" / "notes.txt").write_text("not an image")
+    return root

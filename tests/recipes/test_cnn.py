@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
+from helpers import photo_folder
 
 from rnnkit.cli import main
 from rnnkit.data.augment import Augment
@@ -112,21 +112,8 @@ def test_a_light_greyscale_picture_is_inverted_for_a_one_channel_run(capsys):
     assert to_channels(white, 3, "x.png") is white
 
 
-def _photo_folder(root: Path, bad: bool = False) -> Path:
-    """train/ and test/ with two classes of 12x12 photos: red squares and blue squares."""
-    for split, count in (("train", 12), ("test", 4)):
-        for name, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
-            folder = root / split / name
-            folder.mkdir(parents=True)
-            for k in range(count):
-                Image.new("RGB", (12 + k % 3, 12), colour).save(folder / f"{k}.png")
-    if bad:
-        (root / "train" / "red" / "notes.txt").write_text("not an image")
-    return root
-
-
 def test_a_photo_folder_trains_and_predicts(tmp_path, capsys):
-    root = _photo_folder(tmp_path / "photos")
+    root = photo_folder(tmp_path / "photos")
     run = tmp_path / "run"
     args = ["train", "cnn", "--dataset", "folder", "--data-dir", str(root), "--side", "16", "--valid-size", "4"]
     args += ["--width", "4", "--hidden", "8", "--batch-size", "8", "--max-minutes", "0", "--max-steps", "30"]
@@ -158,7 +145,7 @@ def test_bad_training_input_is_one_line(extra, message, tmp_path, capsys):
 
 
 def test_a_folder_with_a_non_image_is_named_or_skipped(tmp_path, capsys):
-    root = _photo_folder(tmp_path / "photos", bad=True)
+    root = photo_folder(tmp_path / "photos", bad=True)
     args = ["train", "cnn", "--dataset", "folder", "--data-dir", str(root), "--side", "16", "--valid-size", "4"]
     args += ["--max-minutes", "0", "--max-steps", "1", "--threads", "1", "--quiet", "--width", "4", "--hidden", "8"]
     assert main([*args, "--run-dir", str(tmp_path / "r1")]) == 2
