@@ -103,18 +103,24 @@ def forced() -> str | None:
 def skip_trial(dtype: torch.dtype, device: torch.device, own_bf16: bool = False) -> bool:
     """Calls that always take torch's op: any dtype but float32 (float64 is exactness work;
     under a bf16/fp16 autocast rnnkit's kernel would compute in float32) except bfloat16 where
-    rnnkit has a bf16 kernel for the layer (``own_bf16``), devices other than CPU and CUDA,
-    tracing, scripting, export and compilation."""
-    exporting = getattr(torch.onnx, "is_in_onnx_export", lambda: False)()
-    compiling = getattr(torch.compiler, "is_compiling", lambda: False)()
+    rnnkit has a bf16 kernel for the layer (``own_bf16``), devices other than CPU and CUDA, and
+    :func:`capturing` (tracing, scripting, export, compilation)."""
     return (
         (dtype != torch.float32 and not (own_bf16 and dtype == torch.bfloat16))
         or device.type not in ("cpu", "cuda")
-        or torch.jit.is_tracing()
-        or torch.jit.is_scripting()
-        or exporting
-        or compiling
+        or capturing()
     )
+
+
+def capturing() -> bool:
+    """Whether the call is being traced, scripted, exported or compiled (torch's op then, always)."""
+    if torch.jit.is_tracing() or torch.jit.is_scripting():
+        return True
+    compiling = getattr(torch.compiler, "is_compiling", None)
+    if compiling is not None and compiling():
+        return True
+    exporting = getattr(torch.onnx, "is_in_onnx_export", None)
+    return bool(exporting is not None and exporting())
 
 
 def choose(key: str, trial: Callable[[], dict[str, Callable[[], None]]], device: torch.device) -> str:

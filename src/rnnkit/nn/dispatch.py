@@ -13,6 +13,7 @@ output size, D directions, S total packed rows.
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import torch
@@ -82,20 +83,32 @@ def _uses_fused(layer, trace: bool, data: Tensor, batch: int, steps: int, packed
     if layer.impl != "auto":
         return True
     device = data.device
-    dtype = torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else data.dtype
+    amp = torch.is_autocast_enabled(device.type)
+    dtype = torch.get_autocast_dtype(device.type) if amp else data.dtype
+    # the layer remembers its answers, so a call it has seen costs one dict lookup (and, where the
+    # answer is rnnkit's kernel, the check that nothing is tracing or exporting the call)
+    call = (batch, steps, packed, dtype, layer.weight_ih_l0.dtype, device, torch.is_grad_enabled())
+    call += (torch.get_num_threads(), choose.generation, os.environ.get(choose.OVERRIDE))
+    seen = layer.__dict__.setdefault("_kernel_choices", {})
+    fused = seen.get(call)
+    if fused is None:
+        if choose.capturing():
+            return True  # nothing is learnt (or timed) while the call is traced or exported
+        fused = seen[call] = _first_answer(layer, data, batch, steps, packed, dtype)
+    return fused or choose.capturing()
+
+
+def _first_answer(layer, data: Tensor, batch: int, steps: int, packed: bool, dtype: torch.dtype) -> bool:
+    """Whether a call of this kind (not being captured) takes torch's op: always where
+    :func:`choose.skip_trial` says so, else as forced or as the trial found."""
+    device = data.device
     if choose.skip_trial(dtype, device, own_bf16_layer(layer, device)):
         return True
-    # the layer remembers its answers, so a call it has seen costs one dict lookup
-    seen = layer.__dict__.setdefault("_kernel_choices", {})
-    call = (batch, steps, packed, dtype, device, torch.is_grad_enabled(), torch.get_num_threads(), choose.generation)
-    call += (choose.forced(),)
-    if call not in seen:
-        if call[-1]:
-            seen[call] = call[-1] == "fused"
-        else:
-            key = choose.shape_key(layer, batch, steps, dtype, device, packed)
-            seen[call] = choose.choose(key, lambda: _kernel_calls(layer, batch, steps, data), device) == "fused"
-    return seen[call]
+    forced = choose.forced()
+    if forced:
+        return forced == "fused"
+    key = choose.shape_key(layer, batch, steps, dtype, device, packed)
+    return choose.choose(key, lambda: _kernel_calls(layer, batch, steps, data), device) == "fused"
 
 
 def _kernel_calls(layer, batch: int, steps: int, like: Tensor) -> dict:
