@@ -106,6 +106,19 @@ def _caption(model, run, capsys):
     return {"captions": [{"text": out.split(None, 1)[1].strip() if len(out.split(None, 1)) > 1 else ""}]}
 
 
+def _image_class(model, run, capsys):
+    """The server's top 2 for a base64 PNG are the Python API's for the same file."""
+    from rnnkit.families.vision.inputs import read_images
+
+    images = read_images([str(_SCENE)], model.meta["side"], model.meta["channels"])
+    p, best = model.log_probs(images).exp()[0].topk(2)
+    key = "digit" if type(model).__name__ == "StnClassifier" else "class"
+    top = [
+        {key: int(c) if key == "digit" else model.meta["classes"][c], "probability": float(q)} for c, q in zip(best, p)
+    ]
+    return {"predictions": [{key: top[0][key], "probability": top[0]["probability"], "top": top}]}
+
+
 def _timeseries(model, run, capsys):
     saved = model.meta["series"]
     import torch
@@ -148,6 +161,9 @@ SERVED = {
     ("embeddings", "neighbors"): ({"words": ["king"], "top": 3}, _neighbors),
     ("embeddings", "analogy"): ({"a": "man", "b": "king", "c": "woman"}, None),
     ("caption", "caption"): ({"images": [base64.b64encode(_SCENE.read_bytes()).decode()], "beam": 2}, _caption),
+    ("cnn", "predict"): ({"images": [base64.b64encode(_SCENE.read_bytes()).decode()], "top": 2}, _image_class),
+    ("stn", "predict"): ({"images": [base64.b64encode(_SCENE.read_bytes()).decode()], "top": 2}, _image_class),
+    ("transfer", "predict"): ({"images": [base64.b64encode(_SCENE.read_bytes()).decode()], "top": 2}, _image_class),
 }
 
 

@@ -175,6 +175,10 @@ ORDER_CASES = {
     ("embeddings", "analogy"): (None, ["--top", "2"]),
     ("seqmnist", "predict"): (None, ["--index", "0"]),
     ("caption", "caption"): (None, ["--beam", "2", "--max-words", "5"]),
+    ("cnn", "predict"): (None, ["--top", "2"]),
+    ("stn", "predict"): (None, ["--top", "2"]),
+    ("stn", "transform"): (None, ["--count", "2"]),
+    ("transfer", "predict"): (None, ["--top", "2"]),
 }
 
 
@@ -196,7 +200,7 @@ def test_options_may_come_before_between_or_after_the_texts(name, verb, run_of, 
         import rnnkit
 
         texts = rnnkit.load(run).words[: 3 if verb == "analogy" else 2]
-    elif name == "seqmnist":  # image files
+    elif name in ("seqmnist", "cnn", "stn", "transfer"):  # image files
         texts = [str(_digit_png(tmp_path, "a")), str(_digit_png(tmp_path, "b"))]
     elif name == "caption":  # image files
         texts = [str(p) for p in sorted((FIXTURES / "caption" / "scenes").glob("*.png"))[:2]]

@@ -17,7 +17,7 @@ def image_export(input: Callable[[object], dict]):
     def runtime(trained) -> dict:
         classes = trained.meta["classes"]
         return {
-            "ids": {"classes": ids.table(classes, ["logits"], "column k of logits is class k")},
+            "ids": {"classes": ids.table(classes, ["classify.logits"], "column k of logits is class k")},
             "input": input(trained),
         }
 
