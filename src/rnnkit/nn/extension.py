@@ -11,14 +11,22 @@ extension cache, once per machine, with ``-march=native`` (the loops of ``fast_m
 the CPU's vector instructions to be fast) under a name keyed by the CPU (the portable ``-O3``
 build if the compiler refuses the flag). If the build fails, or ``RNNKIT_NO_EXT=1`` is set, the
 pure-Python kernel is used and a warning says why.
+
+torch's build takes a lock file (``lock`` in the build folder) that a process killed while
+building or loading never removes, and every later build waits on it forever. rnnkit builds
+under its own lock as well (``flock``, which the system releases when a process dies): a
+``lock`` file found while holding it was left by a killed process, and is removed with a note.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from .machine import cpu_flags, cpu_model
 
@@ -52,9 +60,9 @@ def _build():
 
         sources = [str(p) for p in _SOURCES]
         try:  # the vector instructions of this CPU, in a build named for it
-            return load(name=_native_name(), sources=sources, extra_cflags=["-O3", "-march=native"], verbose=False)
+            return _load(load, _native_name(), sources, ["-O3", "-march=native"])
         except Exception:  # a compiler without -march=native: the portable build
-            return load(name="rnnkit_scan", sources=sources, extra_cflags=["-O3"], verbose=False)
+            return _load(load, "rnnkit_scan", sources, ["-O3"])
     except Exception as exc:  # compiler or ninja missing: fall back, but say so
         warnings.warn(
             f"rnnkit: C++ LSTM/GRU kernel unavailable ({type(exc).__name__}: {exc}); using the Python kernel",
@@ -62,3 +70,36 @@ def _build():
             stacklevel=2,
         )
         return None
+
+
+def _load(load, name: str, sources: list[str], flags: list[str]):
+    """torch's ``load`` into ``<torch's build root>/rnnkit-py<version>/<name>``, under
+    :func:`build_lock`."""
+    from torch.utils.cpp_extension import get_default_build_root
+
+    folder = Path(get_default_build_root()) / f"rnnkit-py{sys.version_info[0]}{sys.version_info[1]}" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    with build_lock(folder):
+        return load(name=name, sources=sources, extra_cflags=flags, build_directory=str(folder), verbose=False)
+
+
+@contextmanager
+def build_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder/rnnkit.lock`` (``flock``) for a build; remove torch's ``folder/lock`` when it
+    is found then, since only a killed process leaves it (see the module docstring). Where
+    ``fcntl`` is missing (Windows), torch's own lock alone."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(folder / "rnnkit.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        stale = folder / "lock"
+        if stale.exists():
+            stale.unlink(missing_ok=True)
+            print(f"note: removed {stale}, left by a build that was killed", file=sys.stderr)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
