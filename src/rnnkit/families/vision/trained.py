@@ -64,26 +64,30 @@ class TrainedImageClassifier(TrainedModel):
 
     def split_images(self, split: str, data_dir: Optional[str] = None) -> tuple[Tensor, Tensor]:
         """uint8 images and labels of ``split`` (``valid``: the run's held-out training images)."""
+        images, labels, digest = self.read_part("test" if split == "test" else "train", data_dir)
+        if split == "test":
+            return images, labels
+        recorded = self.meta.get("train_sha256")
+        if recorded is not None and digest != recorded:
+            raise ValueError(
+                f"{self.data_name()}: the training images are not the run's, so its validation split cannot be drawn"
+            )
+        train_rows, valid_rows = self.split_rows(labels)
+        rows = valid_rows if split == "valid" else train_rows
+        return images[rows], labels[rows]
+
+    def read_part(self, part: str, data_dir: Optional[str] = None) -> tuple[Tensor, Tensor, str]:
+        """(uint8 images ``(N, C, H, W)``, labels ``(N,)``, the sha256 that ``train_sha256`` records)
+        of the data set's ``part`` (``train`` or ``test``)."""
         data = self.sections["data"]
-        found = load_set(
-            data.dataset,
-            data_dir or data.data_dir,
-            "test" if split == "test" else "train",
-            data.side,
-            data.skip_bad_files,
-        )
+        found = load_set(data.dataset, data_dir or data.data_dir, part, data.side, data.skip_bad_files)
         if list(found.classes) != self.classes:
             raise ValueError(f"{data.dataset}: classes {list(found.classes)} are not the run's {self.classes}")
-        if split == "test":
-            return found.images, found.labels
-        recorded = self.meta.get("train_sha256")
-        if recorded is not None and mnist.digest(found.images, found.labels) != recorded:
-            raise ValueError(
-                f"{data.dataset}: the training images are not the run's, so its validation split cannot be drawn"
-            )
-        train_rows, valid_rows = self.split_rows(found.labels)
-        rows = valid_rows if split == "valid" else train_rows
-        return found.images[rows], found.labels[rows]
+        return found.images, found.labels, mnist.digest(found.images, found.labels)
+
+    def data_name(self) -> str:
+        """The data set's name in messages."""
+        return self.sections["data"].dataset
 
     def evaluate(self, split: str = "test", data_dir: Optional[str] = None, figures: Optional[Path] = None) -> dict:
         """Accuracy, per-class figures and the confusion matrix; PNGs of it and of the most confident
@@ -94,7 +98,7 @@ class TrainedImageClassifier(TrainedModel):
 
     def about(self) -> str:
         """What the figures' titles say of the run (its data set)."""
-        return self.sections["data"].dataset
+        return self.data_name()
 
     def describe(self, result: dict) -> str:
         return describe_scores(result, self.classes)
