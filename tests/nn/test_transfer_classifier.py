@@ -66,6 +66,26 @@ def test_scratch_does_not_load_the_pretrained_weights(fake_weights):
         model.unfreeze_top(3)
 
 
+def test_scratch_batchnorm_statistics_follow_training_within_tens_of_steps(fake_weights):
+    """From a random start the running statistics must catch up with training in a few hundred
+    steps (TensorFlow's rate 0.01 left a scratch run's validation at chance); the ImageNet start
+    keeps TensorFlow's rate."""
+    torch.manual_seed(0)
+    images = torch.randn(8, 3, 32, 32) * 3 + 5
+    caught = {}
+    for mode in ("scratch", "finetune"):
+        model = TransferClassifier(4, mode, side=32).train()
+        bn = model.backbone.stem.bn
+        start = bn.running_mean.clone()
+        with torch.no_grad():
+            target = model.backbone.stem.conv(images).mean((0, 2, 3))  # what the batch statistics are
+            for _ in range(20):
+                model(images)
+        caught[mode] = float(((bn.running_mean - start) / (target - start)).median())
+    assert caught["scratch"] > 0.7  # 1 - 0.9**20 = 0.88 (the stem pads as TensorFlow does: near it)
+    assert caught["finetune"] < 0.3  # 1 - 0.99**20 = 0.18
+
+
 def test_bad_settings():
     with pytest.raises(ValueError, match="mode: expected one of probe, finetune, scratch"):
         TransferClassifier(4, "distil")
